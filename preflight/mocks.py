@@ -1,0 +1,141 @@
+"""Pulumi mocks that answer like AWS would, and a monitor that records every registration as the engine sees it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+
+ACCOUNT_ID = "123456789012"
+AVAILABILITY_ZONES = {
+    "us-east-1": ["use1-az1", "use1-az2", "use1-az4", "use1-az6", "use1-az3", "use1-az5"],
+    "us-west-2": ["usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4"],
+    "eu-west-1": ["euw1-az1", "euw1-az2", "euw1-az3"],
+    "eu-central-1": ["euc1-az1", "euc1-az2", "euc1-az3"],
+}
+_ZONE_LETTERS = "abcdef"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+class AwsLikeMocks(pulumi.runtime.Mocks):
+    """Invokes answered with realistic values; resources echo their inputs plus the outputs AWS would compute."""
+
+    def __init__(self, region: str):
+        self.region = region
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        token = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            zone_ids = AVAILABILITY_ZONES.get(self.region, [f"{self.region}-az{i}" for i in range(1, 4)])
+            names = [f"{self.region}{letter}" for letter in _ZONE_LETTERS[: len(zone_ids)]]
+            return {"names": names, "zoneIds": zone_ids, "state": "available", "id": self.region}
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/deployer",
+                "userId": "AROAEXAMPLEDEPLOYER",
+                "id": ACCOUNT_ID,
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "endpoint": f"ec2.{self.region}.amazonaws.com"}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        raise NotImplementedError(f"the offline mocks do not answer the invoke {token}; add it to preflight/mocks.py")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        physical = f"{args.name}-{_short_hash(args.typ + args.name)}"
+        state = dict(args.inputs)
+        state.setdefault("arn", self._arn(args.typ, physical))
+        state.update(_computed_outputs(args.typ, physical, args.inputs, self.region))
+        return f"{physical}-id", state
+
+    def _arn(self, type_token: str, physical: str) -> str:
+        service = type_token.split(":")[1].split("/")[0]
+        return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{physical}"
+
+
+def _computed_outputs(type_token: str, physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    """Outputs the provider computes that the program reads back (ids, ARNs, endpoints)."""
+    if type_token == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', '')}{_short_hash(physical)}"
+        return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "region": region}
+    if type_token == "aws:iam/role:Role":
+        return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{inputs.get('name', physical)}", "name": inputs.get("name", physical)}
+    if type_token == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+        return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{inputs.get('url', '').removeprefix('https://')}"}
+    if type_token == "aws:kms/key:Key":
+        key_id = f"{_short_hash(physical)}-0000-4000-8000-{_short_hash(physical + 'k')}0000"
+        return {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_id}"}
+    if type_token == "aws:sqs/queue:Queue":
+        name = inputs.get("name", physical)
+        return {"name": name, "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{name}", "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{name}"}
+    if type_token == "aws:secretsmanager/secret:Secret":
+        return {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{inputs.get('name', physical)}-AbCdEf"}
+    if type_token == "aws:cloudwatch/logGroup:LogGroup":
+        return {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs.get('name', physical)}"}
+    if type_token == "eks:index:Cluster":
+        return _eks_cluster_outputs(physical, inputs, region)
+    if type_token.startswith("random:"):
+        return {"result": f"mock-{_short_hash(physical)}{_short_hash(physical + 'r')}", "hex": _short_hash(physical)}
+    return {}
+
+
+def _eks_cluster_outputs(physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    """What the pulumi_eks remote component would return: the cluster, its OIDC provider and a kubeconfig."""
+    name = inputs.get("name", physical)
+    issuer = f"oidc.eks.{region}.amazonaws.com/id/{_short_hash(physical).upper()}{_short_hash(name).upper()}"
+    endpoint = f"https://{_short_hash(name).upper()}.gr7.{region}.eks.amazonaws.com"
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": "bW9jaw=="}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "users": [{"name": name, "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws", "args": ["eks", "get-token", "--cluster-name", name]}}}],
+    }
+    return {
+        "kubeconfig": kubeconfig,
+        "kubeconfigJson": json.dumps(kubeconfig),
+        "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+        "oidcProviderUrl": f"https://{issuer}",
+        "oidcIssuer": issuer,
+        "clusterSecurityGroupId": f"sg-{_short_hash(name + 'cluster')}",
+        "nodeSecurityGroupId": f"sg-{_short_hash(name + 'node')}",
+        "eksCluster": {
+            "name": name,
+            "arn": f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{name}",
+            "endpoint": endpoint,
+            "vpcConfig": {"clusterSecurityGroupId": f"sg-{_short_hash(name + 'cluster')}"},
+            "certificateAuthority": {"data": "bW9jaw=="},
+        },
+        "core": {"cluster": {"name": name}},
+    }
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, keeping what the engine would know of each registration: parent and options."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[dict[str, Any]] = []
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(
+                {
+                    "urn": response.urn,
+                    "type": request.type,
+                    "name": request.name,
+                    "parent": request.parent or None,
+                    "custom": request.custom,
+                    "request": request,
+                }
+            )
+        return response

@@ -1,0 +1,136 @@
+"""Run the real `__main__.py` for a stack under Pulumi mocks and return a snapshot of every registration.
+
+Snapshot format (stable; `preflight check`, the tests and CI read it):
+    {"stack": "dev", "region": "us-east-1",
+     "resources": [{"urn", "type", "name", "parent", "custom", "props", "options"}],
+     "outputs": {...}}
+`props` are the inputs the program registered, camelCase as the engine sees them; `options` holds the resource
+options the engine would know (protect, retainOnDelete, provider, dependsOn).
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "vllm-eks"
+
+
+def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
+    return project_dir / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """The `config:` mapping of `Pulumi.<stack>.yaml`, keys as written (`aws:region`, `vllm-eks:models`, ...)."""
+    path = stack_file(stack, project_dir)
+    if not path.exists():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack file {path.name}; stacks here: {', '.join(known)}")
+    document = yaml.safe_load(path.read_text()) or {}
+    return document.get("config") or {}
+
+
+def render_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """Render `Pulumi.<stack>.yaml` (the file decides everything, as `pulumi preview` would)."""
+    return render_config(stack, read_stack_config(stack, project_dir), project_dir)
+
+
+def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """Run the program for an explicit config mapping; raises the program's own error on bad config."""
+    import pulumi
+    from pulumi.runtime import mocks as pulumi_mocks
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from preflight.mocks import AwsLikeMocks, RecordingMonitor
+
+    region = str(config.get("aws:region", "us-east-1"))
+    mocks = AwsLikeMocks(region)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
+    pulumi.runtime.settings.SETTINGS.outputs.clear()
+    pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(
+        {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+    )
+    exports: dict[str, Any] = {}
+
+    def program() -> None:
+        sys.path.insert(0, str(project_dir))
+        try:
+            namespace = runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+        finally:
+            sys.path.remove(str(project_dir))
+        exports.update(namespace.get("STACK_OUTPUTS", {}))
+
+    _sync_await(run_pulumi_func(program))
+    resolved_outputs = _sync_await(_resolve(exports))
+    return {
+        "stack": stack,
+        "region": region,
+        "resources": [_resource_entry(record) for record in monitor.registrations],
+        "outputs": resolved_outputs,
+    }
+
+
+async def _resolve(exports: dict[str, Any]) -> dict[str, Any]:
+    import pulumi
+
+    result = {}
+    for key, value in exports.items():
+        output = pulumi.Output.from_input(value)
+        if await output.is_secret():
+            result[key] = "[secret]"
+        else:
+            result[key] = _plain(await output.future())
+    return result
+
+
+def _resource_entry(record: dict[str, Any]) -> dict[str, Any]:
+    from pulumi.runtime import rpc
+
+    request = record["request"]
+    props = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
+    options = {
+        "protect": request.protect if request.HasField("protect") else False,
+        "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
+        "provider": request.provider.split("::")[0] if request.provider else None,
+        "dependsOn": list(request.dependencies),
+    }
+    return {
+        "urn": record["urn"],
+        "type": record["type"],
+        "name": record["name"],
+        "parent": record["parent"],
+        "custom": record["custom"],
+        "props": props,
+        "options": options,
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: resource references become their URN, unknowns the engine's sentinel string."""
+    from pulumi.runtime import rpc
+
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if value is rpc.UNKNOWN or type(value).__name__ == "Unknown":
+        return rpc.UNKNOWN
+    if hasattr(value, "urn") and not isinstance(value, (str, bytes)):
+        return getattr(value, "_name", None) or "resource-reference"
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def write_snapshot(snapshot: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(snapshot, indent=1, sort_keys=False) + "\n")

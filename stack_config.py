@@ -1,0 +1,357 @@
+"""The stack configuration: one typed schema for everything a stack can set, and its error messages.
+
+`Pulumi.<stack>.yaml` holds structured objects under the project namespace (`vllm-eks:network`,
+`vllm-eks:models`, ...). `load_stack_config` validates all of them at once and raises `StackConfigError`
+listing every problem as `<path>: got <value>, expected <what is allowed>` before any resource exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from components.catalog import EKS_SUPPORTED_VERSIONS, GPU_INSTANCES, INTERFACE_ENDPOINT_SERVICES, MODELS
+
+PROJECT = "vllm-eks"
+SECTIONS = ("network", "cluster", "models", "autoscaling", "observability", "edge")
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+def _expected(message: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError("stack_config", message, context)
+
+
+# --- network ---------------------------------------------------------------------------------------------------------
+class NetworkConfig(_Schema):
+    """VPC layout: public subnets hold load balancers only; every node lives in a private subnet."""
+
+    cidr: str = "10.0.0.0/16"
+    availability_zones: int = Field(default=3, ge=2, le=6)
+    nat_gateways: Literal["single", "perAz"] = "perAz"
+    interface_endpoints: list[Literal[INTERFACE_ENDPOINT_SERVICES]] = ["ecr.api", "ecr.dkr", "sts", "logs"]  # type: ignore[valid-type]
+    flow_log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731] = 30
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr_is_a_private_block_of_usable_size(cls, value: str) -> str:
+        try:
+            network = ipaddress.ip_network(value)
+        except ValueError:
+            raise _expected("an IPv4 CIDR block such as 10.0.0.0/16") from None
+        if network.version != 4 or not network.is_private or not 16 <= network.prefixlen <= 20:
+            raise _expected("a private IPv4 block from /16 to /20 (RFC 1918)")
+        return value
+
+
+# --- cluster -----------------------------------------------------------------------------------------------------------
+class SystemNodesConfig(_Schema):
+    """On-demand CPU nodes for routing, monitoring and controllers, apart from the GPU nodes."""
+
+    instance_types: list[str] = ["m7i.xlarge"]
+    min_size: int = Field(default=2, ge=1)
+    desired_size: int = Field(default=2, ge=1)
+    max_size: int = Field(default=4, ge=1)
+
+    @field_validator("max_size")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_size")
+        if minimum is not None and value < minimum:
+            raise _expected("an integer >= minSize ({minimum})", minimum=minimum)
+        return value
+
+
+class ClusterConfig(_Schema):
+    version: Literal[EKS_SUPPORTED_VERSIONS] = EKS_SUPPORTED_VERSIONS[2]  # type: ignore[valid-type]
+    endpoint_public_access: bool = False
+    public_access_cidrs: list[str] = []
+    admin_principal_arn: str | None = None
+    system_nodes: SystemNodesConfig = SystemNodesConfig()
+    gpu_ami_family: Literal["bottlerocket", "al2023"] = "bottlerocket"
+    gpu_node_volume_gib: int = Field(default=200, ge=100, le=2000)
+    max_gpus: int = Field(default=32, ge=1)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs_are_restricted(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for cidr in value:
+            try:
+                network = ipaddress.ip_network(cidr)
+            except ValueError:
+                raise _expected("a list of CIDR blocks such as 203.0.113.0/24") from None
+            if network.prefixlen == 0:
+                raise _expected("restricted CIDR blocks, never 0.0.0.0/0")
+        if info.data.get("endpoint_public_access") and not value:
+            raise _expected("at least one CIDR block when endpointPublicAccess is true")
+        return value
+
+    @field_validator("admin_principal_arn")
+    @classmethod
+    def _admin_is_an_iam_principal(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+", value):
+            raise _expected("an IAM role or user ARN such as arn:aws:iam::123456789012:role/Admin")
+        return value
+
+
+# --- models --------------------------------------------------------------------------------------------------------------
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?"
+
+
+class SpeculativeConfig(_Schema):
+    """vLLM `--speculative-config`: ngram needs no draft model; eagle/draft methods name one."""
+
+    method: Literal["ngram", "eagle", "eagle3", "draft_model"]
+    num_speculative_tokens: int = Field(ge=1, le=16)
+    model: str | None = None
+    prompt_lookup_max: int | None = Field(default=None, ge=1)
+
+
+class LoraAdapter(_Schema):
+    name: str = Field(pattern=_DNS_LABEL)
+    s3_prefix: str
+
+
+class ModelConfig(_Schema):
+    """One served model: what to load, where it runs, how far it scales."""
+
+    name: str = Field(pattern=f"^{_DNS_LABEL}$")
+    served_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
+    catalog_model: str
+    hugging_face_id: str | None = None
+    s3_prefix: str | None = None
+    dtype: Literal["auto", "bfloat16", "float16"] = "auto"
+    max_model_len: int = Field(ge=256)
+    quantization: Literal["awq", "gptq", "fp8"] | None = None
+    instance_type: str = "auto"
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int = 2
+    on_demand_replicas: int = Field(default=1, ge=0)
+    capacity_type: Literal["on-demand", "spot", "on-demand-with-spot-burst"] = "on-demand"
+    gpu_memory_utilization: float = Field(default=0.92, ge=0.80, le=0.95)
+    load_format: Literal["runai_streamer", "s3-sync"] = "runai_streamer"
+    startup_budget_seconds: int = Field(default=300, ge=300)
+    lora_adapters: list[LoraAdapter] = []
+    speculative: SpeculativeConfig | None = None
+
+    @field_validator("catalog_model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in MODELS:
+            raise _expected("one of the catalog models: {known}", known=", ".join(sorted(MODELS)))
+        return value
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _prefix_is_relative(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*", value):
+            raise _expected("a relative S3 key prefix such as models/qwen3-8b (lowercase, no leading or trailing /)")
+        if value is None and info.data.get("hugging_face_id") is None:
+            raise _expected("an S3 prefix, or a huggingFaceId to sync into the default prefix")
+        return value
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance(cls, value: str) -> str:
+        if value != "auto" and value not in GPU_INSTANCES:
+            raise _expected("'auto' or a GPU instance type the catalog knows: {known}", known=", ".join(GPU_INSTANCES))
+        return value
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_replicas")
+        if value < max(1, minimum or 0):
+            raise _expected("an integer >= minReplicas ({minimum}) and >= 1", minimum=minimum)
+        return value
+
+    @field_validator("on_demand_replicas")
+    @classmethod
+    def _baseline_within_range(cls, value: int, info: ValidationInfo) -> int:
+        maximum = info.data.get("max_replicas")
+        if maximum is not None and value > maximum:
+            raise _expected("an integer <= maxReplicas ({maximum})", maximum=maximum)
+        return value
+
+    @property
+    def model_prefix(self) -> str:
+        return self.s3_prefix or f"models/{self.name}"
+
+
+# --- autoscaling -------------------------------------------------------------------------------------------------------
+class WorkingHours(_Schema):
+    """Cron window (KEDA cron trigger) during which the minimum replica count is held."""
+
+    timezone: str = "UTC"
+    start: str = "0 8 * * 1-5"
+    end: str = "0 19 * * 1-5"
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        from zoneinfo import available_timezones
+
+        if value not in available_timezones():
+            raise _expected("an IANA time zone such as Europe/Berlin or UTC")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _five_field_cron(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise _expected("a five-field cron expression such as '0 8 * * 1-5'")
+        return value
+
+
+class AutoscalingConfig(_Schema):
+    queue_threshold_per_replica: int = Field(default=10, ge=1)
+    polling_interval_seconds: int = Field(default=15, ge=5, le=300)
+    scale_down_window_seconds: int = Field(default=300, ge=60)
+    scale_up_window_seconds: int = Field(default=0, ge=0)
+    fallback_replicas: int = Field(default=1, ge=1)
+    working_hours: WorkingHours | None = None
+
+
+# --- observability ---------------------------------------------------------------------------------------------------
+class AlertThresholds(_Schema):
+    ttft_p95_seconds: float = Field(default=2.0, gt=0)
+    kv_cache_usage_ratio: float = Field(default=0.95, gt=0, le=1)
+    requests_waiting: int = Field(default=50, ge=1)
+    error_ratio: float = Field(default=0.01, gt=0, lt=1)
+
+
+class ObservabilityConfig(_Schema):
+    prometheus_retention_days: int = Field(default=15, ge=1, le=365)
+    prometheus_storage_gib: int = Field(default=50, ge=10)
+    grafana: bool = True
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365] = 30
+    alerts: AlertThresholds = AlertThresholds()
+
+
+# --- edge ----------------------------------------------------------------------------------------------------------------
+class Consumer(_Schema):
+    """One API consumer: their own key, usage plan and limits."""
+
+    name: str = Field(pattern=f"^{_DNS_LABEL}$")
+    requests_per_second: float = Field(gt=0)
+    burst: int = Field(ge=1)
+    monthly_quota: int | None = Field(default=None, ge=1)
+    key_version: int = Field(default=1, ge=1)
+
+
+class EdgeConfig(_Schema):
+    cloudfront: bool = True
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+    max_request_seconds: int = Field(default=300, ge=30, le=900)
+    max_body_kib: int = Field(default=64, ge=8, le=64)
+    rate_limit_per_key_5min: int = Field(default=2000, ge=10)
+    rate_limit_per_ip_5min: int = Field(default=5000, ge=10)
+    consumers: list[Consumer] = Field(min_length=1)
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate_needs_domain(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("domain_name") is None:
+            raise _expected("no certificate unless domainName is set")
+        if value is not None and not value.startswith("arn:aws:acm:us-east-1:"):
+            raise _expected("an ACM certificate ARN in us-east-1 (CloudFront only reads certificates there)")
+        return value
+
+
+# --- the whole stack ---------------------------------------------------------------------------------------------------
+class StackConfig(_Schema):
+    network: NetworkConfig = NetworkConfig()
+    cluster: ClusterConfig = ClusterConfig()
+    models: list[ModelConfig] = Field(min_length=1)
+    autoscaling: AutoscalingConfig = AutoscalingConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
+    edge: EdgeConfig
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, value: list[ModelConfig]) -> list[ModelConfig]:
+        for attribute in ("name", "served_name"):
+            seen = [getattr(model, attribute) for model in value]
+            duplicates = sorted({item for item in seen if seen.count(item) > 1})
+            if duplicates:
+                raise _expected("models with unique {field}s, but {names} repeat", field=to_camel(attribute), names=duplicates)
+        return value
+
+
+class StackConfigError(ValueError):
+    """Every problem in a stack's configuration, one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  {line}" for line in problems))
+
+
+def load_stack_config(sections: dict[str, Any]) -> StackConfig:
+    """Validate the project's config sections (`{"network": {...}, "models": [...], ...}`) in one pass."""
+    unknown = sorted(set(sections) - set(SECTIONS))
+    present = {key: value for key, value in sections.items() if value is not None and key in SECTIONS}
+    problems = [f"{PROJECT}:{key}: got a value, expected one of the sections {', '.join(SECTIONS)}" for key in unknown]
+    try:
+        config = StackConfig.model_validate(present)
+    except ValidationError as error:
+        problems += [_describe(detail) for detail in error.errors()]
+        raise StackConfigError(problems) from None
+    if problems:
+        raise StackConfigError(problems)
+    return config
+
+
+_BUILTIN_EXPECTATIONS = {
+    "missing": "a value (this setting is required)",
+    "extra_forbidden": "no such setting (check the spelling)",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "dict_type": "an object",
+}
+
+
+def _describe(detail: dict[str, Any]) -> str:
+    path = _path(detail["loc"])
+    value = detail.get("input")
+    kind = detail["type"]
+    context = detail.get("ctx", {})
+    if kind == "stack_config":
+        expected = detail["msg"]
+    elif kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        operator = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[kind]
+        bound = next(iter(context.values()))
+        expected = f"{'an integer' if isinstance(bound, int) else 'a number'} {operator} {bound}"
+    elif kind == "literal_error":
+        expected = f"one of {context.get('expected')}"
+    elif kind == "string_pattern_mismatch":
+        expected = f"a string matching {context.get('pattern')}"
+    elif kind in ("too_short", "too_long"):
+        expected = f"a list with {context.get('min_length', context.get('max_length'))} item(s) {'or more' if kind == 'too_short' else 'at most'}"
+    else:
+        expected = _BUILTIN_EXPECTATIONS.get(kind, detail["msg"])
+    shown = "nothing" if kind == "missing" else repr(value)
+    return f"{path}: got {shown}, expected {expected}"
+
+
+def _path(location: tuple[Any, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
