@@ -72,7 +72,7 @@ class SystemNodesConfig(_Schema):
 class ClusterConfig(_Schema):
     version: Literal[EKS_SUPPORTED_VERSIONS] = EKS_SUPPORTED_VERSIONS[2]  # type: ignore[valid-type]
     endpoint_public_access: bool = False
-    public_access_cidrs: list[str] = []
+    public_access_cidrs: list[str] = Field(default=[], validate_default=True)
     admin_principal_arn: str | None = None
     system_nodes: SystemNodesConfig = SystemNodesConfig()
     gpu_ami_family: Literal["bottlerocket", "al2023"] = "bottlerocket"
@@ -353,5 +353,7 @@ def _describe(detail: dict[str, Any]) -> str:
 def _path(location: tuple[Any, ...]) -> str:
     text = ""
     for part in location:
+        if isinstance(part, str) and "_" in part:
+            part = to_camel(part)  # defaults are validated under the Python name; users write camelCase
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text

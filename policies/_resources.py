@@ -473,3 +473,97 @@ class StackView:
             return parents
         siblings = self.siblings(source, targets)
         return siblings if len(siblings) == 1 else []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Policy plumbing: findings with unknown tracking
+# ---------------------------------------------------------------------------------------------------------------
+
+class Findings:
+    """Violations found by one policy run, plus the places it could not judge because a value was unknown."""
+
+    def __init__(self) -> None:
+        self.violations: list[tuple[str, Optional[str]]] = []
+        self.unknown: list[str] = []
+
+    def fail(self, message: str, urn: Optional[str] = None) -> None:
+        self.violations.append((message, urn))
+
+    def cannot_judge(self, where: str) -> None:
+        self.unknown.append(where)
+
+
+def _strict() -> bool:
+    import os
+    return os.environ.get("VLLM_EKS_POLICY_STRICT") == "1"
+
+
+def run_resource_check(check, schema: PolicyConfigSchema):
+    """Adapt `check(resource_type, props, config, findings, args)` to pulumi_policy's validate signature."""
+
+    def validate(args, report_violation):
+        findings = Findings()
+        try:
+            props = plain(args.props)
+            config = {k: config_value(args, schema, k) for k in schema.properties}
+            check(args.resource_type, props, config, findings, args)
+        except Exception as error:  # never let one policy break the pack during a preview
+            if _strict():
+                raise
+            args.not_applicable(f"policy could not evaluate this resource: {error!r}")
+            return
+        for message, _ in findings.violations:
+            report_violation(message, None)
+        if not findings.violations and findings.unknown:
+            args.not_applicable("unknown during preview: " + ", ".join(sorted(set(findings.unknown))))
+
+    return validate
+
+
+def run_stack_check(check, schema: PolicyConfigSchema):
+    """Adapt `check(stack_view, config, findings, args)` to pulumi_policy's stack validate signature."""
+
+    def validate(args, report_violation):
+        findings = Findings()
+        try:
+            view = StackView(args.resources)
+            config = {k: config_value(args, schema, k) for k in schema.properties}
+            check(view, config, findings, args)
+        except Exception as error:
+            if _strict():
+                raise
+            args.not_applicable(f"policy could not evaluate the stack: {error!r}")
+            return
+        for message, urn in findings.violations:
+            report_violation(message, urn)
+        if not findings.violations and findings.unknown:
+            args.not_applicable("unknown during preview: " + ", ".join(sorted(set(findings.unknown))))
+
+    return validate
+
+
+def schema(**properties: dict) -> PolicyConfigSchema:
+    return PolicyConfigSchema(properties=properties)
+
+
+def describe(resource: Any) -> str:
+    return f"{resource.resource_type} '{resource.name}'"
+
+
+# Common configuration fragments.
+MODEL_BUCKET_CONFIG = {
+    "modelBucketTagKey": {"type": "string", "default": "vllm-eks:purpose",
+                          "description": "Tag key that marks the S3 bucket holding model weights."},
+    "modelBucketTagValue": {"type": "string", "default": "model-weights",
+                            "description": "Tag value that marks the S3 bucket holding model weights."},
+}
+BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+
+
+def model_buckets(view: StackView, config: Mapping) -> list[Any]:
+    key, value = config["modelBucketTagKey"], config["modelBucketTagValue"]
+    return [b for b in view.of_type(*BUCKET_TYPES) if tags_of(view.p(b)).get(key) == value]
+
+
+def vllm_deployments(view: StackView) -> list[Any]:
+    return [r for r in view.of_type(DEPLOYMENT) if is_vllm_deployment(r.resource_type, view.p(r))]

@@ -13,7 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preflight", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="run the program for a stack under mocks and summarise it")
-    render.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    which = render.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
+    which.add_argument("--stack-file", type=Path, help="render a stack file kept elsewhere (Pulumi.<name>.yaml)")
     render.add_argument("--json", metavar="FILE", type=Path, help="write the snapshot of every resource to FILE")
     commands.add_parser("check", help="run the policy pack over a stack or snapshot", add_help=False)
     commands.add_parser("plan", help="capacity, start-up time and cost of a stack", add_help=False)
@@ -29,16 +31,16 @@ def main(argv: list[str] | None = None) -> int:
         return plan_main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    return _render(known.stack, known.json)
+    return _render(known.stack, known.stack_file, known.json)
 
 
-def _render(stack: str, json_path: Path | None) -> int:
-    from preflight.render import render_stack, write_snapshot
+def _render(stack: str | None, stack_path: Path | None, json_path: Path | None) -> int:
+    from preflight.render import render_stack, render_stack_file, write_snapshot
     from stack_config import StackConfigError
 
     started = time.perf_counter()
     try:
-        snapshot = render_stack(stack)
+        snapshot = render_stack(stack) if stack else render_stack_file(stack_path)
     except (StackConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -49,9 +51,7 @@ def _render(stack: str, json_path: Path | None) -> int:
         raise
     elapsed = time.perf_counter() - started
     print(summarise(snapshot))
-    if snapshot.get("plan"):
-        print("\n" + snapshot["plan"])
-    print(f"\nrendered {len(snapshot['resources'])} resources for stack '{stack}' in {elapsed:.1f}s")
+    print(f"\nrendered {len(snapshot['resources'])} resources for stack '{snapshot['stack']}' in {elapsed:.1f}s")
     if json_path:
         write_snapshot(snapshot, json_path)
         print(f"snapshot written to {json_path}")

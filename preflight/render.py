@@ -41,6 +41,13 @@ def render_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     return render_config(stack, read_stack_config(stack, project_dir), project_dir)
 
 
+def render_stack_file(path: Path) -> dict[str, Any]:
+    """Render a stack file kept anywhere (a candidate config), named like `Pulumi.<stack>.yaml`."""
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    document = yaml.safe_load(path.read_text()) or {}
+    return render_config(stack, document.get("config") or {})
+
+
 def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """Run the program for an explicit config mapping; raises the program's own error on bad config."""
     import pulumi

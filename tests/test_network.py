@@ -1,0 +1,107 @@
+"""Network: AZs, subnet layout, public IPs, NAT count and the S3 gateway endpoint, as rendered."""
+
+import ipaddress
+
+import pytest
+
+from components.network import plan_subnets
+from conftest import resource_named, resources_of
+
+SUBNET = "aws:ec2/subnet:Subnet"
+
+
+def _subnets(snapshot, role):
+    return [s for s in resources_of(snapshot, SUBNET) if f"-{role}-" in s["name"]]
+
+
+@pytest.mark.parametrize("stack, zones", [("dev_snapshot", 2), ("prod_snapshot", 3)])
+def test_one_private_and_one_public_subnet_per_zone(stack, zones, request):
+    snapshot = request.getfixturevalue(stack)
+    for role in ("private", "public"):
+        subnets = _subnets(snapshot, role)
+        assert len(subnets) == zones
+        assert len({s["props"]["availabilityZone"] for s in subnets}) == zones
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot"])
+def test_subnets_sit_inside_the_vpc_and_never_overlap(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    vpc = ipaddress.ip_network(resources_of(snapshot, "aws:ec2/vpc:Vpc")[0]["props"]["cidrBlock"])
+    blocks = [ipaddress.ip_network(s["props"]["cidrBlock"]) for s in resources_of(snapshot, SUBNET)]
+    assert all(block.subnet_of(vpc) for block in blocks)
+    for i, first in enumerate(blocks):
+        for second in blocks[i + 1 :]:
+            assert not first.overlaps(second), (first, second)
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot"])
+def test_no_subnet_hands_out_public_addresses(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    assert all(s["props"]["mapPublicIpOnLaunch"] is False for s in resources_of(snapshot, SUBNET))
+
+
+def test_private_subnets_are_tagged_for_internal_load_balancers_and_karpenter(prod_snapshot):
+    for subnet in _subnets(prod_snapshot, "private"):
+        assert subnet["props"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
+        assert subnet["props"]["tags"]["karpenter.sh/discovery"] == "vllm-eks-prod"
+        assert "kubernetes.io/role/elb" not in subnet["props"]["tags"]
+    for subnet in _subnets(prod_snapshot, "public"):
+        assert subnet["props"]["tags"] == {"Name": subnet["name"], "kubernetes.io/role/elb": "1"}
+
+
+@pytest.mark.parametrize("stack, nat_count", [("dev_snapshot", 1), ("prod_snapshot", 3)])
+def test_nat_gateways_follow_the_config(stack, nat_count, request):
+    snapshot = request.getfixturevalue(stack)
+    assert len(resources_of(snapshot, "aws:ec2/natGateway:NatGateway")) == nat_count
+    assert len(resources_of(snapshot, "aws:ec2/eip:Eip")) == nat_count
+
+
+def test_prod_private_route_tables_use_their_own_zone_nat(prod_snapshot):
+    for index in range(3):
+        table = resource_named(prod_snapshot, "aws:ec2/routeTable:RouteTable", f"network-private-{index}-rt")
+        assert table["props"]["routes"][0]["natGatewayId"].startswith(f"network-nat-{index}-")
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot"])
+def test_s3_gateway_endpoint_on_every_private_route_table(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    endpoint = resource_named(snapshot, "aws:ec2/vpcEndpoint:VpcEndpoint", "network-s3")
+    assert endpoint["props"]["vpcEndpointType"] == "Gateway"
+    assert endpoint["props"]["serviceName"] == "com.amazonaws.us-east-1.s3"
+    private_tables = [t for t in resources_of(snapshot, "aws:ec2/routeTable:RouteTable") if "-private-" in t["name"]]
+    assert len(private_tables) == len(_subnets(snapshot, "private"))
+    assert sorted(endpoint["props"]["routeTableIds"]) == sorted(_mock_id(t) for t in private_tables)
+
+
+def _mock_id(resource):
+    """The id the mocks gave a resource: what other resources' inputs refer to."""
+    from preflight.mocks import _short_hash
+
+    return f"{resource['name']}-{_short_hash(resource['type'] + resource['name'])}-id"
+
+
+def test_interface_endpoints_are_private_and_only_in_private_subnets(prod_snapshot):
+    endpoints = [e for e in resources_of(prod_snapshot, "aws:ec2/vpcEndpoint:VpcEndpoint") if e["props"]["vpcEndpointType"] == "Interface"]
+    services = sorted(e["props"]["serviceName"].removeprefix("com.amazonaws.us-east-1.") for e in endpoints)
+    assert services == sorted(["ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager"])
+    private_ids = {_mock_id(s) for s in _subnets(prod_snapshot, "private")}
+    for endpoint in endpoints:
+        assert endpoint["props"]["privateDnsEnabled"] is True
+        assert set(endpoint["props"]["subnetIds"]) == private_ids
+
+
+def test_flow_logs_capture_all_traffic_with_the_configured_retention(prod_snapshot, dev_snapshot):
+    for snapshot, days in ((prod_snapshot, 90), (dev_snapshot, 14)):
+        assert resources_of(snapshot, "aws:ec2/flowLog:FlowLog")[0]["props"]["trafficType"] == "ALL"
+        assert resource_named(snapshot, "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")["props"]["retentionInDays"] == days
+
+
+def test_subnet_plan_for_the_smallest_allowed_vpc():
+    plan = plan_subnets("10.20.0.0/20", 6)
+    assert plan.private[0] == "10.20.0.0/23" and len(plan.private) == 6
+    assert plan.public[0] == "10.20.14.0/28"
+
+
+def test_subnet_plan_refuses_more_zones_than_blocks():
+    with pytest.raises(ValueError, match="network.availabilityZones: got 8"):
+        plan_subnets("10.0.0.0/16", 8)

@@ -1,0 +1,119 @@
+"""Stack config: the shipped stacks load; every bad value is reported with its path, value and what is allowed."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from preflight.render import PROJECT_DIR, read_stack_config
+from stack_config import SECTIONS, StackConfigError, load_stack_config
+
+
+def sections_of(stack: str) -> dict:
+    config = read_stack_config(stack)
+    return {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("vllm-eks:")}
+
+
+def problems_for(stack: str, **changes) -> list[str]:
+    sections = sections_of(stack)
+    for dotted, value in changes.items():
+        section, *path = dotted.split("__")
+        target = sections.setdefault(section, {})
+        for key in path[:-1]:
+            target = target[int(key)] if key.isdigit() else target.setdefault(key, {})
+        target[path[-1]] = value
+    with pytest.raises(StackConfigError) as error:
+        load_stack_config(sections)
+    return error.value.problems
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_shipped_stacks_load(stack):
+    config = load_stack_config(sections_of(stack))
+    assert config.models and config.edge.consumers
+
+
+def test_safe_defaults():
+    config = load_stack_config(sections_of("prod"))
+    assert config.cluster.endpoint_public_access is False
+    assert config.network.availability_zones >= 2
+    assert all(model.gpu_memory_utilization == 0.92 for model in config.models)
+    assert all(model.startup_budget_seconds >= 300 for model in config.models)
+
+
+def test_dev_and_prod_match_the_brief():
+    dev, prod = load_stack_config(sections_of("dev")), load_stack_config(sections_of("prod"))
+    assert (dev.network.availability_zones, dev.network.nat_gateways) == (2, "single")
+    assert (dev.models[0].catalog_model, dev.models[0].instance_type, dev.models[0].min_replicas) == ("qwen3-1.7b", "g6.2xlarge", 0)
+    assert dev.autoscaling.working_hours is not None
+    assert (prod.network.availability_zones, prod.network.nat_gateways) == (3, "perAz")
+    model = prod.models[0]
+    assert (model.catalog_model, model.instance_type, model.min_replicas, model.max_replicas) == ("qwen3-8b", "g5.12xlarge", 2, 8)
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"models__0__maxReplicas": -1}, "models[0].maxReplicas: got -1, expected an integer >= minReplicas (2) and >= 1"),
+        ({"models__0__minReplicas": -1}, "models[0].minReplicas: got -1, expected an integer >= 0"),
+        ({"models__0__gpuMemoryUtilization": 0.99}, "models[0].gpuMemoryUtilization: got 0.99, expected a number <= 0.95"),
+        ({"models__0__instanceType": "g9.mega"}, "models[0].instanceType: got 'g9.mega', expected 'auto' or a GPU instance type the catalog knows"),
+        ({"models__0__catalogModel": "gpt-5"}, "models[0].catalogModel: got 'gpt-5', expected one of the catalog models"),
+        ({"models__0__startupBudgetSeconds": 60}, "models[0].startupBudgetSeconds: got 60, expected an integer >= 300"),
+        ({"models__0__capacityType": "reserved"}, "models[0].capacityType: got 'reserved', expected one of"),
+        ({"models__0__maxReplicaz": 3}, "models[0].maxReplicaz: got 3, expected no such setting"),
+        ({"network__cidr": "8.8.0.0/16"}, "network.cidr: got '8.8.0.0/16', expected a private IPv4 block"),
+        ({"network__availabilityZones": 1}, "network.availabilityZones: got 1, expected an integer >= 2"),
+        ({"network__natGateways": "none"}, "network.natGateways: got 'none', expected one of 'single' or 'perAz'"),
+        ({"cluster__endpointPublicAccess": True}, "cluster.publicAccessCidrs: got [], expected at least one CIDR block"),
+        ({"cluster__publicAccessCidrs": ["0.0.0.0/0"]}, "cluster.publicAccessCidrs: got ['0.0.0.0/0'], expected restricted CIDR blocks"),
+        ({"cluster__adminPrincipalArn": "admin"}, "cluster.adminPrincipalArn: got 'admin', expected an IAM role or user ARN"),
+        ({"autoscaling__workingHours": {"timezone": "Mars/Olympus"}}, "autoscaling.workingHours.timezone: got 'Mars/Olympus', expected an IANA time zone"),
+        ({"edge__maxRequestSeconds": 1200}, "edge.maxRequestSeconds: got 1200, expected an integer <= 900"),
+    ],
+)
+def test_each_bad_value_names_its_setting(change, expected):
+    problems = problems_for("prod", **change)
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_every_problem_is_reported_at_once():
+    problems = problems_for(
+        "prod", models__0__maxReplicas=-1, network__availabilityZones=1, edge__maxRequestSeconds=5, observability__grafana="maybe"
+    )
+    assert [p.split(":")[0] for p in problems] == [
+        "network.availabilityZones",
+        "models[0].maxReplicas",
+        "observability.grafana",
+        "edge.maxRequestSeconds",
+    ]
+
+
+def test_duplicate_model_names_are_refused():
+    sections = sections_of("prod")
+    sections["models"].append(dict(sections["models"][0]))
+    with pytest.raises(StackConfigError, match=r"models: got .*expected models with unique names, but \['qwen3-8b'\] repeat"):
+        load_stack_config(sections)
+
+
+def test_unknown_section_is_refused():
+    sections = sections_of("dev") | {"netwrok": {}}
+    with pytest.raises(StackConfigError, match="vllm-eks:netwrok: got a value, expected one of the sections"):
+        load_stack_config(sections)
+    assert "netwrok" not in SECTIONS
+
+
+def test_preflight_render_of_a_bad_stack_names_every_key_without_a_traceback(tmp_path: Path):
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    config["config"]["vllm-eks:models"][0].update({"maxReplicas": -1, "gpuMemoryUtilization": 2})
+    config["config"]["vllm-eks:network"]["availabilityZones"] = 1
+    stack_path = tmp_path / "Pulumi.broken.yaml"
+    stack_path.write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "preflight", "render", "--stack-file", str(stack_path)]
+    result = subprocess.run(command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for key in ("models[0].maxReplicas: got -1", "models[0].gpuMemoryUtilization: got 2", "network.availabilityZones: got 1"):
+        assert key in result.stderr
