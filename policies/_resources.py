@@ -467,6 +467,9 @@ class StackView:
         found = self.resolve(source, prop, targets)
         if found:
             return found
+        value = self.p(source).get(prop)
+        if isinstance(value, str) and not is_unknown(value) and value.startswith("arn:"):
+            return []  # a concrete ARN that matches nothing here (e.g. an AWS-managed policy)
         # A child of the target, or the only target beside it under the same component.
         parents = [t for t in targets if self.parent_urn(source) == t.urn]
         if parents:

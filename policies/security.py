@@ -303,14 +303,14 @@ def documents_of(resource_type: str, props: Mapping) -> list[tuple[str, Any]]:
 
 def role_documents(view: StackView, role) -> list[tuple[Any, str, Any]]:
     """(resource, where, document) for all permission documents attached to a role."""
+    roles = view.of_type(ROLE)
     result = [(role, where, doc) for where, doc in documents_of(ROLE, view.p(role))]
-    for rp in view.of_type(ROLE_POLICY):
-        if role in view.related(rp, "role", [role]) and len(view.related(rp, "role", view.of_type(ROLE))) <= 1:
-            result.extend((rp, where, doc) for where, doc in documents_of(ROLE_POLICY, view.p(rp)))
+    for role_policy in view.of_type(ROLE_POLICY):
+        if role in view.related(role_policy, "role", roles):
+            result.extend((role_policy, where, doc) for where, doc in documents_of(ROLE_POLICY, view.p(role_policy)))
     policies = view.of_type(IAM_POLICY)
     for attachment in view.of_type(ROLE_POLICY_ATTACHMENT):
-        if role not in view.resolve(attachment, "role", [role]) and \
-                role not in [r for r in view.related(attachment, "role", view.of_type(ROLE))]:
+        if role not in view.related(attachment, "role", roles):
             continue
         for policy in view.related(attachment, "policyArn", policies):
             result.extend((policy, where, doc) for where, doc in documents_of(IAM_POLICY, view.p(policy)))
