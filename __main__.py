@@ -3,13 +3,16 @@
 import pulumi
 
 from components.network import Network
+from components.sizing import SizingError, plan_models
 from stack_config import SECTIONS, StackConfigError, load_stack_config
 
 project_config = pulumi.Config()
 region = pulumi.Config("aws").require("region")
 try:
     config = load_stack_config({section: project_config.get_object(section) for section in SECTIONS})
-except StackConfigError as error:
+    # Resolves `instanceType: auto` and rejects models that cannot fit, before any resource exists.
+    capacity_plans = plan_models(config.models)
+except (StackConfigError, SizingError) as error:
     raise pulumi.RunError(str(error)) from None
 
 stack = pulumi.get_stack()

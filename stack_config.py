@@ -117,6 +117,7 @@ class SpeculativeConfig(_Schema):
 class LoraAdapter(_Schema):
     name: str = Field(pattern=_DNS_LABEL)
     s3_prefix: str
+    rank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512] = 16  # vLLM's allowed --max-lora-rank values (0.32)
 
 
 class ModelConfig(_Schema):
@@ -140,6 +141,7 @@ class ModelConfig(_Schema):
     startup_budget_seconds: int = Field(default=300, ge=300)
     lora_adapters: list[LoraAdapter] = []
     speculative: SpeculativeConfig | None = None
+    image: str | None = None  # the vLLM image; None = catalog VLLM_IMAGE. Prod may pin `repo:tag@sha256:<digest>`.
 
     @field_validator("catalog_model")
     @classmethod
@@ -162,6 +164,19 @@ class ModelConfig(_Schema):
     def _known_instance(cls, value: str) -> str:
         if value != "auto" and value not in GPU_INSTANCES:
             raise _expected("'auto' or a GPU instance type the catalog knows: {known}", known=", ".join(GPU_INSTANCES))
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image_pinned(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?", value):
+            raise _expected("an image reference such as vllm/vllm-openai:v0.32.0 or ...:v0.32.0@sha256:<64 hex>")
+        if value is None:
+            return value
+        last_segment = value.rsplit("/", 1)[-1]  # a registry port (host:5000/...) is not a tag
+        tagged = ":" in last_segment.split("@")[0] and not last_segment.split("@")[0].endswith(":latest")
+        if not tagged and "@sha256:" not in last_segment:
+            raise _expected("an image pinned to a release tag or digest (never latest or untagged)")
         return value
 
     @field_validator("max_replicas")

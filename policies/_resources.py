@@ -396,6 +396,10 @@ def bucket_of_arn(resource: str) -> Optional[str]:
 # The stack as a graph
 # ---------------------------------------------------------------------------------------------------------------
 
+# What mocks and providers append to a resource name to form its id: "-id", "_arn", "-1a2b3c4d-id", "-1a2b3c4d".
+_ID_SUFFIX = re.compile(r"(?:[-_][0-9a-f]{4,})?(?:[-_:.]?(?:id|arn|name))?(?:[-_][0-9a-f]{4,})?")
+
+
 class StackView:
     """Stack resources with plain props, indexed by URN and type, plus reference resolution between them."""
 
@@ -448,7 +452,7 @@ class StackView:
             for ident in ids:
                 if ident and (f"arn:aws:iam::" in v and v.endswith("/" + ident)):
                     return True
-            if v.startswith(target.name) and re.fullmatch(r"[-_:.]?(id|arn|name)?([-_][0-9a-f]{4,})?", v[len(target.name):]):
+            if v.startswith(target.name) and _ID_SUFFIX.fullmatch(v[len(target.name):]):
                 return True
         return False
 

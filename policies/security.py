@@ -21,6 +21,7 @@ ADVISORY = EnforcementLevel.ADVISORY
 
 SUBNET = "aws:ec2/subnet:Subnet"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+LAUNCH_CONFIGURATION = "aws:ec2/launchConfiguration:LaunchConfiguration"
 EKS_COMPONENT = "eks:index:Cluster"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -82,6 +83,12 @@ def _check_no_public_node_ips(resource_type, props, config, findings, args):
             elif value is True:
                 findings.fail(f"networkInterfaces[{index}].associatePublicIpAddress is true; node launch "
                               "templates must not associate public IP addresses.")
+    elif resource_type == LAUNCH_CONFIGURATION:  # what a real preview shows for pulumi-eks' default node group
+        value = as_bool(props.get("associatePublicIpAddress"))
+        if is_unknown(value):
+            findings.cannot_judge("associatePublicIpAddress")
+        elif value is True:
+            findings.fail("associatePublicIpAddress is true; node launch configurations must not assign public IPs.")
     elif resource_type == EKS_COMPONENT or resource_type in EKS_SELF_MANAGED:
         if resource_type == EKS_COMPONENT:
             skip = as_bool(props.get("skipDefaultNodeGroup"))
@@ -95,6 +102,7 @@ def _check_no_public_node_ips(resource_type, props, config, findings, args):
         if is_unknown(flag):
             findings.cannot_judge("nodeAssociatePublicIpAddress")
         elif flag is not False:
+            # pulumi-eks nodes/nodegroup.ts: `args.nodeAssociatePublicIpAddress ?? true`
             shown = "unset (pulumi-eks defaults to true)" if value is None else "true"
             findings.fail(f"nodeAssociatePublicIpAddress is {shown}; set it to false (or skipDefaultNodeGroup: true) "
                           "so worker nodes get no public IPs.")

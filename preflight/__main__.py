@@ -51,11 +51,25 @@ def _render(stack: str | None, stack_path: Path | None, json_path: Path | None) 
         raise
     elapsed = time.perf_counter() - started
     print(summarise(snapshot))
+    print("\n" + capacity_report(stack, stack_path))
     print(f"\nrendered {len(snapshot['resources'])} resources for stack '{snapshot['stack']}' in {elapsed:.1f}s")
     if json_path:
         write_snapshot(snapshot, json_path)
         print(f"snapshot written to {json_path}")
     return 0
+
+
+def capacity_report(stack: str | None, stack_path: Path | None) -> str:
+    """The capacity planner's numbers per model, computed from the validated stack config (not the snapshot)."""
+    import yaml
+
+    from components.sizing import plan_models
+    from preflight.render import read_stack_config
+    from stack_config import PROJECT, SECTIONS, load_stack_config
+
+    config = read_stack_config(stack) if stack else (yaml.safe_load(stack_path.read_text()) or {}).get("config") or {}
+    validated = load_stack_config({section: config.get(f"{PROJECT}:{section}") for section in SECTIONS})
+    return "capacity plan:\n" + "\n".join(plan.summary() for plan in plan_models(validated.models).values())
 
 
 def summarise(snapshot: dict) -> str:

@@ -2,10 +2,11 @@
 
 Snapshot format (stable; `preflight check`, the tests and CI read it):
     {"stack": "dev", "region": "us-east-1",
-     "resources": [{"urn", "type", "name", "parent", "custom", "props", "options"}],
+     "resources": [{"urn", "type", "name", "parent", "custom", "props", "options", "propertyDependencies"}],
      "outputs": {...}}
 `props` are the inputs the program registered, camelCase as the engine sees them; `options` holds the resource
-options the engine would know (protect, retainOnDelete, provider, dependsOn).
+options the engine would know (protect, retainOnDelete, provider, dependsOn); `propertyDependencies` maps an input
+to the URNs it was computed from, as the engine tells a policy pack.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def _resource_entry(record: dict[str, Any]) -> dict[str, Any]:
         "provider": request.provider.split("::")[0] if request.provider else None,
         "dependsOn": list(request.dependencies),
     }
+    property_dependencies = {key: list(value.urns) for key, value in request.propertyDependencies.items() if value.urns}
     return {
         "urn": record["urn"],
         "type": record["type"],
@@ -119,6 +121,7 @@ def _resource_entry(record: dict[str, Any]) -> dict[str, Any]:
         "custom": record["custom"],
         "props": props,
         "options": options,
+        "propertyDependencies": property_dependencies,
     }
 
 

@@ -127,12 +127,13 @@ def _local_torch_wheel(python: Path) -> str | None:
     return None
 
 
-def _run_logged(command: list[str], log_file: Path, timeout: float, env: dict | None = None) -> None:
+def _run_logged(command: list[str], log_file: Path, timeout: float, env: dict | None = None,
+                check: bool = True) -> None:
     with log_file.open("a") as handle:
         handle.write(f"\n$ {shlex.join(command)}\n")
         handle.flush()
         result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout, env=env)
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         tail = log_file.read_text()[-4000:]
         raise RuntimeError(f"{shlex.join(command)} failed ({result.returncode}); log {log_file}:\n{tail}")
 
@@ -177,9 +178,11 @@ def ensure_vllm_venv(log_file: Path) -> tuple[Path, dict[str, float]]:
     timings["uninstall torchvision/torchaudio/torchcodec"] = time.monotonic() - step
 
     # PYTHONDONTWRITEBYTECODE is set on this machine: without .pyc files every server start recompiles vLLM.
+    # compileall exits 1 because a few torch test files use Python 3.12 syntax; that is expected.
     step = time.monotonic()
     compile_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    _run_logged([str(python), "-m", "compileall", "-q", "-j", "0", str(venv / "lib")], log_file, 600, compile_env)
+    _run_logged([str(python), "-m", "compileall", "-q", "-j", "0", str(venv / "lib")], log_file, 600, compile_env,
+                check=False)
     timings["compileall"] = time.monotonic() - step
 
     (venv / STAMP_FILE).write_text(
@@ -283,6 +286,43 @@ class VllmContainer:
     def shutdown_timeout_seconds(self) -> float | None:
         value = flag_value(self.args, "--shutdown-timeout")
         return None if value is None else float(value)
+
+    @property
+    def pre_stop_seconds(self) -> float:
+        """A preStop `sleep N` runs before the kubelet's SIGTERM and counts against the grace period."""
+        command = _get(_get(_get(self.raw, "lifecycle", {}), "preStop", {}), "exec", {}).get("command") or []
+        match = re.search(r"\bsleep\s+(\d+(?:\.\d+)?)", " ".join(str(part) for part in command))
+        return float(match.group(1)) if match else 0.0
+
+    @property
+    def mount_paths(self) -> list[str]:
+        return sorted((str(_get(m, "mountPath")) for m in self.volume_mounts if _get(m, "mountPath")),
+                      key=len, reverse=True)
+
+    def local_path(self, path: str, root: Path) -> str | None:
+        """The twin under `root` of a path that lies on one of the container's volume mounts, else None."""
+        for mount in self.mount_paths:
+            if path == mount or path.startswith(mount.rstrip("/") + "/"):
+                return str(root / path.lstrip("/"))
+        return None
+
+    def local_environment(self, root: Path) -> tuple[dict[str, str], list[str]]:
+        """The rendered plain env with mounted paths moved under `root`; also the names left untouched
+        although they hold an absolute path that is on no mount (read-only root filesystem in the pod)."""
+        env, unmounted = {}, []
+        for item in self.env:
+            if "value" not in item or item.get("valueFrom") is not None:
+                continue
+            value = str(item["value"])
+            if value.startswith("/"):
+                local = self.local_path(value, root)
+                if local is None:
+                    unmounted.append(item["name"])
+                else:
+                    Path(local).mkdir(parents=True, exist_ok=True)
+                    value = local
+            env[item["name"]] = value
+        return env, unmounted
 
     @property
     def label(self) -> str:
@@ -424,8 +464,7 @@ def remap_entrypoint(container: VllmContainer, secrets_dir: Path, api_key: str) 
     if len(command) < 3 or command[:2] != ["/bin/sh", "-c"]:
         raise ValueError(f"{container.label}: command is not ['/bin/sh', '-c', script, ...]: {command!r}")
     script = command[2]
-    mounts = [str(_get(m, "mountPath")) for m in container.volume_mounts if _get(m, "mountPath")]
-    roots = mounts or ["/var/run/secrets"]
+    roots = container.mount_paths or ["/var/run/secrets"]
     paths = sorted({p for p in re.findall(r"/[A-Za-z0-9_./-]+", script) if any(p.startswith(r + "/") for r in roots)})
     for path in paths:
         local = secrets_dir / path.lstrip("/")
@@ -471,9 +510,6 @@ class VllmServer:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
         env.update(
             {
-                # `python3` in the entrypoint resolves to the vLLM venv, as it resolves to the image's Python.
-                "PATH": f"{self.python.parent}{os.pathsep}{env.get('PATH', '')}",
-                "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB of KV cache on the CPU backend
                 "VLLM_CACHE_ROOT": str(self.work_dir / "vllm-cache"),
                 "TMPDIR": str(tmp),
                 "TORCHINDUCTOR_CACHE_DIR": str(self.work_dir / "inductor"),
@@ -483,7 +519,15 @@ class VllmServer:
                 "DO_NOT_TRACK": "1",
             }
         )
+        # The pod's own env (paths already moved under work_dir), then what only this machine needs.
         env.update(self.extra_env)
+        env.update(
+            {
+                # `python3` in the entrypoint resolves to the vLLM venv, as it resolves to the image's Python.
+                "PATH": f"{self.python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                "VLLM_CPU_KVCACHE_SPACE": "1",  # GiB of KV cache on the CPU backend
+            }
+        )
         return env
 
     def start(self) -> None:

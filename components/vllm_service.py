@@ -1,0 +1,216 @@
+"""VllmService: one model served by vLLM on its own GPU nodes, hardened, with its API key kept out of sight.
+
+Per model: a namespace (Pod Security `restricted`), the `vllm-server` ServiceAccount bound to the model's
+read role (IRSA), the API key (random → Secrets Manager → a Kubernetes Secret mounted as a file), the
+Deployment, a ClusterIP Service on 8000, a PodDisruptionBudget and a NetworkPolicy (API port, VPC sources only).
+
+Draining nodes: the PDB keeps `minAvailable: 1`. With two or more replicas, a drain (or Karpenter's
+disruption) evicts one pod at a time while the others serve. A single-replica stack (dev) cannot be drained
+voluntarily: the eviction is refused for as long as the PDB would be violated. Drain such a node by first
+scaling the Deployment to two replicas (the Deployment's maxSurge brings up the second pod on a fresh node;
+once it is Ready the old one may be evicted), then scaling back; or accept the gap and delete the pod. Spot
+interruptions are not voluntary: Karpenter cordons and drains within the two-minute notice regardless.
+
+Graceful stop: preStop waits PRE_STOP_SECONDS while endpoints stop routing new requests, then vLLM drains
+in-flight requests for `--shutdown-timeout` seconds; terminationGracePeriodSeconds covers both plus a margin.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.catalog import VLLM_IMAGE
+from components.engine_args import engine_arguments
+from components.sizing import CapacityPlan
+from components.vllm_pod import (
+    API_KEY_SECRET_KEY,
+    API_KEY_SECRET_NAME,
+    SERVICE_ACCOUNT_NAME,
+    deployment_spec,
+    disruption_budget_spec,
+    fetch_container,
+    network_policy_spec,
+    pod_labels,
+    service_spec,
+    synced_model_dir,
+)
+from stack_config import ModelConfig
+
+
+class VllmServiceArgs(TypedDict):
+    """One configured model, its capacity plan, and where its weights and cluster are."""
+
+    model: ModelConfig
+    plan: CapacityPlan
+    k8s_provider: k8s.Provider
+    read_role_arn: pulumi.Input[str]  # the model's IRSA read role (ModelStore)
+    bucket_name: pulumi.Input[str]  # the weights bucket (ModelStore)
+    region: str
+    vpc_cidr: str  # the only source allowed to reach the API port
+    secret_name_prefix: str  # Secrets Manager names: <prefix>/<model>/api-key
+    shutdown_timeout_seconds: int  # vLLM's drain of in-flight requests: the longest request the edge allows
+
+
+class VllmService(pulumi.ComponentResource):
+    namespace: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
+    api_key_secret_arn: pulumi.Output[str]
+    pod_labels: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, args: VllmServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("vllm-eks:index:VllmService", name, None, opts)
+        model, plan = args["model"], args["plan"]
+        aws_child = pulumi.ResourceOptions(parent=self)
+        k8s_child = pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"])
+        labels = pod_labels(model.name)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": f"vllm-{model.name}",
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            },
+            opts=k8s_child,
+        )
+        namespace_name = namespace.metadata.apply(lambda metadata: metadata["name"])
+        in_namespace = k8s_child.merge(pulumi.ResourceOptions(depends_on=[namespace]))
+
+        k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={
+                "name": SERVICE_ACCOUNT_NAME,
+                "namespace": namespace_name,
+                "labels": dict(labels),
+                "annotations": {"eks.amazonaws.com/role-arn": args["read_role_arn"]},
+            },
+            automount_service_account_token=False,
+            opts=in_namespace,
+        )
+
+        api_key = self._api_key(name, args, namespace_name, labels, aws_child, in_namespace)
+
+        streamed = model.load_format == "runai_streamer"
+        model_location = (
+            pulumi.Output.concat("s3://", args["bucket_name"], "/", model.model_prefix)
+            if streamed
+            else pulumi.Output.from_input(synced_model_dir(model.name))
+        )
+        engine_args = model_location.apply(
+            lambda location: engine_arguments(
+                model, plan, model_location=location, shutdown_timeout_seconds=args["shutdown_timeout_seconds"]
+            )
+        )
+        adapters = [(adapter.name, adapter.s3_prefix) for adapter in model.lora_adapters]
+        fetch = (
+            fetch_container(
+                model_name=model.name,
+                bucket_name=args["bucket_name"],
+                sync_prefix=None if streamed else model.model_prefix,
+                adapters=adapters,
+                region=args["region"],
+            )
+            if adapters or not streamed
+            else None
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": f"vllm-{model.name}", "namespace": namespace_name, "labels": dict(labels)},
+            spec=deployment_spec(
+                model_name=model.name,
+                image=model.image or VLLM_IMAGE,
+                engine_args=engine_args,
+                plan=plan,
+                capacity_type=model.capacity_type,
+                min_replicas=model.min_replicas,
+                startup_budget_seconds=model.startup_budget_seconds,
+                shutdown_timeout_seconds=args["shutdown_timeout_seconds"],
+                region=args["region"],
+                fetch=fetch,
+            ),
+            opts=in_namespace.merge(
+                pulumi.ResourceOptions(
+                    depends_on=[api_key],
+                    # The autoscaler owns the replica count once the Deployment exists.
+                    ignore_changes=["spec.replicas"],
+                    # A GPU node, a multi-GB image and the model load can outlast Pulumi's 10-minute default.
+                    custom_timeouts=pulumi.CustomTimeouts(create="40m", update="40m"),
+                )
+            ),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": f"vllm-{model.name}", "namespace": namespace_name, "labels": dict(labels)},
+            spec=service_spec(model.name),
+            opts=in_namespace,
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-disruption-budget",
+            metadata={"name": f"vllm-{model.name}", "namespace": namespace_name, "labels": dict(labels)},
+            spec=disruption_budget_spec(model.name),
+            opts=in_namespace,
+        )
+
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata={"name": f"vllm-{model.name}", "namespace": namespace_name, "labels": dict(labels)},
+            spec=network_policy_spec(model.name, args["vpc_cidr"]),
+            opts=in_namespace,
+        )
+
+        self.namespace = namespace_name
+        self.service_name = service.metadata.apply(lambda metadata: metadata["name"])
+        self.deployment_name = deployment.metadata.apply(lambda metadata: metadata["name"])
+        self.pod_labels = pulumi.Output.from_input(labels)
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "service_name": self.service_name,
+                "deployment_name": self.deployment_name,
+                "api_key_secret_arn": self.api_key_secret_arn,
+                "pod_labels": self.pod_labels,
+            }
+        )
+
+    def _api_key(
+        self,
+        name: str,
+        args: VllmServiceArgs,
+        namespace_name: pulumi.Output[str],
+        labels: dict[str, str],
+        aws_child: pulumi.ResourceOptions,
+        in_namespace: pulumi.ResourceOptions,
+    ) -> k8s.core.v1.Secret:
+        """The internal API key: generated once, kept in Secrets Manager (the edge injects it), mounted as a file."""
+        model_name = args["model"].name
+        password = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=aws_child)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-api-key",
+            name=f"{args['secret_name_prefix']}/{model_name}/api-key",
+            description=f"vLLM API key of model {model_name} (the edge injects it; the pod reads it from a file)",
+            recovery_window_in_days=7,
+            opts=aws_child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-api-key-version",
+            secret_id=secret.id,
+            secret_string=password.result,
+            opts=aws_child,
+        )
+        self.api_key_secret_arn = secret.arn
+        return k8s.core.v1.Secret(
+            f"{name}-api-key",
+            metadata={"name": API_KEY_SECRET_NAME, "namespace": namespace_name, "labels": dict(labels)},
+            type="Opaque",
+            string_data={API_KEY_SECRET_KEY: password.result},
+            opts=in_namespace,
+        )

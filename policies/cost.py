@@ -1,0 +1,166 @@
+"""Cost pillar: GPUs scale with the queue, an on-demand GPU pool exists, S3 traffic avoids the NAT gateway."""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from pulumi_policy import EnforcementLevel, StackValidationPolicy
+
+from _resources import (
+    MODEL_BUCKET_CONFIG, StackView, as_list, contains_unknown, get, is_unknown, model_buckets, namespace_of,
+    object_name, run_stack_check, schema, vllm_deployments,
+)
+
+ADVISORY = EnforcementLevel.ADVISORY
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+VPC = "aws:ec2/vpc:Vpc"
+
+
+KEDA_CONFIG = {
+    "queueMetric": {"type": "string", "default": "vllm:num_requests_waiting",
+                    "description": "Metric the Prometheus trigger's query must use (requests waiting in vLLM)."},
+}
+
+
+def _check_keda(view: StackView, config, findings, args):
+    scaled_objects = view.of_type(SCALED_OBJECT)
+    for deployment in vllm_deployments(view):
+        props = view.p(deployment)
+        name, namespace = object_name(props), namespace_of(props)
+        if name is None or is_unknown(name) or is_unknown(namespace):
+            findings.cannot_judge(f"{deployment.name} metadata.name/namespace")
+            continue
+        targeted, with_queue, unknown = [], False, False
+        for scaled in scaled_objects:
+            sp = view.p(scaled)
+            target = get(sp, "spec", "scaleTargetRef", default={}) or {}
+            target_name, target_ns = get(target, "name"), namespace_of(sp)
+            if is_unknown(target_name) or is_unknown(target_ns):
+                unknown = True
+                continue
+            if target_name != name or (target_ns or "default") != (namespace or "default"):
+                continue
+            if get(target, "kind", default="Deployment") not in ("Deployment", None):
+                continue
+            targeted.append(scaled)
+            for trigger in as_list(get(sp, "spec", "triggers")):
+                query = get(trigger, "metadata", "query")
+                if is_unknown(query):
+                    unknown = True
+                elif get(trigger, "type") == "prometheus" and isinstance(query, str) \
+                        and config["queueMetric"] in query:
+                    with_queue = True
+        if with_queue:
+            continue
+        if unknown:
+            findings.cannot_judge(f"{deployment.name} ScaledObject")
+        elif not targeted:
+            findings.fail(f"vLLM Deployment '{deployment.name}' ({namespace or 'default'}/{name}) is not scaled by any "
+                          "KEDA ScaledObject; idle GPUs keep billing.", deployment.urn)
+        else:
+            findings.fail(f"vLLM Deployment '{deployment.name}' is scaled by {[s.name for s in targeted]} but no "
+                          f"prometheus trigger queries {config['queueMetric']}.", deployment.urn)
+
+
+vllm_keda_autoscaling = StackValidationPolicy(
+    name="vllm-keda-autoscaling",
+    description="Every vLLM Deployment is scaled by a KEDA ScaledObject with a Prometheus trigger on "
+                "vllm:num_requests_waiting.",
+    enforcement_level=ADVISORY,
+    config_schema=schema(**KEDA_CONFIG),
+    validate=run_stack_check(_check_keda, schema(**KEDA_CONFIG)),
+)
+
+
+GPU_REQUIREMENT_KEYS = ("karpenter.k8s.aws/instance-gpu-count", "karpenter.k8s.aws/instance-gpu-name",
+                        "karpenter.k8s.aws/instance-gpu-manufacturer", "karpenter.k8s.aws/instance-gpu-memory")
+GPU_FAMILY = re.compile(r"^(g|p|gr|trn|inf)\d", re.IGNORECASE)
+
+
+def _is_gpu_pool(spec: Mapping) -> bool:
+    for taint in as_list(get(spec, "taints")):
+        if get(taint, "key") == "nvidia.com/gpu":
+            return True
+    for requirement in as_list(get(spec, "requirements")):
+        key, values = get(requirement, "key"), [v for v in as_list(get(requirement, "values")) if isinstance(v, str)]
+        if key in GPU_REQUIREMENT_KEYS:
+            return True
+        if key == "karpenter.k8s.aws/instance-category" and any(v in ("g", "p") for v in values):
+            return True
+        if key in ("karpenter.k8s.aws/instance-family", "node.kubernetes.io/instance-type") and \
+                any(GPU_FAMILY.match(v) for v in values):
+            return True
+    return False
+
+
+def _is_on_demand(spec: Mapping) -> bool:
+    for requirement in as_list(get(spec, "requirements")):
+        if get(requirement, "key") == "karpenter.sh/capacity-type" and get(requirement, "operator") == "In" \
+                and "on-demand" in as_list(get(requirement, "values")):
+            return True
+    return False
+
+
+def _check_on_demand_pool(view: StackView, config, findings, args):
+    if not vllm_deployments(view):
+        return
+    unknown = False
+    for pool in view.of_type(NODE_POOL):
+        spec = get(view.p(pool), "spec", "template", "spec")
+        if is_unknown(spec) or contains_unknown(get(spec, "requirements")):
+            unknown = True
+            continue
+        if isinstance(spec, Mapping) and _is_gpu_pool(spec) and _is_on_demand(spec):
+            return
+    if unknown:
+        findings.cannot_judge("NodePool requirements")
+        return
+    findings.fail("No Karpenter NodePool offers on-demand GPU capacity (requirements karpenter.sh/capacity-type In "
+                  "[on-demand] plus an nvidia.com/gpu taint or GPU instance requirements); when spot GPUs run out, "
+                  "models cannot start.")
+
+
+gpu_on_demand_pool = StackValidationPolicy(
+    name="gpu-on-demand-pool",
+    description="A Karpenter NodePool provides on-demand GPU capacity as the fallback for spot.",
+    enforcement_level=ADVISORY,
+    validate=run_stack_check(_check_on_demand_pool, schema()),
+)
+
+
+def _check_s3_endpoint(view: StackView, config, findings, args):
+    if not view.of_type(VPC) and not model_buckets(view, config):
+        return
+    unknown = False
+    for endpoint in view.of_type(VPC_ENDPOINT):
+        props = view.p(endpoint)
+        service, kind = props.get("serviceName"), props.get("vpcEndpointType", "Gateway")
+        if is_unknown(service) or is_unknown(kind):
+            unknown = True
+            continue
+        if isinstance(service, str) and service.endswith(".s3") and (kind or "Gateway") == "Gateway":
+            return
+    if unknown:
+        findings.cannot_judge("VpcEndpoint serviceName")
+        return
+    findings.fail("No S3 gateway VPC endpoint (aws:ec2/vpcEndpoint serviceName com.amazonaws.<region>.s3, type "
+                  "Gateway): multi-GB weight downloads would go through the NAT gateway and be billed per GB.")
+
+
+s3_gateway_endpoint = StackValidationPolicy(
+    name="s3-gateway-endpoint",
+    description="The VPC has an S3 gateway endpoint so weight downloads skip NAT data charges.",
+    enforcement_level=ADVISORY,
+    config_schema=schema(**MODEL_BUCKET_CONFIG),
+    validate=run_stack_check(_check_s3_endpoint, schema(**MODEL_BUCKET_CONFIG)),
+)
+
+
+POLICIES = [
+    vllm_keda_autoscaling,
+    gpu_on_demand_pool,
+    s3_gateway_endpoint,
+]

@@ -1,0 +1,90 @@
+"""Operational excellence pillar: a latency alert exists for served models, and the control plane logs."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+
+from _resources import (
+    StackView, as_list, get, is_unknown, run_resource_check, run_stack_check, schema, vllm_deployments,
+)
+from security import EKS_CLUSTER, EKS_COMPONENT
+
+ADVISORY = EnforcementLevel.ADVISORY
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+
+TTFT_CONFIG = {
+    "quantileExpression": {"type": "string", "default": "histogram_quantile(0.95",
+                           "description": "Text the alert expression must contain (the quantile it alerts on)."},
+    "metric": {"type": "string", "default": "vllm:time_to_first_token_seconds",
+               "description": "vLLM histogram the alert must read."},
+}
+
+
+def _check_ttft_alert(view: StackView, config, findings, args):
+    if not vllm_deployments(view):
+        return
+    unknown = False
+    for rule_resource in view.of_type(PROMETHEUS_RULE):
+        groups = get(view.p(rule_resource), "spec", "groups")
+        if is_unknown(groups):
+            unknown = True
+            continue
+        for group in as_list(groups):
+            for rule in as_list(get(group, "rules")):
+                expr = get(rule, "expr")
+                if is_unknown(expr):
+                    unknown = True
+                    continue
+                text = "".join(str(expr).split())
+                if get(rule, "alert") and "".join(config["quantileExpression"].split()) in text \
+                        and config["metric"] in text:
+                    return
+    if unknown:
+        findings.cannot_judge("PrometheusRule expressions")
+        return
+    findings.fail("vLLM is deployed but no PrometheusRule alerts on P95 time to first token "
+                  f"({config['quantileExpression']} ... {config['metric']}_bucket ...)); slow answers would go unseen.")
+
+
+vllm_ttft_alert = StackValidationPolicy(
+    name="vllm-ttft-alert",
+    description="When vLLM is deployed, a PrometheusRule alerts on P95 time to first token.",
+    enforcement_level=ADVISORY,
+    config_schema=schema(**TTFT_CONFIG),
+    validate=run_stack_check(_check_ttft_alert, schema(**TTFT_CONFIG)),
+)
+
+
+LOGGING_CONFIG = {
+    "requiredLogTypes": {"type": "array", "items": {"type": "string"},
+                         "default": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+                         "description": "EKS control-plane log types that must be enabled."},
+}
+
+
+def _check_control_plane_logging(resource_type, props, config, findings, args):
+    if resource_type not in (EKS_COMPONENT, EKS_CLUSTER):
+        return
+    enabled = props.get("enabledClusterLogTypes")
+    if is_unknown(enabled) or any(is_unknown(v) for v in as_list(enabled)):
+        findings.cannot_judge("enabledClusterLogTypes")
+        return
+    missing = [t for t in config["requiredLogTypes"] if t not in as_list(enabled)]
+    if missing:
+        findings.fail(f"enabledClusterLogTypes lacks {missing}; enable all of {config['requiredLogTypes']} so "
+                      "control-plane activity can be audited.")
+
+
+eks_control_plane_logging = ResourceValidationPolicy(
+    name="eks-control-plane-logging",
+    description="EKS control-plane logging is on for api, audit, authenticator, controllerManager and scheduler.",
+    enforcement_level=ADVISORY,
+    config_schema=schema(**LOGGING_CONFIG),
+    validate=run_resource_check(_check_control_plane_logging, schema(**LOGGING_CONFIG)),
+)
+
+
+POLICIES = [
+    vllm_ttft_alert,
+    eks_control_plane_logging,
+]

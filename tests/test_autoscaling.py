@@ -1,0 +1,210 @@
+"""Autoscaling as rendered for dev and prod: KEDA's Helm release, the ScaledObjects and the wake-up path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.autoscaling import (
+    KEDA_NAMESPACE,
+    KEDA_OPERATOR_SERVICE_ACCOUNT,
+    cloudwatch_read_policy,
+    missing_wake_up_signals,
+    operator_trust_policy,
+)
+from components.catalog import KEDA_CHART, VLLM_REQUESTS_WAITING
+from components.scaled_object import WAKE_UP_TARGET_REQUESTS_PER_MINUTE
+from preflight.render import read_stack_config
+from stack_config import SECTIONS, load_stack_config
+from tests.k8s_schemas import CRDS_DIR, known_custom_resources, manifest, validate_core, validate_custom
+from tests.scaling_harness import rendered
+
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+TRIGGER_AUTHENTICATION = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+SYSTEM_NODES = {"vllm-eks/node-role": "system"}
+
+
+def _of(snapshot: dict, type_token: str) -> list[dict]:
+    return [resource for resource in snapshot["resources"] if resource["type"] == type_token]
+
+
+def _config(stack: str):
+    raw = read_stack_config(stack)
+    return load_stack_config({section: raw.get(f"vllm-eks:{section}") for section in SECTIONS})
+
+
+def _scaled_objects(stack: str) -> dict[str, dict]:
+    """Model config name → rendered ScaledObject manifest."""
+    objects = {}
+    for resource in _of(rendered(stack), SCALED_OBJECT):
+        model = resource["name"].removeprefix("autoscaling-").removesuffix("-scaled-object")
+        objects[model] = manifest(resource)
+    return objects
+
+
+def _trigger(scaled_object: dict, trigger_type: str) -> dict | None:
+    matches = [t for t in scaled_object["spec"]["triggers"] if t["type"] == trigger_type]
+    assert len(matches) <= 1
+    return matches[0] if matches else None
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_model_has_one_scaled_object_valid_against_the_keda_crd(stack):
+    objects = _scaled_objects(stack)
+    assert sorted(objects) == sorted(model.name for model in _config(stack).models)
+    for obj in objects.values():
+        validate_custom(obj)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_queue_depth_trigger_sums_waiting_requests_per_replica_and_never_reads_a_gap_as_zero(stack):
+    config = _config(stack)
+    for model in config.models:
+        spec = _scaled_objects(stack)[model.name]["spec"]
+        trigger = _trigger({"spec": spec}, "prometheus")
+        metadata = trigger["metadata"]
+        # AverageValue: the HPA divides the summed queue by the replica count itself.
+        assert trigger["metricType"] == "AverageValue"
+        assert metadata["query"] == (
+            f'sum({VLLM_REQUESTS_WAITING}{{namespace="vllm-{model.name}",model_name="{model.served_name}"}})'
+        )
+        assert "avg" not in metadata["query"] and "vector(0)" not in metadata["query"]
+        assert float(metadata["threshold"]) == config.autoscaling.queue_threshold_per_replica
+        assert metadata["ignoreNullValues"] == "false"
+        assert metadata["serverAddress"] == "http://prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+        assert "metricName" not in metadata  # removed from KEDA's Prometheus trigger
+        fallback = spec["fallback"]
+        assert fallback["failureThreshold"] >= 1
+        assert model.min_replicas <= fallback["replicas"] <= model.max_replicas
+        assert fallback["behavior"] == "currentReplicasIfHigher"
+
+
+def test_prod_scales_two_to_eight_on_threshold_ten_with_five_calm_minutes_before_scale_down():
+    spec = _scaled_objects("prod")["qwen3-8b"]["spec"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (2, 8)
+    assert spec["pollingInterval"] == 15
+    assert float(_trigger({"spec": spec}, "prometheus")["metadata"]["threshold"]) == 10
+    # cooldownPeriod governs only the last step to zero; N→M is the HPA's stabilisation window: both 300 s.
+    assert spec["cooldownPeriod"] == 300
+    behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+    assert max(p["value"] for p in behavior["scaleDown"]["policies"] if p["type"] == "Pods") == 1
+    # Prod never sits at zero: no cron window, no wake-up trigger.
+    assert [t["type"] for t in spec["triggers"]] == ["prometheus"]
+    assert not _of(rendered("prod"), TRIGGER_AUTHENTICATION)
+
+
+def test_dev_sleeps_outside_working_hours_in_its_time_zone_and_wakes_on_an_edge_request():
+    config = _config("dev")
+    hours = config.autoscaling.working_hours
+    spec = _scaled_objects("dev")["qwen3-1-7b"]["spec"]
+    assert spec["minReplicaCount"] == 0
+    cron = _trigger({"spec": spec}, "cron")["metadata"]
+    assert (cron["timezone"], cron["start"], cron["end"]) == ("Europe/Berlin", "0 8 * * 1-5", "0 19 * * 1-5")
+    assert (cron["timezone"], cron["start"], cron["end"]) == (hours.timezone, hours.start, hours.end)
+    assert int(cron["desiredReplicas"]) == 1
+
+    wake_up = _trigger({"spec": spec}, "aws-cloudwatch")
+    metadata = wake_up["metadata"]
+    assert (metadata["namespace"], metadata["metricName"], metadata["metricStat"]) == (
+        "AWS/ApplicationELB", "RequestCount", "Sum")
+    names, values = metadata["dimensionName"].split(";"), metadata["dimensionValue"].split(";")
+    assert len(names) == len(values) and "TargetGroup" in names
+    # Any request activates; the target is out of reach, so queue depth alone sizes the fleet.
+    assert float(metadata["activationTargetMetricValue"]) == 0
+    assert float(metadata["targetMetricValue"]) == WAKE_UP_TARGET_REQUESTS_PER_MINUTE
+    # Load-balancer metrics are absent in minutes without requests: empty is a real zero here.
+    assert metadata["ignoreNullValues"] == "true"
+    assert int(metadata["metricCollectionTime"]) % int(metadata["metricStatPeriod"]) == 0
+    assert wake_up["authenticationRef"]["name"] == "keda-operator-aws"
+    assert metadata["awsRegion"] == rendered("dev")["region"]
+
+
+def test_dev_wake_up_authenticates_as_the_keda_operator_own_role():
+    (resource,) = _of(rendered("dev"), TRIGGER_AUTHENTICATION)
+    obj = manifest(resource)
+    assert obj["metadata"] == {"name": "keda-operator-aws", "namespace": "vllm-qwen3-1-7b"}
+    assert obj["spec"] == {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
+    if ("keda.sh/v1alpha1", "TriggerAuthentication") not in known_custom_resources():
+        pytest.skip(f"no TriggerAuthentication CRD in {CRDS_DIR} to validate against (shape checked above)")
+    validate_custom(obj)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_floor_stays_on_demand_and_only_burst_replicas_can_land_on_spot(stack):
+    """Karpenter fills the heavier on-demand pool (GPU limit = baseline) first; replicas above it go to Spot."""
+    for model in _config(stack).models:
+        spec = _scaled_objects(stack)[model.name]["spec"]
+        assert spec["minReplicaCount"] <= model.on_demand_replicas <= spec["maxReplicaCount"]
+        cron = _trigger({"spec": spec}, "cron")
+        if cron is not None:
+            assert int(cron["metadata"]["desiredReplicas"]) == max(1, model.on_demand_replicas)
+    prod = _config("prod").models[0]
+    assert prod.max_replicas - prod.on_demand_replicas == 6  # burst replicas that may run on Spot
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_keda_release_is_pinned_to_the_crd_line_and_runs_on_system_nodes(stack):
+    (release,) = [r for r in _of(rendered(stack), RELEASE) if r["name"] == "autoscaling-keda"]
+    props = release["props"]
+    assert (props["chart"], props["version"], props["repositoryOpts"]["repo"]) == (
+        KEDA_CHART.chart, KEDA_CHART.version, KEDA_CHART.repository)
+    assert props["namespace"] == KEDA_NAMESPACE
+    assert props["values"]["nodeSelector"] == SYSTEM_NODES
+    irsa = props["values"].get("podIdentity", {}).get("aws", {}).get("irsa")
+    if stack == "dev":
+        assert irsa["enabled"] is True and irsa["roleArn"].startswith("arn:aws:iam::")
+    else:
+        assert irsa is None  # nothing reads CloudWatch in prod: no role at all
+
+
+def test_keda_chart_matches_the_scaledobject_crd_release_line():
+    readme = (CRDS_DIR / "README.md").read_text() if CRDS_DIR.is_dir() else pytest.skip(f"no {CRDS_DIR}")
+    (line,) = [row for row in readme.splitlines() if row.startswith("| keda.sh_scaledobjects.yaml")]
+    major_minor = ".".join(KEDA_CHART.version.split(".")[:2])
+    assert f"v{major_minor}.x" in line
+
+
+def test_keda_operator_role_trusts_only_its_service_account_and_reads_only_metrics():
+    trust = operator_trust_policy("arn:aws:iam::123456789012:oidc-provider/oidc.example/id/X", "https://oidc.example/id/X")
+    (statement,) = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringEquals"] == {
+        "oidc.example/id/X:sub": f"system:serviceaccount:{KEDA_NAMESPACE}:{KEDA_OPERATOR_SERVICE_ACCOUNT}",
+        "oidc.example/id/X:aud": "sts.amazonaws.com",
+    }
+    policy = cloudwatch_read_policy()
+    assert [s["Action"] for s in policy["Statement"]] == [["cloudwatch:GetMetricData"]]
+    (role,) = [r for r in _of(rendered("dev"), "aws:iam/role:Role") if r["name"] == "autoscaling-keda-operator"]
+    assert json.loads(role["props"]["assumeRolePolicy"])["Statement"][0]["Principal"]["Federated"].startswith(
+        "arn:aws:iam::")
+    (inline,) = [r for r in _of(rendered("dev"), "aws:iam/rolePolicy:RolePolicy")
+                 if r["name"] == "autoscaling-keda-operator-cloudwatch"]
+    assert json.loads(inline["props"]["policy"]) == policy
+
+
+def test_keda_operator_policy_has_no_iam_linter_findings():
+    parliament = pytest.importorskip("parliament")
+    findings = parliament.analyze_policy_string(json.dumps(cloudwatch_read_policy())).findings
+    # GetMetricData has no resource-level permissions: "*" is the only valid resource, which parliament knows.
+    assert [f.issue for f in findings if f.issue != "RESOURCE_STAR"] == []
+
+
+def test_a_model_that_may_sit_at_zero_without_a_wake_up_signal_is_refused():
+    model = {"model": "m", "served_model_name": "m", "namespace": "vllm-m", "deployment_name": "vllm-m",
+             "min_replicas": 0, "max_replicas": 2, "on_demand_replicas": 1, "wake_up": None}
+    (problem,) = missing_wake_up_signals([model])
+    assert problem.startswith("models[m].minReplicas: got 0, expected >= 1")
+    assert missing_wake_up_signals([{**model, "min_replicas": 1}]) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_keda_namespace_is_a_valid_core_object(stack):
+    for resource in _of(rendered(stack), "kubernetes:core/v1:Namespace"):
+        if resource["name"] == "autoscaling-namespace":
+            validate_core(manifest(resource))

@@ -1,0 +1,96 @@
+"""vLLM engine arguments from the typed model config (pure; the contract tests parse them with vLLM itself)."""
+
+from __future__ import annotations
+
+import json
+
+from components.engine_args import engine_arguments, streamer_extra_config
+from components.sizing import plan_models
+from stack_config import ModelConfig
+
+S3_URI = "s3://weights-bucket/models/qwen3-8b"
+
+
+def _model(**overrides) -> ModelConfig:
+    fields = {
+        "name": "qwen3-8b", "servedName": "qwen3-8b", "catalogModel": "qwen3-8b", "s3Prefix": "models/qwen3-8b",
+        "maxModelLen": 32768, "instanceType": "g5.12xlarge",
+    }  # fmt: skip
+    return ModelConfig.model_validate({**fields, **overrides})
+
+
+def _args(model: ModelConfig, location: str = S3_URI, shutdown: int = 600) -> list[str]:
+    plan = plan_models([model])[model.name]
+    return engine_arguments(model, plan, model_location=location, shutdown_timeout_seconds=shutdown)
+
+
+def _value(args: list[str], flag: str) -> str:
+    assert args.count(flag) == 1, f"{flag} appears {args.count(flag)} times in {args}"
+    return args[args.index(flag) + 1]
+
+
+def test_prod_model_streams_from_s3_with_tensor_parallel_4():
+    args = _args(_model())
+    assert _value(args, "--model") == S3_URI
+    assert _value(args, "--served-model-name") == "qwen3-8b"
+    assert _value(args, "--tensor-parallel-size") == "4"
+    assert float(_value(args, "--gpu-memory-utilization")) == 0.92
+    assert _value(args, "--max-model-len") == "32768"
+    assert _value(args, "--dtype") == "auto"
+    assert "--enable-chunked-prefill" in args and "--enable-prefix-caching" in args
+    assert _value(args, "--load-format") == "runai_streamer"
+    assert json.loads(_value(args, "--model-loader-extra-config")) == {
+        "concurrency": 32,  # 15.3 GiB of weights: the 8–40 GiB tier
+        "memory_limit": 8 * 2**30,  # min(8 GiB, 159 GiB pod / 4 / 4 ranks)
+        "distributed": True,
+    }
+    assert (_value(args, "--host"), _value(args, "--port")) == ("0.0.0.0", "8000")
+    assert _value(args, "--shutdown-timeout") == "600"
+    assert json.loads(_value(args, "--logging-config")) == {"formatter": "json"}
+    assert _value(args, "--disable-access-log-for-endpoints") == "/health,/metrics"
+
+
+def test_family_flags_come_from_the_catalog():
+    args = _args(_model())
+    assert _value(args, "--reasoning-parser") == "qwen3"
+    assert _value(args, "--tool-call-parser") == "hermes" and "--enable-auto-tool-choice" in args
+    llama = _args(_model(name="llama", servedName="llama", catalogModel="llama-3.1-8b", instanceType="g6e.xlarge"))
+    assert _value(llama, "--tool-call-parser") == "llama3_json" and "--reasoning-parser" not in llama
+
+
+def test_small_model_streams_with_fewer_readers_and_no_distribution():
+    model = _model(name="small", catalogModel="qwen3-1.7b", maxModelLen=16384, instanceType="g6.2xlarge")
+    plan = plan_models([model])["small"]
+    assert streamer_extra_config(plan) == {"concurrency": 16, "memory_limit": 23 * 2**30 // 4}
+
+
+def test_no_api_key_in_argv():
+    args = _args(_model(loraAdapters=[{"name": "sql", "s3Prefix": "adapters/sql"}]))
+    assert not any(arg.startswith("--api-key") for arg in args)
+
+
+def test_s3_sync_fallback_points_at_the_local_copy():
+    args = _args(_model(loadFormat="s3-sync"), location="/models/qwen3-8b")
+    assert _value(args, "--model") == "/models/qwen3-8b"
+    assert "--load-format" not in args and "--model-loader-extra-config" not in args
+
+
+def test_pre_quantized_awq_is_detected_by_vllm_not_forced():
+    assert "--quantization" not in _args(_model(quantization="awq"))
+    assert "--quantization" not in _args(_model(quantization="gptq"))
+    assert _value(_args(_model(quantization="fp8")), "--quantization") == "fp8"
+
+
+def test_lora_adapters_and_speculative_decoding():
+    args = _args(
+        _model(
+            loraAdapters=[{"name": "sql", "s3Prefix": "adapters/sql", "rank": 64}, {"name": "chat", "s3Prefix": "adapters/chat"}],
+            speculative={"method": "ngram", "numSpeculativeTokens": 4, "promptLookupMax": 4},
+        )
+    )
+    assert "--enable-lora" in args
+    assert _value(args, "--max-loras") == "2"
+    assert _value(args, "--max-lora-rank") == "64"
+    start = args.index("--lora-modules") + 1
+    assert args[start : start + 2] == ["sql=/adapters/sql", "chat=/adapters/chat"]
+    assert json.loads(_value(args, "--speculative-config")) == {"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 4}

@@ -1,0 +1,160 @@
+"""Observability as rendered for dev and prod: Helm releases, PodMonitors, the PrometheusRule and the dashboard."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, PROMETHEUS_OPERATOR_VERSION
+from components.vllm_pod import pod_labels, service_spec
+from preflight.render import read_stack_config
+from stack_config import SECTIONS, load_stack_config
+from tests.k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom
+from tests.scaling_harness import rendered
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+SYSTEM_NODES = {"vllm-eks/node-role": "system"}
+STACKS = ["dev", "prod"]
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # Pulumi's marker for a secret value
+
+
+def _of(snapshot: dict, type_token: str) -> list[dict]:
+    return [resource for resource in snapshot["resources"] if resource["type"] == type_token]
+
+
+def _named(stack: str, type_token: str, name: str) -> dict:
+    (resource,) = [r for r in _of(rendered(stack), type_token) if r["name"] == name]
+    return resource
+
+
+def _config(stack: str):
+    raw = read_stack_config(stack)
+    return load_stack_config({section: raw.get(f"vllm-eks:{section}") for section in SECTIONS})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kube_prometheus_stack_is_pinned_sized_from_config_and_on_system_nodes(stack):
+    config = _config(stack).observability
+    props = _named(stack, RELEASE, "observability-kube-prometheus-stack")["props"]
+    assert (props["chart"], props["version"], props["repositoryOpts"]["repo"]) == (
+        KUBE_PROMETHEUS_STACK_CHART.chart, KUBE_PROMETHEUS_STACK_CHART.version, KUBE_PROMETHEUS_STACK_CHART.repository)
+    values = props["values"]
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == f"{config.prometheus_retention_days}d"
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == f"{config.prometheus_storage_gib}Gi"
+    assert int(spec["retentionSize"].removesuffix("GB")) < config.prometheus_storage_gib
+    for selector in ("podMonitor", "serviceMonitor", "rule"):
+        assert spec[f"{selector}SelectorNilUsesHelmValues"] is False
+    for component in (spec, values["prometheusOperator"], values["alertmanager"]["alertmanagerSpec"],
+                      values["kube-state-metrics"], values["grafana"]):
+        assert component["nodeSelector"] == SYSTEM_NODES
+    grafana = values["grafana"]
+    assert "adminPassword" not in grafana
+    assert grafana["admin"]["existingSecret"] == "grafana-admin"
+    assert grafana["sidecar"]["dashboards"] == {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}
+
+
+def test_stack_chart_ships_the_operator_whose_crds_we_validate_against():
+    path = CRDS_DIR / "monitoring.coreos.com_prometheusrules.yaml"
+    if not path.exists():
+        pytest.skip(f"no {path}")
+    assert f"operator.prometheus.io/version: {PROMETHEUS_OPERATOR_VERSION}" in path.read_text()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_grafana_admin_password_is_random_and_kept_in_a_secret(stack):
+    secret = manifest(_named(stack, "kubernetes:core/v1:Secret", "observability-grafana-admin"))
+    assert secret["metadata"]["name"] == "grafana-admin"
+    # The whole stringData is a Pulumi secret (encrypted in state) because the password is.
+    wrapped = secret["stringData"]
+    assert wrapped[SECRET_SIGNATURE] == "1b47061264138c4ac30d75fd1eb44270"
+    assert set(wrapped["value"]) == {"admin-user", "admin-password"}
+    assert _named(stack, "random:index/randomPassword:RandomPassword", "observability-grafana-admin-password")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_dcgm_exporter_runs_on_gpu_nodes_only(stack):
+    props = _named(stack, RELEASE, "observability-dcgm-exporter")["props"]
+    assert (props["chart"], props["version"], props["repositoryOpts"]["repo"]) == (
+        DCGM_EXPORTER_CHART.chart, DCGM_EXPORTER_CHART.version, DCGM_EXPORTER_CHART.repository)
+    values = props["values"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in values["tolerations"]
+    terms = values["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{"matchExpressions": [{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Exists"}]}]
+    assert values["serviceMonitor"]["enabled"] is True
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_model_is_scraped_on_the_vllm_container_port(stack):
+    for model in _config(stack).models:
+        obj = manifest(_named(stack, POD_MONITOR, f"observability-{model.name}-pod-monitor"))
+        validate_custom(obj)
+        assert obj["metadata"]["namespace"] == f"vllm-{model.name}"
+        assert obj["spec"]["selector"] == {"matchLabels": pod_labels(model.name)}
+        (endpoint,) = obj["spec"]["podMetricsEndpoints"]
+        assert endpoint["path"] == "/metrics"
+        # The port VllmService names on its container (its Service targets the same name).
+        assert endpoint["port"] == service_spec(model.name)["ports"][0]["targetPort"] == "http"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_rule_has_the_four_alerts_with_thresholds_from_config(stack):
+    thresholds = _config(stack).observability.alerts
+    obj = manifest(_named(stack, PROMETHEUS_RULE, "observability-alert-rules"))
+    validate_custom(obj)
+    assert obj["metadata"]["namespace"] == "monitoring"
+    (group,) = obj["spec"]["groups"]
+    rules = {rule["alert"]: rule for rule in group["rules"]}
+    assert sorted(rules) == ["VllmErrorRatioHigh", "VllmKvCacheNearlyFull", "VllmRequestsWaitingHigh",
+                             "VllmTimeToFirstTokenHigh"]
+    for rule in rules.values():
+        assert rule["for"] and rule["labels"]["severity"] in {"warning", "critical"}
+        assert rule["annotations"]["summary"] and rule["annotations"]["runbook"]
+    assert rules["VllmTimeToFirstTokenHigh"]["expr"].endswith(f"> {thresholds.ttft_p95_seconds:g}")
+    assert "1-2.5 s bucket" in rules["VllmTimeToFirstTokenHigh"]["annotations"]["runbook"]
+    assert rules["VllmKvCacheNearlyFull"]["expr"].endswith(f"> {thresholds.kv_cache_usage_ratio:g}")
+    assert rules["VllmRequestsWaitingHigh"]["expr"].endswith(f"> {thresholds.requests_waiting}")
+    assert rules["VllmErrorRatioHigh"]["expr"].endswith(f"> {thresholds.error_ratio:g}")
+    assert 'finished_reason="error"' in rules["VllmErrorRatioHigh"]["expr"]
+    assert 'status="5xx"' in rules["VllmErrorRatioHigh"]["expr"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_dashboard_is_provisioned_through_the_grafana_sidecar(stack):
+    config_map = manifest(_named(stack, "kubernetes:core/v1:ConfigMap", "observability-dashboard"))
+    validate_core(config_map)
+    assert config_map["metadata"]["namespace"] == "monitoring"
+    assert config_map["metadata"]["labels"] == {"grafana_dashboard": "1"}
+    board = json.loads(config_map["data"]["vllm-serving.json"])
+    titles = [panel["title"] for panel in board["panels"]]
+    for wanted in ("Time to first token", "Inter-token latency", "KV-cache", "running / waiting", "Tokens per second",
+                   "Error ratio", "GPU utilisation", "GPU memory", "Replicas vs GPU nodes"):
+        assert any(wanted in title for title in titles), wanted
+    assert len({panel["id"] for panel in board["panels"]}) == len(board["panels"])
+    (namespaces,) = [v for v in board["templating"]["list"] if v["name"] == "namespace"]
+    assert namespaces["query"].split(",") == [f"vllm-{m.name}" for m in _config(stack).models]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_monitoring_core_objects_are_valid(stack):
+    for type_token, name in (("kubernetes:core/v1:Namespace", "observability-namespace"),
+                             ("kubernetes:core/v1:Secret", "observability-grafana-admin")):
+        obj = manifest(_named(stack, type_token, name))
+        if SECRET_SIGNATURE in obj.get("stringData", {}):
+            obj["stringData"] = obj["stringData"]["value"]
+        validate_core(obj)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_custom_resources_wait_for_the_charts_that_install_their_crds(stack):
+    snapshot = rendered(stack)
+    stack_release = _named(stack, RELEASE, "observability-kube-prometheus-stack")["urn"]
+    for resource in _of(snapshot, POD_MONITOR) + _of(snapshot, PROMETHEUS_RULE):
+        assert stack_release in resource["options"]["dependsOn"], resource["name"]
+    keda = _named(stack, RELEASE, "autoscaling-keda")["urn"]
+    for resource in _of(snapshot, "kubernetes:keda.sh/v1alpha1:ScaledObject"):
+        assert keda in resource["options"]["dependsOn"], resource["name"]

@@ -1,0 +1,225 @@
+"""VllmService as rendered by the real program: Deployment, Service, PDB, API key, hardening, scheduling."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import resource_named, resources_of
+from k8s_schemas import validate_core
+from preflight.render import read_stack_config, render_config
+from vllm_stacks import kubernetes_manifests, render_two_models
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+SECRET = "kubernetes:core/v1:Secret"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+NETWORK_POLICY = "kubernetes:networking/v1:NetworkPolicy"
+AWS_SECRET = "aws:secretsmanager/secret:Secret"
+AWS_SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+COMPONENT = "vllm-eks:index:VllmService"
+API_KEY_PATH = "/var/run/secrets/vllm/api-key"
+
+
+@pytest.fixture(scope="module")
+def two_model_snapshot() -> dict:
+    return render_two_models()
+
+
+def _pod(snapshot: dict, model: str) -> dict:
+    return resource_named(snapshot, DEPLOYMENT, f"vllm-{model}-deployment")["props"]["spec"]["template"]
+
+
+def _vllm_container(snapshot: dict, model: str) -> dict:
+    containers = _pod(snapshot, model)["spec"]["containers"]
+    return next(c for c in containers if c["name"] == "vllm")
+
+
+def _flag(args: list[str], flag: str) -> str:
+    assert args.count(flag) == 1, f"{flag} appears {args.count(flag)} times"
+    return args[args.index(flag) + 1]
+
+
+# --- the done-when of the issue: prod's Qwen3-8B ----------------------------------------------------------------
+def test_prod_qwen3_8b_runs_tensor_parallel_4_on_4_gpus(prod_snapshot):
+    container = _vllm_container(prod_snapshot, "qwen3-8b")
+    assert _flag(container["args"], "--tensor-parallel-size") == "4"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "4"
+    assert container["resources"]["requests"] == container["resources"]["limits"]  # Guaranteed QoS
+    assert _flag(container["args"], "--model").startswith("s3://") and _flag(container["args"], "--model").endswith("/models/qwen3-8b")
+    assert _flag(container["args"], "--load-format") == "runai_streamer"
+    assert _flag(container["args"], "--served-model-name") == "qwen3-8b"
+
+
+def test_prod_startup_budget_is_300_seconds_and_liveness_waits_for_it(prod_snapshot):
+    container = _vllm_container(prod_snapshot, "qwen3-8b")
+    startup = container["startupProbe"]
+    assert startup["httpGet"] == {"path": "/health", "port": "http"}
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 300
+    assert (startup["periodSeconds"], startup["failureThreshold"]) == (10, 30)
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    liveness = container["livenessProbe"]
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 120
+    assert {"containerPort": 8000, "name": "http", "protocol": "TCP"} == {k: (int(v) if isinstance(v, float) else v) for k, v in container["ports"][0].items()}
+
+
+def test_prod_pdb_selects_the_deployment(prod_snapshot):
+    deployment = resource_named(prod_snapshot, DEPLOYMENT, "vllm-qwen3-8b-deployment")["props"]
+    pdb = resource_named(prod_snapshot, PDB, "vllm-qwen3-8b-disruption-budget")["props"]
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["metadata"]["namespace"] == deployment["metadata"]["namespace"] == "vllm-qwen3-8b"
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels == {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "qwen3-8b"}
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert deployment["spec"]["selector"]["matchLabels"] == pod_labels
+    strategy = deployment["spec"]["strategy"]["rollingUpdate"]
+    assert (strategy["maxUnavailable"], strategy["maxSurge"]) == (0, 1)
+
+
+def test_prod_api_key_is_mounted_from_a_secret_file_never_env_or_argv(prod_snapshot):
+    pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
+    container = _vllm_container(prod_snapshot, "qwen3-8b")
+    volume = next(v for v in pod["volumes"] if v["name"] == "api-key")
+    assert volume["secret"]["secretName"] == "vllm-api-key"
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "api-key")
+    assert mount["readOnly"] is True and API_KEY_PATH.startswith(mount["mountPath"] + "/")
+    assert container["command"][:2] == ["/bin/sh", "-c"] and container["command"][3] == "vllm"
+    script = container["command"][2]
+    assert f'"$(cat {API_KEY_PATH})"' in script and "export VLLM_API_KEY" in script
+    assert script.rstrip().endswith('exec python3 -m vllm.entrypoints.openai.api_server "$@"')
+    assert all(e["name"] != "VLLM_API_KEY" for e in container["env"])
+    assert not any(arg.startswith("--api-key") for arg in container["args"])
+    secret = resource_named(prod_snapshot, SECRET, "vllm-qwen3-8b-api-key")["props"]
+    assert secret["metadata"] == {"name": "vllm-api-key", "namespace": "vllm-qwen3-8b", "labels": secret["metadata"]["labels"]}
+
+
+def test_api_key_lives_in_secrets_manager_and_its_arn_is_exported(prod_snapshot):
+    aws_secret = resource_named(prod_snapshot, AWS_SECRET, "vllm-qwen3-8b-api-key")
+    assert aws_secret["props"]["name"] == "vllm-eks-prod/qwen3-8b/api-key"
+    version = resource_named(prod_snapshot, AWS_SECRET_VERSION, "vllm-qwen3-8b-api-key-version")
+    assert version["parent"] == aws_secret["parent"]
+    component = resource_named(prod_snapshot, COMPONENT, "vllm-qwen3-8b")
+    assert aws_secret["parent"] == component["urn"]
+
+
+def test_prod_container_is_non_root_and_read_only(prod_snapshot):
+    pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
+    container = _vllm_container(prod_snapshot, "qwen3-8b")
+    security = container["securityContext"]
+    assert security["runAsNonRoot"] is True and security["runAsUser"] >= 10000
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"] == security["runAsUser"]
+    assert pod["automountServiceAccountToken"] is False
+    # Every writable path is an emptyDir; caches point into the writable home.
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert writable == {"/home/vllm", "/tmp", "/dev/shm"}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    for variable in ("HF_HOME", "VLLM_CACHE_ROOT", "XDG_CACHE_HOME", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR"):
+        assert env[variable].startswith("/home/vllm/")
+    shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
+    assert shm["emptyDir"]["medium"] == "Memory"
+    assert container["image"] == "docker.io/vllm/vllm-openai:v0.32.0"
+    assert json.loads(_flag(container["args"], "--logging-config")) == {"formatter": "json"}
+
+
+def test_prod_scheduling_targets_the_gpu_pools_and_the_planned_instance(prod_snapshot):
+    pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
+    assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in pod["tolerations"]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    expressions = {e["key"]: e["values"] for e in terms[0]["matchExpressions"]}
+    assert expressions == {"karpenter.sh/nodepool": ["gpu-on-demand", "gpu-spot"], "node.kubernetes.io/instance-type": ["g5.12xlarge"]}
+    spread = pod["topologySpreadConstraints"][0]
+    assert (spread["topologyKey"], spread["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", "DoNotSchedule")
+
+
+def test_graceful_drain_fits_the_termination_grace_period(prod_snapshot):
+    pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
+    container = _vllm_container(prod_snapshot, "qwen3-8b")
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    pre_stop_seconds = int(pre_stop[-1].split()[-1])
+    shutdown = int(_flag(container["args"], "--shutdown-timeout"))
+    assert shutdown == read_stack_config("prod")["vllm-eks:edge"]["maxRequestSeconds"]
+    assert pre_stop_seconds + shutdown < pod["terminationGracePeriodSeconds"]
+
+
+def test_namespace_is_restricted_and_service_account_carries_the_read_role(prod_snapshot):
+    namespace = resource_named(prod_snapshot, NAMESPACE, "vllm-qwen3-8b-namespace")["props"]
+    assert namespace["metadata"]["name"] == "vllm-qwen3-8b"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    account = resource_named(prod_snapshot, SERVICE_ACCOUNT, "vllm-qwen3-8b-service-account")["props"]
+    assert account["metadata"]["name"] == _pod(prod_snapshot, "qwen3-8b")["spec"]["serviceAccountName"] == "vllm-server"
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    service = resource_named(prod_snapshot, SERVICE, "vllm-qwen3-8b-service")["props"]
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["selector"] == _pod(prod_snapshot, "qwen3-8b")["metadata"]["labels"]
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(8000, "http")]
+
+
+# --- dev: one small model, scaled to zero ------------------------------------------------------------------------
+def test_dev_model_runs_on_one_l4_with_a_soft_zone_spread(dev_snapshot):
+    container = _vllm_container(dev_snapshot, "qwen3-1-7b")
+    assert _flag(container["args"], "--tensor-parallel-size") == "1" == container["resources"]["limits"]["nvidia.com/gpu"]
+    assert _flag(container["args"], "--max-model-len") == "16384"
+    pod = _pod(dev_snapshot, "qwen3-1-7b")["spec"]
+    assert pod["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "ScheduleAnyway"
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g6.2xlarge"]} in terms[0]["matchExpressions"]
+    assert resource_named(dev_snapshot, PDB, "vllm-qwen3-1-7b-disruption-budget")["props"]["spec"]["minAvailable"] == 1
+
+
+# --- several models in one stack -----------------------------------------------------------------------------------
+def test_two_models_get_their_own_namespace_key_and_plan(two_model_snapshot):
+    deployments = {r["name"] for r in resources_of(two_model_snapshot, DEPLOYMENT) if r["name"].startswith("vllm-")}
+    assert {"vllm-qwen3-8b-deployment", "vllm-qwen3-1-7b-deployment"} <= deployments
+    namespaces = {r["props"]["metadata"]["name"] for r in resources_of(two_model_snapshot, NAMESPACE)}
+    assert {"vllm-qwen3-8b", "vllm-qwen3-1-7b"} <= namespaces
+    arns = {r["props"]["name"] for r in resources_of(two_model_snapshot, AWS_SECRET) if r["name"].endswith("-api-key")}
+    assert {"vllm-eks-prod/qwen3-8b/api-key", "vllm-eks-prod/qwen3-1-7b/api-key"} <= arns
+    small = _vllm_container(two_model_snapshot, "qwen3-1-7b")
+    # instanceType auto: the cheapest catalog instance that fits Qwen3-1.7B at 16k context is one L4 (g6.xlarge).
+    terms = _pod(two_model_snapshot, "qwen3-1-7b")["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert terms["nodeSelectorTerms"][0]["matchExpressions"] == [
+        {"key": "karpenter.sh/nodepool", "operator": "In", "values": ["gpu-on-demand"]},
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g6.xlarge"]},
+    ]
+    assert _flag(small["args"], "--model") == "/models/qwen3-1-7b"
+    assert _flag(small["args"], "--lora-modules") == "sql=/adapters/sql"
+
+
+def test_s3_sync_fallback_fetches_into_empty_dirs_with_the_pod_role(two_model_snapshot):
+    pod = _pod(two_model_snapshot, "qwen3-1-7b")["spec"]
+    (fetch,) = pod["initContainers"]
+    script = fetch["command"][-1]
+    assert 'aws s3 sync --only-show-errors "s3://$WEIGHTS_BUCKET/models/qwen3-1.7b" /models/qwen3-1-7b' in script
+    assert '"s3://$WEIGHTS_BUCKET/adapters/sql" /adapters/sql' in script
+    assert fetch["image"].startswith("public.ecr.aws/aws-cli/aws-cli:2.")
+    assert fetch["securityContext"]["readOnlyRootFilesystem"] is True
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "medium" not in volumes["models"]["emptyDir"]  # on the node's disk, bounded
+    assert volumes["models"]["emptyDir"]["sizeLimit"].endswith("Gi")
+
+
+# --- schemas --------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot", "two_model_snapshot"])
+def test_every_rendered_object_is_valid_for_kubernetes(stack, request):
+    objects = kubernetes_manifests(request.getfixturevalue(stack))
+    kinds = sorted({obj["kind"] for obj in objects})
+    assert kinds == ["Deployment", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]
+    for obj in objects:
+        validate_core(obj)
+
+
+def test_a_model_too_big_for_its_instance_fails_at_config_load():
+    config = read_stack_config("dev")
+    config["vllm-eks:models"] = [dict(config["vllm-eks:models"][0], catalogModel="llama-3.1-70b", maxModelLen=8192)]
+    with pytest.raises(Exception) as raised:
+        render_config("dev", config)
+    assert type(raised.value).__name__ == "RunError"
+    assert "models[0].instanceType: got 'g6.2xlarge'" in str(raised.value)
+    assert "the cheapest instance that fits is g6e.12xlarge" in str(raised.value)
