@@ -2,8 +2,13 @@
 
 import pulumi
 
+from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster
+from components.karpenter import on_demand_gpus
+from components.model_store import ModelStore
+from components.model_sync import staging_gib
 from components.network import Network
 from components.sizing import SizingError, plan_models
+from components.vllm_service import VllmService
 from stack_config import SECTIONS, StackConfigError, load_stack_config
 
 project_config = pulumi.Config()
@@ -31,10 +36,83 @@ network = Network(
     },
 )
 
+# --- GPU cluster and model weights ------------------------------------------------------------------------------------
+# Every model's serving namespace and service account, computed once (VllmService uses the same values).
+model_namespaces = {model.name: f"vllm-{model.name}" for model in config.models}
+MODEL_SERVICE_ACCOUNT = "vllm-server"
+gpu_cluster = GpuCluster(
+    "cluster",
+    {
+        "cluster_name": cluster_name,
+        "version": config.cluster.version,
+        "vpc_id": network.vpc_id,
+        "private_subnet_ids": network.private_subnet_ids,
+        "endpoint_public_access": config.cluster.endpoint_public_access,
+        "public_access_cidrs": list(config.cluster.public_access_cidrs),
+        "admin_principal_arn": config.cluster.admin_principal_arn,
+        "system_nodes": config.cluster.system_nodes.model_dump(),
+        "gpu_ami_family": config.cluster.gpu_ami_family,
+        "gpu_node_volume_gib": config.cluster.gpu_node_volume_gib,
+        "gpu_instance_types": sorted({plan.instance_type for plan in capacity_plans.values()}),
+        "max_gpus": config.cluster.max_gpus,
+        "on_demand_gpu_limit": sum(
+            on_demand_gpus(model.capacity_type, model.max_replicas, model.on_demand_replicas, capacity_plans[model.name].gpu_count)
+            for model in config.models
+        ),
+        "region": region,
+    },
+)
+model_store = ModelStore(
+    "models",
+    {
+        "models": [
+            {
+                "name": model.name,
+                "prefix": model.model_prefix,
+                "namespace": model_namespaces[model.name],
+                "service_account": MODEL_SERVICE_ACCOUNT,
+                "hugging_face_id": model.hugging_face_id,
+                "sync": model.sync_from_hugging_face,
+                "sync_staging_gib": staging_gib(capacity_plans[model.name].weight_bytes),
+            }
+            for model in config.models
+        ],
+        "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
+        "oidc_issuer": gpu_cluster.oidc_issuer,
+        "k8s_provider": gpu_cluster.k8s_provider,
+        "region": region,
+        "hugging_face_token_secret_name": config.cluster.hugging_face_token_secret_name,
+        "sync_node_selector": {SYSTEM_NODE_LABEL[0]: SYSTEM_NODE_LABEL[1]},
+    },
+)
+
+# --- vLLM: one hardened, self-sized server per model ---------------------------------------------------------------
+vllm_services = {
+    model.name: VllmService(
+        f"vllm-{model.name}",
+        {
+            "model": model,
+            "plan": capacity_plans[model.name],
+            "namespace": model_namespaces[model.name],
+            "k8s_provider": gpu_cluster.k8s_provider,
+            "read_role_arn": model_store.read_role_arns[model.name],
+            "bucket_name": model_store.bucket_name,
+            "region": region,
+            "secret_name_prefix": cluster_name,
+            # vLLM drains in-flight requests on SIGTERM for as long as the edge lets one request run.
+            "shutdown_timeout_seconds": config.edge.max_request_seconds,
+        },
+    )
+    for model in config.models
+}
+
 STACK_OUTPUTS = {
     "vpcId": network.vpc_id,
     "privateSubnetIds": network.private_subnet_ids,
     "availabilityZones": network.availability_zones,
+    "clusterName": gpu_cluster.cluster_name,
+    "kubeconfig": gpu_cluster.kubeconfig,
+    "modelBucket": model_store.bucket_name,
 }
 for output_name, value in STACK_OUTPUTS.items():
     pulumi.export(output_name, value)

@@ -39,6 +39,15 @@ class NetworkConfig(_Schema):
     interface_endpoints: list[Literal[INTERFACE_ENDPOINT_SERVICES]] = ["ecr.api", "ecr.dkr", "sts", "logs"]  # type: ignore[valid-type]
     flow_log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731] = 30
 
+    @field_validator("availability_zones", mode="before")
+    @classmethod
+    def _private_subnets_in_two_zones(cls, value: Any) -> Any:
+        # Every node and the private cluster endpoint live in the private subnets, one per zone; EKS requires
+        # subnets in at least two zones, so fewer would be a private cluster with no usable private subnets.
+        if isinstance(value, int) and not isinstance(value, bool) and value < 2:
+            raise _expected("an integer >= 2 (one private subnet per zone; the private EKS cluster needs private subnets in at least 2 zones)")
+        return value
+
     @field_validator("cidr")
     @classmethod
     def _cidr_is_a_private_block_of_usable_size(cls, value: str) -> str:
@@ -78,6 +87,9 @@ class ClusterConfig(_Schema):
     gpu_ami_family: Literal["bottlerocket", "al2023"] = "bottlerocket"
     gpu_node_volume_gib: int = Field(default=200, ge=100, le=2000)
     max_gpus: int = Field(default=32, ge=1)
+    # A Secrets Manager secret (created outside the stack) holding the Hugging Face token for gated models;
+    # only the model sync Jobs may read it. Never the token itself: config and state must not hold it.
+    hugging_face_token_secret_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 
     @field_validator("public_access_cidrs")
     @classmethod
@@ -127,6 +139,7 @@ class ModelConfig(_Schema):
     served_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$")
     catalog_model: str
     hugging_face_id: str | None = None
+    sync_from_hugging_face: bool = False  # a one-shot Job copies huggingFaceId into the model's S3 prefix
     s3_prefix: str | None = None
     dtype: Literal["auto", "bfloat16", "float16"] = "auto"
     max_model_len: int = Field(ge=256)
@@ -157,6 +170,13 @@ class ModelConfig(_Schema):
             raise _expected("a relative S3 key prefix such as models/qwen3-8b (lowercase, no leading or trailing /)")
         if value is None and info.data.get("hugging_face_id") is None:
             raise _expected("an S3 prefix, or a huggingFaceId to sync into the default prefix")
+        return value
+
+    @field_validator("sync_from_hugging_face")
+    @classmethod
+    def _sync_needs_a_source(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("hugging_face_id") is None:
+            raise _expected("false unless huggingFaceId names the model to copy")
         return value
 
     @field_validator("instance_type")
@@ -264,7 +284,7 @@ class Consumer(_Schema):
 class EdgeConfig(_Schema):
     cloudfront: bool = True
     domain_name: str | None = None
-    certificate_arn: str | None = None
+    certificate_arn: str | None = Field(default=None, validate_default=True)
     max_request_seconds: int = Field(default=300, ge=30, le=900)
     max_body_kib: int = Field(default=64, ge=8, le=64)
     rate_limit_per_key_5min: int = Field(default=2000, ge=10)
@@ -278,6 +298,17 @@ class EdgeConfig(_Schema):
             raise _expected("no certificate unless domainName is set")
         if value is not None and not value.startswith("arn:aws:acm:us-east-1:"):
             raise _expected("an ACM certificate ARN in us-east-1 (CloudFront only reads certificates there)")
+        if value is None and info.data.get("domain_name") is not None and info.data.get("cloudfront"):
+            raise _expected("an ACM certificate ARN in us-east-1 for domainName (CloudFront serves it over HTTPS)")
+        return value
+
+    @field_validator("consumers")
+    @classmethod
+    def _unique_consumers(cls, value: list[Consumer]) -> list[Consumer]:
+        names = [consumer.name for consumer in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise _expected("consumers with unique names, but {names} repeat", names=duplicates)
         return value
 
 

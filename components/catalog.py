@@ -278,12 +278,9 @@ WAF_BODY_INSPECTION_TIERS_KIB = (16, 32, 48, 64)
 # - CloudFront custom origin: origin_read_timeout default 30 s (above 60 s needs a quota increase, "Response timeout
 #   per origin"); response_completion_timeout >= origin_read_timeout.
 #   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html
-# - ALB idle timeout: default 60 s, 1-4000 s. Deregistration delay: 0-3600 s.
+# - ALB idle timeout: default 60 s, 1-4000 s (the 900 s budget cap keeps it far below). Deregistration delay: 0-3600 s.
 #   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html
 API_GATEWAY_STREAM_MAX_TIMEOUT_MS = 900_000
-CLOUDFRONT_DEFAULT_READ_TIMEOUT_SECONDS = 60  # the most CloudFront allows without a quota increase
-ALB_MAX_IDLE_TIMEOUT_SECONDS = 4000
-ALB_MAX_DEREGISTRATION_DELAY_SECONDS = 3600
 
 # CloudFront managed policies (IDs are global constants):
 # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/using-managed-cache-policies.html and
@@ -298,3 +295,21 @@ API_GATEWAY_SECURITY_POLICY = "TLS_1_2"
 # Lambda runtime of the REQUEST authorizer (lambdas/authorizer: stdlib + the runtime's boto3).
 # https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
 AUTHORIZER_LAMBDA_RUNTIME = "python3.13"
+
+# --- GPU cluster (GpuCluster, ModelStore) -----------------------------------------------------------------------------
+# Karpenter: chart 1.14.1 = controller v1.14.1, the release whose NodePool/EC2NodeClass CRDs are in ../shared/crds
+# (aws/karpenter-provider-aws commit 1d92708, charts/karpenter/Chart.yaml). The chart is published as an OCI artifact.
+KARPENTER_CHART = HelmChart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")
+# EC2NodeClass AMI aliases, pinned (Karpenter advises against @latest in production: a new AMI drifts every node).
+# The alias picks the NVIDIA variant for GPU instance types. Bottlerocket 1.68.1 ships aws-k8s-1.33..1.36-nvidia with
+# the NVIDIA driver and device plugin built in (https://github.com/bottlerocket-os/bottlerocket/releases,
+# https://bottlerocket.dev/en/os/1.68.x/); AL2023 EKS AMI release v20260818 covers Kubernetes 1.33-1.36
+# (https://github.com/awslabs/amazon-eks-ami/releases/tag/v20260818). Alias format: karpenter.sh docs, nodeclasses.
+GPU_AMI_ALIASES = {"bottlerocket": "bottlerocket@v1.68.1", "al2023": "al2023@v20260818"}
+# NVIDIA device plugin, deployed only for the AL2023 NVIDIA AMI (Bottlerocket's NVIDIA variants run their own; two
+# plugins registering nvidia.com/gpu conflict). Source: NVIDIA/k8s-device-plugin releases, chart nvidia-device-plugin.
+NVIDIA_DEVICE_PLUGIN_CHART = HelmChart("nvidia-device-plugin", "0.18.2", "https://nvidia.github.io/k8s-device-plugin")
+# Model sync Job: the Hugging Face client that downloads a checkpoint (PyPI huggingface-hub 2.4.0, 2026-10; its `hf`
+# CLI), run on the official Python image. Uploads use AWS_CLI_IMAGE.
+HUGGING_FACE_HUB_VERSION = "2.4.0"
+PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"

@@ -10,8 +10,6 @@ import json
 from dataclasses import dataclass
 
 from components.catalog import (
-    ALB_MAX_DEREGISTRATION_DELAY_SECONDS,
-    ALB_MAX_IDLE_TIMEOUT_SECONDS,
     API_GATEWAY_STREAM_MAX_TIMEOUT_MS,
     WAF_BODY_INSPECTION_TIERS_KIB,
     WAF_COMMON_RULE_SET_BODY_SIZE_RULE,
@@ -78,9 +76,7 @@ def timeout_chain(max_request_seconds: int) -> TimeoutChain:
         )
     alb_idle = max_request_seconds + HOP_MARGIN_SECONDS
     router = alb_idle + HOP_MARGIN_SECONDS
-    deregistration = min(router, ALB_MAX_DEREGISTRATION_DELAY_SECONDS)
-    if alb_idle > ALB_MAX_IDLE_TIMEOUT_SECONDS:  # pragma: no cover - config caps the budget far below
-        raise ValueError(f"edge.maxRequestSeconds: got {max_request_seconds}, the ALB idle timeout caps it")
+    deregistration = router  # a draining router may finish the longest request (ALB allows up to 3600 s)
     return TimeoutChain(
         request_seconds=max_request_seconds,
         api_gateway_integration_ms=integration_ms,

@@ -299,15 +299,3 @@ def service_spec(model_name: str) -> dict[str, Any]:
 def disruption_budget_spec(model_name: str) -> dict[str, Any]:
     return {"minAvailable": 1, "selector": {"matchLabels": pod_labels(model_name)}}
 
-
-def network_policy_spec(model_name: str, vpc_cidr: str) -> dict[str, Any]:
-    """Ingress only to the API port and only from inside the VPC (pods under the VPC CNI, internal load balancers).
-
-    vLLM serves /metrics, /health and other unauthenticated routes on the same port, so the edge in front
-    must expose nothing but /v1; this policy keeps everything outside the VPC and every other port out.
-    """
-    return {
-        "podSelector": {"matchLabels": pod_labels(model_name)},
-        "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"protocol": "TCP", "port": VLLM_PORT}]}],
-    }

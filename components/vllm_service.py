@@ -2,7 +2,9 @@
 
 Per model: a namespace (Pod Security `restricted`), the `vllm-server` ServiceAccount bound to the model's
 read role (IRSA), the API key (random → Secrets Manager → a Kubernetes Secret mounted as a file), the
-Deployment, a ClusterIP Service on 8000, a PodDisruptionBudget and a NetworkPolicy (API port, VPC sources only).
+Deployment, a ClusterIP Service on 8000 and a PodDisruptionBudget. The namespace's NetworkPolicies (default
+deny; vLLM's port open only to the model's router and the metrics scraper) come with the edge's ModelRouter,
+which owns both ends of those flows (components/network_policies.py).
 
 Draining nodes: the PDB keeps `minAvailable: 1`. With two or more replicas, a drain (or Karpenter's
 disruption) evicts one pod at a time while the others serve. A single-replica stack (dev) cannot be drained
@@ -34,7 +36,6 @@ from components.vllm_pod import (
     deployment_spec,
     disruption_budget_spec,
     fetch_container,
-    network_policy_spec,
     pod_labels,
     service_spec,
     synced_model_dir,
@@ -47,11 +48,11 @@ class VllmServiceArgs(TypedDict):
 
     model: ModelConfig
     plan: CapacityPlan
+    namespace: str  # the model's own namespace; its read role trusts <namespace>:vllm-server only
     k8s_provider: k8s.Provider
     read_role_arn: pulumi.Input[str]  # the model's IRSA read role (ModelStore)
     bucket_name: pulumi.Input[str]  # the weights bucket (ModelStore)
     region: str
-    vpc_cidr: str  # the only source allowed to reach the API port
     secret_name_prefix: str  # Secrets Manager names: <prefix>/<model>/api-key
     shutdown_timeout_seconds: int  # vLLM's drain of in-flight requests: the longest request the edge allows
 
@@ -73,7 +74,7 @@ class VllmService(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={
-                "name": f"vllm-{model.name}",
+                "name": args["namespace"],
                 "labels": {
                     "pod-security.kubernetes.io/enforce": "restricted",
                     "pod-security.kubernetes.io/warn": "restricted",
@@ -85,7 +86,7 @@ class VllmService(pulumi.ComponentResource):
         namespace_name = namespace.metadata.apply(lambda metadata: metadata["name"])
         in_namespace = k8s_child.merge(pulumi.ResourceOptions(depends_on=[namespace]))
 
-        k8s.core.v1.ServiceAccount(
+        service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={
                 "name": SERVICE_ACCOUNT_NAME,
@@ -97,7 +98,7 @@ class VllmService(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
-        api_key = self._api_key(name, args, namespace_name, labels, aws_child, in_namespace)
+        api_key, api_key_secret = self._api_key(name, args, namespace_name, labels, aws_child, in_namespace)
 
         streamed = model.load_format == "runai_streamer"
         model_location = (
@@ -139,7 +140,7 @@ class VllmService(pulumi.ComponentResource):
             ),
             opts=in_namespace.merge(
                 pulumi.ResourceOptions(
-                    depends_on=[api_key],
+                    depends_on=[api_key, service_account],
                     # The autoscaler owns the replica count once the Deployment exists.
                     ignore_changes=["spec.replicas"],
                     # A GPU node, a multi-GB image and the model load can outlast Pulumi's 10-minute default.
@@ -160,16 +161,10 @@ class VllmService(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy",
-            metadata={"name": f"vllm-{model.name}", "namespace": namespace_name, "labels": dict(labels)},
-            spec=network_policy_spec(model.name, args["vpc_cidr"]),
-            opts=in_namespace,
-        )
-
         self.namespace = namespace_name
         self.service_name = service.metadata.apply(lambda metadata: metadata["name"])
         self.deployment_name = deployment.metadata.apply(lambda metadata: metadata["name"])
+        self.api_key_secret_arn = api_key_secret.arn
         self.pod_labels = pulumi.Output.from_input(labels)
         self.register_outputs(
             {
@@ -189,7 +184,7 @@ class VllmService(pulumi.ComponentResource):
         labels: dict[str, str],
         aws_child: pulumi.ResourceOptions,
         in_namespace: pulumi.ResourceOptions,
-    ) -> k8s.core.v1.Secret:
+    ) -> tuple[k8s.core.v1.Secret, aws.secretsmanager.Secret]:
         """The internal API key: generated once, kept in Secrets Manager (the edge injects it), mounted as a file."""
         model_name = args["model"].name
         password = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=aws_child)
@@ -206,11 +201,11 @@ class VllmService(pulumi.ComponentResource):
             secret_string=password.result,
             opts=aws_child,
         )
-        self.api_key_secret_arn = secret.arn
-        return k8s.core.v1.Secret(
+        mounted = k8s.core.v1.Secret(
             f"{name}-api-key",
             metadata={"name": API_KEY_SECRET_NAME, "namespace": namespace_name, "labels": dict(labels)},
             type="Opaque",
             string_data={API_KEY_SECRET_KEY: password.result},
             opts=in_namespace,
         )
+        return mounted, secret

@@ -2,6 +2,7 @@
 
 The CLI runs this file with `python -m pulumi.policy <engine-address> .` from this directory, so the pillar
 modules are imported as top-level modules (this directory is sys.path[0]), never as `policies.<module>`.
+This is the one place that lists the pack's policies, pillar by pillar.
 """
 
 import os
@@ -15,13 +16,18 @@ import cost  # noqa: E402
 import operations  # noqa: E402
 import performance  # noqa: E402
 import reliability  # noqa: E402
-import security  # noqa: E402
+import security_identity  # noqa: E402
+import security_network  # noqa: E402
+import security_storage  # noqa: E402
+import security_workloads  # noqa: E402
+
+SECURITY = [*security_network.POLICIES, *security_identity.POLICIES, *security_storage.POLICIES,
+            *security_workloads.POLICIES]
 
 PolicyPack(
     name="vllm-eks-well-architected",
     description="Well-Architected guard rails for vLLM on Amazon EKS: security, reliability, performance, cost, "
                 "operations.",
     enforcement_level=EnforcementLevel.ADVISORY,  # each policy sets its own level
-    policies=[*security.POLICIES, *reliability.POLICIES, *performance.POLICIES, *cost.POLICIES,
-              *operations.POLICIES],
+    policies=[*SECURITY, *reliability.POLICIES, *performance.POLICIES, *cost.POLICIES, *operations.POLICIES],
 )

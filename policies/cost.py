@@ -5,14 +5,11 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from pulumi_policy import EnforcementLevel, StackValidationPolicy
+from _aws import MODEL_BUCKET_CONFIG, model_buckets
+from _kubernetes import namespace_of, object_name, same_namespace, vllm_deployments
+from _stack import ADVISORY, StackView, stack_policy
+from _values import as_list, contains_unknown, get, is_unknown
 
-from _resources import (
-    MODEL_BUCKET_CONFIG, StackView, as_list, contains_unknown, get, is_unknown, model_buckets, namespace_of,
-    object_name, run_stack_check, schema, vllm_deployments,
-)
-
-ADVISORY = EnforcementLevel.ADVISORY
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
@@ -41,7 +38,7 @@ def _check_keda(view: StackView, config, findings, args):
             if is_unknown(target_name) or is_unknown(target_ns):
                 unknown = True
                 continue
-            if target_name != name or (target_ns or "default") != (namespace or "default"):
+            if target_name != name or not same_namespace(target_ns, namespace):
                 continue
             if get(target, "kind", default="Deployment") not in ("Deployment", None):
                 continue
@@ -65,13 +62,12 @@ def _check_keda(view: StackView, config, findings, args):
                           f"prometheus trigger queries {config['queueMetric']}.", deployment.urn)
 
 
-vllm_keda_autoscaling = StackValidationPolicy(
+vllm_keda_autoscaling = stack_policy(
     name="vllm-keda-autoscaling",
-    description="Every vLLM Deployment is scaled by a KEDA ScaledObject with a Prometheus trigger on "
-                "vllm:num_requests_waiting.",
+    description="Every vLLM Deployment is scaled by a KEDA ScaledObject on vllm:num_requests_waiting.",
     enforcement_level=ADVISORY,
-    config_schema=schema(**KEDA_CONFIG),
-    validate=run_stack_check(_check_keda, schema(**KEDA_CONFIG)),
+    check=_check_keda,
+    config=KEDA_CONFIG,
 )
 
 
@@ -123,11 +119,11 @@ def _check_on_demand_pool(view: StackView, config, findings, args):
                   "models cannot start.")
 
 
-gpu_on_demand_pool = StackValidationPolicy(
+gpu_on_demand_pool = stack_policy(
     name="gpu-on-demand-pool",
-    description="A Karpenter NodePool provides on-demand GPU capacity as the fallback for spot.",
+    description="A Karpenter NodePool offers on-demand GPU capacity, so models start when spot GPUs run out.",
     enforcement_level=ADVISORY,
-    validate=run_stack_check(_check_on_demand_pool, schema()),
+    check=_check_on_demand_pool,
 )
 
 
@@ -150,12 +146,12 @@ def _check_s3_endpoint(view: StackView, config, findings, args):
                   "Gateway): multi-GB weight downloads would go through the NAT gateway and be billed per GB.")
 
 
-s3_gateway_endpoint = StackValidationPolicy(
+s3_gateway_endpoint = stack_policy(
     name="s3-gateway-endpoint",
     description="The VPC has an S3 gateway endpoint so weight downloads skip NAT data charges.",
     enforcement_level=ADVISORY,
-    config_schema=schema(**MODEL_BUCKET_CONFIG),
-    validate=run_stack_check(_check_s3_endpoint, schema(**MODEL_BUCKET_CONFIG)),
+    check=_check_s3_endpoint,
+    config=MODEL_BUCKET_CONFIG,
 )
 
 

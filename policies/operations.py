@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
-from _resources import (
-    StackView, as_list, get, is_unknown, run_resource_check, run_stack_check, schema, vllm_deployments,
-)
-from security import EKS_CLUSTER, EKS_COMPONENT
+from _aws import EKS_CLUSTER, EKS_COMPONENT
+from _kubernetes import vllm_deployments
+from _stack import ADVISORY, StackView, resource_policy, stack_policy
+from _values import as_list, get, is_unknown
 
-ADVISORY = EnforcementLevel.ADVISORY
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 TTFT_CONFIG = {
@@ -46,12 +44,12 @@ def _check_ttft_alert(view: StackView, config, findings, args):
                   f"({config['quantileExpression']} ... {config['metric']}_bucket ...)); slow answers would go unseen.")
 
 
-vllm_ttft_alert = StackValidationPolicy(
+vllm_ttft_alert = stack_policy(
     name="vllm-ttft-alert",
     description="When vLLM is deployed, a PrometheusRule alerts on P95 time to first token.",
     enforcement_level=ADVISORY,
-    config_schema=schema(**TTFT_CONFIG),
-    validate=run_stack_check(_check_ttft_alert, schema(**TTFT_CONFIG)),
+    check=_check_ttft_alert,
+    config=TTFT_CONFIG,
 )
 
 
@@ -75,12 +73,12 @@ def _check_control_plane_logging(resource_type, props, config, findings, args):
                       "control-plane activity can be audited.")
 
 
-eks_control_plane_logging = ResourceValidationPolicy(
+eks_control_plane_logging = resource_policy(
     name="eks-control-plane-logging",
     description="EKS control-plane logging is on for api, audit, authenticator, controllerManager and scheduler.",
     enforcement_level=ADVISORY,
-    config_schema=schema(**LOGGING_CONFIG),
-    validate=run_resource_check(_check_control_plane_logging, schema(**LOGGING_CONFIG)),
+    check=_check_control_plane_logging,
+    config=LOGGING_CONFIG,
 )
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
 
-from _resources import (
-    as_number, fmt_number, flag_values, get, is_unknown, is_vllm_deployment, run_resource_check, schema,
-    vllm_containers,
-)
+from _kubernetes import flag_values, is_vllm_deployment, vllm_containers
+from _stack import ADVISORY, MANDATORY, resource_policy
+from _values import as_number, fmt_number, get, is_unknown
 
 GPU_RESOURCE = "nvidia.com/gpu"
 
@@ -53,11 +51,11 @@ def _check_tensor_parallel(resource_type, props, config, findings, args):
                           "they must be equal (too many fails at start, too few leaves paid GPUs idle).")
 
 
-vllm_tensor_parallel_matches_gpus = ResourceValidationPolicy(
+vllm_tensor_parallel_matches_gpus = resource_policy(
     name="vllm-tensor-parallel-matches-gpus",
     description="vLLM's --tensor-parallel-size (x pipeline/data parallel) equals the container's nvidia.com/gpu limit.",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    validate=run_resource_check(_check_tensor_parallel, schema()),
+    enforcement_level=MANDATORY,
+    check=_check_tensor_parallel,
 )
 
 
@@ -88,12 +86,12 @@ def _check_gpu_memory_utilization(resource_type, props, config, findings, args):
                           f"{fmt_number(low)}-{fmt_number(high)} (policy config minUtilization/maxUtilization).")
 
 
-vllm_gpu_memory_utilization_range = ResourceValidationPolicy(
+vllm_gpu_memory_utilization_range = resource_policy(
     name="vllm-gpu-memory-utilization-range",
     description="vLLM's --gpu-memory-utilization lies within the configured range (default 0.85-0.95).",
-    enforcement_level=EnforcementLevel.ADVISORY,
-    config_schema=schema(**UTILIZATION_CONFIG),
-    validate=run_resource_check(_check_gpu_memory_utilization, schema(**UTILIZATION_CONFIG)),
+    enforcement_level=ADVISORY,
+    check=_check_gpu_memory_utilization,
+    config=UTILIZATION_CONFIG,
 )
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
-
-from _resources import (
-    MODEL_BUCKET_CONFIG, UNKNOWN, StackView, as_bool, as_list, as_number, contains_unknown, describe, fmt_number,
-    get, is_unknown, is_vllm_deployment, model_buckets, namespace_of, object_name, pod_labels, round_down_percent,
-    run_resource_check, run_stack_check, schema, selector_matches, tags_of, vllm_containers, vllm_deployments,
+from _aws import EKS_CLUSTER, EKS_COMPONENT, MODEL_BUCKET_CONFIG, NODE_SUBNET_CONFIG, SUBNET, model_buckets, tags_of
+from _kubernetes import (
+    is_vllm_deployment, namespace_of, pod_labels, round_down_percent, same_namespace, selector_matches, vllm_containers,
+    vllm_deployments,
 )
-from security import EKS_CLUSTER, EKS_COMPONENT, NODE_SUBNET_CONFIG, SUBNET
+from _stack import MANDATORY, StackView, describe, resource_policy, stack_policy
+from _values import UNKNOWN, as_list, as_number, contains_unknown, fmt_number, get, is_unknown
 
-MANDATORY = EnforcementLevel.MANDATORY
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 
 
@@ -89,12 +87,12 @@ def _check_multi_az(view: StackView, config, findings, args):
                               f"{minimum} are required.", node_subnets[0].urn)
 
 
-cluster_multi_az = StackValidationPolicy(
+cluster_multi_az = stack_policy(
     name="cluster-multi-az",
     description="The cluster's subnets span at least two availability zones.",
     enforcement_level=MANDATORY,
-    config_schema=schema(**MULTI_AZ_CONFIG),
-    validate=run_stack_check(_check_multi_az, schema(**MULTI_AZ_CONFIG)),
+    check=_check_multi_az,
+    config=MULTI_AZ_CONFIG,
 )
 
 
@@ -139,12 +137,12 @@ def _check_startup_probe(resource_type, props, config, findings, args):
                           f"at least {fmt_number(minimum)} s is needed to download and load the model.")
 
 
-vllm_startup_probe_budget = ResourceValidationPolicy(
+vllm_startup_probe_budget = resource_policy(
     name="vllm-startup-probe-budget",
-    description="Every vLLM Deployment has a startup probe allowing at least 300 s (failureThreshold x periodSeconds).",
+    description="Every vLLM container has a startup probe allowing at least 300 s to load the model.",
     enforcement_level=MANDATORY,
-    config_schema=schema(**STARTUP_CONFIG),
-    validate=run_resource_check(_check_startup_probe, schema(**STARTUP_CONFIG)),
+    check=_check_startup_probe,
+    config=STARTUP_CONFIG,
 )
 
 
@@ -158,13 +156,6 @@ PDB_CONFIG = {
 }
 
 
-def _same_namespace(a, b) -> object:
-    """Namespaces equal; an unset namespace is the provider default, taken to be "default"."""
-    if is_unknown(a) or is_unknown(b):
-        return UNKNOWN
-    return (a or "default") == (b or "default")
-
-
 def _check_pdb(view: StackView, config, findings, args):
     minimum = float(config["minAvailable"])
     budgets = view.of_type(PDB)
@@ -175,7 +166,7 @@ def _check_pdb(view: StackView, config, findings, args):
         covered, unknown = False, False
         for budget in budgets:
             budget_props = view.p(budget)
-            same = _same_namespace(namespace, namespace_of(budget_props))
+            same = same_namespace(namespace, namespace_of(budget_props))
             matches = selector_matches(get(budget_props, "spec", "selector"), labels or {})
             if same is UNKNOWN or matches is UNKNOWN:
                 unknown = True
@@ -205,12 +196,12 @@ def _check_pdb(view: StackView, config, findings, args):
                       f"{namespace or 'default'!r}; node drains could evict every replica at once.", deployment.urn)
 
 
-vllm_pod_disruption_budget = StackValidationPolicy(
+vllm_pod_disruption_budget = stack_policy(
     name="vllm-pod-disruption-budget",
-    description="Every vLLM Deployment is covered by a PodDisruptionBudget with minAvailable >= 1 in its namespace.",
+    description="Every vLLM Deployment has a PodDisruptionBudget in its namespace with minAvailable >= 1.",
     enforcement_level=MANDATORY,
-    config_schema=schema(**PDB_CONFIG),
-    validate=run_stack_check(_check_pdb, schema(**PDB_CONFIG)),
+    check=_check_pdb,
+    config=PDB_CONFIG,
 )
 
 
@@ -248,11 +239,11 @@ def _check_rolling_update(resource_type, props, config, findings, args):
                       "ready pod(s) away; set maxUnavailable: 0 (and maxSurge: 1).")
 
 
-vllm_rolling_update_keeps_ready_pod = ResourceValidationPolicy(
+vllm_rolling_update_keeps_ready_pod = resource_policy(
     name="vllm-rolling-update-keeps-ready-pod",
     description="vLLM Deployments roll out with maxUnavailable 0, so an update never removes the last ready pod.",
     enforcement_level=MANDATORY,
-    validate=run_resource_check(_check_rolling_update, schema()),
+    check=_check_rolling_update,
 )
 
 
@@ -264,18 +255,18 @@ def _check_retained(view: StackView, config, findings, args):
     for bucket in model_buckets(view, config):
         if bucket.opts.protect:
             continue
-        findings.fail(f"Model bucket '{bucket.name}' is not protected: set the resource option protect=True so "
-                      "`pulumi destroy` or a replacement cannot delete the weights. (retainOnDelete alone is not "
-                      "visible to policy packs: the Analyzer protocol carries protect but not retainOnDelete.)",
+        findings.fail(f"Model bucket '{bucket.name}' is not protected: set the resource options protect=True and "
+                      "retain_on_delete=True so neither `pulumi destroy` nor a replacement can delete the weights. "
+                      "(Policy packs see protect only: the Analyzer protocol carries no retainOnDelete.)",
                       bucket.urn)
 
 
-model_bucket_retained = StackValidationPolicy(
+model_bucket_retained = stack_policy(
     name="model-bucket-retained",
-    description="The model-weights bucket is protected (resource option protect) so it survives destroy/replace.",
+    description="The model-weights bucket must be protected (protect=True), so no destroy or replacement deletes it.",
     enforcement_level=MANDATORY,
-    config_schema=schema(**MODEL_BUCKET_CONFIG),
-    validate=run_stack_check(_check_retained, schema(**MODEL_BUCKET_CONFIG)),
+    check=_check_retained,
+    config=MODEL_BUCKET_CONFIG,
 )
 
 

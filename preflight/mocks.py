@@ -79,11 +79,76 @@ def _computed_outputs(type_token: str, physical: str, inputs: dict[str, Any], re
         return {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{inputs.get('name', physical)}-AbCdEf"}
     if type_token == "aws:cloudwatch/logGroup:LogGroup":
         return {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{inputs.get('name', physical)}"}
+    if type_token == "aws:ec2/launchTemplate:LaunchTemplate":
+        return {"latestVersion": 1, "defaultVersion": 1}
     if type_token == "eks:index:Cluster":
         return _eks_cluster_outputs(physical, inputs, region)
+    if type_token in _EDGE_OUTPUTS:
+        return _EDGE_OUTPUTS[type_token](physical, inputs, region)
     if type_token.startswith("random:"):
         return {"result": f"mock-{_short_hash(physical)}{_short_hash(physical + 'r')}", "hex": _short_hash(physical)}
     return {}
+
+
+def _rest_api_outputs(physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    api_id = _short_hash(physical + "api")[:10]
+    return {
+        "id": api_id,
+        "rootResourceId": _short_hash(physical + "root")[:10],
+        "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}",
+        "arn": f"arn:aws:apigateway:{region}::/restapis/{api_id}",
+    }
+
+
+def _stage_outputs(physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    api_id, stage = inputs.get("restApi", "api"), inputs.get("stageName", "stage")
+    return {
+        "invokeUrl": f"https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
+        "arn": f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages/{stage}",
+        "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{api_id}/{stage}",
+    }
+
+
+def _load_balancer_outputs(physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    suffix = f"app/{physical[:32]}/{_short_hash(physical)}{_short_hash(physical + 'lb')}"
+    return {
+        "arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:loadbalancer/{suffix}",
+        "arnSuffix": suffix,
+        "dnsName": f"internal-{physical[:32]}.{region}.elb.amazonaws.com",
+    }
+
+
+def _target_group_outputs(physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    suffix = f"targetgroup/{physical[:32]}/{_short_hash(physical)}{_short_hash(physical + 'tg')}"
+    return {"arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT_ID}:{suffix}", "arnSuffix": suffix}
+
+
+def _lambda_outputs(physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{inputs.get('name', physical)}"
+    return {
+        "arn": arn,
+        "name": inputs.get("name", physical),
+        "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations",
+    }
+
+
+def _distribution_outputs(physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    distribution_id = "E" + _short_hash(physical).upper() + "X"
+    return {
+        "domainName": f"d{_short_hash(physical)}.cloudfront.net",
+        "arn": f"arn:aws:cloudfront::{ACCOUNT_ID}:distribution/{distribution_id}",
+    }
+
+
+# Edge resources whose computed outputs the program reads back (Edge component, docs/request-path.md).
+_EDGE_OUTPUTS = {
+    "aws:apigateway/restApi:RestApi": _rest_api_outputs,
+    "aws:apigateway/stage:Stage": _stage_outputs,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer_outputs,
+    "aws:lb/targetGroup:TargetGroup": _target_group_outputs,
+    "aws:lambda/function:Function": _lambda_outputs,
+    "aws:cloudfront/distribution:Distribution": _distribution_outputs,
+}
 
 
 def _eks_cluster_outputs(physical: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
@@ -106,15 +171,9 @@ def _eks_cluster_outputs(physical: str, inputs: dict[str, Any], region: str) -> 
         "oidcProviderUrl": f"https://{issuer}",
         "oidcIssuer": issuer,
         "clusterSecurityGroupId": f"sg-{_short_hash(name + 'cluster')}",
-        "nodeSecurityGroupId": f"sg-{_short_hash(name + 'node')}",
-        "eksCluster": {
-            "name": name,
-            "arn": f"arn:aws:eks:{region}:{ACCOUNT_ID}:cluster/{name}",
-            "endpoint": endpoint,
-            "vpcConfig": {"clusterSecurityGroupId": f"sg-{_short_hash(name + 'cluster')}"},
-            "certificateAuthority": {"data": "bW9jaw=="},
-        },
-        "core": {"cluster": {"name": name}},
+        "nodeSecurityGroupId": f"sg-{_short_hash(name + 'cluster')}",
+        # No `eksCluster`/`core`: the SDK types them as resource references and rejects plain dicts, which fails
+        # every output of the component. With skipDefaultSecurityGroups both group ids are the EKS-created one.
     }
 
 

@@ -1,5 +1,8 @@
 """checkov (Kubernetes framework, offline) on the manifests VllmService renders: zero failed checks.
 
+Checked per stack (dev, prod, prod with two models): every Kubernetes object of the VllmService components
+plus the NetworkPolicies of their namespaces.
+
 checkov runs from its own venv (its pinned dependencies clash with the project's): the test creates
 ~/.cache/vllm-eks/checkov-venv on first use, or uses $CHECKOV_BIN when set.
 """
@@ -15,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vllm_stacks import kubernetes_manifests, render_two_models
+from vllm_stacks import kubernetes_manifests, namespace_network_policies, render_two_models
 
 CHECKOV_VERSION = "3.3.30"
 CHECKOV_VENV = Path.home() / ".cache" / "vllm-eks" / "checkov-venv"
@@ -71,7 +74,10 @@ def checkov_report(tmp_path_factory, request) -> dict:
         "prod": request.getfixturevalue("prod_snapshot"),
         "prod-two-models": render_two_models(),
     }
-    manifests = {stack: kubernetes_manifests(snapshot) for stack, snapshot in snapshots.items()}
+    # With the NetworkPolicies the edge renders into the same namespaces (CKV2_K8S_6 looks for them).
+    manifests = {
+        stack: kubernetes_manifests(snapshot) + namespace_network_policies(snapshot) for stack, snapshot in snapshots.items()
+    }
     for obj in (o for objects in manifests.values() for o in objects if o["kind"] == "Secret"):
         obj["stringData"] = {key: "redacted" for key in obj.get("stringData", {})}
     return _run_checkov(manifests, tmp_path_factory.mktemp("checkov"))
@@ -81,7 +87,7 @@ def test_checkov_reports_no_failed_check(checkov_report):
     failed = [f"{c['check_id']} {c['check_name']} on {c['resource']}" for c in checkov_report["results"]["failed_checks"]]
     assert failed == []
     assert checkov_report["summary"]["parsing_errors"] == 0
-    assert checkov_report["summary"]["resource_count"] >= 3 * 7  # every object of the three stacks was read
+    assert checkov_report["summary"]["resource_count"] >= 4 * 6  # four models, six objects each, at least
 
 
 def test_checkov_saw_the_deployments_and_ran_the_pod_checks(checkov_report):

@@ -156,3 +156,12 @@ def test_summary_prints_the_numbers():
     text = plan.summary()
     for expected in ("g5.12xlarge: 4x A10G, tensor parallel 4", "147456", "433264 tokens", "13 sequences"):
         assert expected in text
+
+
+def test_preflight_render_prints_the_planner_numbers_of_the_stack():
+    from preflight.__main__ import capacity_report
+
+    report = capacity_report("prod", None)
+    assert "qwen3-8b (qwen3-8b) on g5.12xlarge: 4x A10G, tensor parallel 4, bfloat16" in report
+    assert "KV bytes per token   147456" in report
+    assert "13 sequences at --max-model-len 32768" in report

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from conftest import resource_named, resources_of
 from k8s_schemas import validate_core
 from preflight.render import read_stack_config, render_config
-from vllm_stacks import kubernetes_manifests, render_two_models
+from vllm_stacks import kubernetes_manifests, render_two_models, resource_named, resources_of
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -154,7 +153,12 @@ def test_namespace_is_restricted_and_service_account_carries_the_read_role(prod_
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     account = resource_named(prod_snapshot, SERVICE_ACCOUNT, "vllm-qwen3-8b-service-account")["props"]
     assert account["metadata"]["name"] == _pod(prod_snapshot, "qwen3-8b")["spec"]["serviceAccountName"] == "vllm-server"
-    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    role_arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    # The annotated role is the model's read role, and that role trusts exactly this namespace/service account.
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/models-qwen3-8b-read")
+    trust = json.loads(resource_named(prod_snapshot, "aws:iam/role:Role", "models-qwen3-8b-read")["props"]["assumeRolePolicy"])
+    subjects = [value for statement in trust["Statement"] for key, value in statement["Condition"]["StringEquals"].items() if key.endswith(":sub")]
+    assert subjects == ["system:serviceaccount:vllm-qwen3-8b:vllm-server"]
     service = resource_named(prod_snapshot, SERVICE, "vllm-qwen3-8b-service")["props"]
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["selector"] == _pod(prod_snapshot, "qwen3-8b")["metadata"]["labels"]
@@ -210,7 +214,7 @@ def test_s3_sync_fallback_fetches_into_empty_dirs_with_the_pod_role(two_model_sn
 def test_every_rendered_object_is_valid_for_kubernetes(stack, request):
     objects = kubernetes_manifests(request.getfixturevalue(stack))
     kinds = sorted({obj["kind"] for obj in objects})
-    assert kinds == ["Deployment", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]
+    assert kinds == ["Deployment", "Namespace", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"]
     for obj in objects:
         validate_core(obj)
 

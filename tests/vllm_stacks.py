@@ -26,6 +26,17 @@ SECOND_MODEL = {
 }
 
 
+def resources_of(snapshot: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
+    # Same as conftest's helper; importing `conftest` by name is ambiguous once tests/contract has one too.
+    return [resource for resource in snapshot["resources"] if resource["type"] == type_token]
+
+
+def resource_named(snapshot: dict[str, Any], type_token: str, name: str) -> dict[str, Any]:
+    matches = [resource for resource in resources_of(snapshot, type_token) if resource["name"] == name]
+    assert len(matches) == 1, f"expected one {type_token} named {name}, found {[r['name'] for r in resources_of(snapshot, type_token)]}"
+    return matches[0]
+
+
 def two_model_config() -> dict[str, Any]:
     config = copy.deepcopy(read_stack_config("prod"))
     config["vllm-eks:models"] = config["vllm-eks:models"] + [copy.deepcopy(SECOND_MODEL)]
@@ -57,3 +68,10 @@ def kubernetes_manifests(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
         if resource["parent"] in components and resource["type"].startswith("kubernetes:"):
             objects.append(_unwrap(manifest(resource)))
     return objects
+
+
+def namespace_network_policies(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The NetworkPolicies rendered (by whichever component) into the vLLM namespaces."""
+    namespaces = {obj["metadata"]["name"] for obj in kubernetes_manifests(snapshot) if obj["kind"] == "Namespace"}
+    policies = [_unwrap(manifest(r)) for r in snapshot["resources"] if r["type"] == "kubernetes:networking/v1:NetworkPolicy"]
+    return [policy for policy in policies if policy["metadata"].get("namespace") in namespaces]

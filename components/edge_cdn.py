@@ -1,0 +1,105 @@
+"""The Edge's public side: the AWS WAF web ACL and, in prod, the CloudFront distribution in front of API Gateway.
+
+Helpers of `components/edge.py` (children are parented to the Edge); the rules and the function code come from
+the pure builders in `edge_specs`.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components import edge_specs as specs
+from components.catalog import (
+    CLOUDFRONT_ALL_VIEWER_EXCEPT_HOST_POLICY_ID,
+    CLOUDFRONT_CACHING_DISABLED_POLICY_ID,
+    CLOUDFRONT_MINIMUM_TLS,
+)
+from components.edge_api import STAGE_NAME
+from stack_config import EdgeConfig
+
+
+def web_acl(parent: pulumi.Resource, name: str, config: EdgeConfig, scope: str) -> aws.wafv2.WebAcl:
+    return aws.wafv2.WebAcl(
+        f"{name}-waf",
+        scope=scope,
+        # CloudFront web ACLs live in us-east-1 whatever the stack's region.
+        region="us-east-1" if scope == "CLOUDFRONT" else None,
+        default_action={"allow": {}},
+        rules=specs.waf_rules(name, config.max_body_kib, config.rate_limit_per_key_5min, config.rate_limit_per_ip_5min),
+        association_config=specs.waf_association_config(scope, config.max_body_kib),
+        visibility_config={"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": f"{name}-waf"},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def distribution(
+    parent: pulumi.Resource,
+    name: str,
+    config: EdgeConfig,
+    api: aws.apigateway.RestApi,
+    stage: aws.apigateway.Stage,
+    acl: aws.wafv2.WebAcl,
+    origin_secret: random.RandomPassword,
+    region: str,
+    timeouts: specs.TimeoutChain,
+) -> aws.cloudfront.Distribution:
+    """HTTPS only, TLS 1.2+, nothing cached, origin timeouts above API Gateway's, the origin-verify header added."""
+    child = pulumi.ResourceOptions(parent=parent)
+    retry_after = aws.cloudfront.Function(
+        f"{name}-retry-after",
+        runtime="cloudfront-js-2.0",
+        comment="503 without Retry-After (model at zero) gets one",
+        code=specs.retry_after_function_code(),
+        publish=True,
+        opts=child,
+    )
+    if config.domain_name and config.certificate_arn:
+        certificate = {
+            "acm_certificate_arn": config.certificate_arn,
+            "ssl_support_method": "sni-only",
+            "minimum_protocol_version": CLOUDFRONT_MINIMUM_TLS,
+        }
+    else:
+        certificate = {"cloudfront_default_certificate": True, "minimum_protocol_version": CLOUDFRONT_MINIMUM_TLS}
+    return aws.cloudfront.Distribution(
+        f"{name}-cdn",
+        enabled=True,
+        comment=f"{name}: OpenAI-compatible API",
+        aliases=[config.domain_name] if config.domain_name else None,
+        http_version="http2and3",
+        price_class="PriceClass_100",
+        web_acl_id=acl.arn,
+        origins=[
+            {
+                "origin_id": "api-gateway",
+                "domain_name": api.id.apply(lambda api_id: f"{api_id}.execute-api.{region}.amazonaws.com"),
+                "origin_path": f"/{STAGE_NAME}",
+                "custom_origin_config": {
+                    "http_port": 80,
+                    "https_port": 443,
+                    "origin_protocol_policy": "https-only",
+                    "origin_ssl_protocols": ["TLSv1.2"],
+                    "origin_read_timeout": timeouts.cloudfront_read_seconds,
+                    "origin_keepalive_timeout": 60,
+                },
+                "response_completion_timeout": timeouts.cloudfront_completion_seconds,
+                "custom_headers": [{"name": specs.ORIGIN_VERIFY_HEADER, "value": origin_secret.result}],
+            }
+        ],
+        default_cache_behavior={
+            "target_origin_id": "api-gateway",
+            "viewer_protocol_policy": "https-only",
+            "allowed_methods": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+            "cached_methods": ["GET", "HEAD"],
+            "cache_policy_id": CLOUDFRONT_CACHING_DISABLED_POLICY_ID,
+            # All viewer headers but Host (API Gateway needs its own), Authorization included.
+            "origin_request_policy_id": CLOUDFRONT_ALL_VIEWER_EXCEPT_HOST_POLICY_ID,
+            "compress": False,  # SSE must not wait for a compression buffer
+            "function_associations": [{"event_type": "viewer-response", "function_arn": retry_after.arn}],
+        },
+        restrictions={"geo_restriction": {"restriction_type": "none"}},
+        viewer_certificate=certificate,
+        opts=child.merge(pulumi.ResourceOptions(depends_on=[stage])),
+    )

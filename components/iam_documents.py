@@ -1,0 +1,142 @@
+"""Pure IAM documents: trust policies, the model read/write policies, resource policies for the bucket and queue.
+
+Plain dicts in, plain dicts out (callers `json.dumps` them inside an `apply`), so every document the stack renders
+can be linted by parliament in the tests without Pulumi. The Karpenter controller policy lives in `karpenter.py`.
+"""
+
+from __future__ import annotations
+
+VERSION = "2012-10-17"
+STS_AUDIENCE = "sts.amazonaws.com"
+
+
+def _document(*statements: dict) -> dict:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str) -> dict:
+    """Exactly one Kubernetes service account may assume the role: `:sub` pins namespace and name, `:aud` the STS audience."""
+    return _document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": oidc_provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{oidc_issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                    f"{oidc_issuer}:aud": STS_AUDIENCE,
+                }
+            },
+        }
+    )
+
+
+def ec2_trust_policy() -> dict:
+    """Node roles: assumed by the EC2 instances (through their instance profile) and nothing else."""
+    return _document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
+
+
+def _objects_under(bucket_arn: str, prefix: str) -> str:
+    return f"{bucket_arn}/{prefix}/*"
+
+
+def _through_s3(region: str, bucket_arn: str) -> dict:
+    """KMS use only on behalf of S3 for this bucket (bucket keys make the bucket ARN the encryption context)."""
+    return {
+        "StringEquals": {
+            "kms:ViaService": f"s3.{region}.amazonaws.com",
+            "kms:EncryptionContext:aws:s3:arn": bucket_arn,
+        }
+    }
+
+
+def model_read_policy(bucket_arn: str, prefix: str, kms_key_arn: str, region: str) -> dict:
+    """Read one model's prefix: its objects, a listing limited to the prefix, and decryption through S3 only.
+
+    The listing allows the bare prefix as well as `prefix/...`: `aws s3 sync s3://b/<prefix>` and the Run:ai streamer
+    send the prefix without a trailing slash. Listing reveals key names only; objects outside the prefix stay unreadable.
+    """
+    return _document(
+        {"Sid": "ReadModelObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": _objects_under(bucket_arn, prefix)},
+        {
+            "Sid": "ListModelPrefix",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        },
+        {
+            "Sid": "DecryptThroughS3",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": kms_key_arn,
+            "Condition": _through_s3(region, bucket_arn),
+        },
+    )
+
+
+def model_sync_write_policy(bucket_arn: str, prefix: str, kms_key_arn: str, region: str, token_secret_arn: str | None) -> dict:
+    """Write-only into one model's prefix (multipart uploads need GenerateDataKey and Decrypt), plus the Hugging Face token.
+
+    No GetObject and no ListBucket: the sync Job uploads what it downloaded and never reads the bucket back.
+    """
+    statements = [
+        {
+            "Sid": "WriteModelObjects",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": _objects_under(bucket_arn, prefix),
+        },
+        {
+            "Sid": "EncryptThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": kms_key_arn,
+            "Condition": _through_s3(region, bucket_arn),
+        },
+    ]
+    if token_secret_arn is not None:
+        statements.append(
+            {"Sid": "ReadHuggingFaceToken", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": token_secret_arn}
+        )
+    return _document(*statements)
+
+
+def secret_arn_pattern(partition: str, region: str, account_id: str, secret_name: str) -> str:
+    """A secret created outside the stack, by name: Secrets Manager appends six random characters to its ARN."""
+    return f"arn:{partition}:secretsmanager:{region}:{account_id}:secret:{secret_name}-??????"
+
+
+def deny_insecure_transport_bucket_policy(bucket_arn: str) -> dict:
+    """The bucket refuses every request that does not use TLS."""
+    return _document(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def interruption_queue_policy(queue_arn: str) -> dict:
+    """EventBridge (and SQS itself) may deliver interruption events; nothing may use the queue without TLS."""
+    return _document(
+        {
+            "Sid": "EventBridgeDelivers",
+            "Effect": "Allow",
+            "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+        },
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": queue_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    )

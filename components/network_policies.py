@@ -1,0 +1,142 @@
+"""NetworkPolicies of a serving namespace: default deny, then exactly the flows the request path needs.
+
+Enforced by the VPC CNI's network policy agent (`enableNetworkPolicy`). Flows allowed:
+  ALB (its subnets)       -> router :8000          (requests; the ALB's listener rules pass only /v1 routes)
+  metrics scraper         -> router :29000, vLLM :8000 (/metrics)
+  router                  -> vLLM pods of this model :8000
+  router                  -> Kubernetes API :443   (service discovery lists/watches this namespace's pods)
+  vLLM                    -> 443 (VPC interface endpoints and S3 through its gateway endpoint)
+  every pod               -> cluster DNS :53
+Pure functions: plain values in, Kubernetes objects (dicts) out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.edge_specs import ROUTER_METRICS_PORT, ROUTER_PORT
+
+VLLM_PORT = 8000
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS pods as the EKS addon labels them
+# NetworkPolicy cannot name an AWS prefix list: S3's gateway endpoint routes public S3 addresses, so the 443 rule
+# is open to any address; every other port stays closed.
+ANY_IPV4 = "0.0.0.0/0"
+
+
+def _metadata(name: str, namespace: str) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "vllm-eks-edge"}}
+
+
+def _dns_egress() -> dict[str, Any]:
+    return {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}},
+                "podSelector": {"matchLabels": dict(DNS_POD_LABELS)},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+
+def _scraper_peer(scraper_namespace: str, scraper_pod_labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": scraper_namespace}},
+        "podSelector": {"matchLabels": dict(scraper_pod_labels)},
+    }
+
+
+def default_deny(namespace: str) -> dict[str, Any]:
+    """Nothing in, nothing out, for every pod of the namespace, unless another policy allows it."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata("default-deny", namespace),
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+
+
+def vllm_policy(
+    namespace: str,
+    vllm_pod_labels: dict[str, str],
+    router_pod_labels: dict[str, str],
+    scraper_namespace: str,
+    scraper_pod_labels: dict[str, str],
+) -> dict[str, Any]:
+    """vLLM accepts its port only from this model's router and the metrics scraper."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata("vllm-from-router", namespace),
+        "spec": {
+            "podSelector": {"matchLabels": dict(vllm_pod_labels)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": dict(router_pod_labels)}},
+                        _scraper_peer(scraper_namespace, scraper_pod_labels),
+                    ],
+                    "ports": [{"protocol": "TCP", "port": VLLM_PORT}],
+                }
+            ],
+            "egress": [_dns_egress(), {"to": [{"ipBlock": {"cidr": ANY_IPV4}}], "ports": [{"protocol": "TCP", "port": 443}]}],
+        },
+    }
+
+
+def router_policy(
+    namespace: str,
+    router_pod_labels: dict[str, str],
+    vllm_pod_labels: dict[str, str],
+    alb_subnet_cidrs: list[str],
+    vpc_cidr: str,
+    scraper_namespace: str,
+    scraper_pod_labels: dict[str, str],
+) -> dict[str, Any]:
+    """The router accepts requests only from the ALB's subnets and reaches only its model's vLLM pods."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata("router-from-alb", namespace),
+        "spec": {
+            "podSelector": {"matchLabels": dict(router_pod_labels)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [{"ipBlock": {"cidr": cidr}} for cidr in alb_subnet_cidrs],
+                    "ports": [{"protocol": "TCP", "port": ROUTER_PORT}],
+                },
+                {
+                    "from": [_scraper_peer(scraper_namespace, scraper_pod_labels)],
+                    "ports": [{"protocol": "TCP", "port": ROUTER_METRICS_PORT}],
+                },
+            ],
+            "egress": [
+                {"to": [{"podSelector": {"matchLabels": dict(vllm_pod_labels)}}], "ports": [{"protocol": "TCP", "port": VLLM_PORT}]},
+                _dns_egress(),
+                # The EKS API endpoint's network interfaces live in the VPC (private endpoint).
+                {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 443}]},
+            ],
+        },
+    }
+
+
+def serving_namespace_policies(
+    namespace: str,
+    vllm_pod_labels: dict[str, str],
+    router_pod_labels: dict[str, str],
+    alb_subnet_cidrs: list[str],
+    vpc_cidr: str,
+    scraper_namespace: str,
+    scraper_pod_labels: dict[str, str],
+) -> list[dict[str, Any]]:
+    """All policies of one serving namespace, in the order they are created."""
+    return [
+        default_deny(namespace),
+        vllm_policy(namespace, vllm_pod_labels, router_pod_labels, scraper_namespace, scraper_pod_labels),
+        router_policy(
+            namespace, router_pod_labels, vllm_pod_labels, alb_subnet_cidrs, vpc_cidr, scraper_namespace, scraper_pod_labels
+        ),
+    ]

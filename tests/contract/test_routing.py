@@ -1,0 +1,441 @@
+"""Contract: the request path behind API Gateway, for real — the rendered routers in front of two vLLM servers.
+
+What runs for real: two vLLM CPU servers with different served names (the tiny model), one vllm-router per model
+started with the RENDERED router arguments (`--service-discovery` included), and the routers' Kubernetes service
+discovery against a test stand-in of the EKS API server that lists each model's pods.
+
+Two stand-ins, labelled as such, replace AWS services that cannot run here:
+- `KubernetesApiStandIn` answers the namespaced pod list/watch the router's discovery makes (what the Role allows);
+- `alb_and_api_gateway_stand_in` applies the RENDERED integration request parameters (API Gateway: body `model` ->
+  x-vllm-model, authorizer context -> Authorization, request id -> X-Request-Id) and the RENDERED ALB listener rules
+  (header + path -> target group -> that model's router; otherwise the fixed 404). It forwards nothing itself:
+  the test then calls the chosen router directly. There is no proxy in the product.
+The stack rendered is dev with a second model added (two models, one router each).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import queue
+import secrets
+import subprocess
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import vllm_server as vs
+
+pytestmark = pytest.mark.vllm
+
+MODEL_HEADER = "x-vllm-model"
+POD_ADDRESSES = ("127.0.0.2", "127.0.0.3")  # one "pod IP" per model; vLLM listens on the rendered port there
+ROUTER_READY_SECONDS = 30
+DISCOVERY_SECONDS = 30
+
+
+# --- the rendered stack ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_model_snapshot() -> dict[str, Any]:
+    import sys
+
+    if str(vs.PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(vs.PROJECT_DIR))
+    from preflight.render import read_stack_config, render_config
+
+    config = copy.deepcopy(read_stack_config("dev"))
+    first = config["vllm-eks:models"][0]
+    second = {**copy.deepcopy(first), "name": f"{first['name']}-b", "servedName": f"{first['servedName']}-b"}
+    config["vllm-eks:models"] = [first, second]
+    snapshot = render_config("dev", config)
+    if not any(r["type"] == "aws:lb/listenerRule:ListenerRule" for r in snapshot["resources"]):
+        pytest.skip("the program renders no ALB listener rules yet (Edge not composed in __main__.py)")
+    return snapshot
+
+
+def _of(snapshot: dict, type_token: str) -> list[dict]:
+    return [r for r in snapshot["resources"] if r["type"] == type_token]
+
+
+@pytest.fixture(scope="module")
+def edge_plan(two_model_snapshot) -> dict[str, Any]:
+    """What the rendered stack says: integration parameters, listener rules, and each model's router and pods."""
+    snapshot = two_model_snapshot
+    integration = next(i for i in _of(snapshot, "aws:apigateway/integration:Integration") if i["props"]["type"] == "HTTP_PROXY")
+    listener = _of(snapshot, "aws:lb/listener:Listener")[0]["props"]
+    groups = {g["name"]: g["props"]["tags"]["vllm-eks:model"] for g in _of(snapshot, "aws:lb/targetGroup:TargetGroup")}
+    rules = []
+    for rule in _of(snapshot, "aws:lb/listenerRule:ListenerRule"):
+        target = rule["props"]["actions"][0]["targetGroupArn"]
+        # The longest target group name the ARN contains (names are prefixes of one another: m, m-b).
+        model = groups[max((name for name in groups if f"/{name}-" in target), key=len)]
+        rules.append((float(rule["props"]["priority"]), rule["props"]["conditions"], model))
+    routers = {}
+    for deployment in _of(snapshot, "kubernetes:apps/v1:Deployment"):
+        if deployment["props"]["metadata"]["name"] == "vllm-router":
+            namespace = deployment["props"]["metadata"]["namespace"]
+            routers[namespace.removeprefix("vllm-")] = {
+                "namespace": namespace,
+                "args": deployment["props"]["spec"]["template"]["spec"]["containers"][0]["args"],
+            }
+    served = {model: next(c["httpHeader"]["values"][0] for c in conditions if "httpHeader" in c) for _, conditions, model in rules}
+    return {
+        "parameters": integration["props"]["requestParameters"],
+        "default": listener["defaultActions"][0],
+        "rules": sorted(rules, key=lambda item: item[0]),
+        "routers": routers,
+        "served": served,
+    }
+
+
+# --- stand-ins -----------------------------------------------------------------------------------------------------
+
+
+def alb_and_api_gateway_stand_in(plan: dict, path: str, body: dict, internal_key: str) -> tuple[Any, dict[str, str]]:
+    """STAND-IN for API Gateway's integration mapping and the ALB's listener evaluation (see the module docstring).
+
+    Returns (model the ALB forwards to, or the fixed response) and the headers the router receives.
+    """
+    context = {"context.authorizer.vllmAuthorization": f"Bearer {internal_key}", "context.requestId": str(uuid.uuid4())}
+    headers: dict[str, str] = {}
+    for target, source in plan["parameters"].items():
+        name = target.removeprefix("integration.request.header.")
+        if source == "method.request.body.model":
+            if "model" in body:
+                headers[name] = str(body["model"])
+        elif source.startswith("'"):
+            headers[name] = source.strip("'")
+        else:
+            headers[name] = context[source]
+    for _, conditions, model in plan["rules"]:
+        if all(_condition_matches(condition, path, headers) for condition in conditions):
+            return model, headers
+    return plan["default"], headers
+
+
+def _condition_matches(condition: dict, path: str, headers: dict[str, str]) -> bool:
+    if "pathPattern" in condition:
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in condition["pathPattern"]["values"])
+    if "httpHeader" in condition:
+        wanted = condition["httpHeader"]
+        value = next((v for k, v in headers.items() if k.lower() == wanted["httpHeaderName"].lower()), None)
+        # ALB header values match case-insensitively, with * and ? wildcards.
+        return value is not None and any(fnmatch.fnmatch(value.lower(), p.lower()) for p in wanted["values"])
+    raise AssertionError(f"the stand-in does not know the condition {condition}")
+
+
+class KubernetesApiStandIn:
+    """STAND-IN for the EKS API server: namespaced pod list + watch, the only calls the router's discovery makes."""
+
+    def __init__(self) -> None:
+        self.pods: dict[str, list[dict]] = {}
+        self.watchers: dict[str, list[queue.Queue]] = {}
+        self.requests: list[str] = []
+        self.version = 1
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # the watch is a chunked stream, which HTTP/1.0 cannot carry
+
+            def log_message(self, *args):  # noqa: D401 - silence the default stderr logging
+                pass
+
+            def do_GET(self):  # noqa: N802
+                stand_in.requests.append(self.path)
+                parts = self.path.split("?")[0].strip("/").split("/")
+                if len(parts) != 5 or parts[:3] != ["api", "v1", "namespaces"] or parts[4] != "pods":
+                    self.send_error(403, "the router's Role allows pods in its namespace only")
+                    return
+                namespace = parts[3]
+                if "watch=true" in self.path:
+                    self._watch(namespace)
+                    return
+                body = json.dumps({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": str(stand_in.version)},
+                                   "items": stand_in.pods.get(namespace, [])}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _watch(self, namespace: str) -> None:
+                events: queue.Queue = queue.Queue()
+                stand_in.watchers.setdefault(namespace, []).append(events)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    while True:
+                        event = events.get()
+                        if event is None:
+                            break
+                        data = (json.dumps(event) + "\n").encode()
+                        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except OSError:
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def set_pod(self, namespace: str, name: str, labels: dict[str, str], ip: str, ready: bool) -> None:
+        self.version += 1
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels, "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, name)),
+                         "resourceVersion": str(self.version)},
+            "spec": {"containers": [{"name": "vllm", "image": "vllm"}]},
+            "status": {
+                "phase": "Running",
+                "podIP": ip,
+                "podIPs": [{"ip": ip}],
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            },
+        }
+        existing = [p for p in self.pods.get(namespace, []) if p["metadata"]["name"] != name]
+        kind = "MODIFIED" if len(existing) != len(self.pods.get(namespace, [])) else "ADDED"
+        self.pods[namespace] = existing + [pod]
+        for events in self.watchers.get(namespace, []):
+            events.put({"type": kind, "object": pod})
+
+    def kubeconfig(self, directory: Path) -> Path:
+        path = directory / "kubeconfig"
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "stand-in",
+            "clusters": [{"name": "stand-in", "cluster": {"server": self.url}}],
+            "contexts": [{"name": "stand-in", "context": {"cluster": "stand-in", "user": "router"}}],
+            "users": [{"name": "router", "user": {"token": "service-account-token"}}],
+        }))
+        return path
+
+    def close(self) -> None:
+        for watchers in self.watchers.values():
+            for events in watchers:
+                events.put(None)
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# --- processes ----------------------------------------------------------------------------------------------------
+
+
+class PodServer(vs.VllmServer):
+    """A vLLM server listening on its own loopback address, as a pod on its own IP."""
+
+    def __init__(self, *args, host: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.host = host
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+@pytest.fixture(scope="module")
+def internal_key() -> str:
+    return "internal-" + secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="module")
+def kube_api():
+    api = KubernetesApiStandIn()
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="module")
+def model_servers(vllm_python, tiny_model, edge_plan, internal_key, work_dir):
+    """One vLLM server per rendered model, started in parallel on the port the routers discover (the rendered one)."""
+    servers = {}
+    for (model, router), address in zip(sorted(edge_plan["routers"].items()), POD_ADDRESSES):
+        port = int(router["args"][router["args"].index("--service-discovery-port") + 1])
+        command = [str(vllm_python), "-m", "vllm.entrypoints.openai.api_server"]
+        args = ["--model", tiny_model["path"], "--served-model-name", edge_plan["served"][model],
+                "--host", address, "--port", str(port), "--max-model-len", "512", "--max-num-seqs", "8"]
+        # The key reaches vLLM as VLLM_API_KEY, the variable the container entrypoint exports from its secret file.
+        servers[model] = PodServer(vllm_python, command, args, port, work_dir / f"pod-{model}",
+                                   extra_env={"VLLM_API_KEY": internal_key}, host=address)
+    try:
+        for server in servers.values():
+            server.start()
+        for model, server in servers.items():
+            ready = server.wait_ready(300)
+            vs.log(f"vLLM for {model} ready in {ready:.1f}s at {server.base_url}")
+        yield servers
+    finally:
+        for server in servers.values():
+            server.kill()
+
+
+@pytest.fixture(scope="module")
+def routers(vllm_python, edge_plan, kube_api, work_dir):
+    """One router per model, started with the rendered arguments, discovering pods through the API stand-in."""
+    executable = vs.router_executable(vllm_python)
+    if not executable.exists():
+        pytest.fail(f"vllm-router is not installed in the contract venv ({executable}); see requirements-vllm-cpu.txt")
+    started = {}
+    directory = work_dir / "routers"
+    directory.mkdir(parents=True, exist_ok=True)
+    kubeconfig = kube_api.kubeconfig(directory)
+    try:
+        for model, router in sorted(edge_plan["routers"].items()):
+            args = list(router["args"])
+            port, metrics_port = vs.free_port(), vs.free_port()
+            args[args.index("--host") + 1] = "127.0.0.1"
+            args[args.index("--port") + 1] = str(port)
+            args[args.index("--prometheus-host") + 1] = "127.0.0.1"
+            args[args.index("--prometheus-port") + 1] = str(metrics_port)
+            log_file = directory / f"{model}.log"
+            handle = log_file.open("w")
+            process = subprocess.Popen([str(executable), *args], stdout=handle, stderr=subprocess.STDOUT,
+                                       env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(kubeconfig)}, start_new_session=True)
+            started[model] = {"process": process, "url": f"http://127.0.0.1:{port}", "log": log_file,
+                              "metrics": f"http://127.0.0.1:{metrics_port}", "handle": handle}
+        for model, router in started.items():
+            deadline = time.monotonic() + ROUTER_READY_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    if vs.request(router["url"], "GET", "/health", timeout=2)[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                pytest.fail(f"router {model} not up in {ROUTER_READY_SECONDS}s:\n{router['log'].read_text()[-3000:]}")
+        yield started
+    finally:
+        for router in started.values():
+            router["process"].terminate()
+            try:
+                router["process"].wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                router["process"].kill()
+            router["handle"].close()
+
+
+def _wait_for_workers(router: dict, count: int) -> None:
+    deadline = time.monotonic() + DISCOVERY_SECONDS
+    while time.monotonic() < deadline:
+        _, _, body = vs.request(router["url"], "GET", "/workers", timeout=5)
+        if json.loads(body).get("total") == count:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"router did not discover {count} worker(s):\n{router['log'].read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def path(edge_plan, model_servers, routers, kube_api, internal_key):
+    """Everything up: the API stand-in lists both models' pods as Ready; each router has found its own one."""
+    for (model, router), address in zip(sorted(edge_plan["routers"].items()), POD_ADDRESSES):
+        labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model}
+        kube_api.set_pod(router["namespace"], f"{model}-0", labels, address, ready=True)
+    for model, router in routers.items():
+        _wait_for_workers(router, 1)
+    return {"plan": edge_plan, "routers": routers, "servers": model_servers, "key": internal_key, "kube": kube_api}
+
+
+def _send(path: dict, url_path: str, body: dict, extra_headers: dict | None = None):
+    model, headers = alb_and_api_gateway_stand_in(path["plan"], url_path, body, path["key"])
+    if not isinstance(model, str):
+        return model, headers, None
+    headers.update(extra_headers or {})
+    return model, headers, vs.request(path["routers"][model]["url"], "POST", url_path, body=body, headers=headers, timeout=60)
+
+
+def _chat(served_name: str, **extra) -> dict:
+    return {"model": served_name, "messages": [{"role": "user", "content": "hello edge"}], "max_tokens": 8, **extra}
+
+
+# --- the contract --------------------------------------------------------------------------------------------------
+
+
+def test_discovery_stays_inside_the_model_namespace(path):
+    asked = {request.split("?")[0] for request in path["kube"].requests}
+    assert asked == {f"/api/v1/namespaces/{r['namespace']}/pods" for r in path["plan"]["routers"].values()}
+
+
+def test_requests_route_by_model(path, contract_report):
+    for model, served in path["plan"]["served"].items():
+        for url_path, body in (("/v1/chat/completions", _chat(served)), ("/v1/completions", {"model": served, "prompt": "hi", "max_tokens": 4})):
+            routed_to, _, (status, _, raw) = _send(path, url_path, body)
+            assert routed_to == model
+            assert status == 200, raw[:500]
+            assert json.loads(raw)["model"] == served
+    contract_report["routing"] = {"models": path["plan"]["served"], "router_args": path["plan"]["routers"][next(iter(path["plan"]["routers"]))]["args"]}
+
+
+def test_unknown_model_and_unrouted_paths_get_the_listener_404(path):
+    decision, _, _ = _send(path, "/v1/chat/completions", _chat("no-such-model"))
+    assert decision["type"] == "fixed-response" and decision["fixedResponse"]["statusCode"] == "404"
+    assert json.loads(decision["fixedResponse"]["messageBody"])["error"]["code"] == 404
+    served = next(iter(path["plan"]["served"].values()))
+    for url_path in ("/metrics", "/health", "/v1/models/../../metrics", "/workers", "/v1/tokenize"):
+        decision, _, _ = _send(path, url_path, _chat(served))
+        assert not isinstance(decision, str), f"{url_path} would reach a router"
+
+
+def test_stream_passes_through_intact(path):
+    model, served = next(iter(path["plan"]["served"].items()))
+    _, headers = alb_and_api_gateway_stand_in(path["plan"], "/v1/chat/completions", _chat(served), path["key"])
+    status, events = vs.stream_sse(path["routers"][model]["url"], "/v1/chat/completions", _chat(served, stream=True, max_tokens=12),
+                                   headers, timeout=60)
+    assert status == 200, events
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(event) for event in events[:-1]]
+    assert chunks and all(chunk["model"] == served for chunk in chunks)
+    assert len({chunk["id"] for chunk in chunks}) == 1
+
+
+def test_request_id_becomes_the_completion_id(path):
+    model, served = next(iter(path["plan"]["served"].items()))
+    routed, headers, (status, _, raw) = _send(path, "/v1/chat/completions", _chat(served))
+    assert status == 200
+    assert json.loads(raw)["id"] == f"chatcmpl-{headers['X-Request-Id']}"
+
+
+def test_consumer_key_instead_of_the_internal_key_is_rejected_by_vllm(path):
+    model, served = next(iter(path["plan"]["served"].items()))
+    _, _, (status, _, raw) = _send(path, "/v1/chat/completions", _chat(served), {"Authorization": "Bearer consumer-" + "k" * 40})
+    assert status == 401, raw[:300]
+
+
+def test_model_with_no_ready_server_gets_a_prompt_503_never_the_other_model(path, contract_report):
+    """Scale to zero as discovery sees it: the pod is not Ready; the router drops it and answers 503 at once."""
+    (model_a, served_a), (model_b, served_b) = sorted(path["plan"]["served"].items())
+    router_b = path["plan"]["routers"][model_b]
+    labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model_b}
+    path["kube"].set_pod(router_b["namespace"], f"{model_b}-0", labels, POD_ADDRESSES[1], ready=False)
+    _wait_for_workers(path["routers"][model_b], 0)
+    started = time.monotonic()
+    routed, _, (status, headers, raw) = _send(path, "/v1/chat/completions", _chat(served_b))
+    elapsed = time.monotonic() - started
+    assert routed == model_b
+    assert status == 503, raw[:300]
+    assert elapsed < 5, f"the 503 took {elapsed:.1f}s: nothing should be held"
+    assert served_a.encode() not in raw
+    contract_report["no_ready_server"] = {"status": status, "seconds": round(elapsed, 3), "body": raw[:120].decode(errors="replace"),
+                                          "retry_after": headers.get("retry-after") or headers.get("Retry-After")}
+    # The other model is untouched.
+    _, _, (status_a, _, raw_a) = _send(path, "/v1/chat/completions", _chat(served_a))
+    assert status_a == 200 and json.loads(raw_a)["model"] == served_a
+    # The pod comes back (scale from zero): the router picks it up without a restart.
+    path["kube"].set_pod(router_b["namespace"], f"{model_b}-0", labels, POD_ADDRESSES[1], ready=True)
+    _wait_for_workers(path["routers"][model_b], 1)
+    _, _, (status_b, _, raw_b) = _send(path, "/v1/chat/completions", _chat(served_b))
+    assert status_b == 200 and json.loads(raw_b)["model"] == served_b

@@ -1,0 +1,204 @@
+"""Edge policies (policies/edge.py), sent through the Analyzer gRPC protocol like `pulumi preview` does: each one
+quiet on the rendered dev and prod stacks (prod with a named certificate for TLS), and firing on a mutation.
+
+The pack under test is the project's pack when its __main__ registers EDGE_POLICIES; until then, a pack made of
+the same modules that registers only EDGE_POLICIES (same harness, same gRPC path).
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+
+from preflight.engine import PolicyPackSession
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICY_NAMES = {
+    "edge-no-public-lb-to-serving",
+    "edge-waf-on-public-entry",
+    "edge-tls-1-2",
+    "edge-methods-require-authorizer",
+    "edge-no-unauthenticated-routes",
+    "edge-timeouts-cover-max-request",
+}
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000"
+
+
+@pytest.fixture(scope="module")
+def edge_pack(tmp_path_factory):
+    pack_dir = ROOT / "policies"
+    if "EDGE_POLICIES" not in (pack_dir / "__main__.py").read_text():
+        pack_dir = tmp_path_factory.mktemp("edge-pack")
+        shutil.copy(ROOT / "policies" / "PulumiPolicy.yaml", pack_dir / "PulumiPolicy.yaml")
+        for module in (ROOT / "policies").glob("*.py"):
+            if module.name != "__main__.py":
+                (pack_dir / module.name).symlink_to(module)
+        (pack_dir / "__main__.py").write_text(
+            "import os, sys\n"
+            "sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
+            "from pulumi_policy import EnforcementLevel, PolicyPack\n"
+            "from edge import EDGE_POLICIES\n"
+            "PolicyPack(name='vllm-eks-edge', enforcement_level=EnforcementLevel.ADVISORY, policies=EDGE_POLICIES)\n"
+        )
+    with PolicyPackSession(pack_dir, stack="test", extra_env={"VLLM_EKS_POLICY_STRICT": "1"}) as session:
+        assert POLICY_NAMES <= {p["name"] for p in session.policies()}
+        yield session
+
+
+def _fired(edge_pack, snapshot, policy_config=None) -> dict[str, list[str]]:
+    result = edge_pack.check(snapshot, policy_config)
+    fired: dict[str, list[str]] = {}
+    for violation in result.violations:
+        if violation.policy_name in POLICY_NAMES:
+            fired.setdefault(violation.policy_name, []).append(violation.message)
+    return fired
+
+
+def _mutated(snapshot: dict) -> dict:
+    return copy.deepcopy(snapshot)
+
+
+def _each(snapshot: dict, type_token: str):
+    return [r for r in snapshot["resources"] if r["type"] == type_token]
+
+
+def _with_certificate(snapshot: dict) -> dict:
+    mutated = _mutated(snapshot)
+    for distribution in _each(mutated, "aws:cloudfront/distribution:Distribution"):
+        distribution["props"]["viewerCertificate"] = {
+            "acmCertificateArn": CERTIFICATE, "sslSupportMethod": "sni-only", "minimumProtocolVersion": "TLSv1.2_2021"}
+        distribution["props"]["aliases"] = ["llm.example.com"]
+    return mutated
+
+
+def test_dev_is_quiet(edge_pack, dev_snapshot):
+    assert _fired(edge_pack, dev_snapshot) == {}
+
+
+def test_prod_with_a_named_certificate_is_quiet(edge_pack, prod_snapshot):
+    assert _fired(edge_pack, _with_certificate(prod_snapshot)) == {}
+
+
+# --- edge-no-public-lb-to-serving --------------------------------------------------------------------------------------
+
+
+def test_internet_facing_alb_in_front_of_the_routers_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    _each(snapshot, "aws:lb/loadBalancer:LoadBalancer")[0]["props"]["internal"] = False
+    fired = _fired(edge_pack, snapshot)
+    assert "TargetGroupBinding" in fired["edge-no-public-lb-to-serving"][0]
+
+
+def test_public_loadbalancer_service_in_a_serving_namespace_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    service = copy.deepcopy(next(s for s in _each(snapshot, "kubernetes:core/v1:Service")
+                                 if s["props"]["metadata"]["name"] == "vllm-router"))
+    service["name"], service["urn"] = "exposed", service["urn"] + "-exposed"
+    service["props"]["spec"]["type"] = "LoadBalancer"
+    snapshot["resources"].append(service)
+    assert "LoadBalancer Service" in _fired(edge_pack, snapshot)["edge-no-public-lb-to-serving"][0]
+
+
+# --- edge-waf-on-public-entry ------------------------------------------------------------------------------------------
+
+
+def test_stage_without_waf_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    snapshot["resources"] = [r for r in snapshot["resources"] if r["type"] != "aws:wafv2/webAclAssociation:WebAclAssociation"]
+    assert "without a WAF" in _fired(edge_pack, snapshot)["edge-waf-on-public-entry"][0]
+
+
+def test_distribution_without_waf_fires(edge_pack, prod_snapshot):
+    snapshot = _with_certificate(prod_snapshot)
+    _each(snapshot, "aws:cloudfront/distribution:Distribution")[0]["props"].pop("webAclId")
+    assert "no webAclId" in _fired(edge_pack, snapshot)["edge-waf-on-public-entry"][0]
+
+
+# --- edge-tls-1-2 ------------------------------------------------------------------------------------------------------
+
+
+def test_default_cloudfront_certificate_fires(edge_pack, prod_snapshot):
+    messages = _fired(edge_pack, prod_snapshot)["edge-tls-1-2"]
+    assert any("default certificate" in m for m in messages)
+    assert _fired(edge_pack, prod_snapshot, {"edge-tls-1-2": {"allowDefaultCertificate": True}}).get("edge-tls-1-2") is None
+
+
+def test_legacy_api_gateway_tls_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    _each(snapshot, "aws:apigateway/restApi:RestApi")[0]["props"]["securityPolicy"] = "TLS_1_0"
+    assert "TLS_1_0" in _fired(edge_pack, snapshot)["edge-tls-1-2"][0]
+
+
+def test_old_viewer_protocol_fires(edge_pack, prod_snapshot):
+    snapshot = _with_certificate(prod_snapshot)
+    _each(snapshot, "aws:cloudfront/distribution:Distribution")[0]["props"]["viewerCertificate"]["minimumProtocolVersion"] = "TLSv1_2016"
+    assert "TLSv1_2016" in _fired(edge_pack, snapshot)["edge-tls-1-2"][0]
+
+
+# --- edge-methods-require-authorizer ------------------------------------------------------------------------------------
+
+
+def test_open_method_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    method = _each(snapshot, "aws:apigateway/method:Method")[0]
+    method["props"]["authorization"] = "NONE"
+    method["props"].pop("authorizerId")
+    assert "'NONE'" in _fired(edge_pack, snapshot)["edge-methods-require-authorizer"][0]
+
+
+# --- edge-no-unauthenticated-routes ----------------------------------------------------------------------------------------
+
+
+def test_greedy_proxy_resource_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    resource = copy.deepcopy(_each(snapshot, "aws:apigateway/resource:Resource")[0])
+    resource["name"], resource["urn"] = "edge-proxy", resource["urn"] + "-proxy"
+    resource["props"]["pathPart"] = "{proxy+}"
+    snapshot["resources"].append(resource)
+    assert "greedy" in _fired(edge_pack, snapshot)["edge-no-unauthenticated-routes"][0]
+
+
+def test_catch_all_listener_rule_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    rule = _each(snapshot, "aws:lb/listenerRule:ListenerRule")[0]
+    for condition in rule["props"]["conditions"]:
+        if "pathPattern" in condition:
+            condition["pathPattern"]["values"] = ["/*"]
+    messages = _fired(edge_pack, snapshot)["edge-no-unauthenticated-routes"]
+    assert any("/metrics" in m for m in messages) and any("/health" in m for m in messages)
+
+
+def test_forwarding_listener_default_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    listener = _each(snapshot, "aws:lb/listener:Listener")[0]
+    listener["props"]["defaultActions"] = [{"type": "forward", "targetGroupArn": "arn:aws:elasticloadbalancing:x"}]
+    assert "by default" in _fired(edge_pack, snapshot)["edge-no-unauthenticated-routes"][0]
+
+
+# --- edge-timeouts-cover-max-request --------------------------------------------------------------------------------------
+
+
+def test_short_alb_idle_timeout_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    _each(snapshot, "aws:lb/loadBalancer:LoadBalancer")[0]["props"]["idleTimeout"] = 60
+    assert "idle timeout 60 s" in _fired(edge_pack, snapshot)["edge-timeouts-cover-max-request"][0]
+
+
+def test_short_router_timeout_fires(edge_pack, dev_snapshot):
+    snapshot = _mutated(dev_snapshot)
+    for deployment in _each(snapshot, "kubernetes:apps/v1:Deployment"):
+        args = deployment["props"]["spec"]["template"]["spec"]["containers"][0].get("args", [])
+        if "--request-timeout-secs" in args:
+            args[args.index("--request-timeout-secs") + 1] = "30"
+    assert "--request-timeout-secs 30" in _fired(edge_pack, snapshot)["edge-timeouts-cover-max-request"][0]
+
+
+def test_short_cloudfront_read_timeout_and_configured_budget_fire(edge_pack, prod_snapshot):
+    snapshot = _with_certificate(prod_snapshot)
+    _each(snapshot, "aws:cloudfront/distribution:Distribution")[0]["props"]["origins"][0]["customOriginConfig"]["originReadTimeout"] = 30
+    assert "originReadTimeout 30 s" in _fired(edge_pack, snapshot)["edge-timeouts-cover-max-request"][0]
+    longer = _fired(edge_pack, _with_certificate(prod_snapshot), {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 900}})
+    assert any("below the maximum request duration 900 s" in m for m in longer["edge-timeouts-cover-max-request"])

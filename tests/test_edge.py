@@ -1,0 +1,446 @@
+"""Edge, as rendered for dev and prod: routes, authorizer, usage plans, STREAM and the timeout chain, WAF,
+CloudFront, the internal ALB, and the router objects the AWS Load Balancer Controller binds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from components import edge_specs as specs
+from components.catalog import AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION, AWS_LOAD_BALANCER_CONTROLLER_CHART
+from conftest import resources_of
+from k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom
+from preflight.render import read_stack_config
+
+STACKS = ["dev_snapshot", "prod_snapshot"]
+ROUTED_PATHS = {route.path for route in specs.ROUTES if route.routed_by_model}
+
+
+def _edge_config(snapshot) -> dict:
+    return read_stack_config(snapshot["stack"])["vllm-eks:edge"]
+
+
+def _models(snapshot) -> list[dict]:
+    return read_stack_config(snapshot["stack"])["vllm-eks:models"]
+
+
+def _one(snapshot, type_token, predicate=lambda r: True) -> dict:
+    found = [r for r in resources_of(snapshot, type_token) if predicate(r)]
+    assert len(found) == 1, f"expected one {type_token}, found {[r['name'] for r in found]}"
+    return found[0]
+
+
+def _api_paths(snapshot) -> set[str]:
+    """Full paths of the API Gateway resources, rebuilt from their parents (names end with the path)."""
+    return {r["name"].split("-path", 1)[1].replace("-", "/") for r in resources_of(snapshot, "aws:apigateway/resource:Resource")}
+
+
+def _router_deployments(snapshot) -> list[dict]:
+    return [r for r in resources_of(snapshot, "kubernetes:apps/v1:Deployment") if r["props"]["metadata"]["name"] == "vllm-router"]
+
+
+def _flag(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+# --- API Gateway --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_the_v1_routes_exist_at_the_edge(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    paths = _api_paths(snapshot)
+    assert paths == {"/v1", "/v1/chat", "/v1/chat/completions", "/v1/completions", "/v1/models"}
+    path_parts = [r["props"]["pathPart"] for r in resources_of(snapshot, "aws:apigateway/resource:Resource")]
+    assert not any("{" in part for part in path_parts), "a greedy or variable path would expose every vLLM route"
+    assert not any(part in ("metrics", "health", "tokenize", "ping", "version") for part in path_parts)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_method_requires_the_authorizer_and_a_key(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    api = _one(snapshot, "aws:apigateway/restApi:RestApi")
+    assert api["props"]["apiKeySource"] == "AUTHORIZER"
+    assert api["props"]["endpointConfiguration"]["types"] == "REGIONAL"
+    assert api["props"]["securityPolicy"] == "TLS_1_2"
+    authorizer = _one(snapshot, "aws:apigateway/authorizer:Authorizer")
+    assert authorizer["props"]["type"] == "REQUEST"
+    assert authorizer["props"]["identitySource"].split(",")[0] == "method.request.header.Authorization"
+    assert float(authorizer["props"]["authorizerResultTtlInSeconds"]) > 0
+    methods = resources_of(snapshot, "aws:apigateway/method:Method")
+    assert {(m["props"]["httpMethod"]) for m in methods} == {"GET", "POST"}
+    assert len(methods) == len(specs.ROUTES)
+    for method in methods:
+        assert method["props"]["authorization"] == "CUSTOM"
+        assert method["props"]["authorizerId"]
+        assert method["props"]["apiKeyRequired"] is True
+
+
+def test_behind_cloudfront_the_authorizer_also_keys_on_the_origin_secret(prod_snapshot, dev_snapshot):
+    prod_sources = _one(prod_snapshot, "aws:apigateway/authorizer:Authorizer")["props"]["identitySource"]
+    assert f"method.request.header.{specs.ORIGIN_VERIFY_HEADER}" in prod_sources.split(",")
+    function = _one(prod_snapshot, "aws:lambda/function:Function")
+    assert "ORIGIN_VERIFY_SECRET_ARN" in function["props"]["environment"]["variables"]
+    dev_function = _one(dev_snapshot, "aws:lambda/function:Function")
+    assert "ORIGIN_VERIFY_SECRET_ARN" not in dev_function["props"]["environment"]["variables"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_authorizer_lambda_reads_only_the_secrets_it_needs(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    function = _one(snapshot, "aws:lambda/function:Function")
+    assert function["props"]["runtime"].startswith("python3.")
+    assert function["props"]["handler"] == "handler.handler"
+    env = function["props"]["environment"]["variables"]
+    assert env["INTERNAL_KEY_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
+    assert not any(len(value) >= 40 and value.isalnum() for value in env.values()), "a key value in plain env"
+    policy = json.loads(_one(snapshot, "aws:iam/rolePolicy:RolePolicy", lambda r: "authorizer" in r["name"])["props"]["policy"])
+    secret_statement = next(s for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue")
+    assert "*" not in json.dumps(secret_statement["Resource"])
+    assert len(secret_statement["Resource"]) == (2 if snapshot["stack"] == "prod" else 1)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_routed_integrations_stream_through_the_vpc_link_with_the_edge_headers(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    max_seconds = _edge_config(snapshot)["maxRequestSeconds"]
+    routed = [i for i in resources_of(snapshot, "aws:apigateway/integration:Integration") if i["props"]["type"] == "HTTP_PROXY"]
+    assert len(routed) == len(ROUTED_PATHS)
+    alb = _one(snapshot, "aws:lb/loadBalancer:LoadBalancer")
+    for integration in routed:
+        props = integration["props"]
+        assert props["connectionType"] == "VPC_LINK"
+        assert props["responseTransferMode"] == "STREAM"
+        assert float(props["timeoutMilliseconds"]) == max_seconds * 1000 <= 900_000
+        assert props["integrationTarget"].startswith("arn:aws:elasticloadbalancing:")
+        assert props["uri"].split("/", 3)[3] in {p.lstrip("/") for p in ROUTED_PATHS}
+        assert props["uri"].startswith(f"http://internal-{alb['name']}")
+        parameters = props["requestParameters"]
+        assert parameters[f"integration.request.header.{specs.MODEL_HEADER}"] == "method.request.body.model"
+        assert parameters["integration.request.header.Authorization"] == "context.authorizer.vllmAuthorization"
+        assert parameters["integration.request.header.X-Request-Id"] == "context.requestId"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_models_list_is_answered_at_the_edge_from_the_config(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    mock = _one(snapshot, "aws:apigateway/integration:Integration", lambda r: r["props"]["type"] == "MOCK")
+    assert mock["props"]["httpMethod"] == "GET"
+    response = _one(snapshot, "aws:apigateway/integrationResponse:IntegrationResponse")
+    listed = json.loads(response["props"]["responseTemplates"]["application/json"])
+    assert listed["object"] == "list"
+    assert [model["id"] for model in listed["data"]] == [m["servedName"] for m in _models(snapshot)]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_unknown_routes_are_404_and_errors_are_openai_shaped(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    responses = {r["props"]["responseType"]: r["props"] for r in resources_of(snapshot, "aws:apigateway/response:Response")}
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
+    for props in responses.values():
+        body = json.loads(props["responseTemplates"]["application/json"])
+        assert body["error"]["code"] == int(props["statusCode"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_usage_plan_key_and_secret_per_consumer(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    consumers = _edge_config(snapshot)["consumers"]
+    plans = {p["name"].rsplit("consumer-", 1)[1]: p["props"] for p in resources_of(snapshot, "aws:apigateway/usagePlan:UsagePlan")}
+    assert set(plans) == {c["name"] for c in consumers}
+    for consumer in consumers:
+        plan = plans[consumer["name"]]
+        assert float(plan["throttleSettings"]["rateLimit"]) == consumer["requestsPerSecond"]
+        assert float(plan["throttleSettings"]["burstLimit"]) == consumer["burst"]
+        if "monthlyQuota" in consumer:
+            assert plan["quotaSettings"] == {"limit": consumer["monthlyQuota"], "period": "MONTH"}
+        else:
+            assert plan.get("quotaSettings") is None
+        assert plan["apiStages"][0]["stage"] == "live"
+    assert len(resources_of(snapshot, "aws:apigateway/apiKey:ApiKey")) == len(consumers)
+    assert len(resources_of(snapshot, "aws:apigateway/usagePlanKey:UsagePlanKey")) == len(consumers)
+    key_secrets = [s for s in resources_of(snapshot, "aws:secretsmanager/secret:Secret") if "-consumer-" in s["name"]]
+    assert len(key_secrets) == len(consumers)
+    passwords = [p for p in resources_of(snapshot, "random:index/randomPassword:RandomPassword") if "-consumer-" in p["name"]]
+    assert {p["props"]["keepers"]["keyVersion"] for p in passwords} == {str(c.get("keyVersion", 1)) for c in consumers}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_access_logs_are_json_with_request_id_consumer_and_status_never_data(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    stage = _one(snapshot, "aws:apigateway/stage:Stage")
+    line = json.loads(stage["props"]["accessLogSettings"]["format"])
+    assert {"requestId", "consumerKeyId", "status"} <= set(line)
+    assert "apiKey}" not in stage["props"]["accessLogSettings"]["format"]
+    settings = _one(snapshot, "aws:apigateway/methodSettings:MethodSettings")["props"]["settings"]
+    assert settings["dataTraceEnabled"] is False
+    log_group = _one(snapshot, "aws:cloudwatch/logGroup:LogGroup", lambda r: "access-logs" in r["name"])
+    assert float(log_group["props"]["retentionInDays"]) > 0
+
+
+# --- WAF ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack, scope", [("dev_snapshot", "REGIONAL"), ("prod_snapshot", "CLOUDFRONT")])
+def test_waf_rules_and_association(stack, scope, request):
+    snapshot = request.getfixturevalue(stack)
+    edge = _edge_config(snapshot)
+    acl = _one(snapshot, "aws:wafv2/webAcl:WebAcl")
+    assert acl["props"]["scope"] == scope
+    rules = {rule["name"]: rule for rule in acl["props"]["rules"]}
+    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet", "AWSManagedRulesAmazonIpReputationList"} <= set(rules)
+    size = rules["body-size-limit"]["statement"]["sizeConstraintStatement"]
+    assert float(size["size"]) == edge.get("maxBodyKib", 64) * 1024
+    assert size["fieldToMatch"]["body"]["oversizeHandling"] == "MATCH"
+    per_key = rules["rate-per-api-key"]["statement"]["rateBasedStatement"]
+    assert per_key["aggregateKeyType"] == "CUSTOM_KEYS"
+    assert per_key["customKeys"][0]["header"]["name"] == "authorization"
+    assert float(per_key["limit"]) == edge.get("rateLimitPerKey5min", 2000)
+    per_ip = rules["rate-per-ip"]["statement"]["rateBasedStatement"]
+    assert per_ip["aggregateKeyType"] == "IP"
+    assert float(per_ip["limit"]) == edge.get("rateLimitPerIp5min", 5000)
+    for rule in [*rules.values(), acl["props"]]:
+        visibility = rule["visibilityConfig"]
+        assert visibility["cloudwatchMetricsEnabled"] is True and visibility["sampledRequestsEnabled"] is True
+    if scope == "REGIONAL":
+        association = _one(snapshot, "aws:wafv2/webAclAssociation:WebAclAssociation")
+        assert "/stages/live" in association["props"]["resourceArn"]
+    else:
+        assert acl["props"]["region"] == "us-east-1"
+        assert _one(snapshot, "aws:cloudfront/distribution:Distribution")["props"]["webAclId"]
+
+
+def test_waf_inspects_the_whole_allowed_body():
+    assert specs.waf_association_config("REGIONAL", 16) is None
+    assert specs.waf_association_config("CLOUDFRONT", 64) == {
+        "request_bodies": [{"CLOUDFRONT": {"default_size_inspection_limit": "KB_64"}}]
+    }
+    assert specs.body_inspection_kib(17) == 32
+
+
+# --- CloudFront -------------------------------------------------------------------------------------------------------
+
+
+def test_cloudfront_is_https_only_uncached_and_outlasts_api_gateway(prod_snapshot, dev_snapshot):
+    assert not resources_of(dev_snapshot, "aws:cloudfront/distribution:Distribution")
+    distribution = _one(prod_snapshot, "aws:cloudfront/distribution:Distribution")["props"]
+    behavior = distribution["defaultCacheBehavior"]
+    assert behavior["viewerProtocolPolicy"] == "https-only"
+    assert behavior["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
+    assert set(behavior["allowedMethods"]) >= {"POST", "GET"}
+    assert distribution["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
+    origin = distribution["origins"][0]
+    assert origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+    assert origin["customOriginConfig"]["originSslProtocols"] == ["TLSv1.2"]
+    max_seconds = _edge_config(prod_snapshot)["maxRequestSeconds"]
+    assert float(origin["customOriginConfig"]["originReadTimeout"]) >= max_seconds
+    assert float(origin["responseCompletionTimeout"]) >= max_seconds
+    assert origin["customHeaders"][0]["name"] == specs.ORIGIN_VERIFY_HEADER
+    assert origin["originPath"] == "/live"
+    assert behavior["functionAssociations"][0]["eventType"] == "viewer-response"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node runs the CloudFront Function code")
+def test_retry_after_function_adds_the_header_only_to_503():
+    code = specs.retry_after_function_code()
+    script = code + (
+        "var r = handler({response: {statusCode: 503, headers: {}}});"
+        "var ok = handler({response: {statusCode: 200, headers: {}}});"
+        "var kept = handler({response: {statusCode: 503, headers: {'retry-after': {value: '5'}}}});"
+        "console.log(JSON.stringify([r.headers, ok.headers, kept.headers]));"
+    )
+    result = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True, timeout=30)
+    added, untouched, kept = json.loads(result.stdout)
+    assert added == {"retry-after": {"value": str(specs.COLD_START_RETRY_AFTER_SECONDS)}}
+    assert untouched == {} and kept == {"retry-after": {"value": "5"}}
+
+
+# --- timeouts across every hop ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_timeouts_chain_holds_across_the_rendered_hops(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    budget = _edge_config(snapshot)["maxRequestSeconds"]
+    integration_seconds = max(
+        float(i["props"]["timeoutMilliseconds"]) / 1000
+        for i in resources_of(snapshot, "aws:apigateway/integration:Integration")
+        if i["props"]["type"] == "HTTP_PROXY"
+    )
+    alb_idle = float(_one(snapshot, "aws:lb/loadBalancer:LoadBalancer")["props"]["idleTimeout"])
+    for deployment in _router_deployments(snapshot):
+        pod = deployment["props"]["spec"]["template"]["spec"]
+        router_seconds = float(_flag(pod["containers"][0]["args"], "--request-timeout-secs"))
+        assert integration_seconds <= alb_idle <= router_seconds
+        for group in resources_of(snapshot, "aws:lb/targetGroup:TargetGroup"):
+            delay = float(group["props"]["deregistrationDelay"])
+            assert delay >= budget, "a deregistering router must be allowed to finish the longest stream"
+            assert float(pod["terminationGracePeriodSeconds"]) > delay
+    assert integration_seconds >= budget
+    for distribution in resources_of(snapshot, "aws:cloudfront/distribution:Distribution"):
+        origin = distribution["props"]["origins"][0]
+        assert float(origin["customOriginConfig"]["originReadTimeout"]) >= integration_seconds
+
+
+@pytest.mark.parametrize("budget", [30, 60, 300, 600, 900])
+def test_timeout_chain_is_consistent_for_every_allowed_budget(budget):
+    chain = specs.timeout_chain(budget)
+    assert chain.api_gateway_integration_ms == budget * 1000 <= 900_000
+    assert chain.cloudfront_read_seconds >= budget and chain.cloudfront_completion_seconds >= chain.cloudfront_read_seconds
+    assert budget <= chain.alb_idle_seconds <= chain.router_request_seconds
+    assert budget <= chain.deregistration_delay_seconds < chain.router_termination_grace_seconds
+
+
+def test_timeout_chain_refuses_budgets_api_gateway_cannot_stream():
+    with pytest.raises(ValueError, match="edge.maxRequestSeconds: got 901"):
+        specs.timeout_chain(901)
+
+
+# --- internal ALB -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_alb_is_internal_and_reachable_only_from_the_vpc_link(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    alb = _one(snapshot, "aws:lb/loadBalancer:LoadBalancer")["props"]
+    assert alb["internal"] is True and alb["loadBalancerType"] == "application"
+    assert alb["dropInvalidHeaderFields"] is True
+    groups = {g["name"]: g["props"] for g in resources_of(snapshot, "aws:ec2/securityGroup:SecurityGroup") if g["name"].startswith("edge-")}
+    alb_group = groups["edge-alb"]
+    assert len(alb_group["ingress"]) == 1
+    assert alb_group["ingress"][0]["securityGroups"] == ["edge-vpc-link-id"] or alb_group["ingress"][0]["securityGroups"][0].startswith("edge-vpc-link")
+    assert "cidrBlocks" not in alb_group["ingress"][0] or not alb_group["ingress"][0]["cidrBlocks"]
+    link = _one(snapshot, "aws:apigatewayv2/vpcLink:VpcLink")["props"]
+    assert link["securityGroupIds"][0].startswith("edge-vpc-link")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_target_group_and_listener_rule_per_model(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    models = _models(snapshot)
+    groups = resources_of(snapshot, "aws:lb/targetGroup:TargetGroup")
+    assert len(groups) == len(models)
+    for group in groups:
+        assert group["props"]["targetType"] == "ip"
+        assert group["props"]["healthCheck"]["path"] == "/health"
+    listener = _one(snapshot, "aws:lb/listener:Listener")["props"]
+    default = listener["defaultActions"][0]
+    assert default["type"] == "fixed-response" and default["fixedResponse"]["statusCode"] == "404"
+    rules = resources_of(snapshot, "aws:lb/listenerRule:ListenerRule")
+    assert len(rules) == len(models)
+    served = {m["servedName"] for m in models}
+    for rule in rules:
+        conditions = rule["props"]["conditions"]
+        header = next(c["httpHeader"] for c in conditions if "httpHeader" in c)
+        paths = next(c["pathPattern"]["values"] for c in conditions if "pathPattern" in c)
+        assert header["httpHeaderName"] == specs.MODEL_HEADER and header["values"][0] in served
+        assert set(paths) == ROUTED_PATHS
+        assert rule["props"]["actions"][0]["type"] == "forward"
+
+
+def test_served_names_differing_only_by_case_are_refused():
+    with pytest.raises(ValueError, match="differ by more than letter case"):
+        specs.listener_rule_priorities(["Qwen3-8B", "qwen3-8b"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_target_group_dimensions_are_exported_for_scale_from_zero(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    outputs = snapshot["outputs"]
+    assert outputs["edgeLoadBalancerArnSuffix"].startswith("app/")
+    suffixes = outputs["edgeTargetGroupArnSuffixes"]
+    assert set(suffixes) == {m["name"] for m in _models(snapshot)}
+    assert all(value.startswith("targetgroup/") for value in suffixes.values())
+
+
+# --- the router and the controller ------------------------------------------------------------------------------------
+
+
+def test_controller_chart_matches_the_crd_release():
+    crd = yaml.safe_load((CRDS_DIR / "elbv2.k8s.aws_targetgroupbindings.yaml").read_text()) if CRDS_DIR.is_dir() else None
+    assert AWS_LOAD_BALANCER_CONTROLLER_CHART.version == AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION.lstrip("v")
+    if crd is not None:
+        assert crd["spec"]["names"]["kind"] == "TargetGroupBinding"
+    readme = (CRDS_DIR / "README.md").read_text() if CRDS_DIR.is_dir() else ""
+    assert not readme or f"chart {AWS_LOAD_BALANCER_CONTROLLER_CHART.version}" in readme
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_controller_release_and_least_privilege_role(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    release = _one(snapshot, "kubernetes:helm.sh/v3:Release", lambda r: r["name"] == "edge-lb-controller")["props"]
+    assert release["chart"] == "aws-load-balancer-controller" and release["version"] == AWS_LOAD_BALANCER_CONTROLLER_CHART.version
+    assert release["values"]["nodeSelector"] == {"vllm-eks/node-role": "system"}
+    assert release["values"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    policy = json.loads(_one(snapshot, "aws:iam/rolePolicy:RolePolicy", lambda r: r["name"] == "edge-lb-controller")["props"]["policy"])
+    writes = [s for s in policy["Statement"] if any(not a.split(":")[1].startswith("Describe") for a in s["Action"])]
+    assert len(writes) == 1 and set(writes[0]["Action"]) == {"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"}
+    assert all(arn.startswith("arn:aws:elasticloadbalancing:") for arn in writes[0]["Resource"])
+    trust = json.loads(_one(snapshot, "aws:iam/role:Role", lambda r: r["name"] == "edge-lb-controller")["props"]["assumeRolePolicy"])
+    condition = trust["Statement"][0]["Condition"]["StringEquals"]
+    assert any(value == "system:serviceaccount:kube-system:aws-load-balancer-controller" for value in condition.values())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_router_per_model_on_system_nodes_discovering_only_its_model(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    deployments = _router_deployments(snapshot)
+    assert len(deployments) == len(_models(snapshot))
+    for deployment in deployments:
+        validate_core(manifest(deployment))
+        namespace = deployment["props"]["metadata"]["namespace"]
+        spec = deployment["props"]["spec"]
+        assert float(spec["replicas"]) >= 2
+        assert float(spec["strategy"]["rollingUpdate"]["maxUnavailable"]) == 0
+        pod = spec["template"]["spec"]
+        assert pod["nodeSelector"] == {"vllm-eks/node-role": "system"}
+        args = pod["containers"][0]["args"]
+        assert "--service-discovery" in args and "--enable-igw" not in args and "--worker-urls" not in args
+        assert _flag(args, "--service-discovery-namespace") == namespace
+        model = namespace.removeprefix("vllm-")
+        assert f"app.kubernetes.io/instance={model}" in args and "app.kubernetes.io/name=vllm" in args
+        assert _flag(args, "--policy") == "power_of_two"
+        assert _flag(args, "--request-id-headers") == "x-request-id"
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_router_support_objects_are_valid_and_scoped(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    for type_token in (
+        "kubernetes:core/v1:Service",
+        "kubernetes:core/v1:ServiceAccount",
+        "kubernetes:policy/v1:PodDisruptionBudget",
+        "kubernetes:rbac.authorization.k8s.io/v1:Role",
+        "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+    ):
+        for resource in resources_of(snapshot, type_token):
+            if resource["props"]["metadata"].get("name", "").startswith("vllm-router"):
+                validate_core(manifest(resource))
+    roles = [r for r in resources_of(snapshot, "kubernetes:rbac.authorization.k8s.io/v1:Role") if "router" in r["name"]]
+    assert roles and all(r["props"]["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}] for r in roles)
+    for pdb in resources_of(snapshot, "kubernetes:policy/v1:PodDisruptionBudget"):
+        if pdb["props"]["metadata"]["name"] == "vllm-router":
+            assert float(pdb["props"]["spec"]["minAvailable"]) == 1
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_target_group_binding_and_pod_monitor_match_the_upstream_crds(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    bindings = resources_of(snapshot, "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding")
+    assert len(bindings) == len(_models(snapshot))
+    for binding in bindings:
+        validate_custom(manifest(binding))
+        assert binding["props"]["spec"]["targetType"] == "ip"
+        assert binding["props"]["spec"]["serviceRef"] == {"name": "vllm-router", "port": 8000}
+        assert binding["props"]["spec"]["targetGroupARN"].startswith("arn:aws:elasticloadbalancing:")
+    for monitor in resources_of(snapshot, "kubernetes:monitoring.coreos.com/v1:PodMonitor"):
+        if monitor["props"]["metadata"]["name"] == "vllm-router":
+            validate_custom(manifest(monitor))
+    patches = resources_of(snapshot, "kubernetes:core/v1:NamespacePatch")
+    assert any(p["props"]["metadata"]["labels"].get("elbv2.k8s.aws/pod-readiness-gate-inject") == "enabled" for p in patches)

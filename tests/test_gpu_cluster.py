@@ -1,0 +1,222 @@
+"""GpuCluster: the rendered control plane, system nodes and Karpenter GPU capacity; the config errors at load."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from components.catalog import GPU_AMI_ALIASES, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART
+from preflight.render import read_stack_config, render_config
+from stack_config import StackConfigError, load_stack_config
+from tests.conftest import resource_named, resources_of
+from tests.k8s_schemas import manifest, validate_custom
+
+ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+HELM = "kubernetes:helm.sh/v3:Release"
+
+
+@pytest.fixture(scope="module")
+def opted_in_snapshot() -> dict:
+    """prod with every optional cluster feature on: admin entry, public endpoint from one CIDR, AL2023 GPU nodes."""
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["vllm-eks:cluster"].update(
+        {"adminPrincipalArn": ADMIN, "endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"], "gpuAmiFamily": "al2023"}
+    )
+    return render_config("prod-variant", config)
+
+
+def test_control_plane_is_private_encrypted_and_logged(prod_snapshot):
+    props = resource_named(prod_snapshot, "eks:index:Cluster", "cluster-eks")["props"]
+    assert props["endpointPrivateAccess"] is True and props["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in props
+    assert props["authenticationMode"] == "API"
+    assert props["createOidcProvider"] is True and props["skipDefaultNodeGroup"] is True
+    assert props["nodeAssociatePublicIpAddress"] is False
+    assert props["enabledClusterLogTypes"] == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    assert props["version"] == "1.35" and props["name"] == "vllm-eks-prod"
+    private_subnets = [r for r in resources_of(prod_snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
+    assert len(props["privateSubnetIds"]) == len(private_subnets) == 3
+    assert "publicSubnetIds" not in props
+    key = resource_named(prod_snapshot, "aws:kms/key:Key", "cluster-secrets-key")
+    assert key["props"]["enableKeyRotation"] is True
+    assert props["encryptionConfigKeyArn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+
+
+def test_public_endpoint_only_when_opted_in_and_only_from_listed_cidrs(opted_in_snapshot):
+    props = resource_named(opted_in_snapshot, "eks:index:Cluster", "cluster-eks")["props"]
+    assert props["endpointPublicAccess"] is True and props["endpointPrivateAccess"] is True
+    assert props["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_access_entries_admin_and_karpenter_nodes(prod_snapshot, opted_in_snapshot):
+    assert [r["name"] for r in resources_of(prod_snapshot, "aws:eks/accessEntry:AccessEntry")] == ["cluster-karpenter-node-access"]
+    node_entry = resource_named(opted_in_snapshot, "aws:eks/accessEntry:AccessEntry", "cluster-karpenter-node-access")["props"]
+    node_role = resource_named(opted_in_snapshot, "aws:iam/role:Role", "cluster-karpenter-node-role")
+    assert node_entry["type"] == "EC2_LINUX" and node_entry["clusterName"] == "vllm-eks-prod-variant"
+    assert node_entry["principalArn"].startswith("arn:aws:iam::123456789012:role/cluster-karpenter-node-role")
+    admin = resource_named(opted_in_snapshot, "aws:eks/accessEntry:AccessEntry", "cluster-admin-access")["props"]
+    assert admin == {"clusterName": "vllm-eks-prod-variant", "principalArn": ADMIN, "type": "STANDARD"}
+    association = resource_named(opted_in_snapshot, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "cluster-admin-policy")
+    assert association["props"]["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    assert association["props"]["accessScope"] == {"type": "cluster"}
+    assert json.loads(node_role["props"]["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
+
+
+def test_node_roles_have_no_s3_access(prod_snapshot):
+    for name in ("cluster-system-node-role", "cluster-karpenter-node-role"):
+        policies = resource_named(prod_snapshot, "aws:iam/role:Role", name)["props"]["managedPolicyArns"]
+        assert sorted(policies) == [
+            "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
+            "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+            "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+        ]
+    role_policies = {r["props"]["role"] for r in resources_of(prod_snapshot, "aws:iam/rolePolicy:RolePolicy")}
+    assert not any("node-role" in str(role) for role in role_policies)
+
+
+def test_system_nodes_bottlerocket_on_demand_private_imdsv2(prod_snapshot):
+    group = resource_named(prod_snapshot, "aws:eks/nodeGroup:NodeGroup", "cluster-system")["props"]
+    assert group["nodeGroupName"] == "system" and group["amiType"] == "BOTTLEROCKET_x86_64"
+    assert group["capacityType"] == "ON_DEMAND" and group["instanceTypes"] == ["m7i.xlarge"]
+    assert group["labels"] == {"vllm-eks/node-role": "system"}
+    assert {key: float(value) for key, value in group["scalingConfig"].items()} == {"minSize": 3, "desiredSize": 3, "maxSize": 6}
+    assert len(group["subnetIds"]) == 3 and all("private" in subnet for subnet in group["subnetIds"])
+    template = resource_named(prod_snapshot, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-system-nodes")["props"]
+    assert group["launchTemplate"]["version"] == "1"
+    assert template["metadataOptions"]["httpTokens"] == "required"
+    assert float(template["metadataOptions"]["httpPutResponseHopLimit"]) == 1
+    assert all(m["ebs"]["encrypted"] == "true" and m["ebs"]["volumeType"] == "gp3" for m in template["blockDeviceMappings"])
+
+
+def test_node_pools_spot_burst_contract(prod_snapshot):
+    pools = {r["props"]["metadata"]["name"]: r["props"]["spec"] for r in resources_of(prod_snapshot, NODE_POOL)}
+    assert set(pools) == {"gpu-on-demand", "gpu-spot"}
+    on_demand, spot = pools["gpu-on-demand"], pools["gpu-spot"]
+    assert float(on_demand["weight"]) > float(spot["weight"])
+    # prod: qwen3-8b on g5.12xlarge (4 GPUs), 2 on-demand baseline replicas, maxGpus 40.
+    assert on_demand["limits"] == {"nvidia.com/gpu": "8"} and spot["limits"] == {"nvidia.com/gpu": "32"}
+    for pool, capacity_type in ((on_demand, "on-demand"), (spot, "spot")):
+        template = pool["template"]["spec"]
+        requirements = {r["key"]: r["values"] for r in template["requirements"]}
+        assert requirements["karpenter.sh/capacity-type"] == [capacity_type]
+        assert requirements["node.kubernetes.io/instance-type"] == ["g5.12xlarge"]
+        assert template["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+        assert template["nodeClassRef"] == {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"}
+        assert pool["disruption"]["consolidationPolicy"] == "WhenEmpty"
+        assert {b["reasons"][0] for b in pool["disruption"]["budgets"]} == {"Empty", "Drifted"}
+
+
+def test_dev_on_demand_baseline_is_one_l4(dev_snapshot):
+    pools = {r["props"]["metadata"]["name"]: r["props"]["spec"] for r in resources_of(dev_snapshot, NODE_POOL)}
+    assert pools["gpu-on-demand"]["limits"] == {"nvidia.com/gpu": "1"} and pools["gpu-spot"]["limits"] == {"nvidia.com/gpu": "3"}
+
+
+def test_node_class_bottlerocket_nvidia_private_encrypted_imdsv2(prod_snapshot):
+    spec = resource_named(prod_snapshot, NODE_CLASS, "cluster-gpu-node-class")["props"]["spec"]
+    assert spec["amiSelectorTerms"] == [{"alias": GPU_AMI_ALIASES["bottlerocket"]}]
+    assert spec["subnetSelectorTerms"] == spec["securityGroupSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "vllm-eks-prod"}}]
+    assert spec["role"].startswith("cluster-karpenter-node-role")
+    devices = {d["deviceName"]: d["ebs"] for d in spec["blockDeviceMappings"]}
+    assert devices["/dev/xvdb"]["volumeSize"] == "200Gi"
+    assert all(ebs["encrypted"] is True and ebs["volumeType"] == "gp3" for ebs in devices.values())
+    assert spec["metadataOptions"]["httpTokens"] == "required" and float(spec["metadataOptions"]["httpPutResponseHopLimit"]) == 1
+    subnets = [r for r in resources_of(prod_snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
+    assert all(s["props"]["tags"]["karpenter.sh/discovery"] == "vllm-eks-prod" for s in subnets)
+    tag = resource_named(prod_snapshot, "aws:ec2/tag:Tag", "cluster-cluster-sg-discovery")["props"]
+    assert (tag["key"], tag["value"]) == ("karpenter.sh/discovery", "vllm-eks-prod") and tag["resourceId"].startswith("sg-")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "variant"])
+def test_karpenter_resources_match_the_upstream_crds(stack, dev_snapshot, prod_snapshot, opted_in_snapshot):
+    snapshot = {"dev": dev_snapshot, "prod": prod_snapshot, "variant": opted_in_snapshot}[stack]
+    rendered = resources_of(snapshot, NODE_POOL) + resources_of(snapshot, NODE_CLASS)
+    assert len(rendered) == 3
+    for resource in rendered:
+        validate_custom(manifest(resource))
+        assert resource["options"]["provider"] is not None
+
+
+def test_strict_crd_validation_rejects_a_misspelt_field(prod_snapshot):
+    pool = manifest(resource_named(prod_snapshot, NODE_POOL, "cluster-gpu-spot"))
+    pool["spec"]["disruption"]["consolidateAftr"] = "5m"
+    with pytest.raises(AssertionError, match="consolidateAftr"):
+        validate_custom(pool)
+
+
+def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
+    release = resource_named(prod_snapshot, HELM, "cluster-karpenter")["props"]
+    assert (release["chart"], release["version"]) == ("oci://public.ecr.aws/karpenter/karpenter", KARPENTER_CHART.version)
+    assert KARPENTER_CHART.version.startswith("1.14.")  # ../shared/crds are v1.14.x
+    values = release["values"]
+    assert values["settings"] == {"clusterName": "vllm-eks-prod", "interruptionQueue": "vllm-eks-prod-karpenter"}
+    assert values["nodeSelector"]["vllm-eks/node-role"] == "system"
+    controller = resource_named(prod_snapshot, "aws:iam/role:Role", "cluster-karpenter-controller")
+    assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::123456789012:role/cluster-karpenter-controller")
+    condition = json.loads(controller["props"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
+    assert sorted(condition.values()) == ["sts.amazonaws.com", "system:serviceaccount:kube-system:karpenter"]
+    queue = resource_named(prod_snapshot, "aws:sqs/queue:Queue", "cluster-interruptions")["props"]
+    assert queue["sqsManagedSseEnabled"] is True
+    patterns = sorted(json.loads(r["props"]["eventPattern"])["detail-type"][0] for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule"))
+    assert patterns == [
+        "AWS Health Event",
+        "EC2 Instance Rebalance Recommendation",
+        "EC2 Instance State-change Notification",
+        "EC2 Spot Instance Interruption Warning",
+    ]
+    targets = resources_of(prod_snapshot, "aws:cloudwatch/eventTarget:EventTarget")
+    assert len(targets) == 4 and all(t["props"]["arn"].endswith(":vllm-eks-prod-karpenter") for t in targets)
+
+
+def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):
+    assert [r["name"] for r in resources_of(prod_snapshot, HELM)].count("cluster-nvidia-device-plugin") == 0
+    plugin = resource_named(opted_in_snapshot, HELM, "cluster-nvidia-device-plugin")["props"]
+    assert plugin["version"] == NVIDIA_DEVICE_PLUGIN_CHART.version
+    assert plugin["values"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    terms = plugin["values"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == ["gpu-on-demand", "gpu-spot"]
+    node_class = resource_named(opted_in_snapshot, NODE_CLASS, "cluster-gpu-node-class")["props"]["spec"]
+    assert node_class["amiSelectorTerms"] == [{"alias": GPU_AMI_ALIASES["al2023"]}]
+
+
+def test_outputs_kubeconfig_secret_and_provider(prod_snapshot):
+    assert prod_snapshot["outputs"]["kubeconfig"] == "[secret]"
+    assert prod_snapshot["outputs"]["clusterName"] == "vllm-eks-prod"
+    provider = resource_named(prod_snapshot, "pulumi:providers:kubernetes", "cluster-k8s")
+    assert "kubeconfig" in provider["props"]
+
+
+# --- config errors at load ---------------------------------------------------------------------------------------------
+def _sections(**overrides) -> dict:
+    model = {"name": "m", "servedName": "m", "catalogModel": "qwen3-8b", "s3Prefix": "models/m", "maxModelLen": 4096}
+    sections = {"models": [model], "edge": {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}]}}
+    for key, value in overrides.items():
+        sections[key] = value
+    return sections
+
+
+def test_unknown_gpu_instance_type_fails_at_load():
+    model = {"name": "m", "servedName": "m", "catalogModel": "qwen3-8b", "s3Prefix": "models/m", "maxModelLen": 4096, "instanceType": "g9.xlarge"}
+    with pytest.raises(StackConfigError) as error:
+        load_stack_config(_sections(models=[model]))
+    assert "models[0].instanceType: got 'g9.xlarge', expected 'auto' or a GPU instance type the catalog knows: g5.xlarge" in str(error.value)
+
+
+@pytest.mark.parametrize("zones", [0, 1])
+def test_private_cluster_without_private_subnets_fails_at_load(zones):
+    with pytest.raises(StackConfigError) as error:
+        load_stack_config(_sections(network={"availabilityZones": zones}))
+    assert str(error.value).splitlines()[1].strip() == (
+        f"network.availabilityZones: got {zones}, expected an integer >= 2 "
+        "(one private subnet per zone; the private EKS cluster needs private subnets in at least 2 zones)"
+    )
+
+
+def test_public_endpoint_needs_cidrs_and_never_everywhere():
+    with pytest.raises(StackConfigError, match=r"cluster.publicAccessCidrs: got \[\], expected at least one CIDR"):
+        load_stack_config(_sections(cluster={"endpointPublicAccess": True}))
+    with pytest.raises(StackConfigError, match="never 0.0.0.0/0"):
+        load_stack_config(_sections(cluster={"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}))

@@ -1,0 +1,117 @@
+"""ModelStore: the weights bucket, the per-model read role bound to one service account, the optional sync Job."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from components.model_sync import staging_gib
+from preflight.render import read_stack_config, render_config
+from stack_config import StackConfigError, load_stack_config
+from tests.conftest import resource_named, resources_of
+from tests.k8s_schemas import manifest, validate_core
+
+ROLE = "aws:iam/role:Role"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+TOKEN_SECRET = "vllm-eks/hugging-face-token"
+
+
+@pytest.fixture(scope="module")
+def sync_snapshot() -> dict:
+    """prod with the Hugging Face sync on, the token read from Secrets Manager."""
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["vllm-eks:cluster"]["huggingFaceTokenSecretName"] = TOKEN_SECRET
+    config["vllm-eks:models"][0]["syncFromHuggingFace"] = True
+    return render_config("prod-sync", config)
+
+
+def test_bucket_is_encrypted_versioned_private_tls_only_and_kept(prod_snapshot):
+    bucket = resource_named(prod_snapshot, "aws:s3/bucket:Bucket", "models-weights")
+    assert bucket["props"]["tags"]["vllm-eks:purpose"] == "model-weights"
+    assert bucket["props"]["forceDestroy"] is False
+    assert bucket["options"]["retainOnDelete"] is True
+    key = resource_named(prod_snapshot, "aws:kms/key:Key", "models-key")
+    assert key["props"]["enableKeyRotation"] is True and key["options"]["retainOnDelete"] is True
+    rule = resource_named(
+        prod_snapshot, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "models-encryption"
+    )["props"]["rules"][0]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    assert rule["bucketKeyEnabled"] is True
+    versioning = resource_named(prod_snapshot, "aws:s3/bucketVersioning:BucketVersioning", "models-versioning")["props"]
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    blocks = resource_named(prod_snapshot, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "models-public-access")["props"]
+    assert all(blocks[flag] is True for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    policy = json.loads(resource_named(prod_snapshot, "aws:s3/bucketPolicy:BucketPolicy", "models-policy")["props"]["policy"])
+    assert policy["Statement"][0]["Effect"] == "Deny"
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    bucket_arn, objects = policy["Statement"][0]["Resource"]
+    assert bucket_arn.startswith("arn:aws:s3:::vllm-weights-") and objects == f"{bucket_arn}/*"
+    lifecycle = resource_named(prod_snapshot, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "models-lifecycle")
+    expiry = lifecycle["props"]["rules"][0]
+    assert float(expiry["noncurrentVersionExpiration"]["noncurrentDays"]) == 30
+    assert float(expiry["abortIncompleteMultipartUpload"]["daysAfterInitiation"]) == 7
+
+
+def test_read_role_trusts_exactly_the_serving_service_account(prod_snapshot):
+    role = resource_named(prod_snapshot, ROLE, "models-qwen3-8b-read")
+    statement = json.loads(role["props"]["assumeRolePolicy"])["Statement"]
+    assert len(statement) == 1 and statement[0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement[0]["Principal"]["Federated"].startswith("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/")
+    issuer = statement[0]["Principal"]["Federated"].split(":oidc-provider/")[1]
+    assert statement[0]["Condition"] == {
+        "StringEquals": {f"{issuer}:sub": "system:serviceaccount:vllm-qwen3-8b:vllm-server", f"{issuer}:aud": "sts.amazonaws.com"}
+    }
+
+
+def test_read_policy_is_the_model_prefix_only(prod_snapshot):
+    document = json.loads(resource_named(prod_snapshot, POLICY, "models-qwen3-8b-read-policy")["props"]["policy"])
+    get, listing, decrypt = document["Statement"]
+    assert get["Action"] == "s3:GetObject" and get["Resource"].endswith("/models/qwen3-8b/*")
+    assert listing["Action"] == "s3:ListBucket" and listing["Condition"] == {"StringLike": {"s3:prefix": ["models/qwen3-8b", "models/qwen3-8b/*"]}}
+    assert decrypt["Action"] == "kms:Decrypt" and decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
+
+
+def test_no_iam_user_or_access_key_and_no_sync_by_default(prod_snapshot, dev_snapshot):
+    for snapshot in (prod_snapshot, dev_snapshot):
+        types = {resource["type"] for resource in snapshot["resources"]}
+        assert not types & {"aws:iam/user:User", "aws:iam/accessKey:AccessKey"}
+        assert not [job["name"] for job in resources_of(snapshot, "kubernetes:batch/v1:Job") if job["name"].startswith("models-")]
+
+
+def test_sync_job_role_writes_only_its_prefix_and_reads_the_token(sync_snapshot):
+    role = resource_named(sync_snapshot, ROLE, "models-qwen3-8b-sync")
+    condition = json.loads(role["props"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
+    assert "system:serviceaccount:model-sync:sync-qwen3-8b" in condition.values()
+    document = json.loads(resource_named(sync_snapshot, POLICY, "models-qwen3-8b-sync-policy")["props"]["policy"])
+    by_sid = {statement["Sid"]: statement for statement in document["Statement"]}
+    assert by_sid["WriteModelObjects"]["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
+    assert by_sid["WriteModelObjects"]["Resource"].endswith("/models/qwen3-8b/*")
+    assert by_sid["ReadHuggingFaceToken"]["Resource"] == f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{TOKEN_SECRET}-??????"
+
+
+def test_sync_job_manifest_is_valid_restricted_and_keeps_the_token_out(sync_snapshot):
+    job = manifest(resource_named(sync_snapshot, "kubernetes:batch/v1:Job", "models-qwen3-8b-sync-job"))
+    validate_core(job)
+    validate_core(manifest(resource_named(sync_snapshot, "kubernetes:core/v1:ServiceAccount", "models-qwen3-8b-sync-sa")))
+    validate_core(manifest(resource_named(sync_snapshot, "kubernetes:core/v1:Namespace", "models-sync-namespace")))
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "sync-qwen3-8b" and pod["nodeSelector"] == {"vllm-eks/node-role": "system"}
+    containers = pod["initContainers"] + pod["containers"]
+    assert [c["name"] for c in containers] == ["token", "download", "upload"]
+    assert all(c["securityContext"]["readOnlyRootFilesystem"] and c["securityContext"]["capabilities"] == {"drop": ["ALL"]} for c in containers)
+    assert TOKEN_SECRET in containers[0]["command"][2]
+    text = json.dumps(job)
+    assert "HF_TOKEN" not in text and "hf_" not in text  # the token itself never appears, only where to find it
+    assert '"s3://$WEIGHTS_BUCKET/models/qwen3-8b/"' in containers[2]["command"][2]
+    staging = next(v for v in pod["volumes"] if v["name"] == "staging")
+    assert staging["emptyDir"]["sizeLimit"] == f"{staging_gib(int(8.19e9 * 2))}Gi"
+    assert job["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+
+
+def test_sync_needs_a_hugging_face_id():
+    model = {"name": "m", "servedName": "m", "catalogModel": "qwen3-8b", "s3Prefix": "models/m", "maxModelLen": 4096, "syncFromHuggingFace": True}
+    with pytest.raises(StackConfigError, match=r"models\[0\].syncFromHuggingFace: got True, expected false unless huggingFaceId"):
+        load_stack_config({"models": [model], "edge": {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}]}})
