@@ -8,6 +8,7 @@ from components.model_store import ModelStore
 from components.model_sync import staging_gib
 from components.network import Network
 from components.sizing import SizingError, plan_models
+from components.startup_time import StartupBudgetError, check_startup_budgets
 from components.vllm_service import VllmService
 from stack_config import SECTIONS, StackConfigError, load_stack_config
 
@@ -17,7 +18,9 @@ try:
     config = load_stack_config({section: project_config.get_object(section) for section in SECTIONS})
     # Resolves `instanceType: auto` and rejects models that cannot fit, before any resource exists.
     capacity_plans = plan_models(config.models)
-except (StackConfigError, SizingError) as error:
+    # A model that cannot load within its startup-probe budget would be restarted forever while loading.
+    check_startup_budgets(config.models, capacity_plans)
+except (StackConfigError, SizingError, StartupBudgetError) as error:
     raise pulumi.RunError(str(error)) from None
 
 stack = pulumi.get_stack()

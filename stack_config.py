@@ -15,10 +15,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from components.catalog import EKS_SUPPORTED_VERSIONS, GPU_INSTANCES, INTERFACE_ENDPOINT_SERVICES, MODELS
+from components.catalog import (
+    EKS_SUPPORTED_VERSIONS,
+    GPU_INSTANCES,
+    INTERFACE_ENDPOINT_SERVICES,
+    MODELS,
+    SPOT_DISCOUNT_DEFAULT,
+)
 
 PROJECT = "vllm-eks"
-SECTIONS = ("network", "cluster", "models", "autoscaling", "observability", "edge")
+SECTIONS = ("network", "cluster", "models", "autoscaling", "observability", "edge", "plan")
 
 
 class _Schema(BaseModel):
@@ -312,6 +318,18 @@ class EdgeConfig(_Schema):
         return value
 
 
+# --- plan (`preflight plan` only; nothing is deployed from it) ---------------------------------------------------------
+class PlanConfig(_Schema):
+    """The workload and prices `preflight plan` assumes when it estimates throughput and cost."""
+
+    typical_prompt_tokens: int = Field(default=1024, ge=1)
+    typical_output_tokens: int = Field(default=256, ge=1)
+    # Share of each replica-hour spent generating at the estimated rate (idle time, uneven load, prefill).
+    utilisation: float = Field(default=0.5, gt=0, le=1)
+    spot_discount: float = Field(default=SPOT_DISCOUNT_DEFAULT, ge=0, lt=1)
+    hosted_api_usd_per_million_output_tokens: float | None = Field(default=None, gt=0)
+
+
 # --- the whole stack ---------------------------------------------------------------------------------------------------
 class StackConfig(_Schema):
     network: NetworkConfig = NetworkConfig()
@@ -320,6 +338,7 @@ class StackConfig(_Schema):
     autoscaling: AutoscalingConfig = AutoscalingConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
     edge: EdgeConfig
+    plan: PlanConfig = PlanConfig()
 
     @field_validator("models")
     @classmethod

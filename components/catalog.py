@@ -313,3 +313,117 @@ NVIDIA_DEVICE_PLUGIN_CHART = HelmChart("nvidia-device-plugin", "0.18.2", "https:
 # CLI), run on the official Python image. Uploads use AWS_CLI_IMAGE.
 HUGGING_FACE_HUB_VERSION = "2.4.0"
 PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
+
+# --- Preflight plan: prices and rates (preflight plan, components/cost.py, throughput.py, startup_time.py) ----------
+# Prices snapshot 2026-11, on-demand list prices, keyed by region: the stack's `aws:region` picks the row, and a
+# region not in the table is an error naming it (add a row from the pages below). GPU instance prices are
+# GPU_INSTANCES above (us-east-1). Sources:
+#   EKS        https://aws.amazon.com/eks/pricing/            $0.10 per cluster-hour in standard support
+#   NAT        https://aws.amazon.com/vpc/pricing/            $0.045 per gateway-hour + $0.045 per GB processed
+#   Endpoints  https://aws.amazon.com/privatelink/pricing/    $0.01 per interface endpoint-hour per AZ + $0.01 per GB
+#   ALB        https://aws.amazon.com/elasticloadbalancing/pricing/  $0.0225 per hour + $0.008 per LCU-hour
+#   API GW     https://aws.amazon.com/api-gateway/pricing/    REST $3.50 per million requests (first 333 M)
+#   WAF        https://aws.amazon.com/waf/pricing/            $5 per web ACL-month + $1 per rule-month + $0.60 per M requests
+#              (each AWS managed rule group counts as one rule; the three used here carry no subscription fee)
+#   CloudFront https://aws.amazon.com/cloudfront/pricing/     pay-as-you-go: $0.0100 per 10 000 HTTPS requests,
+#              $0.085 per GB to the internet (United States / Europe, first 10 TB); no fixed fee
+#   KMS        https://aws.amazon.com/kms/pricing/            $1 per customer managed key-month
+#   Secrets    https://aws.amazon.com/secrets-manager/pricing/ $0.40 per secret-month
+#   EC2        https://aws.amazon.com/ec2/pricing/on-demand/  system node instance types (Linux)
+PRICE_SNAPSHOT_DATE = "2026-11"
+HOURS_PER_MONTH = 730  # AWS pricing pages' convention (8 760 h / 12)
+
+
+@dataclass(frozen=True)
+class RegionPrices:
+    eks_cluster_usd_per_hour: float
+    nat_gateway_usd_per_hour: float
+    nat_gateway_usd_per_gb: float
+    interface_endpoint_usd_per_hour_per_az: float
+    interface_endpoint_usd_per_gb: float
+    alb_usd_per_hour: float
+    alb_usd_per_lcu_hour: float
+    api_gateway_rest_usd_per_million_requests: float
+    waf_usd_per_acl_month: float
+    waf_usd_per_rule_month: float
+    waf_usd_per_million_requests: float
+    cloudfront_usd_per_million_https_requests: float
+    cloudfront_usd_per_gb_out: float
+    kms_key_usd_per_month: float
+    secret_usd_per_month: float
+    system_node_usd_per_hour: dict[str, float]
+
+
+REGION_PRICES: dict[str, RegionPrices] = {
+    "us-east-1": RegionPrices(
+        eks_cluster_usd_per_hour=0.10,
+        nat_gateway_usd_per_hour=0.045,
+        nat_gateway_usd_per_gb=0.045,
+        interface_endpoint_usd_per_hour_per_az=0.01,
+        interface_endpoint_usd_per_gb=0.01,
+        alb_usd_per_hour=0.0225,
+        alb_usd_per_lcu_hour=0.008,
+        api_gateway_rest_usd_per_million_requests=3.50,
+        waf_usd_per_acl_month=5.0,
+        waf_usd_per_rule_month=1.0,
+        waf_usd_per_million_requests=0.60,
+        cloudfront_usd_per_million_https_requests=1.00,
+        cloudfront_usd_per_gb_out=0.085,
+        kms_key_usd_per_month=1.0,
+        secret_usd_per_month=0.40,
+        system_node_usd_per_hour={
+            "m7i.large": 0.1008,
+            "m7i.xlarge": 0.2016,
+            "m7i.2xlarge": 0.4032,
+            "m6i.large": 0.096,
+            "m6i.xlarge": 0.192,
+            "m6i.2xlarge": 0.384,
+        },
+    ),
+}
+
+# Spot: no dated price snapshot is kept (Spot prices move hourly per AZ). The plan applies a discount off on-demand,
+# configurable per stack (`plan.spotDiscount`). 0.5 is a planning assumption on the cautious side of what the AWS
+# Spot Instance Advisor (https://aws.amazon.com/ec2/spot/instance-advisor/, "savings over On-Demand") typically shows
+# for g5/g6 instances; check the Advisor or `aws ec2 describe-spot-price-history` for the instance and region.
+SPOT_DISCOUNT_DEFAULT = 0.5
+SPOT_DISCOUNT_SOURCE = "assumption (configurable plan.spotDiscount); compare https://aws.amazon.com/ec2/spot/instance-advisor/"
+
+# Start-up time = weights / S3 streaming rate + engine start, compared with the startup probe's budget.
+# Published: NVIDIA/Run:ai "Reducing Cold Start Latency for LLM Inference with NVIDIA Run:ai Model Streamer"
+# (developer.nvidia.com, 2025-09; whitepaper run.ai/blog/run-ai-model-streamer-performance-benchmarks, 2024-10):
+# Llama-3-8B (about 15 GB) on g5.12xlarge streamed from S3 in about 5 s at concurrency 32 (about 3 GB/s) and read
+# from a gp3 volume in 14.34 s (about 1 GB/s). The planning rate is 1 GB/s, a third of the published S3 best case:
+# the "up to 10 Gbps" network of the smaller catalog instances (g5/g6 xlarge-2xlarge, 1.25 GB/s burst) caps a
+# stream there, and the s3-sync fallback reads from the node's gp3 volume at about this rate (its S3 download runs in
+# an init container, before the startup probe starts counting).
+S3_STREAMING_BYTES_PER_SECOND = 1.0e9
+S3_STREAMING_SOURCE = (
+    "conservative 1 GB/s: a third of the Run:ai Model Streamer S3 benchmark (15 GB in ~5 s on g5.12xlarge, "
+    "NVIDIA developer blog 2025-09), within a 10 Gbps node's network"
+)
+# Engine start besides reading weights: imports and engine init, torch.compile (Dynamo + graph compilation) and
+# CUDA-graph capture, without a warm compile cache: 10 + 42 + 54 + 94 = 200 s measured for Llama-3.1-8B on an L40S
+# (https://tensorfuse.io/docs/blogs/reducing_gpu_cold_start, "Weight loading" excluded). Pods here start with an
+# empty cache, so the cold figure applies.
+VLLM_ENGINE_START_SECONDS = 200
+
+# vLLM's default --max-num-seqs for the OpenAI server (vllm/engine/arg_utils.py get_batch_defaults, 0.32): 256, and
+# 1024 on GPUs with >= 70 GiB that are not A100s. The planner's batch never exceeds it (the stack does not set it).
+VLLM_DEFAULT_MAX_NUM_SEQS: dict[str, int] = {"A10G": 256, "L4": 256, "L40S": 256, "A100-40GB": 256, "H100": 1024}
+
+
+@dataclass(frozen=True)
+class PublishedBenchmark:
+    output_tokens_per_second: float
+    concurrency: int
+    prompt_tokens: int
+    output_tokens: int
+    source: str
+
+
+# Published decode throughput per (catalog model, instance type), shown beside the roofline estimate. Only
+# measurements on the catalog's exact model and instance belong here. As of 2026-11 none was found for the catalog's
+# pairs (searched: vLLM, NVIDIA, AWS and GPUStack performance pages; figures on RTX 3090/A100/H100 or other models
+# do not transfer), so the plan says "none published" rather than borrow a figure from other hardware.
+PUBLISHED_DECODE_BENCHMARKS: dict[tuple[str, str], PublishedBenchmark] = {}

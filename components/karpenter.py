@@ -148,7 +148,8 @@ def controller_policy(
 ) -> dict[str, Any]:
     """The controller's permissions as Karpenter v1.14 documents them (getting-started CloudFormation), one document.
 
-    Launches and deletions are scoped by the tags Karpenter puts on what it creates; reads are regional.
+    Launches and deletions are scoped by the tags Karpenter puts on what it creates; reads are regional. The
+    upstream ZonalShift statement is left out: the stack keeps the chart's `settings.enableZonalShift: false`.
     """
     ec2 = f"arn:{partition}:ec2:{region}"
     instance_profiles = f"arn:{partition}:iam::{account_id}:instance-profile/*"

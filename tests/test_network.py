@@ -5,7 +5,7 @@ import ipaddress
 import pytest
 
 from components.network import plan_subnets
-from conftest import resource_named, resources_of
+from rendered import resource_named, resources_of
 
 SUBNET = "aws:ec2/subnet:Subnet"
 

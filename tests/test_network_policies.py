@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.network_policies import default_deny, router_policy, serving_namespace_policies, vllm_policy
-from conftest import resources_of
+from rendered import resources_of
 from k8s_schemas import manifest, validate_core
 
 VLLM = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "m"}
