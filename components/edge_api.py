@@ -18,6 +18,8 @@ from components import edge_specs as specs
 from components.catalog import API_GATEWAY_SECURITY_POLICY
 
 STAGE_NAME = "live"
+# AWS managed policy for API Gateway's CloudWatch logging role (AWS docs: "Set up CloudWatch logging for REST APIs").
+API_GATEWAY_CLOUDWATCH_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 AUTHORIZER_CACHE_SECONDS = 300  # one authorizer call per key per five minutes; a revoked key is refused by API Gateway at once
 
 
@@ -177,6 +179,28 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
         triggers={"routes": route_table_hash(inputs["served_names"], timeouts, inputs["origin_verify"])},
         opts=child.merge(pulumi.ResourceOptions(depends_on=[*integrations, inputs["listener"]])),
     )
+    # API Gateway writes access logs with a role set once per account and region (a singleton setting; stacks in one
+    # account share it, the last one set wins and any of them works).
+    logs_role = aws.iam.Role(
+        f"{name}-api-logs",
+        assume_role_policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+        opts=child,
+    )
+    logs_policy = aws.iam.RolePolicyAttachment(
+        f"{name}-api-logs", role=logs_role.name, policy_arn=API_GATEWAY_CLOUDWATCH_POLICY_ARN, opts=child
+    )
+    account = aws.apigateway.Account(
+        f"{name}-api-logs",
+        cloudwatch_role_arn=logs_role.arn,
+        opts=child.merge(pulumi.ResourceOptions(depends_on=[logs_policy])),
+    )
     access_logs = aws.cloudwatch.LogGroup(
         f"{name}-access-logs",
         name=f"/aws/apigateway/{name}-api/access",
@@ -189,7 +213,7 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
         deployment=deployment.id,
         stage_name=STAGE_NAME,
         access_log_settings={"destination_arn": access_logs.arn, "format": specs.access_log_format()},
-        opts=child,
+        opts=child.merge(pulumi.ResourceOptions(depends_on=[account])),
     )
     aws.apigateway.MethodSettings(
         f"{name}-method-settings",

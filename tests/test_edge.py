@@ -312,10 +312,12 @@ def test_alb_is_internal_and_reachable_only_from_the_vpc_link(stack, request):
     groups = {g["name"]: g["props"] for g in resources_of(snapshot, "aws:ec2/securityGroup:SecurityGroup") if g["name"].startswith("edge-")}
     alb_group = groups["edge-alb"]
     assert len(alb_group["ingress"]) == 1
-    assert alb_group["ingress"][0]["securityGroups"] == ["edge-vpc-link-id"] or alb_group["ingress"][0]["securityGroups"][0].startswith("edge-vpc-link")
-    assert "cidrBlocks" not in alb_group["ingress"][0] or not alb_group["ingress"][0]["cidrBlocks"]
+    (ingress,) = alb_group["ingress"]
     link = _one(snapshot, "aws:apigatewayv2/vpcLink:VpcLink")["props"]
-    assert link["securityGroupIds"][0].startswith("edge-vpc-link")
+    assert ingress["securityGroups"] == link["securityGroupIds"], "the ALB admits the VPC link's group and nothing else"
+    assert link["securityGroupIds"][0].startswith("edge-vpc-link-")
+    assert not ingress.get("cidrBlocks") and not ingress.get("ipv6CidrBlocks")
+    assert float(ingress["fromPort"]) == float(ingress["toPort"]) == specs.LISTENER_PORT
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -1,0 +1,276 @@
+"""`preflight plan`: hand-computed capacity and roofline figures, start-up budget at config load, cost and schedule,
+and the three output formats (text, Markdown tables checked on structure, JSON checked against its schema)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from components.catalog import GPU_INSTANCES, HOURS_PER_MONTH, MODELS
+from components.cost import CostError, replica_split, window_hours_per_week
+from components.sizing import kv_bytes_per_token, plan_capacity
+from components.startup_time import StartupBudgetError, check_startup_budgets
+from components.throughput import estimate_throughput, replicas_for_load
+from rendered import resources_of
+from preflight.plan import build_plan
+from preflight.plan_cli import main as plan_main
+from preflight.render import read_stack_config, render_config
+from stack_config import load_stack_config
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden" / "plan_structure.md"
+MIB, GIB = 1024**2, 1024**3
+
+
+@pytest.fixture(scope="module")
+def prod_plan() -> dict:
+    return build_plan("prod", read_stack_config("prod"))
+
+
+@pytest.fixture(scope="module")
+def dev_plan() -> dict:
+    return build_plan("dev", read_stack_config("dev"))
+
+
+def _kv_capacity_by_hand(reported_mib: int, utilisation: float, weights_per_gpu: int, kv_per_token_per_gpu: int) -> int:
+    usable = int(reported_mib * MIB * utilisation)
+    kv_cache = usable - weights_per_gpu - 2 * GIB  # catalog: 2 GiB vLLM overhead per GPU
+    return kv_cache // (kv_per_token_per_gpu * 16) * 16  # whole 16-token blocks
+
+
+# --- fit -----------------------------------------------------------------------------------------------------------
+def test_qwen3_8b_on_g5_12xlarge_matches_the_hand_computed_fit(prod_plan):
+    fit = prod_plan["models"][0]["fit"]
+    kv_per_token = 2 * 36 * 8 * 128 * 2  # K and V × layers × KV heads × head dim × bf16 bytes
+    assert kv_per_token == 147_456 == fit["kvBytesPerToken"] == kv_bytes_per_token(MODELS["qwen3-8b"], "auto")
+    assert fit["kvBytesPerTokenPerGpu"] == 2 * 36 * (8 // 4) * 128 * 2 == 36_864  # TP 4: two KV heads per GPU
+    assert (fit["instanceType"], fit["gpus"], fit["tensorParallelSize"]) == ("g5.12xlarge", 4, 4)
+    weights = round(8.19e9 * 2)
+    assert fit["weightBytes"] == weights == 16_380_000_000
+    capacity = _kv_capacity_by_hand(23028, 0.92, math.ceil(weights / 4), 36_864)
+    assert fit["kvCapacityTokens"] == capacity == 433_264
+    assert fit["maxConcurrentSequencesAtMaxModelLen"] == capacity // 32_768 == 13
+    assert fit["maxConcurrentSequencesAtTypicalRequest"] == capacity // (1024 + 256) == 338
+
+
+def test_qwen3_1_7b_on_g6_2xlarge_matches_the_hand_computed_fit(dev_plan):
+    fit = dev_plan["models"][0]["fit"]
+    assert fit["kvBytesPerToken"] == 2 * 28 * 8 * 128 * 2 == 114_688  # about 112 KiB (FACTS: KV heads, not hidden size)
+    weights = round(2.03e9 * 2)
+    assert fit["weightBytes"] == weights
+    capacity = _kv_capacity_by_hand(23034, 0.92, weights, 114_688)
+    assert fit["kvCapacityTokens"] == capacity == 139_616
+    assert fit["maxConcurrentSequencesAtMaxModelLen"] == capacity // 16_384 == 8
+
+
+# --- throughput ----------------------------------------------------------------------------------------------------
+def test_roofline_for_qwen3_8b_on_g5_12xlarge_by_hand(prod_plan):
+    batch = min(256, 433_264 // (1024 + 256))  # vLLM's default --max-num-seqs caps the 338 that fit
+    weights_per_gpu = 16_380_000_000 / 4
+    kv_read = batch * (1024 + 256 / 2) * 36_864  # every sequence's KV, half-way through its output
+    step_seconds = (weights_per_gpu + kv_read) / 600e9  # A10G: 600 GB/s
+    throughput = prod_plan["models"][0]["throughput"]
+    assert throughput["batchSize"] == batch == 256
+    assert throughput["bytesPerStepPerGpu"] == pytest.approx(weights_per_gpu + kv_read)
+    assert throughput["decodeTokensPerSecond"] == pytest.approx(batch / step_seconds) == pytest.approx(10_263, abs=1)
+    assert throughput["requestsPerSecond"] == pytest.approx(batch / step_seconds / 256)
+    single = 1 / ((weights_per_gpu + (1024 + 128) * 36_864) / 600e9)
+    assert throughput["singleStreamTokensPerSecond"] == pytest.approx(single)
+    assert throughput["publishedBenchmark"] is None  # none published for this pair: no borrowed figure
+
+
+def test_typical_request_larger_than_the_kv_cache_is_refused_naming_the_setting():
+    plan = plan_capacity(
+        model_name="m", catalog_model="qwen3-8b", instance_type="g5.xlarge", max_model_len=4096, gpu_memory_utilization=0.92
+    )
+    with pytest.raises(ValueError, match="typicalPromptTokens"):
+        estimate_throughput(plan, plan.kv_capacity_tokens, 1)
+
+
+# --- replicas for a load -------------------------------------------------------------------------------------------
+def test_rps_changes_the_replica_count(prod_plan):
+    per_replica = prod_plan["models"][0]["throughput"]["requestsPerSecond"]  # about 40 requests/s
+    assert replicas_for_load(0, per_replica, 2, 8, 10).replicas == 2  # minReplicas holds
+    assert replicas_for_load(100, per_replica, 2, 8, 10).replicas == math.ceil(100 / per_replica) == 3
+    beyond = replicas_for_load(1000, per_replica, 2, 8, 10)
+    assert (beyond.replicas, beyond.replicas_needed, beyond.exceeds_max_replicas) == (8, 25, True)
+    assert beyond.queue_wait_seconds_at_threshold == pytest.approx(10 / per_replica)
+    with_rps = build_plan("prod", read_stack_config("prod"), rps=100)["models"][0]["scaling"]
+    assert (with_rps["replicasForRps"], with_rps["exceedsMaxReplicas"]) == (3, False)
+
+
+# --- start-up budget -----------------------------------------------------------------------------------------------
+def _seventy_b_config() -> dict:
+    config = copy.deepcopy(read_stack_config("dev"))
+    config["vllm-eks:models"] = [
+        dict(config["vllm-eks:models"][0], catalogModel="llama-3.1-70b", instanceType="g6e.12xlarge", maxModelLen=8192)
+    ]
+    return config
+
+
+def test_a_70b_model_over_its_300_s_startup_budget_fails_at_config_load_naming_both_numbers():
+    with pytest.raises(Exception) as raised:
+        render_config("dev", _seventy_b_config())
+    assert type(raised.value).__name__ == "RunError"
+    message = str(raised.value)
+    estimate = 70.6e9 * 2 / 1e9 + 200  # 141.2 GB at 1 GB/s + 200 s engine start
+    assert "models[0].startupBudgetSeconds: got 300 for qwen3-1-7b (llama-3.1-70b on g6e.12xlarge)" in message
+    assert f"estimated start-up of {estimate:.0f} s" in message and "341 s" in message
+    assert "set it to 360 or more" in message
+
+
+def test_a_larger_startup_budget_admits_the_70b_model():
+    config = _seventy_b_config()
+    config["vllm-eks:models"][0]["startupBudgetSeconds"] = 360
+    validated = load_stack_config({"models": config["vllm-eks:models"], "edge": config["vllm-eks:edge"]})
+    from components.sizing import plan_models
+
+    estimates = check_startup_budgets(validated.models, plan_models(validated.models))
+    assert estimates["qwen3-1-7b"].estimate_seconds == pytest.approx(341.2)
+    validated_300 = load_stack_config({"models": _seventy_b_config()["vllm-eks:models"], "edge": config["vllm-eks:edge"]})
+    with pytest.raises(StartupBudgetError):
+        check_startup_budgets(validated_300.models, plan_models(validated_300.models))
+
+
+def test_both_stacks_start_within_their_budget(prod_plan, dev_plan):
+    for plan in (prod_plan, dev_plan):
+        startup = plan["models"][0]["startup"]
+        assert startup["withinBudget"] and startup["estimateSeconds"] < startup["budgetSeconds"] == 300
+
+
+# --- cost ----------------------------------------------------------------------------------------------------------
+def test_cost_splits_on_demand_baseline_and_spot_burst(prod_plan):
+    cost = prod_plan["models"][0]["cost"]
+    price = GPU_INSTANCES["g5.12xlarge"].on_demand_usd_per_hour
+    assert cost["atMinReplicas"] == {"replicas": 2, "onDemand": 2, "spot": 0, "usdPerHour": pytest.approx(2 * price)}
+    assert cost["atMaxReplicas"] == {
+        "replicas": 8, "onDemand": 2, "spot": 6, "usdPerHour": pytest.approx(2 * price + 6 * price * (1 - 0.5))
+    }
+    assert replica_split("on-demand", 8, 2) == (8, 0)
+    assert replica_split("spot", 8, 2) == (0, 8)
+    assert replica_split("on-demand-with-spot-burst", 1, 2) == (1, 0)
+
+
+def test_price_per_million_output_tokens_follows_throughput_and_utilisation(prod_plan):
+    model = prod_plan["models"][0]
+    tokens_per_hour = model["throughput"]["decodeTokensPerSecond"] * 3600 * 0.5
+    edge = (3.50 + 0.60 + 1.00) / 256  # per-request charges spread over one request's output tokens (per million)
+    assert model["cost"]["edgeUsdPerMillionOutputTokens"] == pytest.approx(edge)
+    assert model["cost"]["usdPerMillionOutputTokensOnDemand"] == pytest.approx(5.672 / tokens_per_hour * 1e6 + edge)
+
+
+def test_hosted_api_price_and_spot_discount_come_from_config():
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["vllm-eks:plan"] = {"hostedApiUsdPerMillionOutputTokens": 0.4, "spotDiscount": 0.7}
+    cost = build_plan("prod", config)["models"][0]["cost"]
+    assert cost["hostedApiUsdPerMillionOutputTokens"] == 0.4
+    assert cost["instanceUsdPerHourSpot"] == pytest.approx(5.672 * 0.3)
+
+
+def test_fixed_costs_follow_the_stack_config(prod_plan, dev_plan):
+    prod = {item["item"]: item for item in prod_plan["totals"]["fixedCosts"]}
+    assert prod["NAT gateways"]["quantity"] == 3 and prod["NAT gateways"]["usdPerHour"] == pytest.approx(3 * 0.045)
+    assert prod["interface endpoints (per AZ)"]["quantity"] == 5 * 3
+    assert prod["system nodes (m7i.xlarge, desired size)"]["usdPerHour"] == pytest.approx(3 * 0.2016)
+    assert prod["EKS control plane (standard support)"]["usdPerHour"] == 0.10
+    assert prod["WAF web ACL + 6 rules"]["usdPerHour"] == pytest.approx((5 + 6) / HOURS_PER_MONTH)
+    assert prod["Secrets Manager secrets"]["quantity"] == 1 + 2 + 1  # model key, two consumers, origin-verify
+    assert "CloudFront HTTPS requests" in prod_plan["totals"]["perRequestUsdPerMillion"]
+    dev = {item["item"]: item for item in dev_plan["totals"]["fixedCosts"]}
+    assert dev["NAT gateways"]["quantity"] == 1 and dev["interface endpoints (per AZ)"]["quantity"] == 3 * 2
+    assert "CloudFront HTTPS requests" not in dev_plan["totals"]["perRequestUsdPerMillion"]
+
+
+def test_priced_resource_counts_match_the_rendered_prod_stack(prod_plan, prod_snapshot):
+    fixed = {item["item"]: item["quantity"] for item in prod_plan["totals"]["fixedCosts"]}
+    assert len(resources_of(prod_snapshot, "aws:ec2/natGateway:NatGateway")) == fixed["NAT gateways"]
+    assert len(resources_of(prod_snapshot, "aws:kms/key:Key")) == fixed["KMS customer managed keys"]
+    interface = [
+        r for r in resources_of(prod_snapshot, "aws:ec2/vpcEndpoint:VpcEndpoint") if r["props"].get("vpcEndpointType") == "Interface"
+    ]
+    assert sum(len(r["props"]["subnetIds"]) for r in interface) == fixed["interface endpoints (per AZ)"]
+
+
+def test_a_region_without_prices_is_an_error_naming_it():
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["aws:region"] = "eu-west-1"
+    with pytest.raises(CostError, match="aws:region: got 'eu-west-1', expected a region in the price table"):
+        build_plan("prod", config)
+
+
+# --- schedule ------------------------------------------------------------------------------------------------------
+def test_dev_monthly_hours_follow_its_working_hours_window(dev_plan):
+    schedule = dev_plan["totals"]["schedule"]
+    assert schedule["windowHoursPerWeek"] == 11 * 5  # 08:00-19:00, Monday to Friday
+    assert schedule["windowHoursPerMonth"] == pytest.approx(55 * 730 / 168)
+    cost = dev_plan["models"][0]["cost"]
+    assert cost["atMinReplicas"]["usdPerHour"] == 0  # scaled to zero outside the window
+    assert cost["inWorkingHours"]["replicas"] == 1  # the on-demand baseline the cron trigger holds
+    assert cost["usdPerMonth"] == pytest.approx(55 * 730 / 168 * GPU_INSTANCES["g6.2xlarge"].on_demand_usd_per_hour)
+    fixed = dev_plan["totals"]["fixedUsdPerHour"]
+    assert dev_plan["totals"]["usdPerMonth"] == pytest.approx(fixed * 730 + cost["usdPerMonth"])
+
+
+def test_window_hours_count_overnight_and_listed_days():
+    assert window_hours_per_week("0 22 * * *", "0 6 * * *") == 8 * 7
+    assert window_hours_per_week("30 9 * * 1,3", "0 12 * * 1,3") == 2.5 * 2
+    with pytest.raises(CostError, match="weekly cron"):
+        window_hours_per_week("0 8 1 * *", "0 19 1 * *")
+
+
+# --- output formats ------------------------------------------------------------------------------------------------
+def test_json_output_validates_against_the_schema_in_the_repo(capsys):
+    schema = json.loads((ROOT / "preflight" / "plan_schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    for stack, extra in (("prod", []), ("dev", ["--rps", "12"])):
+        assert plan_main(["--stack", stack, "--json", *extra]) == 0
+        document = json.loads(capsys.readouterr().out)
+        jsonschema.Draft202012Validator(schema).validate(document)
+        assert document["stack"] == stack and document["models"]
+
+
+def markdown_structure(markdown: str) -> str:
+    """Headings, table headers and one placeholder row per data row: the shape, not the prices."""
+    lines = markdown.splitlines()
+    shape = []
+    for index, line in enumerate(lines):
+        if line.startswith("#") or not line:
+            shape.append(line)
+        elif line.startswith("| ---") or (index + 1 < len(lines) and lines[index + 1].startswith("| ---")):
+            shape.append(line)  # a header row and its separator
+        elif line.startswith("|"):
+            cells = line.strip("|").split(" | ")
+            shape.append("| " + " | ".join("." for _ in cells) + " |")
+        else:
+            shape.append(line.split(":")[0])
+    return "\n".join(shape) + "\n"
+
+
+def test_markdown_output_is_tables_with_the_golden_structure(capsys):
+    assert plan_main(["--stack", "prod", "--markdown"]) == 0
+    markdown = capsys.readouterr().out
+    tables = [block for block in markdown.split("\n\n") if block.startswith("|")]
+    assert len(tables) == 7
+    for table in tables:
+        rows = table.strip().splitlines()
+        widths = {len(row.strip("|").split(" | ")) for row in rows}
+        assert len(widths) == 1 and rows[1].startswith("| --- |") and len(rows) >= 3
+    assert markdown_structure(markdown) == GOLDEN.read_text()
+
+
+def test_text_output_is_the_default_and_names_every_section(capsys):
+    assert plan_main(["--stack", "dev"]) == 0
+    text = capsys.readouterr().out
+    for section in ("Fit:", "Throughput (roofline estimate, an upper bound):", "Start-up:", "Cost per model:", "Stack totals:"):
+        assert section in text
+
+
+def test_ci_posts_the_markdown_plan_of_each_stack_to_the_job_summary():
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    assert "for stack in dev prod" in workflow
+    assert 'python -m preflight plan --stack "$stack" --markdown >> "$GITHUB_STEP_SUMMARY"' in workflow
