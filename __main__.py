@@ -2,11 +2,16 @@
 
 import pulumi
 
+from components.autoscaling import Autoscaling
+from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
+from components.edge import Edge
 from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster
+from components.internal_api_key import InternalApiKey
 from components.karpenter import on_demand_gpus
 from components.model_store import ModelStore
 from components.model_sync import staging_gib
-from components.network import Network
+from components.network import Network, plan_subnets
+from components.observability import Observability
 from components.sizing import SizingError, plan_models
 from components.startup_time import StartupBudgetError, check_startup_budgets
 from components.vllm_service import VllmService
@@ -90,6 +95,8 @@ model_store = ModelStore(
 )
 
 # --- vLLM: one hardened, self-sized server per model ---------------------------------------------------------------
+system_node_selector = {SYSTEM_NODE_LABEL[0]: SYSTEM_NODE_LABEL[1]}
+internal_key = InternalApiKey("internal-api-key", {"secret_name": f"{cluster_name}/vllm/api-key"})
 vllm_services = {
     model.name: VllmService(
         f"vllm-{model.name}",
@@ -101,13 +108,115 @@ vllm_services = {
             "read_role_arn": model_store.read_role_arns[model.name],
             "bucket_name": model_store.bucket_name,
             "region": region,
-            "secret_name_prefix": cluster_name,
+            "api_key": internal_key.value,
             # vLLM drains in-flight requests on SIGTERM for as long as the edge lets one request run.
             "shutdown_timeout_seconds": config.edge.max_request_seconds,
         },
     )
     for model in config.models
 }
+
+# --- metrics, alerts and dashboard ----------------------------------------------------------------------------------
+alerts = config.observability.alerts
+observability = Observability(
+    "observability",
+    {
+        "k8s_provider": gpu_cluster.k8s_provider,
+        "retention_days": config.observability.prometheus_retention_days,
+        "storage_gib": config.observability.prometheus_storage_gib,
+        "grafana": config.observability.grafana,
+        "alerts": {
+            "ttft_p95_seconds": alerts.ttft_p95_seconds,
+            "kv_cache_usage_ratio": alerts.kv_cache_usage_ratio,
+            "requests_waiting": alerts.requests_waiting,
+            "error_ratio": alerts.error_ratio,
+        },
+        "scrape_targets": [
+            {"model": name, "namespace": service.namespace, "pod_labels": service.pod_labels}
+            for name, service in vllm_services.items()
+        ],
+        "system_node_selector": system_node_selector,
+        "gpu_taint_key": "nvidia.com/gpu",
+        "gpu_node_label": "karpenter.k8s.aws/instance-gpu-count",
+    },
+)
+
+# --- the request path: CloudFront + WAF -> API Gateway -> VPC link -> internal ALB -> router per model -> vLLM ---------
+edge = Edge(
+    "edge",
+    {
+        "edge": config.edge,
+        "models": [
+            {
+                "name": model.name,
+                "served_name": model.served_name,
+                "namespace": vllm_services[model.name].namespace,
+                "pod_labels": vllm_services[model.name].pod_labels,
+            }
+            for model in config.models
+        ],
+        "internal_key_secret_arn": internal_key.secret_arn,
+        "region": region,
+        "vpc_id": network.vpc_id,
+        "vpc_cidr": config.network.cidr,
+        "private_subnet_ids": network.private_subnet_ids,
+        "private_subnet_cidrs": plan_subnets(config.network.cidr, config.network.availability_zones).private,
+        "cluster_name": gpu_cluster.cluster_name,
+        "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
+        "oidc_issuer": gpu_cluster.oidc_issuer,
+        "node_security_group_ids": [gpu_cluster.node_security_group_id],
+        "system_node_selector": system_node_selector,
+        "k8s_provider": gpu_cluster.k8s_provider,
+        "scraper_namespace": observability.namespace,
+        "scraper_pod_labels": observability.prometheus_pod_labels,
+        "monitoring": observability,
+        "log_retention_days": config.observability.log_retention_days,
+    },
+)
+
+# --- autoscaling: KEDA on queue depth (and the edge's request count to wake a model at zero) ---------------------------
+scaling, working_hours = config.autoscaling, config.autoscaling.working_hours
+Autoscaling(
+    "autoscaling",
+    {
+        "k8s_provider": gpu_cluster.k8s_provider,
+        "region": region,
+        "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
+        "oidc_issuer": gpu_cluster.oidc_issuer,
+        "prometheus_url": observability.prometheus_url,
+        "policy": {
+            "queue_threshold_per_replica": scaling.queue_threshold_per_replica,
+            "polling_interval_seconds": scaling.polling_interval_seconds,
+            "scale_down_window_seconds": scaling.scale_down_window_seconds,
+            "scale_up_window_seconds": scaling.scale_up_window_seconds,
+            "fallback_replicas": scaling.fallback_replicas,
+        },
+        "working_hours": working_hours.model_dump() if working_hours else None,
+        "models": [
+            {
+                "model": model.name,
+                "served_model_name": model.served_name,
+                "namespace": vllm_services[model.name].namespace,
+                "deployment_name": vllm_services[model.name].deployment_name,
+                "min_replicas": model.min_replicas,
+                "max_replicas": model.max_replicas,
+                "on_demand_replicas": model.on_demand_replicas,
+                "wake_up": {
+                    "namespace": ALB_CLOUDWATCH_NAMESPACE,
+                    "metric_name": ALB_REQUEST_COUNT_METRIC,
+                    "dimensions": {
+                        "LoadBalancer": edge.load_balancer_arn_suffix,
+                        "TargetGroup": edge.target_group_arn_suffixes.apply(lambda suffixes, name=model.name: suffixes[name]),
+                    },
+                }
+                if model.min_replicas == 0
+                else None,
+            }
+            for model in config.models
+        ],
+        "system_node_selector": system_node_selector,
+    },
+)
 
 STACK_OUTPUTS = {
     "vpcId": network.vpc_id,
@@ -116,6 +225,10 @@ STACK_OUTPUTS = {
     "clusterName": gpu_cluster.cluster_name,
     "kubeconfig": gpu_cluster.kubeconfig,
     "modelBucket": model_store.bucket_name,
+    "apiEndpoint": edge.endpoint,
+    "consumerKeySecretArns": edge.consumer_key_secret_arns,
+    "edgeLoadBalancerArnSuffix": edge.load_balancer_arn_suffix,
+    "edgeTargetGroupArnSuffixes": edge.target_group_arn_suffixes,
 }
 for output_name, value in STACK_OUTPUTS.items():
     pulumi.export(output_name, value)

@@ -1,7 +1,7 @@
 """VllmService: one model served by vLLM on its own GPU nodes, hardened, with its API key kept out of sight.
 
 Per model: a namespace (Pod Security `restricted`), the `vllm-server` ServiceAccount bound to the model's
-read role (IRSA), the API key (random → Secrets Manager → a Kubernetes Secret mounted as a file), the
+read role (IRSA), the stack's internal API key as a Kubernetes Secret mounted as a file (InternalApiKey), the
 Deployment, a ClusterIP Service on 8000 and a PodDisruptionBudget. The namespace's NetworkPolicies (default
 deny; vLLM's port open only to the model's router and the metrics scraper) come with the edge's ModelRouter,
 which owns both ends of those flows (components/network_policies.py).
@@ -22,9 +22,7 @@ from __future__ import annotations
 from typing import TypedDict
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components.catalog import VLLM_IMAGE
 from components.engine_args import engine_arguments
@@ -53,7 +51,7 @@ class VllmServiceArgs(TypedDict):
     read_role_arn: pulumi.Input[str]  # the model's IRSA read role (ModelStore)
     bucket_name: pulumi.Input[str]  # the weights bucket (ModelStore)
     region: str
-    secret_name_prefix: str  # Secrets Manager names: <prefix>/<model>/api-key
+    api_key: pulumi.Input[str]  # the stack's internal key (InternalApiKey), mounted as a file, never in env or argv
     shutdown_timeout_seconds: int  # vLLM's drain of in-flight requests: the longest request the edge allows
 
 
@@ -61,13 +59,11 @@ class VllmService(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     service_name: pulumi.Output[str]
     deployment_name: pulumi.Output[str]
-    api_key_secret_arn: pulumi.Output[str]
     pod_labels: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, args: VllmServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:VllmService", name, None, opts)
         model, plan = args["model"], args["plan"]
-        aws_child = pulumi.ResourceOptions(parent=self)
         k8s_child = pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"])
         labels = pod_labels(model.name)
 
@@ -98,7 +94,13 @@ class VllmService(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
-        api_key, api_key_secret = self._api_key(name, args, namespace_name, labels, aws_child, in_namespace)
+        api_key = k8s.core.v1.Secret(
+            f"{name}-api-key",
+            metadata={"name": API_KEY_SECRET_NAME, "namespace": namespace_name, "labels": dict(labels)},
+            type="Opaque",
+            string_data={API_KEY_SECRET_KEY: args["api_key"]},
+            opts=in_namespace,
+        )
 
         streamed = model.load_format == "runai_streamer"
         model_location = (
@@ -164,48 +166,12 @@ class VllmService(pulumi.ComponentResource):
         self.namespace = namespace_name
         self.service_name = service.metadata.apply(lambda metadata: metadata["name"])
         self.deployment_name = deployment.metadata.apply(lambda metadata: metadata["name"])
-        self.api_key_secret_arn = api_key_secret.arn
         self.pod_labels = pulumi.Output.from_input(labels)
         self.register_outputs(
             {
                 "namespace": self.namespace,
                 "service_name": self.service_name,
                 "deployment_name": self.deployment_name,
-                "api_key_secret_arn": self.api_key_secret_arn,
                 "pod_labels": self.pod_labels,
             }
         )
-
-    def _api_key(
-        self,
-        name: str,
-        args: VllmServiceArgs,
-        namespace_name: pulumi.Output[str],
-        labels: dict[str, str],
-        aws_child: pulumi.ResourceOptions,
-        in_namespace: pulumi.ResourceOptions,
-    ) -> tuple[k8s.core.v1.Secret, aws.secretsmanager.Secret]:
-        """The internal API key: generated once, kept in Secrets Manager (the edge injects it), mounted as a file."""
-        model_name = args["model"].name
-        password = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=aws_child)
-        secret = aws.secretsmanager.Secret(
-            f"{name}-api-key",
-            name=f"{args['secret_name_prefix']}/{model_name}/api-key",
-            description=f"vLLM API key of model {model_name} (the edge injects it; the pod reads it from a file)",
-            recovery_window_in_days=7,
-            opts=aws_child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-api-key-version",
-            secret_id=secret.id,
-            secret_string=password.result,
-            opts=aws_child,
-        )
-        mounted = k8s.core.v1.Secret(
-            f"{name}-api-key",
-            metadata={"name": API_KEY_SECRET_NAME, "namespace": namespace_name, "labels": dict(labels)},
-            type="Opaque",
-            string_data={API_KEY_SECRET_KEY: password.result},
-            opts=in_namespace,
-        )
-        return mounted, secret

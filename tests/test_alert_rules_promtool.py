@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.k8s_schemas import manifest
-from tests.scaling_harness import rendered
+from k8s_schemas import manifest
+from scaling_harness import rendered
 
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(

@@ -10,8 +10,8 @@ import pytest
 from components.catalog import GPU_AMI_ALIASES, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART
 from preflight.render import read_stack_config, render_config
 from stack_config import StackConfigError, load_stack_config
-from tests.conftest import resource_named, resources_of
-from tests.k8s_schemas import manifest, validate_custom
+from rendered import resource_named, resources_of
+from k8s_schemas import manifest, validate_custom
 
 ADMIN = "arn:aws:iam::123456789012:role/PlatformAdmin"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"

@@ -9,7 +9,7 @@ from parliament import analyze_policy_string
 
 from components import iam_documents as documents
 from components import karpenter
-from tests.conftest import resources_of
+from rendered import resources_of
 
 BUCKET_ARN = "arn:aws:s3:::vllm-weights-abc"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from components import catalog
-from tests.k8s_schemas import manifest
-from tests.scaling_harness import rendered
+from k8s_schemas import manifest
+from scaling_harness import rendered
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHERS = re.compile(r"\{[^{}]*\}")

@@ -10,8 +10,8 @@ import pytest
 from components.model_sync import staging_gib
 from preflight.render import read_stack_config, render_config
 from stack_config import StackConfigError, load_stack_config
-from tests.conftest import resource_named, resources_of
-from tests.k8s_schemas import manifest, validate_core
+from rendered import resource_named, resources_of
+from k8s_schemas import manifest, validate_core
 
 ROLE = "aws:iam/role:Role"
 POLICY = "aws:iam/rolePolicy:RolePolicy"

@@ -10,8 +10,8 @@ from components.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART,
 from components.vllm_pod import pod_labels, service_spec
 from preflight.render import read_stack_config
 from stack_config import SECTIONS, load_stack_config
-from tests.k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom
-from tests.scaling_harness import rendered
+from k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom
+from scaling_harness import rendered
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"

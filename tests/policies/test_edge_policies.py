@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_stacks import dev_snapshot, prod_snapshot  # noqa: F401 - the stacks with the Edge in them
 from preflight.engine import PolicyPackSession
 
 ROOT = Path(__file__).resolve().parents[2]
