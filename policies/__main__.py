@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
 import cost  # noqa: E402
+import edge  # noqa: E402
 import operations  # noqa: E402
 import performance  # noqa: E402
 import reliability  # noqa: E402
@@ -22,12 +23,13 @@ import security_storage  # noqa: E402
 import security_workloads  # noqa: E402
 
 SECURITY = [*security_network.POLICIES, *security_identity.POLICIES, *security_storage.POLICIES,
-            *security_workloads.POLICIES]
+            *security_workloads.POLICIES, *edge.SECURITY_POLICIES]
+RELIABILITY = [*reliability.POLICIES, *edge.RELIABILITY_POLICIES]
 
 PolicyPack(
     name="vllm-eks-well-architected",
     description="Well-Architected guard rails for vLLM on Amazon EKS: security, reliability, performance, cost, "
                 "operations.",
     enforcement_level=EnforcementLevel.ADVISORY,  # each policy sets its own level
-    policies=[*SECURITY, *reliability.POLICIES, *performance.POLICIES, *cost.POLICIES, *operations.POLICIES],
+    policies=[*SECURITY, *RELIABILITY, *performance.POLICIES, *cost.POLICIES, *operations.POLICIES],
 )

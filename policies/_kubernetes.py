@@ -134,8 +134,9 @@ def parse_image(image: str) -> tuple[str, Optional[str], Optional[str]]:
 def is_vllm_container(container: Mapping) -> bool:
     image = container.get("image")
     if isinstance(image, str) and not is_unknown(image):
-        repository = parse_image(image)[0].lower()
-        if repository.endswith("vllm-openai") or "vllm/vllm" in repository:
+        # The server image (vllm/vllm-openai, and its -rocm/-cpu variants), not vllm-router or other tools.
+        image_name = parse_image(image)[0].lower().rsplit("/", 1)[-1]
+        if image_name.startswith("vllm-openai") or image_name == "vllm":
             return True
     joined = " ".join(command_tokens(container))
     return "vllm.entrypoints.openai.api_server" in joined or re.search(r"(^|\s)vllm\s+serve(\s|$)", joined) is not None

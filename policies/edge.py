@@ -2,7 +2,8 @@
 a WAF and TLS 1.2+, every API method needs the authorizer, vLLM's unauthenticated routes are never routed, and no
 hop times out before the longest allowed request.
 
-Pillars: security (the first five), reliability (timeouts). Registered by the pack's __main__ as EDGE_POLICIES.
+Pillars: security (SECURITY_POLICIES) and reliability (RELIABILITY_POLICIES: the timeout chain); the pack's
+__main__ registers each list under its pillar.
 """
 
 from __future__ import annotations
@@ -421,11 +422,11 @@ timeouts_cover_max_request = stack_policy(
 )
 
 
-EDGE_POLICIES = [
+SECURITY_POLICIES = [
     no_public_lb_to_serving,
     waf_on_public_entry,
     tls_1_2_at_the_edge,
     methods_require_authorizer,
     no_unauthenticated_routes,
-    timeouts_cover_max_request,
 ]
+RELIABILITY_POLICIES = [timeouts_cover_max_request]

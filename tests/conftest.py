@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from preflight.render import render_stack
+from rendered import rendered
 
 
 @pytest.fixture(scope="session")
 def dev_snapshot() -> dict:
-    return render_stack("dev")
+    return rendered("dev")
 
 
 @pytest.fixture(scope="session")
 def prod_snapshot() -> dict:
-    return render_stack("prod")
+    return rendered("prod")

@@ -1,4 +1,8 @@
-"""Lookups in a rendered snapshot, shared by the test modules."""
+"""Rendered snapshots and lookups in them, shared by the test modules."""
+
+from functools import lru_cache
+
+from preflight.render import render_stack
 
 
 def resources_of(snapshot: dict, type_token: str) -> list[dict]:
@@ -9,3 +13,9 @@ def resource_named(snapshot: dict, type_token: str, name: str) -> dict:
     matches = [r for r in resources_of(snapshot, type_token) if r["name"] == name]
     assert len(matches) == 1, f"expected one {type_token} named {name}, found {[r['name'] for r in resources_of(snapshot, type_token)]}"
     return matches[0]
+
+
+@lru_cache(maxsize=None)
+def rendered(stack: str) -> dict:
+    """The snapshot of a shipped stack, rendered once per test session (shared with the conftest fixtures)."""
+    return render_stack(stack)

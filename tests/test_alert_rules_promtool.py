@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from k8s_schemas import manifest
-from scaling_harness import rendered
+from rendered import rendered
 
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(

@@ -20,7 +20,7 @@ from components.scaled_object import WAKE_UP_TARGET_REQUESTS_PER_MINUTE
 from preflight.render import read_stack_config
 from stack_config import SECTIONS, load_stack_config
 from k8s_schemas import CRDS_DIR, known_custom_resources, manifest, validate_core, validate_custom
-from scaling_harness import rendered
+from rendered import rendered
 
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 TRIGGER_AUTHENTICATION = "kubernetes:keda.sh/v1alpha1:TriggerAuthentication"

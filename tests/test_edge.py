@@ -12,7 +12,6 @@ import yaml
 
 from components import edge_specs as specs
 from components.catalog import AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION, AWS_LOAD_BALANCER_CONTROLLER_CHART
-from edge_stacks import dev_snapshot, prod_snapshot  # noqa: F401 - the stacks with the Edge in them
 from rendered import resources_of
 from k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom
 from preflight.render import read_stack_config

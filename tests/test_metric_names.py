@@ -9,7 +9,7 @@ import pytest
 
 from components import catalog
 from k8s_schemas import manifest
-from scaling_harness import rendered
+from rendered import rendered
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHERS = re.compile(r"\{[^{}]*\}")

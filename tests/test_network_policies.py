@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from components.network_policies import default_deny, router_policy, serving_namespace_policies, vllm_policy
-from edge_stacks import dev_snapshot, prod_snapshot  # noqa: F401 - the stacks with the Edge in them
 from rendered import resources_of
 from k8s_schemas import manifest, validate_core
 

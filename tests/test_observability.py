@@ -11,7 +11,7 @@ from components.vllm_pod import pod_labels, service_spec
 from preflight.render import read_stack_config
 from stack_config import SECTIONS, load_stack_config
 from k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom
-from scaling_harness import rendered
+from rendered import rendered
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"

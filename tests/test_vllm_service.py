@@ -95,13 +95,16 @@ def test_prod_api_key_is_mounted_from_a_secret_file_never_env_or_argv(prod_snaps
     assert secret["metadata"] == {"name": "vllm-api-key", "namespace": "vllm-qwen3-8b", "labels": secret["metadata"]["labels"]}
 
 
-def test_api_key_lives_in_secrets_manager_and_its_arn_is_exported(prod_snapshot):
-    aws_secret = resource_named(prod_snapshot, AWS_SECRET, "vllm-qwen3-8b-api-key")
-    assert aws_secret["props"]["name"] == "vllm-eks-prod/qwen3-8b/api-key"
-    version = resource_named(prod_snapshot, AWS_SECRET_VERSION, "vllm-qwen3-8b-api-key-version")
-    assert version["parent"] == aws_secret["parent"]
-    component = resource_named(prod_snapshot, COMPONENT, "vllm-qwen3-8b")
-    assert aws_secret["parent"] == component["urn"]
+def test_the_internal_key_lives_in_secrets_manager_and_is_the_one_each_model_mounts(prod_snapshot):
+    aws_secret = resource_named(prod_snapshot, AWS_SECRET, "internal-api-key-secret")
+    assert aws_secret["props"]["name"] == "vllm-eks-prod/vllm/api-key"
+    version = resource_named(prod_snapshot, AWS_SECRET_VERSION, "internal-api-key-version")
+    password = resource_named(prod_snapshot, "random:index/randomPassword:RandomPassword", "internal-api-key-value")
+    assert version["parent"] == aws_secret["parent"] == password["parent"]
+    assert password["props"]["length"] == 48
+    # The mocks echo the generated value, so the mounted Secret can be compared with what Secrets Manager holds.
+    mounted = resource_named(prod_snapshot, "kubernetes:core/v1:Secret", "vllm-qwen3-8b-api-key")
+    assert _secret_value(mounted["props"]["stringData"])["api-key"] == _secret_value(version["props"]["secretString"])
 
 
 def test_prod_container_is_non_root_and_read_only(prod_snapshot):
@@ -178,13 +181,18 @@ def test_dev_model_runs_on_one_l4_with_a_soft_zone_spread(dev_snapshot):
 
 
 # --- several models in one stack -----------------------------------------------------------------------------------
-def test_two_models_get_their_own_namespace_key_and_plan(two_model_snapshot):
+def test_two_models_get_their_own_namespace_and_plan_and_share_the_internal_key(two_model_snapshot):
     deployments = {r["name"] for r in resources_of(two_model_snapshot, DEPLOYMENT) if r["name"].startswith("vllm-")}
     assert {"vllm-qwen3-8b-deployment", "vllm-qwen3-1-7b-deployment"} <= deployments
     namespaces = {r["props"]["metadata"]["name"] for r in resources_of(two_model_snapshot, NAMESPACE)}
     assert {"vllm-qwen3-8b", "vllm-qwen3-1-7b"} <= namespaces
-    arns = {r["props"]["name"] for r in resources_of(two_model_snapshot, AWS_SECRET) if r["name"].endswith("-api-key")}
-    assert {"vllm-eks-prod/qwen3-8b/api-key", "vllm-eks-prod/qwen3-1-7b/api-key"} <= arns
+    # The edge swaps a consumer's key for one internal key before it knows the model, so every model accepts it.
+    keys = {
+        _secret_value(r["props"]["stringData"])["api-key"]
+        for r in resources_of(two_model_snapshot, "kubernetes:core/v1:Secret")
+        if r["name"] in ("vllm-qwen3-8b-api-key", "vllm-qwen3-1-7b-api-key")
+    }
+    assert len(keys) == 1
     small = _vllm_container(two_model_snapshot, "qwen3-1-7b")
     # instanceType auto: the cheapest catalog instance that fits Qwen3-1.7B at 16k context is one L4 (g6.xlarge).
     terms = _pod(two_model_snapshot, "qwen3-1-7b")["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
@@ -227,3 +235,8 @@ def test_a_model_too_big_for_its_instance_fails_at_config_load():
     assert type(raised.value).__name__ == "RunError"
     assert "models[0].instanceType: got 'g6.2xlarge'" in str(raised.value)
     assert "the cheapest instance that fits is g6e.12xlarge" in str(raised.value)
+
+
+def _secret_value(value):
+    """Secret inputs arrive wrapped as {<secret signature>: ..., "value": x}."""
+    return value["value"] if isinstance(value, dict) else value

@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from k8s_schemas import manifest
+from rendered import resource_named, resources_of  # noqa: F401 - re-exported for the VllmService tests
 from preflight.render import read_stack_config, render_config
 
 # A second model beside prod's Qwen3-8B: small, sized by the planner (`instanceType: auto`), loaded through the
@@ -24,17 +25,6 @@ SECOND_MODEL = {
     "loadFormat": "s3-sync",
     "loraAdapters": [{"name": "sql", "s3Prefix": "adapters/sql"}],
 }
-
-
-def resources_of(snapshot: dict[str, Any], type_token: str) -> list[dict[str, Any]]:
-    # Same as conftest's helper; importing `conftest` by name is ambiguous once tests/contract has one too.
-    return [resource for resource in snapshot["resources"] if resource["type"] == type_token]
-
-
-def resource_named(snapshot: dict[str, Any], type_token: str, name: str) -> dict[str, Any]:
-    matches = [resource for resource in resources_of(snapshot, type_token) if resource["name"] == name]
-    assert len(matches) == 1, f"expected one {type_token} named {name}, found {[r['name'] for r in resources_of(snapshot, type_token)]}"
-    return matches[0]
 
 
 def two_model_config() -> dict[str, Any]:
@@ -73,5 +63,5 @@ def kubernetes_manifests(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
 def namespace_network_policies(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     """The NetworkPolicies rendered (by whichever component) into the vLLM namespaces."""
     namespaces = {obj["metadata"]["name"] for obj in kubernetes_manifests(snapshot) if obj["kind"] == "Namespace"}
-    policies = [_unwrap(manifest(r)) for r in snapshot["resources"] if r["type"] == "kubernetes:networking/v1:NetworkPolicy"]
+    policies = [_unwrap(manifest(r)) for r in snapshot["resources"] if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
     return [policy for policy in policies if policy["metadata"].get("namespace") in namespaces]

@@ -50,14 +50,14 @@ def two_model_snapshot() -> dict[str, Any]:
     for directory in (vs.PROJECT_DIR, vs.PROJECT_DIR / "tests"):
         if str(directory) not in sys.path:
             sys.path.insert(0, str(directory))
-    from edge_stacks import render_edge
+    from preflight.render import render_config
     from preflight.render import read_stack_config
 
     config = copy.deepcopy(read_stack_config("dev"))
     first = config["vllm-eks:models"][0]
     second = {**copy.deepcopy(first), "name": f"{first['name']}-b", "servedName": f"{first['servedName']}-b"}
     config["vllm-eks:models"] = [first, second]
-    return render_edge("dev", config)
+    return render_config("dev", config)
 
 
 def _of(snapshot: dict, type_token: str) -> list[dict]:
