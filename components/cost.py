@@ -80,7 +80,8 @@ def fixed_costs(config, prices: RegionPrices) -> list[CostItem]:
             f"({', '.join(prices.system_node_usd_per_hour)}); add its price to components/catalog.py REGION_PRICES"
         )
     waf_rule_count = len(waf_rules("plan", edge.max_body_kib, edge.rate_limit_per_key_5min, edge.rate_limit_per_ip_5min))
-    secrets = len(config.models) + len(edge.consumers) + (1 if edge.cloudfront else 0)
+    # One internal vLLM key for the whole stack (InternalApiKey), one per consumer, CloudFront's origin-verify secret.
+    secrets = 1 + len(edge.consumers) + (1 if edge.cloudfront else 0)
     return [
         CostItem("EKS control plane (standard support)", 1, "cluster", prices.eks_cluster_usd_per_hour),
         CostItem("NAT gateways", nat_gateways, "gateway", nat_gateways * prices.nat_gateway_usd_per_hour),

@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--json", metavar="FILE", type=Path, help="write the snapshot of every resource to FILE")
     commands.add_parser("check", help="run the policy pack over a stack or snapshot", add_help=False)
     commands.add_parser("plan", help="capacity, start-up time and cost of a stack", add_help=False)
+    commands.add_parser("config-reference", help="print the stack-config reference table (Markdown) from the schema")
 
     known, rest = parser.parse_known_args(argv)
     if known.command == "check":
@@ -29,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         from preflight.plan_cli import main as plan_main
 
         return plan_main(rest)
+    if known.command == "config-reference":
+        from preflight.config_reference import reference_markdown
+
+        print(reference_markdown())
+        return 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     return _render(known.stack, known.stack_file, known.json)

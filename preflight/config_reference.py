@@ -30,6 +30,26 @@ def reference_markdown() -> str:
     return "\n".join(lines + ["", END])
 
 
+# What the schema's validators accept, for settings whose rule is code rather than a bound (stack_config.py).
+_VALIDATED = {
+    "cidr": "a private IPv4 block from /16 to /20",
+    "publicAccessCidrs": "CIDR blocks, never `0.0.0.0/0`; at least one when `endpointPublicAccess` is true",
+    "adminPrincipalArn": "an IAM role or user ARN",
+    "catalogModel": "a model in `components/catalog.py` `MODELS`",
+    "huggingFaceId": "a Hugging Face repository id; required by `syncFromHuggingFace`",
+    "s3Prefix": "a relative lowercase key prefix (default `models/<name>`)",
+    "instanceType": "`auto` (cheapest that fits) or a type in `GPU_INSTANCES`",
+    "maxReplicas": "an integer ≥ `minReplicas` and ≥ 1",
+    "image": "a vLLM image with a tag or digest, never `latest` (default: the catalog's pinned release)",
+    "timezone": "an IANA time zone",
+    "start": "a five-field cron expression",
+    "end": "a five-field cron expression",
+    "domainName": "a DNS name; requires `certificateArn`",
+    "certificateArn": "an ACM certificate ARN in us-east-1; requires `domainName`",
+    "instanceTypes": "EC2 instance types for the system node group",
+}
+
+
 def _walk(path: str, annotation: Any, field: Any, rows: list) -> None:
     model = _model_in(annotation)
     if model is not None:
@@ -91,9 +111,6 @@ def _allowed(field: Any) -> str:
             value = getattr(constraint, attribute, None)
             if value is not None:
                 parts.append(f"{symbol} `{value}`")
-    return "; ".join(parts) or "see the schema's validator"
-
-
-def main(argv: list[str]) -> int:
-    print(reference_markdown())
-    return 0
+    if not parts and annotation is bool:
+        parts.append("`true`, `false`")
+    return "; ".join(parts) or _VALIDATED.get(field.alias or "", "any value of its type")

@@ -179,7 +179,7 @@ def test_fixed_costs_follow_the_stack_config(prod_plan, dev_plan):
     assert prod["system nodes (m7i.xlarge, desired size)"]["usdPerHour"] == pytest.approx(3 * 0.2016)
     assert prod["EKS control plane (standard support)"]["usdPerHour"] == 0.10
     assert prod["WAF web ACL + 6 rules"]["usdPerHour"] == pytest.approx((5 + 6) / HOURS_PER_MONTH)
-    assert prod["Secrets Manager secrets"]["quantity"] == 1 + 2 + 1  # model key, two consumers, origin-verify
+    assert prod["Secrets Manager secrets"]["quantity"] == 1 + 2 + 1  # internal key, two consumers, origin-verify
     assert "CloudFront HTTPS requests" in prod_plan["totals"]["perRequestUsdPerMillion"]
     dev = {item["item"]: item for item in dev_plan["totals"]["fixedCosts"]}
     assert dev["NAT gateways"]["quantity"] == 1 and dev["interface endpoints (per AZ)"]["quantity"] == 3 * 2
@@ -194,6 +194,8 @@ def test_priced_resource_counts_match_the_rendered_prod_stack(prod_plan, prod_sn
         r for r in resources_of(prod_snapshot, "aws:ec2/vpcEndpoint:VpcEndpoint") if r["props"].get("vpcEndpointType") == "Interface"
     ]
     assert sum(len(r["props"]["subnetIds"]) for r in interface) == fixed["interface endpoints (per AZ)"]
+    assert len(resources_of(prod_snapshot, "aws:secretsmanager/secret:Secret")) == fixed["Secrets Manager secrets"]
+    assert len(resources_of(prod_snapshot, "aws:lb/loadBalancer:LoadBalancer")) == fixed["internal ALB (hourly, LCUs extra)"]
 
 
 def test_a_region_without_prices_is_an_error_naming_it():

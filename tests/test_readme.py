@@ -1,0 +1,18 @@
+"""The README stays true: the config table matches the schema; the commands are what CI runs."""
+
+from pathlib import Path
+
+from preflight.config_reference import BEGIN, END, reference_markdown
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_config_reference_is_generated_from_the_current_schema():
+    section = README[README.index(BEGIN) : README.index(END) + len(END)]
+    assert section == reference_markdown(), "run `python -m preflight config-reference` and paste it into README.md"
+
+
+def test_the_two_fresh_machine_commands_are_what_ci_runs():
+    assert "./up.sh dev" in README and "./test.sh" in README
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert "exec ./test.sh" in ci
