@@ -33,6 +33,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.catalog import KEDA_CHART, VLLM_REQUESTS_WAITING
+from components.iam_documents import irsa_trust_policy
 from components.scaled_object import (
     SCALED_OBJECT_API_VERSION,
     ScaleTarget,
@@ -139,7 +140,9 @@ class Autoscaling(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-keda-operator",
             assume_role_policy=pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
-                lambda resolved: json.dumps(operator_trust_policy(resolved[0], resolved[1]))
+                lambda resolved: json.dumps(
+                    irsa_trust_policy(resolved[0], resolved[1], KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT)
+                )
             ),
             description="KEDA operator (IRSA): reads the edge's CloudWatch request counts to wake models from zero",
             opts=child,
@@ -161,27 +164,6 @@ def missing_wake_up_signals(models: list[ScaledModel]) -> list[str]:
         for model in models
         if model["min_replicas"] == 0 and model["wake_up"] is None
     ]
-
-
-def operator_trust_policy(oidc_provider_arn: str, oidc_issuer: str) -> dict[str, Any]:
-    """Only the KEDA operator's service account may assume the role, through the cluster's OIDC provider."""
-    issuer = oidc_issuer.removeprefix("https://")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": oidc_provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {
-                    "StringEquals": {
-                        f"{issuer}:sub": f"system:serviceaccount:{KEDA_NAMESPACE}:{KEDA_OPERATOR_SERVICE_ACCOUNT}",
-                        f"{issuer}:aud": "sts.amazonaws.com",
-                    }
-                },
-            }
-        ],
-    }
 
 
 def cloudwatch_read_policy() -> dict[str, Any]:

@@ -23,7 +23,8 @@ from components import edge_specs as specs
 from components.catalog import AUTHORIZER_LAMBDA_RUNTIME, AWS_LOAD_BALANCER_CONTROLLER_CHART, VLLM_ROUTER_HEALTH_PATH
 from components.edge_api import build_rest_api
 from components.edge_cdn import distribution, web_acl
-from components.load_balancer_controller import controller_policy, controller_trust_policy
+from components.iam_documents import irsa_trust_policy, service_trust_policy
+from components.load_balancer_controller import controller_policy
 from components.router import ModelRouter
 from stack_config import EdgeConfig
 
@@ -273,7 +274,7 @@ class Edge(pulumi.ComponentResource):
             f"{name}-lb-controller",
             assume_role_policy=pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
                 lambda values: json.dumps(
-                    controller_trust_policy(values[0], values[1], CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT)
+                    irsa_trust_policy(values[0], values[1], CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT)
                 )
             ),
             opts=child,
@@ -333,14 +334,7 @@ class Edge(pulumi.ComponentResource):
         readable = [args["internal_key_secret_arn"]] + ([self._origin_secret_arn] if origin_secret else [])
         role = aws.iam.Role(
             f"{name}-authorizer",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=json.dumps(service_trust_policy("lambda.amazonaws.com")),
             opts=child,
         )
         log_group = aws.cloudwatch.LogGroup(

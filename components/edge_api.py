@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from components import edge_specs as specs
 from components.catalog import API_GATEWAY_SECURITY_POLICY
+from components.iam_documents import service_trust_policy
 
 STAGE_NAME = "live"
 # AWS managed policy for API Gateway's CloudWatch logging role (AWS docs: "Set up CloudWatch logging for REST APIs").
@@ -183,14 +184,7 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
     # account share it, the last one set wins and any of them works).
     logs_role = aws.iam.Role(
         f"{name}-api-logs",
-        assume_role_policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                ],
-            }
-        ),
+        assume_role_policy=json.dumps(service_trust_policy("apigateway.amazonaws.com")),
         opts=child,
     )
     logs_policy = aws.iam.RolePolicyAttachment(

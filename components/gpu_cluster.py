@@ -22,7 +22,7 @@ import pulumi_kubernetes as k8s
 
 from components import karpenter
 from components.catalog import KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart
-from components.iam_documents import ec2_trust_policy, interruption_queue_policy, irsa_trust_policy
+from components.iam_documents import interruption_queue_policy, irsa_trust_policy, service_trust_policy
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 SYSTEM_NODE_LABEL = ("vllm-eks/node-role", "system")
@@ -287,7 +287,7 @@ def device_plugin_values() -> dict:
 def _node_role(resource_name: str, child: pulumi.ResourceOptions) -> aws.iam.Role:
     return aws.iam.Role(
         resource_name,
-        assume_role_policy=json.dumps(ec2_trust_policy()),
+        assume_role_policy=json.dumps(service_trust_policy("ec2.amazonaws.com")),
         managed_policy_arns=[f"arn:aws:iam::aws:policy/{policy}" for policy in NODE_MANAGED_POLICIES],
         opts=child,
     )

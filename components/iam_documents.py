@@ -15,7 +15,11 @@ def _document(*statements: dict) -> dict:
 
 
 def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, service_account: str) -> dict:
-    """Exactly one Kubernetes service account may assume the role: `:sub` pins namespace and name, `:aud` the STS audience."""
+    """Exactly one Kubernetes service account may assume the role: `:sub` pins namespace and name, `:aud` the STS audience.
+
+    The condition keys use the issuer without its scheme; an issuer URL with `https://` is accepted and stripped.
+    """
+    issuer = oidc_issuer.removeprefix("https://")
     return _document(
         {
             "Effect": "Allow",
@@ -23,17 +27,17 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, 
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {
-                    f"{oidc_issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                    f"{oidc_issuer}:aud": STS_AUDIENCE,
+                    f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                    f"{issuer}:aud": STS_AUDIENCE,
                 }
             },
         }
     )
 
 
-def ec2_trust_policy() -> dict:
-    """Node roles: assumed by the EC2 instances (through their instance profile) and nothing else."""
-    return _document({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"})
+def service_trust_policy(service: str) -> dict:
+    """A role assumed by one AWS service principal (e.g. `ec2.amazonaws.com` for node roles) and nothing else."""
+    return _document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
 
 
 def _objects_under(bucket_arn: str, prefix: str) -> str:

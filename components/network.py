@@ -10,6 +10,8 @@ from typing import Literal, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components.iam_documents import service_trust_policy
+
 
 class NetworkArgs(TypedDict):
     """VPC layout for one EKS cluster."""
@@ -44,15 +46,6 @@ def plan_subnets(cidr: str, zone_count: int) -> SubnetPlan:
         private=[str(block) for block in blocks[:zone_count]],
         public=[str(block) for block in public_blocks[:zone_count]],
     )
-
-
-def flow_log_assume_role_policy() -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
 
 
 def flow_log_write_policy(log_group_arn: str) -> dict:
@@ -224,7 +217,7 @@ class Network(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=json.dumps(flow_log_assume_role_policy()),
+            assume_role_policy=json.dumps(service_trust_policy("vpc-flow-logs.amazonaws.com")),
             opts=child,
         )
         aws.iam.RolePolicy(

@@ -24,37 +24,46 @@ DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS pods as the EKS addon labels
 ANY_IPV4 = "0.0.0.0/0"
 
 
-def _metadata(name: str, namespace: str) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "vllm-eks-edge"}}
+def _network_policy(
+    name: str, namespace: str, pod_labels: dict[str, str], ingress: list[dict] | None = None, egress: list[dict] | None = None
+) -> dict[str, Any]:
+    """Both directions are always policed: a direction without rules allows nothing. No labels select every pod."""
+    pod_selector = {"matchLabels": dict(pod_labels)} if pod_labels else {}
+    spec: dict[str, Any] = {"podSelector": pod_selector, "policyTypes": ["Ingress", "Egress"]}
+    if ingress is not None:
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["egress"] = egress
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "vllm-eks-edge"}},
+        "spec": spec,
+    }
+
+
+def _pods(labels: dict[str, str]) -> dict[str, Any]:
+    return {"podSelector": {"matchLabels": dict(labels)}}
+
+
+def _pods_in_namespace(namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}, **_pods(labels)}
+
+
+def _tcp(port: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port}]
 
 
 def _dns_egress() -> dict[str, Any]:
     return {
-        "to": [
-            {
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}},
-                "podSelector": {"matchLabels": dict(DNS_POD_LABELS)},
-            }
-        ],
+        "to": [_pods_in_namespace(DNS_NAMESPACE, DNS_POD_LABELS)],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-    }
-
-
-def _scraper_peer(scraper_namespace: str, scraper_pod_labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": scraper_namespace}},
-        "podSelector": {"matchLabels": dict(scraper_pod_labels)},
     }
 
 
 def default_deny(namespace: str) -> dict[str, Any]:
     """Nothing in, nothing out, for every pod of the namespace, unless another policy allows it."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _metadata("default-deny", namespace),
-        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-    }
+    return _network_policy("default-deny", namespace, {})
 
 
 def vllm_policy(
@@ -65,25 +74,18 @@ def vllm_policy(
     scraper_pod_labels: dict[str, str],
 ) -> dict[str, Any]:
     """vLLM accepts its port only from this model's router and the metrics scraper."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _metadata("vllm-from-router", namespace),
-        "spec": {
-            "podSelector": {"matchLabels": dict(vllm_pod_labels)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {
-                    "from": [
-                        {"podSelector": {"matchLabels": dict(router_pod_labels)}},
-                        _scraper_peer(scraper_namespace, scraper_pod_labels),
-                    ],
-                    "ports": [{"protocol": "TCP", "port": VLLM_PORT}],
-                }
-            ],
-            "egress": [_dns_egress(), {"to": [{"ipBlock": {"cidr": ANY_IPV4}}], "ports": [{"protocol": "TCP", "port": 443}]}],
-        },
-    }
+    return _network_policy(
+        "vllm-from-router",
+        namespace,
+        vllm_pod_labels,
+        ingress=[
+            {
+                "from": [_pods(router_pod_labels), _pods_in_namespace(scraper_namespace, scraper_pod_labels)],
+                "ports": _tcp(VLLM_PORT),
+            }
+        ],
+        egress=[_dns_egress(), {"to": [{"ipBlock": {"cidr": ANY_IPV4}}], "ports": _tcp(443)}],
+    )
 
 
 def router_policy(
@@ -96,31 +98,21 @@ def router_policy(
     scraper_pod_labels: dict[str, str],
 ) -> dict[str, Any]:
     """The router accepts requests only from the ALB's subnets and reaches only its model's vLLM pods."""
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _metadata("router-from-alb", namespace),
-        "spec": {
-            "podSelector": {"matchLabels": dict(router_pod_labels)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {
-                    "from": [{"ipBlock": {"cidr": cidr}} for cidr in alb_subnet_cidrs],
-                    "ports": [{"protocol": "TCP", "port": ROUTER_PORT}],
-                },
-                {
-                    "from": [_scraper_peer(scraper_namespace, scraper_pod_labels)],
-                    "ports": [{"protocol": "TCP", "port": ROUTER_METRICS_PORT}],
-                },
-            ],
-            "egress": [
-                {"to": [{"podSelector": {"matchLabels": dict(vllm_pod_labels)}}], "ports": [{"protocol": "TCP", "port": VLLM_PORT}]},
-                _dns_egress(),
-                # The EKS API endpoint's network interfaces live in the VPC (private endpoint).
-                {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": [{"protocol": "TCP", "port": 443}]},
-            ],
-        },
-    }
+    return _network_policy(
+        "router-from-alb",
+        namespace,
+        router_pod_labels,
+        ingress=[
+            {"from": [{"ipBlock": {"cidr": cidr}} for cidr in alb_subnet_cidrs], "ports": _tcp(ROUTER_PORT)},
+            {"from": [_pods_in_namespace(scraper_namespace, scraper_pod_labels)], "ports": _tcp(ROUTER_METRICS_PORT)},
+        ],
+        egress=[
+            {"to": [_pods(vllm_pod_labels)], "ports": _tcp(VLLM_PORT)},
+            _dns_egress(),
+            # The EKS API endpoint's network interfaces live in the VPC (private endpoint).
+            {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _tcp(443)},
+        ],
+    )
 
 
 def serving_namespace_policies(

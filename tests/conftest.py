@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rendered import rendered
+from rendered import rendered, rendered_without_cloudfront
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +15,9 @@ def dev_snapshot() -> dict:
 @pytest.fixture(scope="session")
 def prod_snapshot() -> dict:
     return rendered("prod")
+
+
+@pytest.fixture(scope="session")
+def regional_snapshot() -> dict:
+    """dev without CloudFront: the API Gateway stage is the public entry."""
+    return rendered_without_cloudfront("dev")

@@ -19,3 +19,13 @@ def resource_named(snapshot: dict, type_token: str, name: str) -> dict:
 def rendered(stack: str) -> dict:
     """The snapshot of a shipped stack, rendered once per test session (shared with the conftest fixtures)."""
     return render_stack(stack)
+
+
+@lru_cache(maxsize=None)
+def rendered_without_cloudfront(stack: str) -> dict:
+    """A shipped stack with `edge.cloudfront: false`: the WAF then sits on the API Gateway stage."""
+    from preflight.render import read_stack_config, render_config
+
+    config = read_stack_config(stack)
+    edge = {key: value for key, value in config["vllm-eks:edge"].items() if key not in ("domainName", "certificateArn")}
+    return render_config(stack, {**config, "vllm-eks:edge": {**edge, "cloudfront": False}})

@@ -13,9 +13,9 @@ from components.autoscaling import (
     KEDA_OPERATOR_SERVICE_ACCOUNT,
     cloudwatch_read_policy,
     missing_wake_up_signals,
-    operator_trust_policy,
 )
 from components.catalog import KEDA_CHART, VLLM_REQUESTS_WAITING
+from components.iam_documents import irsa_trust_policy
 from components.scaled_object import WAKE_UP_TARGET_REQUESTS_PER_MINUTE
 from preflight.render import read_stack_config
 from stack_config import SECTIONS, load_stack_config
@@ -171,7 +171,12 @@ def test_keda_chart_matches_the_scaledobject_crd_release_line():
 
 
 def test_keda_operator_role_trusts_only_its_service_account_and_reads_only_metrics():
-    trust = operator_trust_policy("arn:aws:iam::123456789012:oidc-provider/oidc.example/id/X", "https://oidc.example/id/X")
+    trust = irsa_trust_policy(
+        "arn:aws:iam::123456789012:oidc-provider/oidc.example/id/X",
+        "https://oidc.example/id/X",
+        KEDA_NAMESPACE,
+        KEDA_OPERATOR_SERVICE_ACCOUNT,
+    )
     (statement,) = trust["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Condition"]["StringEquals"] == {

@@ -80,12 +80,12 @@ def test_every_method_requires_the_authorizer_and_a_key(stack, request):
         assert method["props"]["apiKeyRequired"] is True
 
 
-def test_behind_cloudfront_the_authorizer_also_keys_on_the_origin_secret(prod_snapshot, dev_snapshot):
+def test_behind_cloudfront_the_authorizer_also_keys_on_the_origin_secret(prod_snapshot, regional_snapshot):
     prod_sources = _one(prod_snapshot, "aws:apigateway/authorizer:Authorizer")["props"]["identitySource"]
     assert f"method.request.header.{specs.ORIGIN_VERIFY_HEADER}" in prod_sources.split(",")
     function = _one(prod_snapshot, "aws:lambda/function:Function")
     assert "ORIGIN_VERIFY_SECRET_ARN" in function["props"]["environment"]["variables"]
-    dev_function = _one(dev_snapshot, "aws:lambda/function:Function")
+    dev_function = _one(regional_snapshot, "aws:lambda/function:Function")
     assert "ORIGIN_VERIFY_SECRET_ARN" not in dev_function["props"]["environment"]["variables"]
 
 
@@ -101,7 +101,7 @@ def test_authorizer_lambda_reads_only_the_secrets_it_needs(stack, request):
     policy = json.loads(_one(snapshot, "aws:iam/rolePolicy:RolePolicy", lambda r: "authorizer" in r["name"])["props"]["policy"])
     secret_statement = next(s for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue")
     assert "*" not in json.dumps(secret_statement["Resource"])
-    assert len(secret_statement["Resource"]) == (2 if snapshot["stack"] == "prod" else 1)
+    assert len(secret_statement["Resource"]) == 2  # the internal key and CloudFront's origin-verify secret
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -185,7 +185,9 @@ def test_access_logs_are_json_with_request_id_consumer_and_status_never_data(sta
 # --- WAF ----------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack, scope", [("dev_snapshot", "REGIONAL"), ("prod_snapshot", "CLOUDFRONT")])
+@pytest.mark.parametrize(
+    "stack, scope", [("regional_snapshot", "REGIONAL"), ("dev_snapshot", "CLOUDFRONT"), ("prod_snapshot", "CLOUDFRONT")]
+)
 def test_waf_rules_and_association(stack, scope, request):
     snapshot = request.getfixturevalue(stack)
     edge = _edge_config(snapshot)
@@ -225,8 +227,10 @@ def test_waf_inspects_the_whole_allowed_body():
 # --- CloudFront -------------------------------------------------------------------------------------------------------
 
 
-def test_cloudfront_is_https_only_uncached_and_outlasts_api_gateway(prod_snapshot, dev_snapshot):
-    assert not resources_of(dev_snapshot, "aws:cloudfront/distribution:Distribution")
+@pytest.mark.parametrize("stack", STACKS)
+def test_cloudfront_is_https_only_uncached_and_outlasts_api_gateway(stack, request, regional_snapshot):
+    assert not resources_of(regional_snapshot, "aws:cloudfront/distribution:Distribution")
+    prod_snapshot = request.getfixturevalue(stack)
     distribution = _one(prod_snapshot, "aws:cloudfront/distribution:Distribution")["props"]
     behavior = distribution["defaultCacheBehavior"]
     assert behavior["viewerProtocolPolicy"] == "https-only"

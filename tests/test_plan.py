@@ -183,7 +183,10 @@ def test_fixed_costs_follow_the_stack_config(prod_plan, dev_plan):
     assert "CloudFront HTTPS requests" in prod_plan["totals"]["perRequestUsdPerMillion"]
     dev = {item["item"]: item for item in dev_plan["totals"]["fixedCosts"]}
     assert dev["NAT gateways"]["quantity"] == 1 and dev["interface endpoints (per AZ)"]["quantity"] == 3 * 2
-    assert "CloudFront HTTPS requests" not in dev_plan["totals"]["perRequestUsdPerMillion"]
+    assert "CloudFront HTTPS requests" in dev_plan["totals"]["perRequestUsdPerMillion"]
+    without_cloudfront = copy.deepcopy(read_stack_config("dev"))
+    without_cloudfront["vllm-eks:edge"] = {"cloudfront": False, "consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}]}
+    assert "CloudFront HTTPS requests" not in build_plan("dev", without_cloudfront)["totals"]["perRequestUsdPerMillion"]
 
 
 def test_priced_resource_counts_match_the_rendered_prod_stack(prod_plan, prod_snapshot):

@@ -73,8 +73,9 @@ def test_public_loadbalancer_service_in_a_serving_namespace_fires(edge_pack, dev
 # --- edge-waf-on-public-entry ------------------------------------------------------------------------------------------
 
 
-def test_stage_without_waf_fires(edge_pack, dev_snapshot):
-    snapshot = _mutated(dev_snapshot)
+def test_stage_without_waf_fires(edge_pack, regional_snapshot):
+    assert _fired(edge_pack, regional_snapshot) == {}
+    snapshot = _mutated(regional_snapshot)
     snapshot["resources"] = [r for r in snapshot["resources"] if r["type"] != "aws:wafv2/webAclAssociation:WebAclAssociation"]
     assert "without a WAF" in _fired(edge_pack, snapshot)["edge-waf-on-public-entry"][0]
 
