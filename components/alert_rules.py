@@ -59,63 +59,68 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def _rule(alert: str, *, expr: str, duration: str, severity: str, summary: str, runbook: str) -> dict[str, Any]:
+    """One Prometheus alerting rule; `runbook` says what to check first when it fires."""
+    return {
+        "alert": alert,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary, "runbook": runbook},
+    }
+
+
 def _time_to_first_token(threshold: float) -> dict[str, Any]:
     lower, upper = ttft_bucket_bounds(threshold)
     quantile = (
         f"histogram_quantile(0.95, sum by (namespace, model_name, le) "
         f"(rate({VLLM_TIME_TO_FIRST_TOKEN}_bucket[{RATE_WINDOW}])))"
     )
-    return {
-        "alert": "VllmTimeToFirstTokenHigh",
-        "expr": f"{quantile} > {_number(threshold)}",
-        "for": "10m",
-        "labels": {"severity": "warning"},
-        "annotations": {
-            "summary": f"P95 time to first token above {_number(threshold)} s for {{{{ $labels.model_name }}}} "
-            "in {{ $labels.namespace }}",
-            "runbook": (
-                f"The P95 is interpolated inside vLLM's {_number(lower)}-{_number(upper)} s bucket: it means more "
-                f"than 5 % of first tokens took over {_number(lower)} s. Check requests waiting and KV-cache usage "
-                "on the vLLM dashboard, then whether the ScaledObject is at maxReplicas or its pods are Pending "
-                "on GPU nodes (kubectl -n {{ $labels.namespace }} get scaledobject,pods; kubectl get nodeclaims)."
-            ),
-        },
-    }
+    return _rule(
+        "VllmTimeToFirstTokenHigh",
+        expr=f"{quantile} > {_number(threshold)}",
+        duration="10m",
+        severity="warning",
+        summary=f"P95 time to first token above {_number(threshold)} s for {{{{ $labels.model_name }}}} "
+        "in {{ $labels.namespace }}",
+        runbook=(
+            f"The P95 is interpolated inside vLLM's {_number(lower)}-{_number(upper)} s bucket: it means more "
+            f"than 5 % of first tokens took over {_number(lower)} s. Check requests waiting and KV-cache usage "
+            "on the vLLM dashboard, then whether the ScaledObject is at maxReplicas or its pods are Pending "
+            "on GPU nodes (kubectl -n {{ $labels.namespace }} get scaledobject,pods; kubectl get nodeclaims)."
+        ),
+    )
 
 
 def _kv_cache_nearly_full(threshold: float) -> dict[str, Any]:
-    return {
-        "alert": "VllmKvCacheNearlyFull",
-        "expr": f"max by (namespace, model_name, pod) ({VLLM_KV_CACHE_USAGE}) > {_number(threshold)}",
-        "for": "5m",
-        "labels": {"severity": "warning"},
-        "annotations": {
-            "summary": f"KV cache above {_number(threshold * 100)} % on {{{{ $labels.pod }}}} "
-            "({{ $labels.model_name }})",
-            "runbook": (
-                "A full KV cache makes vLLM preempt and recompute running requests, so latency climbs. Add "
-                "replicas (raise maxReplicas or lower the queue threshold), or lower maxModelLen for this model."
-            ),
-        },
-    }
+    return _rule(
+        "VllmKvCacheNearlyFull",
+        expr=f"max by (namespace, model_name, pod) ({VLLM_KV_CACHE_USAGE}) > {_number(threshold)}",
+        duration="5m",
+        severity="warning",
+        summary=f"KV cache above {_number(threshold * 100)} % on {{{{ $labels.pod }}}} "
+        "({{ $labels.model_name }})",
+        runbook=(
+            "A full KV cache makes vLLM preempt and recompute running requests, so latency climbs. Add "
+            "replicas (raise maxReplicas or lower the queue threshold), or lower maxModelLen for this model."
+        ),
+    )
 
 
 def _requests_waiting(threshold: int) -> dict[str, Any]:
-    return {
-        "alert": "VllmRequestsWaitingHigh",
-        "expr": f"sum by (namespace, model_name) ({VLLM_REQUESTS_WAITING}) > {threshold}",
-        "for": "5m",
-        "labels": {"severity": "critical"},
-        "annotations": {
-            "summary": f"More than {threshold} requests waiting for {{{{ $labels.model_name }}}} "
-            "in {{ $labels.namespace }}",
-            "runbook": (
-                "The queue outgrows the autoscaler: check the ScaledObject's conditions and the HPA's events "
-                "(kubectl -n {{ $labels.namespace }} describe scaledobject,hpa), Pending pods, and whether the "
-                "Karpenter NodePools hit their GPU limit (kubectl get nodepools)."
-            ),
-        },
-    }
+    return _rule(
+        "VllmRequestsWaitingHigh",
+        expr=f"sum by (namespace, model_name) ({VLLM_REQUESTS_WAITING}) > {threshold}",
+        duration="5m",
+        severity="critical",
+        summary=f"More than {threshold} requests waiting for {{{{ $labels.model_name }}}} "
+        "in {{ $labels.namespace }}",
+        runbook=(
+            "The queue outgrows the autoscaler: check the ScaledObject's conditions and the HPA's events "
+            "(kubectl -n {{ $labels.namespace }} describe scaledobject,hpa), Pending pods, and whether the "
+            "Karpenter NodePools hit their GPU limit (kubectl get nodepools)."
+        ),
+    )
 
 
 def _error_ratio(threshold: float) -> dict[str, Any]:
@@ -128,22 +133,20 @@ def _error_ratio(threshold: float) -> dict[str, Any]:
         f'[{RATE_WINDOW}])) / sum by (namespace) (rate({VLLM_HTTP_REQUESTS}{{handler=~"{_CLIENT_HANDLERS}"}}'
         f"[{RATE_WINDOW}]))"
     )
-    return {
-        "alert": "VllmErrorRatioHigh",
-        "expr": (
+    return _rule(
+        "VllmErrorRatioHigh",
+        expr=(
             f'(label_replace({engine}, "signal", "engine", "", "") '
             f'or label_replace({http}, "signal", "http", "", "")) > {_number(threshold)}'
         ),
-        "for": "5m",
-        "labels": {"severity": "critical"},
-        "annotations": {
-            "summary": f"More than {_number(threshold * 100)} % of requests fail in {{{{ $labels.namespace }}}} "
-            "(signal {{ $labels.signal }})",
-            "runbook": (
-                "signal=engine: vLLM finished requests with an internal error (answered 500); signal=http: its API "
-                "server answered 5xx on /v1. Read the pod logs for the failing request ids "
-                "(kubectl -n {{ $labels.namespace }} get pods; kubectl logs <pod>) and look for restarts and "
-                "out-of-memory kills."
-            ),
-        },
-    }
+        duration="5m",
+        severity="critical",
+        summary=f"More than {_number(threshold * 100)} % of requests fail in {{{{ $labels.namespace }}}} "
+        "(signal {{ $labels.signal }})",
+        runbook=(
+            "signal=engine: vLLM finished requests with an internal error (answered 500); signal=http: its API "
+            "server answered 5xx on /v1. Read the pod logs for the failing request ids "
+            "(kubectl -n {{ $labels.namespace }} get pods; kubectl logs <pod>) and look for restarts and "
+            "out-of-memory kills."
+        ),
+    )

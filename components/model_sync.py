@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from components.catalog import AWS_CLI_IMAGE, HUGGING_FACE_HUB_VERSION, PYTHON_IMAGE, VLLM_RUN_AS_UID
+from components.catalog import AWS_CLI_IMAGE, HUGGING_FACE_HUB_VERSION, PYTHON_IMAGE
+from components.vllm_pod import pod_security_context
 
 SYNC_NAMESPACE = "model-sync"
 TOKEN_DIR = "/var/run/secrets/hugging-face"
@@ -136,13 +137,7 @@ def sync_job(
                     "serviceAccountName": sync_service_account(model_name),
                     "restartPolicy": "Never",
                     "nodeSelector": dict(node_selector),
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": VLLM_RUN_AS_UID,
-                        "runAsGroup": VLLM_RUN_AS_UID,
-                        "fsGroup": VLLM_RUN_AS_UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security_context(),
                     "initContainers": init_containers,
                     "containers": [upload],
                     "volumes": volumes,

@@ -135,6 +135,17 @@ def _security_context() -> dict[str, Any]:
     }
 
 
+def pod_security_context() -> dict[str, Any]:
+    """Pod-level identity of the vLLM pods and the weight sync job: one non-root UID/GID, fsGroup, default seccomp."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": VLLM_RUN_AS_UID,
+        "runAsGroup": VLLM_RUN_AS_UID,
+        "fsGroup": VLLM_RUN_AS_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def _cache_environment() -> list[dict[str, str]]:
     """Every cache vLLM, Triton, torch.compile and Hugging Face write, moved onto the writable home emptyDir."""
     cache = f"{HOME_DIR}/.cache"
@@ -262,13 +273,7 @@ def deployment_spec(
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": termination_grace_seconds(shutdown_timeout_seconds),
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": VLLM_RUN_AS_UID,
-            "runAsGroup": VLLM_RUN_AS_UID,
-            "fsGroup": VLLM_RUN_AS_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": pod_security_context(),
         "tolerations": [dict(GPU_TOLERATION)],
         "affinity": node_affinity(capacity_type, plan.instance_type),
         "topologySpreadConstraints": topology_spread(labels, min_replicas),
