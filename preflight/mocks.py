@@ -23,6 +23,10 @@ def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+class UnansweredInvoke(LookupError):
+    """The program called a data source the offline mocks have no realistic answer for."""
+
+
 class AwsLikeMocks(pulumi.runtime.Mocks):
     """Invokes answered with realistic values; resources echo their inputs plus the outputs AWS would compute."""
 
@@ -42,11 +46,9 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
                 "userId": "AROAEXAMPLEDEPLOYER",
                 "id": ACCOUNT_ID,
             }
-        if token == "aws:index/getRegion:getRegion":
-            return {"name": self.region, "region": self.region, "endpoint": f"ec2.{self.region}.amazonaws.com"}
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-        raise NotImplementedError(f"the offline mocks do not answer the invoke {token}; add it to preflight/mocks.py")
+        raise UnansweredInvoke(f"the offline mocks do not answer the invoke {token}; add its answer to preflight/mocks.py")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         physical = f"{args.name}-{_short_hash(args.typ + args.name)}"

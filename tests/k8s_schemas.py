@@ -17,6 +17,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
 from components.catalog import KUBERNETES_VALIDATION_VERSIONS
 
@@ -25,10 +26,23 @@ CRDS_DIR = Path(os.environ.get("VLLM_EKS_CRDS_DIR", PROJECT_DIR.parent / "shared
 
 
 def manifest(resource: dict[str, Any]) -> dict[str, Any]:
-    """The Kubernetes object a rendered `kubernetes:*` resource would send to the API server."""
-    props = copy.deepcopy(resource["props"])
+    """The Kubernetes object a rendered `kubernetes:*` resource would send to the API server: secret values
+    unwrapped (the snapshot keeps Pulumi's secret marker) and whole numbers as integers (mocks return floats)."""
+    props = _as_sent(copy.deepcopy(resource["props"]))
     props.setdefault("metadata", {}).setdefault("name", resource["name"])
     return props
+
+
+def _as_sent(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_special_sig_key) == _special_secret_sig:
+            return _as_sent(value["value"])
+        return {key: _as_sent(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_sent(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def validate_core(obj: dict[str, Any], versions: tuple[str, ...] = KUBERNETES_VALIDATION_VERSIONS) -> None:

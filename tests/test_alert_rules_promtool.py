@@ -14,9 +14,7 @@ from k8s_schemas import manifest
 from rendered import rendered
 
 PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool not installed (Debian package `prometheus`; .ci/run installs it)"
-)
+assert PROMTOOL, "promtool is required: install the Debian package `prometheus` (./test.sh does)"
 NS, MODEL = "vllm-qwen3-8b", "qwen3-8b"
 SERIES = f'namespace="{NS}",model_name="{MODEL}",engine="0"'
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from k8s_schemas import validate_core
+from k8s_schemas import manifest, validate_core
 from preflight.render import read_stack_config, render_config
-from vllm_stacks import kubernetes_manifests, render_two_models, resource_named, resources_of
+from rendered import resource_named, resources_of
+from vllm_stacks import kubernetes_manifests, render_two_models
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -103,8 +104,8 @@ def test_the_internal_key_lives_in_secrets_manager_and_is_the_one_each_model_mou
     assert version["parent"] == aws_secret["parent"] == password["parent"]
     assert password["props"]["length"] == 48
     # The mocks echo the generated value, so the mounted Secret can be compared with what Secrets Manager holds.
-    mounted = resource_named(prod_snapshot, "kubernetes:core/v1:Secret", "vllm-qwen3-8b-api-key")
-    assert _secret_value(mounted["props"]["stringData"])["api-key"] == _secret_value(version["props"]["secretString"])
+    mounted = manifest(resource_named(prod_snapshot, "kubernetes:core/v1:Secret", "vllm-qwen3-8b-api-key"))
+    assert mounted["stringData"]["api-key"] == version["props"]["secretString"]["value"]
 
 
 def test_prod_container_is_non_root_and_read_only(prod_snapshot):
@@ -188,7 +189,7 @@ def test_two_models_get_their_own_namespace_and_plan_and_share_the_internal_key(
     assert {"vllm-qwen3-8b", "vllm-qwen3-1-7b"} <= namespaces
     # The edge swaps a consumer's key for one internal key before it knows the model, so every model accepts it.
     keys = {
-        _secret_value(r["props"]["stringData"])["api-key"]
+        manifest(r)["stringData"]["api-key"]
         for r in resources_of(two_model_snapshot, "kubernetes:core/v1:Secret")
         if r["name"] in ("vllm-qwen3-8b-api-key", "vllm-qwen3-1-7b-api-key")
     }
@@ -235,8 +236,3 @@ def test_a_model_too_big_for_its_instance_fails_at_config_load():
     assert type(raised.value).__name__ == "RunError"
     assert "models[0].instanceType: got 'g6.2xlarge'" in str(raised.value)
     assert "the cheapest instance that fits is g6e.12xlarge" in str(raised.value)
-
-
-def _secret_value(value):
-    """Secret inputs arrive wrapped as {<secret signature>: ..., "value": x}."""
-    return value["value"] if isinstance(value, dict) else value

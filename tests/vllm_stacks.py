@@ -6,7 +6,6 @@ import copy
 from typing import Any
 
 from k8s_schemas import manifest
-from rendered import resource_named, resources_of  # noqa: F401 - re-exported for the VllmService tests
 from preflight.render import read_stack_config, render_config
 
 # A second model beside prod's Qwen3-8B: small, sized by the planner (`instanceType: auto`), loaded through the
@@ -37,31 +36,18 @@ def render_two_models() -> dict[str, Any]:
     return render_config("prod", two_model_config())
 
 
-def _unwrap(value: Any) -> Any:
-    """Secret values come back wrapped ({<signature>: ..., "value": x}); whole floats are the integers sent."""
-    if isinstance(value, dict):
-        if "value" in value and any(len(key) == 32 and key.isalnum() for key in value):
-            return _unwrap(value["value"])
-        return {key: _unwrap(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_unwrap(item) for item in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def kubernetes_manifests(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     """Every Kubernetes object the VllmService components render, as the API server would receive it."""
     components = {r["urn"] for r in snapshot["resources"] if r["type"] == "vllm-eks:index:VllmService"}
     objects = []
     for resource in snapshot["resources"]:
         if resource["parent"] in components and resource["type"].startswith("kubernetes:"):
-            objects.append(_unwrap(manifest(resource)))
+            objects.append(manifest(resource))
     return objects
 
 
 def namespace_network_policies(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
     """The NetworkPolicies rendered (by whichever component) into the vLLM namespaces."""
     namespaces = {obj["metadata"]["name"] for obj in kubernetes_manifests(snapshot) if obj["kind"] == "Namespace"}
-    policies = [_unwrap(manifest(r)) for r in snapshot["resources"] if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    policies = [manifest(r) for r in snapshot["resources"] if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
     return [policy for policy in policies if policy["metadata"].get("namespace") in namespaces]

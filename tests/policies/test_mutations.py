@@ -1,27 +1,19 @@
 """Mutation tests on the rendered prod stack: break one promise, the matching policy must catch it.
-
-Runs once `preflight.render.render_stack(stack) -> snapshot` exists (owned by the preflight render work); until
-then every test here is skipped with the reason.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from preflight.render import render_stack
 
-try:
-    from preflight.render import render_stack  # noqa: F401
-except ImportError as error:  # pragma: no cover - depends on the other work stream
-    pytest.skip(f"preflight.render.render_stack is not available yet ({error}); mutation tests need the rendered "
-                "prod stack", allow_module_level=True)
+ROOT = Path(__file__).resolve().parents[2]
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NODE_SUBNET_TAGS = ("kubernetes.io/role/internal-elb", "karpenter.sh/discovery")
@@ -38,13 +30,9 @@ def prod_result(pack, prod_snapshot):
 
 
 def _require(found, what: str):
-    """Skip (or, with VLLM_EKS_MUTATIONS_STRICT=1, fail) while the rendered stack lacks what a mutation targets."""
-    if found:
-        return found
-    message = f"the rendered prod stack has no {what} yet"
-    if os.environ.get("VLLM_EKS_MUTATIONS_STRICT") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
+    """A mutation needs its target in the rendered prod stack; a missing target is a failure, never a pass."""
+    assert found, f"the rendered prod stack has no {what} to mutate"
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------------------
