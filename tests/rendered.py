@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from preflight.render import render_stack
+from preflight.render import read_stack_config, render_config, render_stack
 
 
 def resources_of(snapshot: dict, type_token: str) -> list[dict]:
@@ -24,8 +24,6 @@ def rendered(stack: str) -> dict:
 @lru_cache(maxsize=None)
 def rendered_without_cloudfront(stack: str) -> dict:
     """A shipped stack with `edge.cloudfront: false`: the WAF then sits on the API Gateway stage."""
-    from preflight.render import read_stack_config, render_config
-
     config = read_stack_config(stack)
     edge = {key: value for key, value in config["vllm-eks:edge"].items() if key not in ("domainName", "certificateArn")}
     return render_config(stack, {**config, "vllm-eks:edge": {**edge, "cloudfront": False}})

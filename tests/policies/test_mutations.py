@@ -183,11 +183,7 @@ def test_mutation_is_caught(pack, prod_snapshot, prod_result, mutation, policy):
     assert result.by_policy(policy), f"{mutation.__name__} not caught by {policy}; got {sorted(result.policy_names())}"
 
 
-def _check_command() -> list[str]:
-    # `python -m preflight check` once preflight/__main__.py dispatches to it; the module itself otherwise.
-    if (ROOT / "preflight" / "__main__.py").exists():
-        return [sys.executable, "-m", "preflight", "check"]
-    return [sys.executable, "-m", "preflight.check_cli"]
+CHECK_COMMAND = [sys.executable, "-m", "preflight", "check"]
 
 
 @pytest.mark.parametrize("mutation,policy", [(public_endpoint, "eks-endpoint-private"),
@@ -199,7 +195,7 @@ def test_preflight_check_cli_exits_1_on_mutation(tmp_path, prod_snapshot, mutati
     mutation(snapshot)
     path = tmp_path / "prod.json"
     path.write_text(json.dumps(snapshot))
-    completed = subprocess.run(_check_command() + ["--snapshot", str(path)], cwd=ROOT, capture_output=True,
+    completed = subprocess.run(CHECK_COMMAND + ["--snapshot", str(path)], cwd=ROOT, capture_output=True,
                                text=True, timeout=120)
     assert completed.returncode == 1, completed.stdout + completed.stderr
     assert policy in completed.stdout
