@@ -21,7 +21,7 @@ from components.catalog import EGRESS_IP_URL
 from preflight.doctor_checks import (
     Account,
     Finding,
-    check_api_gateway_account,
+    check_apigateway_account,
     check_certificate,
     check_cloudfront_timeout,
     check_endpoint_access,
@@ -166,7 +166,7 @@ CHECKS = (
     check_certificate,
     check_spot_role,
     check_secrets,
-    check_api_gateway_account,
+    check_apigateway_account,
 )
 
 

@@ -162,7 +162,11 @@ def check_gpu_offerings(needs: StackNeeds, account: Account) -> list[Finding]:
     ec2 = account.client("ec2")
     available = [zone["ZoneName"] for zone in ec2.describe_availability_zones(
         Filters=[{"Name": "state", "Values": ["available"]}])["AvailabilityZones"]]
-    zones = _first_zones(available, needs.availability_zones, needs.region)
+    try:
+        zones = _first_zones(available, needs.availability_zones, needs.region)
+    except ValueError as error:
+        return [Finding("availability-zones", "blocker", f"{len(available)} zones available in {needs.region}",
+                        f"{needs.availability_zones} zones", f"{error}: lower it or pick another aws:region")]
     types = sorted({gpu.instance_type for gpu in needs.gpu})
     offered: dict[str, set[str]] = {instance_type: set() for instance_type in types}
     paginator = ec2.get_paginator("describe_instance_type_offerings")
@@ -287,7 +291,7 @@ def check_certificate(needs: StackNeeds, account: Account) -> list[Finding]:
     return [Finding("certificate", "ok", found, f"ISSUED for {domain} in us-east-1")]
 
 
-def check_api_gateway_account(needs: StackNeeds, account: Account) -> list[Finding]:
+def check_apigateway_account(needs: StackNeeds, account: Account) -> list[Finding]:
     """API Gateway's CloudWatch role is one setting per account and Region; the stack's `aws.apigateway.Account` sets it."""
     role = account.client("apigateway").get_account().get("cloudwatchRoleArn")
     if not role:
