@@ -216,18 +216,28 @@ def format_findings(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
+def _session(region: str):
+    """The default credential chain (environment, profile, SSO, container or instance role) in the stack's Region."""
+    import boto3
+
+    return boto3.Session(region_name=region)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preflight doctor", description=__doc__.splitlines()[0])
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
     which.add_argument("--stack-file", type=Path, help="a stack file kept elsewhere (Pulumi.<name>.yaml)")
+    which.add_argument("--print-policy", action="store_true", help="print the read-only IAM policy the doctor needs")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON (for CI)")
     egress = parser.add_mutually_exclusive_group()
     egress.add_argument("--egress-ip", help=f"your public IPv4 address (default: ask {EGRESS_IP_URL})")
     egress.add_argument("--no-egress-lookup", action="store_true", help="do not look up your public address")
     args = parser.parse_args(argv)
+    if args.print_policy:
+        print(json.dumps(DOCTOR_POLICY, indent=2))
+        return 0
 
-    import boto3
     import yaml
 
     from components.sizing import SizingError
@@ -247,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     lookup = (lambda: args.egress_ip) if args.egress_ip else (lambda: None) if args.no_egress_lookup else lookup_egress_ip
     try:
-        findings = run_doctor(needs, boto3.Session(region_name=needs.region), lookup)
+        findings = run_doctor(needs, _session(needs.region), lookup)
     except CannotRun as error:
         print(f"doctor: {error}", file=sys.stderr)
         return 2

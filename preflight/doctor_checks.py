@@ -252,8 +252,9 @@ def check_cloudfront_timeout(needs: StackNeeds, account: Account) -> list[Findin
     quota = CLOUDFRONT_RESPONSE_TIMEOUT_QUOTA
     found = quota_value(account, quota, CLOUDFRONT_QUOTA_REGION)
     needed = needs.cloudfront_origin_timeout_seconds
-    return [_quota_finding("cloudfront-origin-timeout", quota, found, needed, "s",
-                           "origin read timeout = edge.maxRequestSeconds + margin", CLOUDFRONT_QUOTA_REGION)]
+    why = (f"origin read timeout = edge.maxRequestSeconds + margin; or lower vllm-eks:edge.maxRequestSeconds by "
+           f"{needed - found:g} s")
+    return [_quota_finding("cloudfront-origin-timeout", quota, found, needed, "s", why, CLOUDFRONT_QUOTA_REGION)]
 
 
 def covers(names: list[str], domain: str) -> bool:

@@ -78,11 +78,11 @@ class StubbedQuotas:
     `applied` are quotas the account changed; any other code answers NoSuchResourceException and then AWS's default.
     """
 
-    def __init__(self, session: boto3.Session, region: str, applied: dict[str, float], calls: list[str]):
-        self._session, self._region, self._applied, self.calls = session, region, applied, calls
+    def __init__(self, region: str, applied: dict[str, float], calls: list[str]):
+        self._region, self._applied, self.calls = region, applied, calls
 
     def _stubbed(self, method: str, code: str, response: dict | None, error: str | None = None):
-        client = self._session.client("service-quotas", region_name=self._region)
+        client = _quotas_client(self._region)
         stubber = Stubber(client)
         params = {"ServiceCode": _QUOTAS[code].service_code, "QuotaCode": code}
         if error:
@@ -109,6 +109,12 @@ def _botocore_session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
+@functools.lru_cache(maxsize=None)
+def _quotas_client(region: str):
+    # Never sends a request: every call runs under a Stubber, which answers before the HTTP layer.
+    return boto3.Session(botocore_session=_botocore_session()).client("service-quotas", region_name=region)
+
+
 class DoctorSession:
     """boto3.Session for the doctor: moto for every API moto implements, StubbedQuotas for Service Quotas."""
 
@@ -122,7 +128,7 @@ class DoctorSession:
 
     def client(self, service: str, region_name: str | None = None):
         if service == "service-quotas":
-            return StubbedQuotas(self._session, region_name or "us-east-1", self.applied_quotas, self.quota_calls)
+            return StubbedQuotas(region_name or "us-east-1", self.applied_quotas, self.quota_calls)
         return self._session.client(service, region_name=region_name)  # type: ignore[call-overload]
 
 
