@@ -9,6 +9,7 @@ doctor cannot run at all (no credentials, bad config).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import sys
 import time
@@ -23,9 +24,9 @@ from preflight.doctor_checks import (
     Finding,
     check_apigateway_account,
     check_certificate,
-    check_cloudfront_timeout,
+    check_cloudfront_origin_timeout,
     check_endpoint_access,
-    check_endpoint_services,
+    check_interface_endpoints,
     check_gpu_offerings,
     check_identity,
     check_network_quotas,
@@ -34,8 +35,18 @@ from preflight.doctor_checks import (
     check_stack_state,
     check_vcpu_quotas,
     error_code,
-    lookup_egress_ip,
 )
+
+
+def lookup_egress_ip(timeout_seconds: float = 3.0) -> str | None:
+    """The deployer's public IPv4 address as AWS sees it, or None when it cannot be determined."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(EGRESS_IP_URL, timeout=timeout_seconds) as response:  # noqa: S310 - fixed https URL
+            return str(ipaddress.ip_address(response.read().decode().strip()))
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -161,8 +172,8 @@ CHECKS = (
     check_gpu_offerings,
     check_vcpu_quotas,
     check_network_quotas,
-    check_endpoint_services,
-    check_cloudfront_timeout,
+    check_interface_endpoints,
+    check_cloudfront_origin_timeout,
     check_certificate,
     check_spot_role,
     check_secrets,
@@ -178,7 +189,11 @@ def run_doctor(needs: StackNeeds, session, egress_ip: Callable[[], str | None] =
     """Every check in order; a check AWS refuses to answer becomes a `warn` naming the refusal, never a traceback."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if session.get_credentials() is None:
+    try:
+        credentials = session.get_credentials()
+    except BotoCoreError as error:  # a named profile that does not exist, a broken config file
+        raise CannotRun(f"AWS credentials unusable: {error}") from None
+    if credentials is None:
         raise CannotRun("no AWS credentials found (set AWS_PROFILE, run `aws sso login` or `aws configure`)")
     account = Account(session, needs.region)
     try:
@@ -223,6 +238,13 @@ def _session(region: str):
     return boto3.Session(region_name=region)
 
 
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {value!r}, expected an IP address such as 203.0.113.7") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preflight doctor", description=__doc__.splitlines()[0])
     which = parser.add_mutually_exclusive_group(required=True)
@@ -231,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--print-policy", action="store_true", help="print the read-only IAM policy the doctor needs")
     parser.add_argument("--json", action="store_true", help="print the findings as JSON (for CI)")
     egress = parser.add_mutually_exclusive_group()
-    egress.add_argument("--egress-ip", help=f"your public IPv4 address (default: ask {EGRESS_IP_URL})")
+    egress.add_argument("--egress-ip", type=_ip_address, help=f"your public IPv4 address (default: ask {EGRESS_IP_URL})")
     egress.add_argument("--no-egress-lookup", action="store_true", help="do not look up your public address")
     args = parser.parse_args(argv)
     if args.print_policy:
@@ -239,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import yaml
+    from botocore.exceptions import BotoCoreError
 
     from components.sizing import SizingError
     from preflight.render import read_stack_config
@@ -258,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     lookup = (lambda: args.egress_ip) if args.egress_ip else (lambda: None) if args.no_egress_lookup else lookup_egress_ip
     try:
         findings = run_doctor(needs, _session(needs.region), lookup)
-    except CannotRun as error:
+    except (CannotRun, BotoCoreError) as error:  # BotoCoreError: boto3.Session refusing AWS_PROFILE already
         print(f"doctor: {error}", file=sys.stderr)
         return 2
     blockers = sum(finding.status == "blocker" for finding in findings)

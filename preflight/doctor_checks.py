@@ -51,6 +51,7 @@ class Account:
     account_id: str = ""
     caller_arn: str = ""
     deployed: bool = False  # the stack's EKS cluster exists already (a re-deploy, not a first deploy)
+    live_endpoint: tuple[bool, tuple[str, ...]] | None = None  # the deployed cluster's public access and CIDRs
 
     def __post_init__(self) -> None:
         self._clients: dict[tuple[str, str], object] = {}
@@ -135,13 +136,15 @@ def check_identity(needs: StackNeeds, account: Account) -> list[Finding]:
 
 def check_stack_state(needs: StackNeeds, account: Account) -> list[Finding]:
     try:
-        account.client("eks").describe_cluster(name=needs.cluster_name)
+        vpc_config = account.client("eks").describe_cluster(name=needs.cluster_name)["cluster"]["resourcesVpcConfig"]
         account.deployed = True
+        account.live_endpoint = (bool(vpc_config.get("endpointPublicAccess")), tuple(vpc_config.get("publicAccessCidrs", ())))
     except ClientError as error:
         if error_code(error) != "ResourceNotFoundException":
             raise
     state = "deployed (a re-deploy)" if account.deployed else "not deployed (a first deploy)"
-    return [Finding("stack-state", "ok", f"EKS cluster {needs.cluster_name} {state}", "either")]
+    return [Finding("stack-state", "ok", f"EKS cluster {needs.cluster_name} {state}",
+                    "nothing (it decides what the other checks expect to exist already)")]
 
 
 # --- GPU capacity -------------------------------------------------------------------------------------------------
@@ -226,7 +229,7 @@ def check_network_quotas(needs: StackNeeds, account: Account) -> list[Finding]:
     ]
 
 
-def check_endpoint_services(needs: StackNeeds, account: Account) -> list[Finding]:
+def check_interface_endpoints(needs: StackNeeds, account: Account) -> list[Finding]:
     ec2 = account.client("ec2")
     missing = []
     for service in needs.interface_endpoints:
@@ -246,7 +249,7 @@ def check_endpoint_services(needs: StackNeeds, account: Account) -> list[Finding
 # --- edge ---------------------------------------------------------------------------------------------------------
 
 
-def check_cloudfront_timeout(needs: StackNeeds, account: Account) -> list[Finding]:
+def check_cloudfront_origin_timeout(needs: StackNeeds, account: Account) -> list[Finding]:
     if needs.cloudfront_origin_timeout_seconds is None:
         return []
     quota = CLOUDFRONT_RESPONSE_TIMEOUT_QUOTA
@@ -362,21 +365,12 @@ def check_secrets(needs: StackNeeds, account: Account) -> list[Finding]:
 # --- where the deployer runs ----------------------------------------------------------------------------------------
 
 
-def lookup_egress_ip(timeout_seconds: float = 3.0) -> str | None:
-    """The deployer's public IPv4 address as AWS sees it, or None when it cannot be determined."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(EGRESS_IP_URL, timeout=timeout_seconds) as response:  # noqa: S310 - fixed https URL
-            return str(ipaddress.ip_address(response.read().decode().strip()))
-    except (OSError, ValueError):
-        return None
-
-
 def check_endpoint_access(needs: StackNeeds, account: Account, egress_ip: Callable[[], str | None]) -> list[Finding]:
-    """`pulumi up` installs charts through the cluster's API endpoint, so the deployer must reach it."""
-    if not needs.endpoint_public_access:
-        found = "API endpoint private only (cluster.endpointPublicAccess false)"
+    """`pulumi up` installs charts through the cluster's API endpoint, so the deployer must reach it: the live
+    cluster's endpoint on a re-deploy, the configured one on a first deploy."""
+    public, cidrs = account.live_endpoint or (needs.endpoint_public_access, needs.public_access_cidrs)
+    if not public:
+        found = f"API endpoint private only ({'the live cluster' if account.live_endpoint else 'cluster.endpointPublicAccess false'})"
         if account.deployed:
             return [Finding("endpoint-access", "warn", found, "pulumi up running inside the VPC (or a network joined to it)",
                             "run pulumi up from a host in the VPC, or open the public endpoint to your address")]
@@ -384,13 +378,17 @@ def check_endpoint_access(needs: StackNeeds, account: Account, egress_ip: Callab
                         "an endpoint the deployer reaches during the first deploy",
                         "set cluster.endpointPublicAccess: true and cluster.publicAccessCidrs: [<your egress IP>/32] "
                         f"(curl -s {EGRESS_IP_URL}) for the first deploy")]
-    cidrs = ", ".join(needs.public_access_cidrs)
+    listed = ", ".join(cidrs)
     address = egress_ip()
     if address is None:
-        return [Finding("endpoint-access", "warn", "egress address unknown", f"your egress address within {cidrs}",
-                        f"compare `curl -s {EGRESS_IP_URL}` with vllm-eks:cluster.publicAccessCidrs")]
-    inside = any(ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False) for cidr in needs.public_access_cidrs)
-    if inside:
-        return [Finding("endpoint-access", "ok", f"egress {address}", f"within {cidrs}")]
-    return [Finding("endpoint-access", "blocker", f"egress {address}", f"within {cidrs}",
+        return [Finding("endpoint-access", "warn", "egress address unknown", f"your egress address within {listed}",
+                        f"compare `curl -s {EGRESS_IP_URL}` with {listed}")]
+    if any(ipaddress.ip_address(address) in ipaddress.ip_network(cidr, strict=False) for cidr in cidrs):
+        if account.live_endpoint and not needs.endpoint_public_access:
+            return [Finding("endpoint-access", "warn", f"egress {address} within the live endpoint's {listed}",
+                            "an endpoint that stays reachable for the whole run",
+                            "this deploy makes the endpoint private (cluster.endpointPublicAccess false): later "
+                            "Kubernetes changes must run from inside the VPC")]
+        return [Finding("endpoint-access", "ok", f"egress {address}", f"within {listed}")]
+    return [Finding("endpoint-access", "blocker", f"egress {address}", f"within {listed}",
                     f"add {address}/32 to vllm-eks:cluster.publicAccessCidrs")]

@@ -104,16 +104,18 @@ def test_cli_exit_codes_and_json(aws, tmp_path, monkeypatch, capsys):
     assert "blocker  endpoint-access" in out and "fix: add 198.51.100.9/32 to vllm-eks:cluster.publicAccessCidrs" in out
 
 
-def test_without_credentials_one_line_and_exit_2(tmp_path):
-    """boto3 finds no credentials: no keys, no profile files, instance metadata disabled (it is not loopback)."""
+@pytest.mark.parametrize(("extra_env", "message"), [({}, "no AWS credentials"), ({"AWS_PROFILE": "nowhere"}, "nowhere")])
+def test_without_credentials_one_line_and_exit_2(tmp_path, extra_env, message):
+    """boto3 finds no credentials: no keys, no profile files, instance metadata disabled (it is not loopback); a named
+    profile that does not exist makes boto3.Session raise ProfileNotFound."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               HOME=str(tmp_path))
+               HOME=str(tmp_path), **extra_env)
     result = subprocess.run([sys.executable, "-m", "preflight", "doctor", "--stack", "prod", "--no-egress-lookup"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stdout == "" and "Traceback" not in result.stderr
-    assert result.stderr.strip().count("\n") == 0 and "no AWS credentials" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
 
 
 def test_bad_config_is_exit_2_naming_the_setting(tmp_path, capsys):
@@ -142,23 +144,29 @@ def test_readme_shows_the_doctor_policy():
     assert json.dumps(DOCTOR_POLICY, indent=2) in (ROOT / "README.md").read_text()
 
 
-def test_every_api_the_doctor_calls_is_in_its_policy():
-    """The operations the checks call (their botocore names), mapped to IAM actions, are exactly the policy's."""
-    source = (ROOT / "preflight" / "doctor_checks.py").read_text() + (ROOT / "preflight" / "doctor.py").read_text()
-    calls = {
-        "get_caller_identity": "sts:GetCallerIdentity", "describe_cluster": "eks:DescribeCluster",
-        "describe_availability_zones": "ec2:DescribeAvailabilityZones",
-        "describe_instance_type_offerings": "ec2:DescribeInstanceTypeOfferings",
-        "describe_addresses": "ec2:DescribeAddresses", "describe_vpcs": "ec2:DescribeVpcs",
-        "describe_vpc_endpoint_services": "ec2:DescribeVpcEndpointServices",
-        "get_service_quota": "servicequotas:GetServiceQuota",
-        "get_aws_default_service_quota": "servicequotas:GetAWSDefaultServiceQuota",
-        "describe_certificate": "acm:DescribeCertificate", "list_roles": "iam:ListRoles",
-        "describe_secret": "secretsmanager:DescribeSecret", "get_account": "apigateway:GET",
-    }
-    used = {action for call, action in calls.items() if f"{call}(" in source or f'"{call}"' in source}
+def test_every_call_the_doctor_makes_is_granted_by_its_policy(aws):
+    """Record each operation the doctor sends (botocore's before-call event; IAM action = signing name + operation, as
+    the Service Authorization Reference names them; API Gateway's management API is authorised by HTTP verb)."""
+    from tests.doctor_support import _botocore_session
+
+    sent: set[str] = set()
+
+    def record(model, **_):
+        service = model.service_model.signing_name
+        sent.add("apigateway:GET" if service == "apigateway" else f"{service}:{model.name}")
+
+    _botocore_session().register("before-call", record)
+    try:
+        config = stack_config("prod", cluster={"huggingFaceTokenSecretName": "hf/token"})
+        session = DoctorSession()
+        run_doctor(stack_needs("prod", config), session, lambda: None)
+    finally:
+        _botocore_session().unregister("before-call", record)
+    # Service Quotas answers come from the Stubber (its client predates the hook): the stub records each quota asked.
+    assert session.quota_calls
+    sent |= {"servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota"}
     granted = {a for s in DOCTOR_POLICY["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert used == granted
+    assert sent == granted
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -90,13 +90,13 @@ def test_interface_endpoint_services_must_exist_in_the_region(aws):
     """DescribeVpcEndpointServices answers InvalidServiceName for a service the Region does not offer (moto likewise)."""
     import dataclasses
 
-    from preflight.doctor_checks import Account, check_endpoint_services
+    from preflight.doctor_checks import Account, check_interface_endpoints
 
     needs = stack_needs("prod", stack_config("prod"))
     account = Account(boto3.Session(region_name="us-east-1"), "us-east-1")
-    (offered,) = check_endpoint_services(needs, account)
+    (offered,) = check_interface_endpoints(needs, account)
     assert offered.status == "ok"
-    (missing,) = check_endpoint_services(dataclasses.replace(needs, interface_endpoints=("sts", "no-such-service")), account)
+    (missing,) = check_interface_endpoints(dataclasses.replace(needs, interface_endpoints=("sts", "no-such-service")), account)
     assert missing.status == "blocker" and missing.fix == "remove no-such-service from vllm-eks:network.interfaceEndpoints"
 
 
@@ -205,3 +205,20 @@ def test_a_refused_call_is_a_warning_naming_the_missing_permission(aws, monkeypa
     monkeypatch.setattr(session, "client", client)
     refused = findings_of("dev", stack_config("dev"), session)["apigateway-account"]
     assert refused.status == "warn" and "AccessDeniedException on GetAccount" in refused.found
+
+
+def test_a_redeploy_is_judged_against_the_live_cluster_endpoint(aws):
+    """On a re-deploy `pulumi up` talks to the existing cluster: its endpoint settings (DescribeCluster
+    resourcesVpcConfig) decide reachability, and the stack's own secret and addresses are expected to exist."""
+    eks = boto3.client("eks", region_name="us-east-1")
+    eks.create_cluster(name="vllm-eks-dev", roleArn="arn:aws:iam::123456789012:role/cluster",
+                       resourcesVpcConfig={"subnetIds": [], "endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]})
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="vllm-eks-dev/vllm/api-key", SecretString="k")
+    findings = findings_of("dev", stack_config("dev"), egress="203.0.113.7")
+    assert "deployed (a re-deploy)" in findings["stack-state"].found
+    # The live cluster is open to the deployer, but the config makes it private: later runs must come from the VPC.
+    assert findings["endpoint-access"].status == "warn" and "makes the endpoint private" in findings["endpoint-access"].fix
+    public = stack_config("dev", cluster={"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]})
+    assert findings_of("dev", public, egress="203.0.113.7")["endpoint-access"].status == "ok"
+    assert findings["secret vllm-eks-dev/vllm/api-key"].status == "ok"
+    assert findings_of("dev", stack_config("dev"), egress="198.51.100.9")["endpoint-access"].status == "blocker"
