@@ -427,3 +427,55 @@ class PublishedBenchmark:
 # pairs (searched: vLLM, NVIDIA, AWS and GPUStack performance pages; figures on RTX 3090/A100/H100 or other models
 # do not transfer), so the plan says "none published" rather than borrow a figure from other hardware.
 PUBLISHED_DECODE_BENCHMARKS: dict[tuple[str, str], PublishedBenchmark] = {}
+
+# --- Preflight doctor: account quotas and singletons a first deploy needs (preflight/doctor.py) ------------------------
+# Quota codes as Service Quotas names them (`aws service-quotas list-service-quotas --service-code ec2|vpc|cloudfront`,
+# console https://console.aws.amazon.com/servicequotas/home/services/<service>/quotas/<code>, checked 2026-12). EC2
+# vCPU quotas count the vCPUs of running instances per family, on-demand and Spot apart; new accounts start at 0 for
+# the accelerated families: https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html
+
+
+@dataclass(frozen=True)
+class ServiceQuota:
+    service_code: str
+    quota_code: str
+    name: str
+
+
+_G_AND_VT = (
+    ServiceQuota("ec2", "L-DB2E81BA", "Running On-Demand G and VT instances"),
+    ServiceQuota("ec2", "L-3819A6DF", "All G and VT Spot Instance Requests"),
+)
+_P_ON_DEMAND = ServiceQuota("ec2", "L-417A185B", "Running On-Demand P instances")
+# Instance-family prefix -> (on-demand vCPU quota, Spot vCPU quota); the longest matching prefix wins (p5 before p).
+EC2_VCPU_QUOTAS: dict[str, tuple[ServiceQuota, ServiceQuota]] = {
+    "g": _G_AND_VT,
+    "vt": _G_AND_VT,
+    "p5": (_P_ON_DEMAND, ServiceQuota("ec2", "L-C4BD4855", "All P5 Spot Instance Requests")),
+    "p": (_P_ON_DEMAND, ServiceQuota("ec2", "L-7212CCBC", "All P4, P3 and P2 Spot Instance Requests")),
+    "inf": (
+        ServiceQuota("ec2", "L-1945791B", "Running On-Demand Inf instances"),
+        ServiceQuota("ec2", "L-B5D1601B", "All Inf Spot Instance Requests"),
+    ),
+    "trn": (
+        ServiceQuota("ec2", "L-2C3B7624", "Running On-Demand Trn instances"),
+        ServiceQuota("ec2", "L-6B0D517C", "All Trn Spot Instance Requests"),
+    ),
+}
+# One Elastic IP per NAT gateway (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html: 5 per Region
+# by default) and one VPC per stack (5 per Region by default).
+EC2_ELASTIC_IPS_QUOTA = ServiceQuota("ec2", "L-0263D0A3", "EC2-VPC Elastic IPs")
+VPCS_PER_REGION_QUOTA = ServiceQuota("vpc", "L-F678F1CE", "VPCs per Region")
+# CloudFront's origin response (read) timeout: above the quota, CreateDistribution fails with InvalidOriginReadTimeout.
+# The documented default moved (60 s in older docs, 120 s in the current quota table:
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html), so the doctor reads the
+# account's value rather than assume one. CloudFront is global: its quotas live in (and are requested in) us-east-1.
+CLOUDFRONT_RESPONSE_TIMEOUT_QUOTA = ServiceQuota("cloudfront", "L-AECE9FA7", "Response timeout per origin")
+CLOUDFRONT_QUOTA_REGION = "us-east-1"
+# EC2 needs this service-linked role before it launches any Spot instance (Karpenter's getting-started creates it with
+# `aws iam create-service-linked-role --aws-service-name spot.amazonaws.com`). Service-linked roles live under the
+# path /aws-service-role/<service principal>/ (https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html).
+SPOT_SERVICE_PRINCIPAL = "spot.amazonaws.com"
+SPOT_SERVICE_LINKED_ROLE = "AWSServiceRoleForEC2Spot"
+# AWS's own "what is my IP" endpoint: answers the caller's public IPv4 address as plain text.
+EGRESS_IP_URL = "https://checkip.amazonaws.com"

@@ -1,4 +1,4 @@
-"""`python -m preflight render|check|plan`: the offline twin of `pulumi preview`."""
+"""`python -m preflight render|check|plan|doctor`: the offline twin of `pulumi preview`, and the account check before `pulumi up`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--json", metavar="FILE", type=Path, help="write the snapshot of every resource to FILE")
     commands.add_parser("check", help="run the policy pack over a stack or snapshot", add_help=False)
     commands.add_parser("plan", help="capacity, start-up time and cost of a stack", add_help=False)
+    commands.add_parser("doctor", help="read-only checks of the AWS account and the deployer before pulumi up", add_help=False)
     commands.add_parser("config-reference", help="print the stack-config reference table (Markdown) from the schema")
 
     known, rest = parser.parse_known_args(argv)
@@ -30,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         from preflight.plan_cli import main as plan_main
 
         return plan_main(rest)
+    if known.command == "doctor":
+        from preflight.doctor import main as doctor_main
+
+        return doctor_main(rest)
     if known.command == "config-reference":
         from preflight.config_reference import reference_markdown
 
