@@ -7,8 +7,11 @@ listing every problem as `<path>: got <value>, expected <what is allowed>` befor
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -359,11 +362,37 @@ class StackConfigError(ValueError):
         super().__init__("invalid stack configuration:\n" + "\n".join(f"  {line}" for line in problems))
 
 
+def project_sections(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Every key of a stack's config under the project namespace (`vllm-eks:<key>`), known or not, values decoded.
+
+    The engine hands a program its config as text (objects JSON-encoded); a stack file read with YAML holds objects.
+    Taking every key, not only the known sections, is what lets `load_stack_config` refuse a misspelt one.
+    """
+    sections: dict[str, Any] = {}
+    for key, value in config.items():
+        namespace, _, name = key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass  # a plain string value; the schema says what it expected instead
+        sections[name] = value
+    return sections
+
+
+def _unknown_section(key: str) -> str:
+    nearest = difflib.get_close_matches(key, SECTIONS, n=1, cutoff=0.6)
+    hint = f" (did you mean {PROJECT}:{nearest[0]}?)" if nearest else ""
+    return f"{PROJECT}:{key}: got a value, expected one of the sections {', '.join(SECTIONS)}{hint}"
+
+
 def load_stack_config(sections: dict[str, Any]) -> StackConfig:
     """Validate the project's config sections (`{"network": {...}, "models": [...], ...}`) in one pass."""
     unknown = sorted(set(sections) - set(SECTIONS))
     present = {key: value for key, value in sections.items() if value is not None and key in SECTIONS}
-    problems = [f"{PROJECT}:{key}: got a value, expected one of the sections {', '.join(SECTIONS)}" for key in unknown]
+    problems = [_unknown_section(key) for key in unknown]
     try:
         config = StackConfig.model_validate(present)
     except ValidationError as error:
@@ -409,10 +438,37 @@ def _describe(detail: dict[str, Any]) -> str:
         expected = f"a string matching {context.get('pattern')}"
     elif kind in ("too_short", "too_long"):
         expected = f"a list with {context.get('min_length', context.get('max_length'))} item(s) {'or more' if kind == 'too_short' else 'at most'}"
+    elif kind == "extra_forbidden":
+        nearest = difflib.get_close_matches(str(detail["loc"][-1]), _known_settings(detail["loc"][:-1]), n=1, cutoff=0.6)
+        expected = "no such setting (check the spelling" + (f"; did you mean {nearest[0]}?)" if nearest else ")")
     else:
         expected = _BUILTIN_EXPECTATIONS.get(kind, detail["msg"])
     shown = "nothing" if kind == "missing" else repr(value)
     return f"{path}: got {shown}, expected {expected}"
+
+
+def _known_settings(location: tuple[Any, ...]) -> list[str]:
+    """The camelCase settings of the object at `location` (list indexes skipped), for a misspelling's suggestion."""
+    schema: Any = StackConfig
+    for part in location:
+        if isinstance(part, int):
+            continue
+        fields = schema.model_fields if isinstance(schema, type) and issubclass(schema, BaseModel) else {}
+        field = next((f for name, f in fields.items() if part in (name, f.alias)), None)
+        if field is None:
+            return []
+        schema = next((t for t in _unwrapped(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)), None)
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return []
+    return [to_camel(name) for name in schema.model_fields]
+
+
+def _unwrapped(annotation: Any) -> list[Any]:
+    """`X`, `X | None` and `list[X]` all lead to X."""
+    arguments = getattr(annotation, "__args__", None)
+    if not arguments:
+        return [annotation]
+    return [inner for argument in arguments for inner in _unwrapped(argument)]
 
 
 def _path(location: tuple[Any, ...]) -> str:

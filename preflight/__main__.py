@@ -69,13 +69,13 @@ def capacity_report(stack: str | None, stack_path: Path | None) -> str:
     """The capacity planner's numbers per model, computed from the validated stack config (not the snapshot)."""
     import yaml
 
-    from components.sizing import plan_models
     from preflight.render import read_stack_config
-    from stack_config import PROJECT, SECTIONS, load_stack_config
+    from stack_checks import check_stack
+    from stack_config import project_sections
 
     config = read_stack_config(stack) if stack else (yaml.safe_load(stack_path.read_text()) or {}).get("config") or {}
-    validated = load_stack_config({section: config.get(f"{PROJECT}:{section}") for section in SECTIONS})
-    return "capacity plan:\n" + "\n".join(plan.summary() for plan in plan_models(validated.models).values())
+    plans = check_stack(project_sections(config)).capacity_plans
+    return "capacity plan:\n" + "\n".join(plan.summary() for plan in plans.values())
 
 
 def summarise(snapshot: dict) -> str:

@@ -30,10 +30,11 @@ from components.cost import (
     window_hours_per_week,
 )
 from components.scaled_object import working_hours_replicas
-from components.sizing import GIB, plan_models
+from components.sizing import GIB
 from components.startup_time import estimate_startup
 from components.throughput import estimate_throughput, replicas_for_load
-from stack_config import PROJECT, SECTIONS, load_stack_config
+from stack_checks import check_stack
+from stack_config import project_sections
 
 THROUGHPUT_METHOD = "roofline estimate (decode, memory-bandwidth bound): an upper bound"
 
@@ -41,9 +42,10 @@ THROUGHPUT_METHOD = "roofline estimate (decode, memory-bandwidth bound): an uppe
 def build_plan(stack: str, raw_config: dict[str, Any], rps: float | None = None) -> dict[str, Any]:
     """The plan for a stack's `config:` mapping (keys as in Pulumi.<stack>.yaml); `rps` sizes replicas for a load."""
     region = str(raw_config.get("aws:region", "us-east-1"))
-    config = load_stack_config({section: raw_config.get(f"{PROJECT}:{section}") for section in SECTIONS})
+    # Every config-time problem at once; the start-up budget is a verdict in the plan's table instead.
+    checked = check_stack(project_sections(raw_config), startup_budgets=False)
+    config, capacity_plans = checked.config, checked.capacity_plans
     prices = region_prices(region)
-    capacity_plans = plan_models(config.models)
     workload = config.plan
     hours = config.autoscaling.working_hours
     window_month_hours = monthly_hours_in_window(hours.start, hours.end) if hours else 0.0
