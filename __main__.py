@@ -81,6 +81,7 @@ model_store = ModelStore(
                 "hugging_face_id": model.hugging_face_id,
                 "sync": model.sync_from_hugging_face,
                 "sync_staging_gib": staging_gib(capacity_plans[model.name].weight_bytes),
+                "adapter_prefixes": [adapter.s3_prefix for adapter in model.lora_adapters],
             }
             for model in config.models
         ],

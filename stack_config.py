@@ -135,10 +135,27 @@ class SpeculativeConfig(_Schema):
     prompt_lookup_max: int | None = Field(default=None, ge=1)
 
 
+# A key prefix inside the weights bucket: '/'-separated segments of lowercase letters, digits, '.', '_' and '-', each
+# starting with a letter or digit (so no '.' or '..' segment can climb out of it), no leading or trailing '/'.
+_S3_PREFIX = r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*"
+_S3_PREFIX_RULE = (
+    "lowercase letters, digits, '.', '_' and '-' in '/'-separated segments that each start with a letter or digit "
+    "(no '..' segment), no leading or trailing /"
+)
+
+
 class LoraAdapter(_Schema):
-    name: str = Field(pattern=_DNS_LABEL)
+    name: str = Field(pattern=f"^{_DNS_LABEL}$")
     s3_prefix: str
     rank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512] = 16  # vLLM's allowed --max-lora-rank values (0.32)
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _prefix_is_relative(cls, value: str) -> str:
+        # The pod's role is granted read on exactly this prefix (model_read_policy), so it must be one plain key prefix.
+        if not re.fullmatch(_S3_PREFIX, value):
+            raise _expected("a relative S3 key prefix such as loras/my-adapter: " + _S3_PREFIX_RULE)
+        return value
 
 
 class ModelConfig(_Schema):
@@ -165,6 +182,15 @@ class ModelConfig(_Schema):
     speculative: SpeculativeConfig | None = None
     image: str | None = None  # the vLLM image; None = catalog VLLM_IMAGE. Prod may pin `repo:tag@sha256:<digest>`.
 
+    @field_validator("lora_adapters")
+    @classmethod
+    def _unique_adapters(cls, value: list[LoraAdapter]) -> list[LoraAdapter]:
+        names = [adapter.name for adapter in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:  # each adapter is one --lora-modules name and one directory in the pod
+            raise _expected("adapters with unique names, but {names} repeat", names=duplicates)
+        return value
+
     @field_validator("catalog_model")
     @classmethod
     def _known_model(cls, value: str) -> str:
@@ -175,8 +201,8 @@ class ModelConfig(_Schema):
     @field_validator("s3_prefix")
     @classmethod
     def _prefix_is_relative(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*", value):
-            raise _expected("a relative S3 key prefix such as models/qwen3-8b (lowercase, no leading or trailing /)")
+        if value is not None and not re.fullmatch(_S3_PREFIX, value):
+            raise _expected("a relative S3 key prefix such as models/qwen3-8b: " + _S3_PREFIX_RULE)
         if value is None and info.data.get("hugging_face_id") is None:
             raise _expected("an S3 prefix, or a huggingFaceId to sync into the default prefix")
         return value

@@ -159,10 +159,10 @@ class HelmChart:
     repository: str
 
 
-# KEDA: the chart version is the KEDA release. 2.20.2 is the v2.20.x line whose ScaledObject CRD is in ../shared/crds
-# (kedacore/keda commit 8b4f083). Source: kedacore/charts keda/Chart.yaml (version 2.20.2, appVersion 2.20.2).
+# KEDA: the chart version is the KEDA release. 2.20.2 is the v2.20.x line whose CRDs are vendored in tests/crds
+# (kedacore/keda tag v2.20.2). Source: kedacore/charts keda/Chart.yaml (version 2.20.2, appVersion 2.20.2).
 KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
-# kube-prometheus-stack 88.0.0 ships prometheus-operator v0.93.0, the CRDs in ../shared/crds (a new operator minor
+# kube-prometheus-stack 88.0.0 ships prometheus-operator v0.93.0, the CRDs vendored in tests/crds (a new operator minor
 # is a new chart major). Source: prometheus-community/helm-charts#7152. Grafana is its dependency: the Grafana chart
 # version is the one this chart pins.
 KUBE_PROMETHEUS_STACK_CHART = HelmChart(
@@ -235,8 +235,8 @@ ALB_CLOUDWATCH_NAMESPACE = "AWS/ApplicationELB"
 ALB_REQUEST_COUNT_METRIC = "RequestCount"
 
 # --- Edge and request path (Edge, router) ---------------------------------------------------------------------------
-# AWS Load Balancer Controller: chart 3.5.0 = app v3.5.0, the release whose TargetGroupBinding CRD is in ../shared/crds
-# (kubernetes-sigs/aws-load-balancer-controller commit 225f445). Source: aws/eks-charts stable/aws-load-balancer-controller
+# AWS Load Balancer Controller: chart 3.5.0 = app v3.5.0, the release whose TargetGroupBinding CRD is vendored in tests/crds
+# (kubernetes-sigs/aws-load-balancer-controller tag v3.5.0). Source: aws/eks-charts stable/aws-load-balancer-controller
 # Chart.yaml. It only binds router pods to target groups Pulumi owns (TargetGroupBinding); it creates no load balancer.
 AWS_LOAD_BALANCER_CONTROLLER_CHART = HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
 AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION = "v3.5.0"
@@ -297,8 +297,8 @@ API_GATEWAY_SECURITY_POLICY = "TLS_1_2"
 AUTHORIZER_LAMBDA_RUNTIME = "python3.13"
 
 # --- GPU cluster (GpuCluster, ModelStore) -----------------------------------------------------------------------------
-# Karpenter: chart 1.14.1 = controller v1.14.1, the release whose NodePool/EC2NodeClass CRDs are in ../shared/crds
-# (aws/karpenter-provider-aws commit 1d92708, charts/karpenter/Chart.yaml). The chart is published as an OCI artifact.
+# Karpenter: chart 1.14.1 = controller v1.14.1, the release whose NodePool/EC2NodeClass CRDs are vendored in
+# tests/crds (aws/karpenter-provider-aws tag v1.14.1; its chart's crds/ link to pkg/apis/crds/). The chart is published as an OCI artifact.
 KARPENTER_CHART = HelmChart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")
 # EC2NodeClass AMI aliases, pinned (Karpenter advises against @latest in production: a new AMI drifts every node).
 # The alias picks the NVIDIA variant for GPU instance types. Bottlerocket 1.68.1 ships aws-k8s-1.33..1.36-nvidia with
