@@ -22,7 +22,9 @@ class GpuInstance:
     gpu_memory_bandwidth_gbps: int  # per GPU, GB/s
     vcpu: int
     memory_gib: int
-    on_demand_usd_per_hour: float  # us-east-1
+    # us-east-1: ranks instances for `instanceType: auto` (the cheapest that fits); what a stack pays is its region's
+    # row in REGION_PRICES (gpu_instance_usd_per_hour).
+    on_demand_usd_per_hour: float
 
 
 GPU_INSTANCES: dict[str, GpuInstance] = {
@@ -316,8 +318,9 @@ PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
 
 # --- Preflight plan: prices and rates (preflight plan, components/cost.py, throughput.py, startup_time.py) ----------
 # Prices snapshot 2026-11, on-demand list prices, keyed by region: the stack's `aws:region` picks the row, and a
-# region not in the table is an error naming it (add a row from the pages below). GPU instance prices are
-# GPU_INSTANCES above (us-east-1). Sources:
+# region not in the table is an error naming it (add a row from the pages below; `preflight render` then says the
+# prices are missing instead of showing another region's). us-east-1's GPU instance prices are GPU_INSTANCES above.
+# Sources:
 #   EKS        https://aws.amazon.com/eks/pricing/            $0.10 per cluster-hour in standard support
 #   NAT        https://aws.amazon.com/vpc/pricing/            $0.045 per gateway-hour + $0.045 per GB processed
 #   Endpoints  https://aws.amazon.com/privatelink/pricing/    $0.01 per interface endpoint-hour per AZ + $0.01 per GB
@@ -352,6 +355,7 @@ class RegionPrices:
     kms_key_usd_per_month: float
     secret_usd_per_month: float
     system_node_usd_per_hour: dict[str, float]
+    gpu_instance_usd_per_hour: dict[str, float]  # EC2 on-demand Linux, the GPU_INSTANCES a stack in this region may use
 
 
 REGION_PRICES: dict[str, RegionPrices] = {
@@ -379,6 +383,7 @@ REGION_PRICES: dict[str, RegionPrices] = {
             "m6i.xlarge": 0.192,
             "m6i.2xlarge": 0.384,
         },
+        gpu_instance_usd_per_hour={name: instance.on_demand_usd_per_hour for name, instance in GPU_INSTANCES.items()},
     ),
 }
 

@@ -104,7 +104,6 @@ class CapacityPlan:
                 f"  KV bytes per token {self.kv_bytes_per_token:8d}      ({self.kv_bytes_per_token_per_gpu} per GPU)",
                 f"  KV capacity        {self.kv_capacity_tokens:8d} tokens",
                 f"  max concurrent     {self.max_concurrent_sequences:8d} sequences at --max-model-len {self.max_model_len}",
-                f"  on-demand price    {self.on_demand_usd_per_hour:8.3f} $/h per replica",
                 f"  pod requests       {self.pod.cpu} CPU, {self.pod.memory_gib} GiB, {self.pod.gpus} nvidia.com/gpu",
             ]
         )
