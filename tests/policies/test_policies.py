@@ -236,6 +236,11 @@ def _trust_ec2(s):
         {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]})
 
 
+def _pod_reads_outside_its_role(s):
+    container = find(s, "kubernetes:apps/v1:Deployment")["props"]["spec"]["template"]["spec"]["containers"][0]
+    container["args"][1] = "s3://vllm-weights-prod/loras/sql"
+
+
 def _read_whole_bucket(s):
     policy = json.loads(read_policy())
     policy["Statement"][0]["Resource"] = ["arn:aws:s3:::vllm-weights-prod/*"]
@@ -477,6 +482,7 @@ FIRING = [
     ("irsa-only-model-access", _wildcard_on_read_role),
     ("no-wildcard-model-actions", _wildcard_on_read_role),
     ("no-wildcard-model-actions", _star_action),
+    ("pod-reads-within-role", _pod_reads_outside_its_role),
     ("no-pod-identity", _pod_identity),
     ("no-iam-users", _iam_user),
     ("model-bucket-encrypted", _bucket_without_sse),
@@ -544,8 +550,9 @@ STACK_LEVEL = {"gpu-on-demand-pool", "s3-gateway-endpoint", "vllm-ttft-alert"}
 RELATED = {
     "no-public-node-ips": {"nodes-in-private-subnets"},
     "nodes-in-private-subnets": {"no-public-node-ips"},
-    "irsa-only-model-access": {"no-wildcard-model-actions"},
-    "no-wildcard-model-actions": {"irsa-only-model-access"},
+    # A grant wider than the pod's prefix is also more than the pod reads (pod-reads-within-role).
+    "irsa-only-model-access": {"no-wildcard-model-actions", "pod-reads-within-role"},
+    "no-wildcard-model-actions": {"irsa-only-model-access", "pod-reads-within-role"},
     "images-pinned": {"images-pinned-by-digest"},
 }
 
