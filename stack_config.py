@@ -178,9 +178,23 @@ class ModelConfig(_Schema):
     gpu_memory_utilization: float = Field(default=0.92, ge=0.80, le=0.95)
     load_format: Literal["runai_streamer", "s3-sync"] = "runai_streamer"
     startup_budget_seconds: int = Field(default=300, ge=300)
+    # Default thinking mode of a reasoning model (Qwen3): false answers in `content` unless a request asks to think
+    # (`chat_template_kwargs: {"enable_thinking": true}`); unset keeps the model's own default (Qwen3 thinks).
+    thinking: bool | None = None
     lora_adapters: list[LoraAdapter] = []
     speculative: SpeculativeConfig | None = None
     image: str | None = None  # the vLLM image; None = catalog VLLM_IMAGE. Prod may pin `repo:tag@sha256:<digest>`.
+
+    @field_validator("thinking")
+    @classmethod
+    def _model_has_a_thinking_switch(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        # `false` holds for any model (one without a thinking mode never thinks; nothing is rendered for it);
+        # `true` asks for something only a model with a thinking switch can do.
+        catalog_model = info.data.get("catalog_model")
+        if value and catalog_model in MODELS and MODELS[catalog_model].thinking_switch is None:
+            switchable = sorted(name for name, spec in MODELS.items() if spec.thinking_switch)
+            raise _expected("false or unset: {model} has no thinking mode (models with one: {known})", model=catalog_model, known=", ".join(switchable))
+        return value
 
     @field_validator("lora_adapters")
     @classmethod

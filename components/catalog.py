@@ -65,6 +65,11 @@ class ModelSpec:
     default_dtype: str
     # Per-family vLLM flags (reasoning/tool parsers), kept here so the engine-argument builder stays generic.
     family_flags: tuple[str, ...] = ()
+    # The chat-template variable that switches thinking on or off, for models that have one (a model's `thinking`
+    # setting renders it into vLLM's --default-chat-template-kwargs). Qwen3: `enable_thinking`, default true
+    # (Qwen/Qwen3-8B model card, "Switching Between Thinking and Non-Thinking Mode"; its tokenizer_config.json
+    # chat_template adds an empty <think></think> block when it is false).
+    thinking_switch: str | None = None
 
 
 _QWEN3_FLAGS = ("--reasoning-parser", "qwen3", "--enable-auto-tool-choice", "--tool-call-parser", "hermes")
@@ -72,9 +77,9 @@ _LLAMA31_FLAGS = ("--enable-auto-tool-choice", "--tool-call-parser", "llama3_jso
 _MISTRAL_FLAGS = ("--enable-auto-tool-choice", "--tool-call-parser", "mistral")
 
 MODELS: dict[str, ModelSpec] = {
-    "qwen3-1.7b": ModelSpec("Qwen/Qwen3-1.7B", 2.03, 28, 16, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS),
-    "qwen3-8b": ModelSpec("Qwen/Qwen3-8B", 8.19, 36, 32, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS),
-    "qwen3-32b": ModelSpec("Qwen/Qwen3-32B", 32.8, 64, 64, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS),
+    "qwen3-1.7b": ModelSpec("Qwen/Qwen3-1.7B", 2.03, 28, 16, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS, "enable_thinking"),
+    "qwen3-8b": ModelSpec("Qwen/Qwen3-8B", 8.19, 36, 32, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS, "enable_thinking"),
+    "qwen3-32b": ModelSpec("Qwen/Qwen3-32B", 32.8, 64, 64, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS, "enable_thinking"),
     "llama-3.1-8b": ModelSpec(
         "meta-llama/Llama-3.1-8B-Instruct", 8.03, 32, 32, 8, 128, 131072, "bfloat16", _LLAMA31_FLAGS
     ),

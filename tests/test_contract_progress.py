@@ -30,11 +30,16 @@ def test_stage():
 
 def test_progress_lines_show_while_the_test_runs(tmp_path):
     ack = tmp_path / "seen"
-    (tmp_path / "test_stage.py").write_text(TEST.format(ack=ack))
-    (tmp_path / "conftest.py").write_text(f"import sys\nsys.path.insert(0, r'{CONTRACT_DIR}')\npytest_plugins = ['live_progress']\n")
+    test_file = tmp_path / "sub" / "test_stage.py"
+    # The same wiring as tests/contract/conftest.py, in a conftest below the rootdir as there.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "conftest.py").write_text(
+        f"import sys\nsys.path.insert(0, r'{CONTRACT_DIR}')\n\n\ndef pytest_configure(config):\n"
+        "    import live_progress\n\n    live_progress.install(config)\n")
+    test_file.write_text(TEST.format(ack=ack))
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(tmp_path),
-         str(tmp_path / "test_stage.py")],
+         str(test_file)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     seen_at = None

@@ -35,8 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     import live_progress  # progress lines on the terminal as each stage runs, not after capture
 
-    if not config.pluginmanager.has_plugin("vllm-contract-live-progress"):
-        config.pluginmanager.register(live_progress, "vllm-contract-live-progress")
+    live_progress.install(config)
 
 
 def _stage(name: str, seconds: float) -> None:
