@@ -1,6 +1,7 @@
 """vllm-eks: load and validate the stack config once, compose the components, export a few outputs."""
 
 import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.autoscaling import Autoscaling
 from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
@@ -12,21 +13,19 @@ from components.model_store import ModelStore
 from components.model_sync import staging_gib
 from components.network import Network, plan_subnets
 from components.observability import Observability
-from components.sizing import SizingError, plan_models
-from components.startup_time import StartupBudgetError, check_startup_budgets
 from components.vllm_service import VllmService
-from stack_config import SECTIONS, StackConfigError, load_stack_config
+from stack_checks import check_stack
+from stack_config import StackConfigError, project_sections
 
-project_config = pulumi.Config()
 region = pulumi.Config("aws").require("region")
 try:
-    config = load_stack_config({section: project_config.get_object(section) for section in SECTIONS})
-    # Resolves `instanceType: auto` and rejects models that cannot fit, before any resource exists.
-    capacity_plans = plan_models(config.models)
-    # A model that cannot load within its startup-probe budget would be restarted forever while loading.
-    check_startup_budgets(config.models, capacity_plans)
-except (StackConfigError, SizingError, StartupBudgetError) as error:
+    # Every `vllm-eks:*` key, known or not (a misspelt section must not be silently dropped): the language host passes
+    # config in PULUMI_CONFIG, mocks and the Automation API set it in-process (pulumi/runtime/config.py). Then sizing (resolves
+    # `instanceType: auto`, rejects models that cannot fit) and start-up budgets, all reported in one error.
+    checked = check_stack(project_sections({**get_config_env(), **CONFIG.get()}))
+except StackConfigError as error:
     raise pulumi.RunError(str(error)) from None
+config, capacity_plans = checked.config, checked.capacity_plans
 
 stack = pulumi.get_stack()
 cluster_name = f"vllm-eks-{stack}"
@@ -82,6 +81,7 @@ model_store = ModelStore(
                 "hugging_face_id": model.hugging_face_id,
                 "sync": model.sync_from_hugging_face,
                 "sync_staging_gib": staging_gib(capacity_plans[model.name].weight_bytes),
+                "adapter_prefixes": [adapter.s3_prefix for adapter in model.lora_adapters],
             }
             for model in config.models
         ],

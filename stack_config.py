@@ -7,8 +7,11 @@ listing every problem as `<path>: got <value>, expected <what is allowed>` befor
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
 import re
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -132,10 +135,27 @@ class SpeculativeConfig(_Schema):
     prompt_lookup_max: int | None = Field(default=None, ge=1)
 
 
+# A key prefix inside the weights bucket: '/'-separated segments of lowercase letters, digits, '.', '_' and '-', each
+# starting with a letter or digit (so no '.' or '..' segment can climb out of it), no leading or trailing '/'.
+_S3_PREFIX = r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*"
+_S3_PREFIX_RULE = (
+    "lowercase letters, digits, '.', '_' and '-' in '/'-separated segments that each start with a letter or digit "
+    "(no '..' segment), no leading or trailing /"
+)
+
+
 class LoraAdapter(_Schema):
-    name: str = Field(pattern=_DNS_LABEL)
+    name: str = Field(pattern=f"^{_DNS_LABEL}$")
     s3_prefix: str
     rank: Literal[1, 8, 16, 32, 64, 128, 256, 320, 512] = 16  # vLLM's allowed --max-lora-rank values (0.32)
+
+    @field_validator("s3_prefix")
+    @classmethod
+    def _prefix_is_relative(cls, value: str) -> str:
+        # The pod's role is granted read on exactly this prefix (model_read_policy), so it must be one plain key prefix.
+        if not re.fullmatch(_S3_PREFIX, value):
+            raise _expected("a relative S3 key prefix such as loras/my-adapter: " + _S3_PREFIX_RULE)
+        return value
 
 
 class ModelConfig(_Schema):
@@ -158,9 +178,32 @@ class ModelConfig(_Schema):
     gpu_memory_utilization: float = Field(default=0.92, ge=0.80, le=0.95)
     load_format: Literal["runai_streamer", "s3-sync"] = "runai_streamer"
     startup_budget_seconds: int = Field(default=300, ge=300)
+    # Default thinking mode of a reasoning model (Qwen3): false answers in `content` unless a request asks to think
+    # (`chat_template_kwargs: {"enable_thinking": true}`); unset keeps the model's own default (Qwen3 thinks).
+    thinking: bool | None = None
     lora_adapters: list[LoraAdapter] = []
     speculative: SpeculativeConfig | None = None
     image: str | None = None  # the vLLM image; None = catalog VLLM_IMAGE. Prod may pin `repo:tag@sha256:<digest>`.
+
+    @field_validator("thinking")
+    @classmethod
+    def _model_has_a_thinking_switch(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        # `false` holds for any model (one without a thinking mode never thinks; nothing is rendered for it);
+        # `true` asks for something only a model with a thinking switch can do.
+        catalog_model = info.data.get("catalog_model")
+        if value and catalog_model in MODELS and MODELS[catalog_model].thinking_switch is None:
+            switchable = sorted(name for name, spec in MODELS.items() if spec.thinking_switch)
+            raise _expected("false or unset: {model} has no thinking mode (models with one: {known})", model=catalog_model, known=", ".join(switchable))
+        return value
+
+    @field_validator("lora_adapters")
+    @classmethod
+    def _unique_adapters(cls, value: list[LoraAdapter]) -> list[LoraAdapter]:
+        names = [adapter.name for adapter in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:  # each adapter is one --lora-modules name and one directory in the pod
+            raise _expected("adapters with unique names, but {names} repeat", names=duplicates)
+        return value
 
     @field_validator("catalog_model")
     @classmethod
@@ -172,8 +215,8 @@ class ModelConfig(_Schema):
     @field_validator("s3_prefix")
     @classmethod
     def _prefix_is_relative(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*", value):
-            raise _expected("a relative S3 key prefix such as models/qwen3-8b (lowercase, no leading or trailing /)")
+        if value is not None and not re.fullmatch(_S3_PREFIX, value):
+            raise _expected("a relative S3 key prefix such as models/qwen3-8b: " + _S3_PREFIX_RULE)
         if value is None and info.data.get("hugging_face_id") is None:
             raise _expected("an S3 prefix, or a huggingFaceId to sync into the default prefix")
         return value
@@ -359,11 +402,37 @@ class StackConfigError(ValueError):
         super().__init__("invalid stack configuration:\n" + "\n".join(f"  {line}" for line in problems))
 
 
+def project_sections(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Every key of a stack's config under the project namespace (`vllm-eks:<key>`), known or not, values decoded.
+
+    The engine hands a program its config as text (objects JSON-encoded); a stack file read with YAML holds objects.
+    Taking every key, not only the known sections, is what lets `load_stack_config` refuse a misspelt one.
+    """
+    sections: dict[str, Any] = {}
+    for key, value in config.items():
+        namespace, _, name = key.partition(":")
+        if namespace != PROJECT:
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass  # a plain string value; the schema says what it expected instead
+        sections[name] = value
+    return sections
+
+
+def _unknown_section(key: str) -> str:
+    nearest = difflib.get_close_matches(key, SECTIONS, n=1, cutoff=0.6)
+    hint = f" (did you mean {PROJECT}:{nearest[0]}?)" if nearest else ""
+    return f"{PROJECT}:{key}: got a value, expected one of the sections {', '.join(SECTIONS)}{hint}"
+
+
 def load_stack_config(sections: dict[str, Any]) -> StackConfig:
     """Validate the project's config sections (`{"network": {...}, "models": [...], ...}`) in one pass."""
     unknown = sorted(set(sections) - set(SECTIONS))
     present = {key: value for key, value in sections.items() if value is not None and key in SECTIONS}
-    problems = [f"{PROJECT}:{key}: got a value, expected one of the sections {', '.join(SECTIONS)}" for key in unknown]
+    problems = [_unknown_section(key) for key in unknown]
     try:
         config = StackConfig.model_validate(present)
     except ValidationError as error:
@@ -409,10 +478,37 @@ def _describe(detail: dict[str, Any]) -> str:
         expected = f"a string matching {context.get('pattern')}"
     elif kind in ("too_short", "too_long"):
         expected = f"a list with {context.get('min_length', context.get('max_length'))} item(s) {'or more' if kind == 'too_short' else 'at most'}"
+    elif kind == "extra_forbidden":
+        nearest = difflib.get_close_matches(str(detail["loc"][-1]), _known_settings(detail["loc"][:-1]), n=1, cutoff=0.6)
+        expected = "no such setting (check the spelling" + (f"; did you mean {nearest[0]}?)" if nearest else ")")
     else:
         expected = _BUILTIN_EXPECTATIONS.get(kind, detail["msg"])
     shown = "nothing" if kind == "missing" else repr(value)
     return f"{path}: got {shown}, expected {expected}"
+
+
+def _known_settings(location: tuple[Any, ...]) -> list[str]:
+    """The camelCase settings of the object at `location` (list indexes skipped), for a misspelling's suggestion."""
+    schema: Any = StackConfig
+    for part in location:
+        if isinstance(part, int):
+            continue
+        fields = schema.model_fields if isinstance(schema, type) and issubclass(schema, BaseModel) else {}
+        field = next((f for name, f in fields.items() if part in (name, f.alias)), None)
+        if field is None:
+            return []
+        schema = next((t for t in _unwrapped(field.annotation) if isinstance(t, type) and issubclass(t, BaseModel)), None)
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        return []
+    return [to_camel(name) for name in schema.model_fields]
+
+
+def _unwrapped(annotation: Any) -> list[Any]:
+    """`X`, `X | None` and `list[X]` all lead to X."""
+    arguments = getattr(annotation, "__args__", None)
+    if not arguments:
+        return [annotation]
+    return [inner for argument in arguments for inner in _unwrapped(argument)]
 
 
 def _path(location: tuple[Any, ...]) -> str:

@@ -8,6 +8,9 @@ cd "$(dirname "$0")"
 stack="${1:?usage: ./up.sh <stack> (dev or prod)}"
 shift || true
 
+step() { printf '==> %s\n' "$*" >&2; }
+
+step "venv: .venv with requirements.txt (about 25 s the first time, a few seconds after)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 
@@ -29,6 +32,17 @@ fi
 
 echo "No Pulumi CLI or AWS credentials: rendering '$stack' offline (python -m preflight)." >&2
 mkdir -p out
+step "render: the program under Pulumi mocks -> out/$stack.json"
 .venv/bin/python -m preflight render --stack "$stack" --json "out/$stack.json"
-.venv/bin/python -m preflight check --snapshot "out/$stack.json"
-exec .venv/bin/python -m preflight plan --stack "$stack"
+step "check: the policy pack over out/$stack.json, as pulumi preview would run it"
+checked=0
+.venv/bin/python -m preflight check --snapshot "out/$stack.json" || checked=$?
+step "plan: capacity, start-up time and cost"
+.venv/bin/python -m preflight plan --stack "$stack"
+if [ "$checked" -ne 0 ]; then
+  echo "Fix the mandatory policy violations above in Pulumi.$stack.yaml, then run ./up.sh $stack again." >&2
+  exit "$checked"
+fi
+echo
+has_aws_credentials && credentials=1 || credentials=0
+VLLM_EKS_HAS_AWS_CREDENTIALS=$credentials .venv/bin/python -m preflight.next_steps "$stack"

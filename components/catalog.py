@@ -22,7 +22,9 @@ class GpuInstance:
     gpu_memory_bandwidth_gbps: int  # per GPU, GB/s
     vcpu: int
     memory_gib: int
-    on_demand_usd_per_hour: float  # us-east-1
+    # us-east-1: ranks instances for `instanceType: auto` (the cheapest that fits); what a stack pays is its region's
+    # row in REGION_PRICES (gpu_instance_usd_per_hour).
+    on_demand_usd_per_hour: float
 
 
 GPU_INSTANCES: dict[str, GpuInstance] = {
@@ -63,6 +65,11 @@ class ModelSpec:
     default_dtype: str
     # Per-family vLLM flags (reasoning/tool parsers), kept here so the engine-argument builder stays generic.
     family_flags: tuple[str, ...] = ()
+    # The chat-template variable that switches thinking on or off, for models that have one (a model's `thinking`
+    # setting renders it into vLLM's --default-chat-template-kwargs). Qwen3: `enable_thinking`, default true
+    # (Qwen/Qwen3-8B model card, "Switching Between Thinking and Non-Thinking Mode"; its tokenizer_config.json
+    # chat_template adds an empty <think></think> block when it is false).
+    thinking_switch: str | None = None
 
 
 _QWEN3_FLAGS = ("--reasoning-parser", "qwen3", "--enable-auto-tool-choice", "--tool-call-parser", "hermes")
@@ -70,9 +77,9 @@ _LLAMA31_FLAGS = ("--enable-auto-tool-choice", "--tool-call-parser", "llama3_jso
 _MISTRAL_FLAGS = ("--enable-auto-tool-choice", "--tool-call-parser", "mistral")
 
 MODELS: dict[str, ModelSpec] = {
-    "qwen3-1.7b": ModelSpec("Qwen/Qwen3-1.7B", 2.03, 28, 16, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS),
-    "qwen3-8b": ModelSpec("Qwen/Qwen3-8B", 8.19, 36, 32, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS),
-    "qwen3-32b": ModelSpec("Qwen/Qwen3-32B", 32.8, 64, 64, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS),
+    "qwen3-1.7b": ModelSpec("Qwen/Qwen3-1.7B", 2.03, 28, 16, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS, "enable_thinking"),
+    "qwen3-8b": ModelSpec("Qwen/Qwen3-8B", 8.19, 36, 32, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS, "enable_thinking"),
+    "qwen3-32b": ModelSpec("Qwen/Qwen3-32B", 32.8, 64, 64, 8, 128, 32768, "bfloat16", _QWEN3_FLAGS, "enable_thinking"),
     "llama-3.1-8b": ModelSpec(
         "meta-llama/Llama-3.1-8B-Instruct", 8.03, 32, 32, 8, 128, 131072, "bfloat16", _LLAMA31_FLAGS
     ),
@@ -159,10 +166,10 @@ class HelmChart:
     repository: str
 
 
-# KEDA: the chart version is the KEDA release. 2.20.2 is the v2.20.x line whose ScaledObject CRD is in ../shared/crds
-# (kedacore/keda commit 8b4f083). Source: kedacore/charts keda/Chart.yaml (version 2.20.2, appVersion 2.20.2).
+# KEDA: the chart version is the KEDA release. 2.20.2 is the v2.20.x line whose CRDs are vendored in tests/crds
+# (kedacore/keda tag v2.20.2). Source: kedacore/charts keda/Chart.yaml (version 2.20.2, appVersion 2.20.2).
 KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
-# kube-prometheus-stack 88.0.0 ships prometheus-operator v0.93.0, the CRDs in ../shared/crds (a new operator minor
+# kube-prometheus-stack 88.0.0 ships prometheus-operator v0.93.0, the CRDs vendored in tests/crds (a new operator minor
 # is a new chart major). Source: prometheus-community/helm-charts#7152. Grafana is its dependency: the Grafana chart
 # version is the one this chart pins.
 KUBE_PROMETHEUS_STACK_CHART = HelmChart(
@@ -235,8 +242,8 @@ ALB_CLOUDWATCH_NAMESPACE = "AWS/ApplicationELB"
 ALB_REQUEST_COUNT_METRIC = "RequestCount"
 
 # --- Edge and request path (Edge, router) ---------------------------------------------------------------------------
-# AWS Load Balancer Controller: chart 3.5.0 = app v3.5.0, the release whose TargetGroupBinding CRD is in ../shared/crds
-# (kubernetes-sigs/aws-load-balancer-controller commit 225f445). Source: aws/eks-charts stable/aws-load-balancer-controller
+# AWS Load Balancer Controller: chart 3.5.0 = app v3.5.0, the release whose TargetGroupBinding CRD is vendored in tests/crds
+# (kubernetes-sigs/aws-load-balancer-controller tag v3.5.0). Source: aws/eks-charts stable/aws-load-balancer-controller
 # Chart.yaml. It only binds router pods to target groups Pulumi owns (TargetGroupBinding); it creates no load balancer.
 AWS_LOAD_BALANCER_CONTROLLER_CHART = HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
 AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION = "v3.5.0"
@@ -297,8 +304,8 @@ API_GATEWAY_SECURITY_POLICY = "TLS_1_2"
 AUTHORIZER_LAMBDA_RUNTIME = "python3.13"
 
 # --- GPU cluster (GpuCluster, ModelStore) -----------------------------------------------------------------------------
-# Karpenter: chart 1.14.1 = controller v1.14.1, the release whose NodePool/EC2NodeClass CRDs are in ../shared/crds
-# (aws/karpenter-provider-aws commit 1d92708, charts/karpenter/Chart.yaml). The chart is published as an OCI artifact.
+# Karpenter: chart 1.14.1 = controller v1.14.1, the release whose NodePool/EC2NodeClass CRDs are vendored in
+# tests/crds (aws/karpenter-provider-aws tag v1.14.1; its chart's crds/ link to pkg/apis/crds/). The chart is published as an OCI artifact.
 KARPENTER_CHART = HelmChart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")
 # EC2NodeClass AMI aliases, pinned (Karpenter advises against @latest in production: a new AMI drifts every node).
 # The alias picks the NVIDIA variant for GPU instance types. Bottlerocket 1.68.1 ships aws-k8s-1.33..1.36-nvidia with
@@ -316,8 +323,9 @@ PYTHON_IMAGE = "public.ecr.aws/docker/library/python:3.12-slim"
 
 # --- Preflight plan: prices and rates (preflight plan, components/cost.py, throughput.py, startup_time.py) ----------
 # Prices snapshot 2026-11, on-demand list prices, keyed by region: the stack's `aws:region` picks the row, and a
-# region not in the table is an error naming it (add a row from the pages below). GPU instance prices are
-# GPU_INSTANCES above (us-east-1). Sources:
+# region not in the table is an error naming it (add a row from the pages below; `preflight render` then says the
+# prices are missing instead of showing another region's). us-east-1's GPU instance prices are GPU_INSTANCES above.
+# Sources:
 #   EKS        https://aws.amazon.com/eks/pricing/            $0.10 per cluster-hour in standard support
 #   NAT        https://aws.amazon.com/vpc/pricing/            $0.045 per gateway-hour + $0.045 per GB processed
 #   Endpoints  https://aws.amazon.com/privatelink/pricing/    $0.01 per interface endpoint-hour per AZ + $0.01 per GB
@@ -352,6 +360,7 @@ class RegionPrices:
     kms_key_usd_per_month: float
     secret_usd_per_month: float
     system_node_usd_per_hour: dict[str, float]
+    gpu_instance_usd_per_hour: dict[str, float]  # EC2 on-demand Linux, the GPU_INSTANCES a stack in this region may use
 
 
 REGION_PRICES: dict[str, RegionPrices] = {
@@ -379,6 +388,7 @@ REGION_PRICES: dict[str, RegionPrices] = {
             "m6i.xlarge": 0.192,
             "m6i.2xlarge": 0.384,
         },
+        gpu_instance_usd_per_hour={name: instance.on_demand_usd_per_hour for name, instance in GPU_INSTANCES.items()},
     ),
 }
 

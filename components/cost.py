@@ -1,6 +1,6 @@
 """What a stack costs: GPU replicas (on-demand and Spot), the fixed costs around them, a month under its schedule.
 
-Pure functions over the validated config and the catalog's dated prices (`REGION_PRICES`, `GPU_INSTANCES`).
+Pure functions over the validated config and the catalog's dated prices (`REGION_PRICES`).
 Usage-based charges that depend on traffic volume (GB processed, LCUs) are listed as rates, not guessed; per-request
 charges (API Gateway, WAF, CloudFront) are folded into the price per million output tokens.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.catalog import GPU_INSTANCES, HOURS_PER_MONTH, REGION_PRICES, RegionPrices
+from components.catalog import HOURS_PER_MONTH, REGION_PRICES, RegionPrices
 from components.edge_specs import waf_rules
 
 HOURS_PER_WEEK = 168
@@ -60,10 +60,19 @@ def replica_split(capacity_type: str, replicas: int, on_demand_replicas: int) ->
     return on_demand, replicas - on_demand
 
 
-def replica_cost(model, instance_type: str, replicas: int, spot_discount: float) -> ReplicaCost:
-    """$/h of `replicas` replicas of a model (`stack_config.ModelConfig`) on its instance type."""
+def gpu_usd_per_hour(prices: RegionPrices, region: str, instance_type: str) -> float:
+    """The on-demand price of a GPU instance in the stack's region, never another region's."""
+    if instance_type not in prices.gpu_instance_usd_per_hour:
+        raise CostError(
+            f"aws:region: no on-demand price for {instance_type} in {region} in components/catalog.py REGION_PRICES "
+            f"(it prices {', '.join(sorted(prices.gpu_instance_usd_per_hour))}); add it from https://aws.amazon.com/ec2/pricing/on-demand/"
+        )
+    return prices.gpu_instance_usd_per_hour[instance_type]
+
+
+def replica_cost(model, instance_type: str, replicas: int, spot_discount: float, price: float) -> ReplicaCost:
+    """$/h of `replicas` replicas of a model (`stack_config.ModelConfig`) on its instance type at `price` $/h each."""
     on_demand, spot = replica_split(model.capacity_type, replicas, model.on_demand_replicas)
-    price = GPU_INSTANCES[instance_type].on_demand_usd_per_hour
     return ReplicaCost(replicas, on_demand, spot, on_demand * price + spot * spot_usd_per_hour(price, spot_discount))
 
 

@@ -76,6 +76,9 @@ def engine_arguments(
     if model.speculative:
         args += ["--speculative-config", _json(model.speculative.model_dump(exclude_none=True))]
     args += list(spec.family_flags)
+    if model.thinking is not None and spec.thinking_switch:
+        # A request's own chat_template_kwargs still win (vLLM merges them over these defaults).
+        args += ["--default-chat-template-kwargs", _json({spec.thinking_switch: model.thinking})]
     args += [
         "--host", "0.0.0.0",
         "--port", str(VLLM_PORT),

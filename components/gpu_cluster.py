@@ -13,12 +13,19 @@
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Literal, TypedDict
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_eks as eks
 import pulumi_kubernetes as k8s
+
+with warnings.catch_warnings():
+    # pulumi_eks warns on import that its self-managed `NodeGroup` (EC2 launch configurations) is deprecated; this stack
+    # uses only `eks.Cluster` (system nodes are an `aws.eks.NodeGroup`), so that one warning is noise. Same filter in
+    # pytest.ini, whichever imports pulumi_eks first.
+    warnings.filterwarnings("ignore", message="NodeGroup uses AWS EC2 LaunchConfiguration", category=DeprecationWarning)
+    import pulumi_eks as eks
 
 from components import karpenter
 from components.catalog import KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart

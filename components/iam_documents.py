@@ -54,20 +54,26 @@ def _through_s3(region: str, bucket_arn: str) -> dict:
     }
 
 
-def model_read_policy(bucket_arn: str, prefix: str, kms_key_arn: str, region: str) -> dict:
-    """Read one model's prefix: its objects, a listing limited to the prefix, and decryption through S3 only.
+def model_read_policy(
+    bucket_arn: str, prefix: str, kms_key_arn: str, region: str, adapter_prefixes: tuple[str, ...] = ()
+) -> dict:
+    """Read one model's prefix and its LoRA adapters' prefixes: objects, a listing limited to them, decryption via S3.
 
     The listing allows the bare prefix as well as `prefix/...`: `aws s3 sync s3://b/<prefix>` and the Run:ai streamer
-    send the prefix without a trailing slash. Listing reveals key names only; objects outside the prefix stay unreadable.
+    send the prefix without a trailing slash. Listing reveals key names only; objects outside the prefixes stay unreadable.
+    The pod's init container syncs each adapter with this same role, so an adapter prefix not granted here would be an
+    AccessDenied at start-up.
     """
+    prefixes = list(dict.fromkeys([prefix, *adapter_prefixes]))
+    objects = [_objects_under(bucket_arn, each) for each in prefixes]
     return _document(
-        {"Sid": "ReadModelObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": _objects_under(bucket_arn, prefix)},
+        {"Sid": "ReadModelObjects", "Effect": "Allow", "Action": "s3:GetObject", "Resource": objects[0] if len(objects) == 1 else objects},
         {
             "Sid": "ListModelPrefix",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": bucket_arn,
-            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+            "Condition": {"StringLike": {"s3:prefix": [listed for each in prefixes for listed in (each, f"{each}/*")]}},
         },
         {
             "Sid": "DecryptThroughS3",

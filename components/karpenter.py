@@ -1,5 +1,5 @@
 """Pure builders for Karpenter: the controller's IAM policy, the interruption event patterns, the Helm values,
-the GPU `EC2NodeClass` and the two GPU `NodePool`s (Karpenter v1 API, the CRDs in ../shared/crds).
+the GPU `EC2NodeClass` and the two GPU `NodePool`s (Karpenter v1 API, the CRDs vendored in tests/crds).
 
 Spot burst: both pools allow the models' instance types. `gpu-on-demand` has the higher weight and an
 `nvidia.com/gpu` limit equal to the on-demand baseline; `gpu-spot` has the lower weight and the rest of

@@ -39,6 +39,7 @@ class ModelAccess(TypedDict):
     hugging_face_id: str | None
     sync: bool
     sync_staging_gib: NotRequired[int]  # staging volume of the sync Job (the checkpoint with a margin)
+    adapter_prefixes: NotRequired[list[str]]  # the model's LoRA adapters, read by the same pod role
 
 
 class ModelStoreArgs(TypedDict):
@@ -132,8 +133,8 @@ class ModelStore(pulumi.ComponentResource):
                 f"{name}-{model['name']}-read-policy",
                 role=role.id,
                 policy=pulumi.Output.all(bucket.arn, key.arn).apply(
-                    lambda values, prefix=model["prefix"]: json.dumps(
-                        documents.model_read_policy(values[0], prefix, values[1], args["region"])
+                    lambda values, prefix=model["prefix"], adapters=tuple(model.get("adapter_prefixes", [])): json.dumps(
+                        documents.model_read_policy(values[0], prefix, values[1], args["region"], adapters)
                     )
                 ),
                 opts=child,

@@ -14,6 +14,7 @@ them), so a replica's total can exceed the single-GPU figure.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,10 +40,14 @@ MIB = 1024**2
 
 
 class SizingError(ValueError):
-    """Models that cannot be served as configured, one line each (raised at config load)."""
+    """Models that cannot be served as configured, one line each (raised at config load).
 
-    def __init__(self, problems: list[str]):
+    `plans` holds the models that do fit, so later checks can still report on them in the same run.
+    """
+
+    def __init__(self, problems: list[str], plans: dict[str, CapacityPlan] | None = None):
         self.problems = problems
+        self.plans = plans or {}
         super().__init__("invalid model sizing:\n" + "\n".join(f"  {line}" for line in problems))
 
 
@@ -99,7 +104,6 @@ class CapacityPlan:
                 f"  KV bytes per token {self.kv_bytes_per_token:8d}      ({self.kv_bytes_per_token_per_gpu} per GPU)",
                 f"  KV capacity        {self.kv_capacity_tokens:8d} tokens",
                 f"  max concurrent     {self.max_concurrent_sequences:8d} sequences at --max-model-len {self.max_model_len}",
-                f"  on-demand price    {self.on_demand_usd_per_hour:8.3f} $/h per replica",
                 f"  pod requests       {self.pod.cpu} CPU, {self.pod.memory_gib} GiB, {self.pod.gpus} nvidia.com/gpu",
             ]
         )
@@ -250,14 +254,15 @@ def cheapest_fitting_plan(
 
 
 # --- the stack's models -----------------------------------------------------------------------------------------
-def plan_models(models: Iterable) -> dict[str, CapacityPlan]:
+def plan_models(models: Iterable, indices: Iterable[int] | None = None) -> dict[str, CapacityPlan]:
     """Plan every configured model (`stack_config.ModelConfig`), resolving `instanceType: auto`.
 
     Raises SizingError naming each model that cannot be served, its numbers and the cheapest instance that fits.
+    `indices` are the models' positions in the stack's `models` list when only some of them are planned.
     """
     plans: dict[str, CapacityPlan] = {}
     problems: list[str] = []
-    for index, model in enumerate(models):
+    for index, model in zip(itertools.count() if indices is None else indices, models):
         setting = f"models[{index}]"
         spec = MODELS[model.catalog_model]
         common = {
@@ -298,7 +303,7 @@ def plan_models(models: Iterable) -> dict[str, CapacityPlan]:
             f"{plan.gpu_count}x {plan.gpu_model}): {problem}; expected an instance that fits: {alternative}"
         )
     if problems:
-        raise SizingError(problems)
+        raise SizingError(problems, plans)
     return plans
 
 

@@ -7,6 +7,7 @@ while still loading, over and over; `check_startup_budgets` makes that a config-
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,11 +51,16 @@ def estimate_startup(weight_bytes: int, budget_seconds: int) -> StartupEstimate:
     )
 
 
-def check_startup_budgets(models: Iterable, plans: Mapping[str, CapacityPlan]) -> dict[str, StartupEstimate]:
-    """Estimate every configured model (`stack_config.ModelConfig`); raise StartupBudgetError naming both numbers."""
+def check_startup_budgets(
+    models: Iterable, plans: Mapping[str, CapacityPlan], indices: Iterable[int] | None = None
+) -> dict[str, StartupEstimate]:
+    """Estimate every configured model (`stack_config.ModelConfig`); raise StartupBudgetError naming both numbers.
+
+    `indices` are the models' positions in the stack's `models` list when only some of them are checked.
+    """
     estimates: dict[str, StartupEstimate] = {}
     problems: list[str] = []
-    for index, model in enumerate(models):
+    for index, model in zip(itertools.count() if indices is None else indices, models):
         plan = plans[model.name]
         estimate = estimate_startup(plan.weight_bytes, model.startup_budget_seconds)
         estimates[model.name] = estimate

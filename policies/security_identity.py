@@ -183,9 +183,8 @@ def _permission_problems(docs: list[tuple[Any, str, Any]], config) -> list[str]:
                             prefixes.add(prefix)
                 if lowered == "s3:listbucket":
                     list_statements.append((resource, where, statement))
-    if len(prefixes) > 1:
-        problems.append(f"the role reads several prefixes {sorted('/'.join(p) for p in prefixes)}; one role per "
-                        "model prefix")
+    # Several prefixes are allowed (a model and its LoRA adapters share the pod's role); that the role reads exactly
+    # what its pods load is `pod-reads-within-role` (model_reads.py).
     for bucket, prefix in prefixes:
         if prefix.strip("/") == "" or "*" in prefix:
             problems.append(f"s3:GetObject covers the whole bucket {bucket!r}; restrict it to the model's prefix")
@@ -232,7 +231,7 @@ def _check_irsa_only(view: StackView, config, findings, args):
 
 irsa_only_model_access = stack_policy(
     name="irsa-only-model-access",
-    description="A role that reads model weights is an IRSA role for one service account, reading one prefix only.",
+    description="A role that reads model weights is an IRSA role for one service account, reading named prefixes only.",
     enforcement_level=MANDATORY,
     check=_check_irsa_only,
     config=IRSA_CONFIG,

@@ -74,13 +74,24 @@ def capacity_report(stack: str | None, stack_path: Path | None) -> str:
     """The capacity planner's numbers per model, computed from the validated stack config (not the snapshot)."""
     import yaml
 
-    from components.sizing import plan_models
     from preflight.render import read_stack_config
-    from stack_config import PROJECT, SECTIONS, load_stack_config
+    from stack_checks import check_stack
+    from stack_config import project_sections
 
     config = read_stack_config(stack) if stack else (yaml.safe_load(stack_path.read_text()) or {}).get("config") or {}
-    validated = load_stack_config({section: config.get(f"{PROJECT}:{section}") for section in SECTIONS})
-    return "capacity plan:\n" + "\n".join(plan.summary() for plan in plan_models(validated.models).values())
+    plans = check_stack(project_sections(config)).capacity_plans
+    region = str(config.get("aws:region", "us-east-1"))
+    return "capacity plan:\n" + "\n".join(f"{plan.summary()}\n{_price_line(plan.instance_type, region)}" for plan in plans.values())
+
+
+def _price_line(instance_type: str, region: str) -> str:
+    """The stack region's price, or a plain statement that the catalog has none (never another region's)."""
+    from components.catalog import PRICE_SNAPSHOT_DATE, REGION_PRICES
+
+    price = REGION_PRICES[region].gpu_instance_usd_per_hour.get(instance_type) if region in REGION_PRICES else None
+    if price is None:
+        return f"  on-demand price    missing: components/catalog.py REGION_PRICES has no {instance_type} price for {region}"
+    return f"  on-demand price    {price:8.3f} $/h per replica ({region}, list prices {PRICE_SNAPSHOT_DATE})"
 
 
 def summarise(snapshot: dict) -> str:

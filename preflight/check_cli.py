@@ -1,4 +1,4 @@
-"""`python -m preflight check [--stack dev|prod] [--snapshot FILE] [--json] [--policy-config FILE]`.
+"""`python -m preflight check [--stack dev|prod | --stack-file FILE | --snapshot FILE] [--json] [--policy-config FILE]`.
 
 Runs the CrossGuard pack in policies/ over a rendered stack exactly as `pulumi preview --policy-pack policies
 [--policy-pack-config FILE]` would, without the Pulumi CLI or an AWS account. Exit 1 on any mandatory violation.
@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Optional, Sequence
 
 from preflight.engine import (
@@ -22,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Run the policy pack over a stack, offline, like pulumi preview.")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--stack", metavar="dev|prod", help="render this stack (Pulumi.<stack>.yaml) under mocks, then check it")
+    source.add_argument("--stack-file", metavar="FILE", type=Path,
+                        help="render a stack file kept elsewhere (Pulumi.<name>.yaml) under mocks, then check it")
     source.add_argument("--snapshot", metavar="FILE", help="check a snapshot saved by `python -m preflight render`")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
     parser.add_argument("--policy-config", metavar="FILE",
@@ -40,19 +43,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.snapshot:
             snapshot = load_snapshot(args.snapshot)
         else:
-            try:
-                from preflight.render import render_stack
-            except ImportError as error:
-                print(f"error: --stack needs preflight.render.render_stack ({error}); use --snapshot FILE",
-                      file=sys.stderr)
-                return 2
-            snapshot = render_stack(args.stack or "dev")
+            from preflight.render import render_stack, render_stack_file
+
+            snapshot = render_stack_file(args.stack_file) if args.stack_file else render_stack(args.stack or "dev")
         policy_config = None
         if args.policy_config:
             with open(args.policy_config, encoding="utf-8") as handle:
                 policy_config = json.load(handle)
         result = check_snapshot(snapshot, policy_config)
     except (OSError, ValueError, PolicyConfigError, PolicyPackError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # the program's own RunError (a bad stack config) carries a user-facing message
+        if type(error).__name__ != "RunError":
+            raise
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -63,7 +67,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(json.dumps(payload, indent=2))
     else:
         print(format_report(result))
-        print(f"Elapsed: {total:.2f}s (render + policy check)")
+        print(f"Elapsed: {total:.2f}s ({'policy check of a saved snapshot' if args.snapshot else 'render + policy check'})")
     return 1 if result.mandatory_count else 0
 
 

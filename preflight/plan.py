@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from components.catalog import (
-    GPU_INSTANCES,
     HOURS_PER_MONTH,
     PRICE_SNAPSHOT_DATE,
     S3_STREAMING_BYTES_PER_SECOND,
@@ -20,6 +19,7 @@ from components.catalog import (
 )
 from components.cost import (
     fixed_costs,
+    gpu_usd_per_hour,
     monthly_hours_in_window,
     region_prices,
     replica_cost,
@@ -30,10 +30,11 @@ from components.cost import (
     window_hours_per_week,
 )
 from components.scaled_object import working_hours_replicas
-from components.sizing import GIB, plan_models
+from components.sizing import GIB
 from components.startup_time import estimate_startup
 from components.throughput import estimate_throughput, replicas_for_load
-from stack_config import PROJECT, SECTIONS, load_stack_config
+from stack_checks import check_stack
+from stack_config import project_sections
 
 THROUGHPUT_METHOD = "roofline estimate (decode, memory-bandwidth bound): an upper bound"
 
@@ -41,15 +42,16 @@ THROUGHPUT_METHOD = "roofline estimate (decode, memory-bandwidth bound): an uppe
 def build_plan(stack: str, raw_config: dict[str, Any], rps: float | None = None) -> dict[str, Any]:
     """The plan for a stack's `config:` mapping (keys as in Pulumi.<stack>.yaml); `rps` sizes replicas for a load."""
     region = str(raw_config.get("aws:region", "us-east-1"))
-    config = load_stack_config({section: raw_config.get(f"{PROJECT}:{section}") for section in SECTIONS})
+    # Every config-time problem at once; the start-up budget is a verdict in the plan's table instead.
+    checked = check_stack(project_sections(raw_config), startup_budgets=False)
+    config, capacity_plans = checked.config, checked.capacity_plans
     prices = region_prices(region)
-    capacity_plans = plan_models(config.models)
     workload = config.plan
     hours = config.autoscaling.working_hours
     window_month_hours = monthly_hours_in_window(hours.start, hours.end) if hours else 0.0
 
     models = [
-        _model_plan(model, capacity_plans[model.name], config, window_month_hours, rps, prices)
+        _model_plan(model, capacity_plans[model.name], config, window_month_hours, rps, prices, region)
         for model in config.models
     ]
     fixed = fixed_costs(config, prices)
@@ -97,29 +99,30 @@ def build_plan(stack: str, raw_config: dict[str, Any], rps: float | None = None)
     }
 
 
-def _model_plan(model, plan, config, window_month_hours: float, rps: float | None, prices) -> dict[str, Any]:
+def _model_plan(model, plan, config, window_month_hours: float, rps: float | None, prices, region: str) -> dict[str, Any]:
     workload = config.plan
     prompt, output = workload.typical_prompt_tokens, workload.typical_output_tokens
     throughput = estimate_throughput(plan, prompt, output)
     startup = estimate_startup(plan.weight_bytes, model.startup_budget_seconds)
     threshold = config.autoscaling.queue_threshold_per_replica
     discount = workload.spot_discount
+    on_demand_price = gpu_usd_per_hour(prices, region, plan.instance_type)
 
-    at_min = replica_cost(model, plan.instance_type, model.min_replicas, discount)
-    at_max = replica_cost(model, plan.instance_type, model.max_replicas, discount)
+    at_min = replica_cost(model, plan.instance_type, model.min_replicas, discount, on_demand_price)
+    at_max = replica_cost(model, plan.instance_type, model.max_replicas, discount, on_demand_price)
     if config.autoscaling.working_hours:
         held = replica_cost(
             model,
             plan.instance_type,
             max(model.min_replicas, working_hours_replicas({"on_demand_replicas": model.on_demand_replicas})),
             discount,
+            on_demand_price,
         )
         monthly = window_month_hours * held.usd_per_hour + (HOURS_PER_MONTH - window_month_hours) * at_min.usd_per_hour
     else:
         held = None
         monthly = HOURS_PER_MONTH * at_min.usd_per_hour
 
-    on_demand_price = GPU_INSTANCES[plan.instance_type].on_demand_usd_per_hour
     spot_price = spot_usd_per_hour(on_demand_price, discount)
     per_request = sum(usd_per_million_requests(config, prices).values())
     edge_per_million_tokens = per_request / output  # a million output tokens is 1e6 / output requests

@@ -1,4 +1,4 @@
-"""`python -m preflight plan --stack NAME [--json] [--markdown] [--rps N]`: will it hold the load, what will it cost.
+"""`python -m preflight plan --stack NAME|--stack-file FILE [--json] [--markdown] [--rps N]`: will it hold the load, what will it cost.
 
 Text by default; `--markdown` for a pull-request comment or a CI job summary; `--json` for machines (the shape
 `preflight/plan_schema.json` describes). Exit 2 on a config the stack would reject at load; exit 1 when a model's
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 Table = tuple[str, list[str], list[list[str]]]
@@ -17,7 +18,9 @@ Table = tuple[str, list[str], list[list[str]]]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preflight plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
+    which.add_argument("--stack-file", type=Path, help="plan a stack file kept elsewhere (Pulumi.<name>.yaml)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the plan as JSON")
     output.add_argument("--markdown", action="store_true", help="print the plan as Markdown tables")
@@ -29,11 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     from components.cost import CostError
     from components.sizing import SizingError
     from preflight.plan import build_plan
-    from preflight.render import read_stack_config
+    from preflight.render import read_stack_config, read_stack_file
     from stack_config import StackConfigError
 
     try:
-        plan = build_plan(args.stack, read_stack_config(args.stack), args.rps)
+        stack, config = (args.stack, read_stack_config(args.stack)) if args.stack else read_stack_file(args.stack_file)
+        plan = build_plan(stack, config, args.rps)
     except (StackConfigError, SizingError, CostError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

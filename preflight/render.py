@@ -42,11 +42,17 @@ def render_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     return render_config(stack, read_stack_config(stack, project_dir), project_dir)
 
 
+def read_stack_file(path: Path) -> tuple[str, dict[str, Any]]:
+    """(stack name, `config:` mapping) of a stack file kept anywhere, named like `Pulumi.<stack>.yaml`."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no stack file {path}")
+    document = yaml.safe_load(path.read_text()) or {}
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml"), document.get("config") or {}
+
+
 def render_stack_file(path: Path) -> dict[str, Any]:
     """Render a stack file kept anywhere (a candidate config), named like `Pulumi.<stack>.yaml`."""
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    document = yaml.safe_load(path.read_text()) or {}
-    return render_config(stack, document.get("config") or {})
+    return render_config(*read_stack_file(path))
 
 
 def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJECT_DIR) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Real schema checks for rendered Kubernetes objects.
 
 Core objects: kubernetes-validate in strict mode (unknown fields are errors). Custom resources: the upstream
-CRD schemas in ../shared/crds (or $VLLM_EKS_CRDS_DIR), made strict the way the API server prunes: an object
+CRD schemas vendored in tests/crds (or $VLLM_EKS_CRDS_DIR), made strict the way the API server prunes: an object
 schema with `properties` and no `additionalProperties`/`x-kubernetes-preserve-unknown-fields` rejects unknown keys.
 """
 
@@ -15,14 +15,13 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
-import pytest
 import yaml
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
 from components.catalog import KUBERNETES_VALIDATION_VERSIONS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CRDS_DIR = Path(os.environ.get("VLLM_EKS_CRDS_DIR", PROJECT_DIR.parent / "shared" / "crds"))
+CRDS_DIR = Path(os.environ.get("VLLM_EKS_CRDS_DIR", PROJECT_DIR / "tests" / "crds"))
 
 
 def manifest(resource: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +56,7 @@ def validate_core(obj: dict[str, Any], versions: tuple[str, ...] = KUBERNETES_VA
 @lru_cache(maxsize=None)
 def _crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     if not CRDS_DIR.is_dir():
-        pytest.skip(f"no CRD folder at {CRDS_DIR} (set VLLM_EKS_CRDS_DIR to ../shared/crds)")
+        raise FileNotFoundError(f"no CRD folder at {CRDS_DIR} (the vendored copies live in tests/crds)")
     schemas = {}
     for path in sorted(CRDS_DIR.glob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):

@@ -94,3 +94,26 @@ def test_lora_adapters_and_speculative_decoding():
     start = args.index("--lora-modules") + 1
     assert args[start : start + 2] == ["sql=/adapters/sql", "chat=/adapters/chat"]
     assert json.loads(_value(args, "--speculative-config")) == {"method": "ngram", "num_speculative_tokens": 4, "prompt_lookup_max": 4}
+
+
+def test_thinking_switch_renders_the_default_chat_template_kwargs():
+    """vLLM 0.32 `--default-chat-template-kwargs` (JSON; request-level chat_template_kwargs take precedence,
+    vllm/entrypoints/launchers/cli_args.py); Qwen3's switch is `enable_thinking` (Qwen/Qwen3-8B model card)."""
+    assert json.loads(_value(_args(_model(thinking=False)), "--default-chat-template-kwargs")) == {"enable_thinking": False}
+    assert json.loads(_value(_args(_model(thinking=True)), "--default-chat-template-kwargs")) == {"enable_thinking": True}
+    assert "--default-chat-template-kwargs" not in _args(_model())
+
+
+def test_thinking_on_is_refused_for_a_model_without_a_thinking_mode():
+    import pytest
+
+    from stack_config import StackConfigError, load_stack_config
+
+    llama = {"name": "llama", "servedName": "llama", "catalogModel": "llama-3.1-8b", "s3Prefix": "models/llama",
+             "maxModelLen": 8192, "thinking": True}
+    edge = {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}]}
+    with pytest.raises(StackConfigError, match=r"models\[0\]\.thinking: got True, expected false or unset: llama-3.1-8b has no thinking mode \(models with one: qwen3-1.7b, qwen3-32b, qwen3-8b\)"):
+        load_stack_config({"models": [llama], "edge": edge})
+    # A model that never thinks satisfies `false`, and nothing is rendered for it.
+    quiet = load_stack_config({"models": [llama | {"thinking": False}], "edge": edge}).models[0]
+    assert "--default-chat-template-kwargs" not in _args(quiet)

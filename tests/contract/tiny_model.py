@@ -35,7 +35,10 @@ CHAT_TEMPLATE = (
     "{% else %}{% for part in message['content'] %}{{ part['text'] }}{% endfor %}{% endif %}"
     "<|im_end|>\n"
     "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    # Qwen3's switch (Qwen/Qwen3-8B tokenizer_config.json chat_template): thinking off pre-fills an empty block.
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}"
+    "{% endif %}"
 )
 
 

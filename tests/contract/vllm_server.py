@@ -60,10 +60,22 @@ CPU_DROPPED_FLAGS = (
 )
 
 
+_progress_writer: Callable[[str], None] | None = None
+
+
+def show_progress_with(writer: Callable[[str], None] | None) -> None:
+    """Where `log` writes: pytest's terminal (live_progress.py sets it) or, outside pytest, standard error."""
+    global _progress_writer
+    _progress_writer = writer
+
+
 def log(message: str) -> None:
-    """Print to the real terminal even under pytest's capture (stage timings must always show)."""
-    sys.__stdout__.write(f"[vllm-contract] {message}\n")
-    sys.__stdout__.flush()
+    """A progress line, shown as it happens (stage timings must always show)."""
+    line = f"[vllm-contract] {message}"
+    if _progress_writer is not None:
+        _progress_writer(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
 
 
 # --- the vLLM venv ------------------------------------------------------------------------------------------------

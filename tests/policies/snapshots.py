@@ -38,7 +38,7 @@ def vllm_container(**overrides) -> dict:
         "command": ["/bin/sh", "-c",
                     'VLLM_API_KEY="$(cat /var/run/secrets/vllm/api-key)" exec python3 -m '
                     'vllm.entrypoints.openai.api_server "$@"', "vllm"],
-        "args": ["--model", "s3://weights/qwen3-8b/", "--served-model-name", "qwen3-8b",
+        "args": ["--model", "s3://vllm-weights-prod/qwen3-8b/", "--served-model-name", "qwen3-8b",
                  "--tensor-parallel-size", "4", "--gpu-memory-utilization", "0.92", "--port", "8000"],
         "resources": {"limits": {"nvidia.com/gpu": "4", "memory": "64Gi"}, "requests": {"nvidia.com/gpu": 4.0}},
         "securityContext": {"runAsNonRoot": True, "runAsUser": 1000.0, "readOnlyRootFilesystem": True,

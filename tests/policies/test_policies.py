@@ -28,6 +28,7 @@ EXPECTED_POLICIES = {
     "no-pod-identity": ("mandatory", set()),
     "no-iam-users": ("mandatory", set()),
     "no-wildcard-model-actions": ("mandatory", set()),
+    "pod-reads-within-role": ("mandatory", set()),  # fired and kept quiet in test_model_reads_policy.py
     "model-bucket-encrypted": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue", "requireCustomerManagedKey"}),
     "model-bucket-versioned": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
     "model-bucket-public-access-blocked": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
@@ -233,6 +234,11 @@ def _trust_wildcard_sub(s):
 def _trust_ec2(s):
     find(s, "aws:iam/role:Role")["props"]["assumeRolePolicy"] = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "ec2.amazonaws.com"}}]})
+
+
+def _pod_reads_outside_its_role(s):
+    container = find(s, "kubernetes:apps/v1:Deployment")["props"]["spec"]["template"]["spec"]["containers"][0]
+    container["args"][1] = "s3://vllm-weights-prod/loras/sql"
 
 
 def _read_whole_bucket(s):
@@ -476,6 +482,7 @@ FIRING = [
     ("irsa-only-model-access", _wildcard_on_read_role),
     ("no-wildcard-model-actions", _wildcard_on_read_role),
     ("no-wildcard-model-actions", _star_action),
+    ("pod-reads-within-role", _pod_reads_outside_its_role),
     ("no-pod-identity", _pod_identity),
     ("no-iam-users", _iam_user),
     ("model-bucket-encrypted", _bucket_without_sse),
@@ -543,8 +550,9 @@ STACK_LEVEL = {"gpu-on-demand-pool", "s3-gateway-endpoint", "vllm-ttft-alert"}
 RELATED = {
     "no-public-node-ips": {"nodes-in-private-subnets"},
     "nodes-in-private-subnets": {"no-public-node-ips"},
-    "irsa-only-model-access": {"no-wildcard-model-actions"},
-    "no-wildcard-model-actions": {"irsa-only-model-access"},
+    # A grant wider than the pod's prefix is also more than the pod reads (pod-reads-within-role).
+    "irsa-only-model-access": {"no-wildcard-model-actions", "pod-reads-within-role"},
+    "no-wildcard-model-actions": {"irsa-only-model-access", "pod-reads-within-role"},
     "images-pinned": {"images-pinned-by-digest"},
 }
 

@@ -1,0 +1,92 @@
+"""`render`, `plan` and `check` take `--stack-file`; prices are the stack region's, or said to be missing."""
+
+import copy
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components import catalog
+from preflight.plan import build_plan
+from preflight.render import PROJECT_DIR, read_stack_config
+
+
+def _stack_file(tmp_path: Path, name: str, config: dict) -> Path:
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text(yaml.safe_dump({"config": config}))
+    return path
+
+
+def _preflight(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "preflight", *args], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+
+
+def test_render_shows_the_regions_price_or_says_it_is_missing():
+    from preflight.__main__ import _price_line
+
+    assert _price_line("g6.2xlarge", "us-east-1") == (
+        f"  on-demand price       0.978 $/h per replica (us-east-1, list prices {catalog.PRICE_SNAPSHOT_DATE})"
+    )
+    assert _price_line("g6.2xlarge", "eu-west-1") == (
+        "  on-demand price    missing: components/catalog.py REGION_PRICES has no g6.2xlarge price for eu-west-1"
+    )
+
+
+def test_render_of_a_stack_in_another_region_shows_no_us_east_1_price(tmp_path):
+    config = copy.deepcopy(read_stack_config("dev")) | {"aws:region": "eu-west-1"}
+    result = _preflight("render", "--stack-file", str(_stack_file(tmp_path, "eu", config)))
+    assert result.returncode == 0, result.stderr
+    assert "missing: components/catalog.py REGION_PRICES has no g6.2xlarge price for eu-west-1" in result.stdout
+    assert "$/h per replica" not in result.stdout
+
+
+def test_plan_prices_gpus_at_the_stack_regions_row(monkeypatch):
+    """A region row with its own GPU prices is what the plan charges (here: a test row at twice us-east-1's)."""
+    us = catalog.REGION_PRICES["us-east-1"]
+    doubled = {name: 2 * price for name, price in us.gpu_instance_usd_per_hour.items()}
+    monkeypatch.setitem(catalog.REGION_PRICES, "eu-west-1", dataclasses.replace(us, gpu_instance_usd_per_hour=doubled))
+    config = copy.deepcopy(read_stack_config("prod"))
+    home = build_plan("prod", config)["models"][0]["cost"]["atMaxReplicas"]["usdPerHour"]
+    abroad = build_plan("prod", config | {"aws:region": "eu-west-1"})["models"][0]["cost"]["atMaxReplicas"]["usdPerHour"]
+    assert abroad == pytest.approx(2 * home)
+
+
+def test_plan_names_a_gpu_instance_the_region_row_does_not_price(monkeypatch):
+    from components.cost import CostError
+
+    us = catalog.REGION_PRICES["us-east-1"]
+    monkeypatch.setitem(catalog.REGION_PRICES, "eu-west-1", dataclasses.replace(us, gpu_instance_usd_per_hour={}))
+    with pytest.raises(CostError, match="no on-demand price for g5.12xlarge in eu-west-1"):
+        build_plan("prod", read_stack_config("prod") | {"aws:region": "eu-west-1"})
+
+
+def test_plan_takes_a_stack_file(tmp_path):
+    path = _stack_file(tmp_path, "candidate", read_stack_config("prod"))
+    result = _preflight("plan", "--stack-file", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("plan for stack candidate (us-east-1")
+
+
+def test_check_takes_a_stack_file_and_reports_its_config_errors(tmp_path):
+    config = copy.deepcopy(read_stack_config("dev"))
+    config["vllm-eks:autoscalling"] = config.pop("vllm-eks:autoscaling")
+    result = _preflight("check", "--stack-file", str(_stack_file(tmp_path, "typo", config)))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "did you mean vllm-eks:autoscaling?" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_of_a_stack_file_runs_the_pack_and_says_it_rendered(tmp_path):
+    result = _preflight("check", "--stack-file", str(_stack_file(tmp_path, "candidate", read_stack_config("prod"))))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(render + policy check)" in result.stdout
+
+
+def test_check_of_a_saved_snapshot_does_not_claim_a_render(tmp_path):
+    snapshot = tmp_path / "dev.json"
+    assert _preflight("render", "--stack", "dev", "--json", str(snapshot)).returncode == 0
+    result = _preflight("check", "--snapshot", str(snapshot))
+    assert "(policy check of a saved snapshot)" in result.stdout and "render +" not in result.stdout
