@@ -261,6 +261,7 @@ class Edge(pulumi.ComponentResource):
                 listener_arn=listener.arn,
                 priority=priorities[model["served_name"]],
                 conditions=specs.listener_rule_conditions(model["served_name"]),
+                transforms=specs.stage_prefix_rewrite(),
                 actions=[{"type": "forward", "target_group_arn": group.arn}],
                 opts=child,
             )

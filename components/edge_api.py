@@ -18,7 +18,7 @@ from components import edge_specs as specs
 from components.catalog import API_GATEWAY_SECURITY_POLICY
 from components.iam_documents import service_trust_policy
 
-STAGE_NAME = "live"
+STAGE_NAME = specs.STAGE_NAME
 # AWS managed policy for API Gateway's CloudWatch logging role (AWS docs: "Set up CloudWatch logging for REST APIs").
 API_GATEWAY_CLOUDWATCH_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 AUTHORIZER_CACHE_SECONDS = 300  # one authorizer call per key per five minutes; a revoked key is refused by API Gateway at once

@@ -7,6 +7,7 @@ and `components/edge.py` only wires resources together.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from components.catalog import (
@@ -25,6 +26,8 @@ AUTHORIZER_CONTEXT_KEY = "vllmAuthorization"
 ROUTER_PORT = 8000
 ROUTER_METRICS_PORT = 29000
 LISTENER_PORT = 80
+# The one API Gateway stage. Its name is part of every path a private integration sends to the ALB (see backend_path).
+STAGE_NAME = "live"
 # Seconds a client is told to wait when its model has no ready server (dev scales from zero): about one GPU node
 # start plus the vLLM load budget is minutes, but a retry after 30 s costs nothing and catches a warm restart.
 COLD_START_RETRY_AFTER_SECONDS = 30
@@ -172,11 +175,30 @@ def model_not_found_body() -> str:
     return _openai_error("The model does not exist on this endpoint.", "NotFoundError", 404)
 
 
-def listener_rule_conditions(served_name: str) -> list[dict]:
-    """One model's rule: its header value AND one of the routed /v1 paths (nothing else reaches a router)."""
+def backend_path(route_path: str, stage_name: str = STAGE_NAME) -> str:
+    """The path a private integration sends to the ALB: API Gateway puts the stage in front of the route
+    (AWS, "Private integrations for REST APIs", considerations: a request to stage `test` reaches the backend
+    as `test/path`)."""
+    return f"/{stage_name}{route_path}"
+
+
+def listener_rule_conditions(served_name: str, stage_name: str = STAGE_NAME) -> list[dict]:
+    """One model's rule: its header value AND one of the routed /v1 paths as they arrive from API Gateway
+    (stage first); nothing else reaches a router."""
     return [
         {"http_header": {"http_header_name": MODEL_HEADER, "values": [served_name]}},
-        {"path_pattern": {"values": [route.path for route in ROUTES if route.routed_by_model]}},
+        {"path_pattern": {"values": [backend_path(route.path, stage_name) for route in ROUTES if route.routed_by_model]}},
+    ]
+
+
+def stage_prefix_rewrite(stage_name: str = STAGE_NAME) -> list[dict]:
+    """ALB url-rewrite transform that removes the stage again, so the router and vLLM see `/v1/...`. The rule's
+    conditions are evaluated on the path before the rewrite (ELB guide, "Transforms for listener rules")."""
+    return [
+        {
+            "type": "url-rewrite",
+            "url_rewrite_config": {"rewrite": {"regex": f"^/{re.escape(stage_name)}(/v1/.*)$", "replace": "$1"}},
+        }
     ]
 
 
