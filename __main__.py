@@ -146,6 +146,7 @@ edge = Edge(
     "edge",
     {
         "edge": config.edge,
+        "physical_name_prefix": cluster_name,
         "models": [
             {
                 "name": model.name,

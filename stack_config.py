@@ -296,6 +296,10 @@ class EdgeConfig(_Schema):
     rate_limit_per_key_5min: int = Field(default=2000, ge=10)
     rate_limit_per_ip_5min: int = Field(default=5000, ge=10)
     consumers: list[Consumer] = Field(min_length=1)
+    # API Gateway's CloudWatch role is ONE setting per account and region (aws.apigateway.Account), shared by every
+    # REST API there. Exactly one stack per account and region manages it (and keeps it on destroy); the others
+    # set false and log through it.
+    manage_api_gateway_account: bool = True
 
     @field_validator("certificate_arn")
     @classmethod

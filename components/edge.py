@@ -44,6 +44,9 @@ class EdgeModel(TypedDict):
 
 class EdgeArgs(TypedDict):
     edge: EdgeConfig
+    # Prefix of every explicit physical name (Lambda, log groups, REST API, usage plans, WAF metrics). Those names are
+    # unique per account and region, so two stacks there need different prefixes: the stack's cluster name.
+    physical_name_prefix: str
     models: list[EdgeModel]
     # vLLM's internal key that every served model accepts; the authorizer swaps the consumer's key for it.
     internal_key_secret_arn: pulumi.Input[str]
@@ -74,6 +77,7 @@ class Edge(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Edge", name, None, opts)
         self._name = name
+        self._prefix = args["physical_name_prefix"]
         self._child = pulumi.ResourceOptions(parent=self)
         config = args["edge"]
         self._timeouts = specs.timeout_chain(config.max_request_seconds)
@@ -118,12 +122,14 @@ class Edge(pulumi.ComponentResource):
                 "origin_verify": origin_secret is not None,
                 "timeouts": self._timeouts,
                 "log_retention_days": args["log_retention_days"],
+                "physical_name_prefix": self._prefix,
+                "manage_api_gateway_account": config.manage_api_gateway_account,
             },
         )
         self.consumer_key_secret_arns = self._consumers(config, api, stage)
 
         scope = "CLOUDFRONT" if config.cloudfront else "REGIONAL"
-        acl = web_acl(self, name, config, scope)
+        acl = web_acl(self, name, self._prefix, config, scope)
         if config.cloudfront:
             cdn = distribution(self, name, config, api, stage, acl, origin_secret, args["region"], self._timeouts)
             domain = config.domain_name or None
@@ -338,8 +344,9 @@ class Edge(pulumi.ComponentResource):
             assume_role_policy=json.dumps(service_trust_policy("lambda.amazonaws.com")),
             opts=child,
         )
+        function_name = f"{self._prefix}-authorizer"
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-authorizer", name=f"/aws/lambda/{name}-authorizer", retention_in_days=args["log_retention_days"], opts=child
+            f"{name}-authorizer", name=f"/aws/lambda/{function_name}", retention_in_days=args["log_retention_days"], opts=child
         )
         aws.iam.RolePolicy(
             f"{name}-authorizer",
@@ -366,7 +373,7 @@ class Edge(pulumi.ComponentResource):
             environment["ORIGIN_VERIFY_SECRET_ARN"] = self._origin_secret_arn
         return aws.lambda_.Function(
             f"{name}-authorizer",
-            name=f"{name}-authorizer",
+            name=function_name,
             runtime=AUTHORIZER_LAMBDA_RUNTIME,
             handler="handler.handler",
             code=pulumi.FileArchive(str(AUTHORIZER_SOURCE)),
@@ -386,6 +393,7 @@ class Edge(pulumi.ComponentResource):
         secret_arns = {}
         for consumer in config.consumers:
             prefix = f"{name}-consumer-{consumer.name}"
+            physical = f"{self._prefix}-consumer-{consumer.name}"
             key_value = random.RandomPassword(
                 prefix, length=48, special=False, keepers={"keyVersion": str(consumer.key_version)}, opts=child
             )
@@ -397,11 +405,11 @@ class Edge(pulumi.ComponentResource):
             )
             aws.secretsmanager.SecretVersion(prefix, secret_id=secret.id, secret_string=key_value.result, opts=child)
             key = aws.apigateway.ApiKey(
-                prefix, name=f"{prefix}-v{consumer.key_version}", value=key_value.result, enabled=True, opts=child
+                prefix, name=f"{physical}-v{consumer.key_version}", value=key_value.result, enabled=True, opts=child
             )
             plan = aws.apigateway.UsagePlan(
                 prefix,
-                name=prefix,
+                name=physical,
                 api_stages=[{"api_id": api.id, "stage": stage.stage_name}],
                 throttle_settings={"rate_limit": consumer.requests_per_second, "burst_limit": consumer.burst},
                 quota_settings=(

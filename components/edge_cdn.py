@@ -20,16 +20,17 @@ from components.edge_api import STAGE_NAME
 from stack_config import EdgeConfig
 
 
-def web_acl(parent: pulumi.Resource, name: str, config: EdgeConfig, scope: str) -> aws.wafv2.WebAcl:
+def web_acl(parent: pulumi.Resource, name: str, prefix: str, config: EdgeConfig, scope: str) -> aws.wafv2.WebAcl:
+    """`prefix` scopes the CloudWatch metric names to the stack (metrics of two stacks in one account never mix)."""
     return aws.wafv2.WebAcl(
         f"{name}-waf",
         scope=scope,
         # CloudFront web ACLs live in us-east-1 whatever the stack's region.
         region="us-east-1" if scope == "CLOUDFRONT" else None,
         default_action={"allow": {}},
-        rules=specs.waf_rules(name, config.max_body_kib, config.rate_limit_per_key_5min, config.rate_limit_per_ip_5min),
+        rules=specs.waf_rules(prefix, config.max_body_kib, config.rate_limit_per_key_5min, config.rate_limit_per_ip_5min),
         association_config=specs.waf_association_config(scope, config.max_body_kib),
-        visibility_config={"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": f"{name}-waf"},
+        visibility_config={"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": f"{prefix}-waf"},
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
