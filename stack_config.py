@@ -16,12 +16,14 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components.catalog import (
+    CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS,
     EKS_SUPPORTED_VERSIONS,
     GPU_INSTANCES,
     INTERFACE_ENDPOINT_SERVICES,
     MODELS,
     SPOT_DISCOUNT_DEFAULT,
 )
+from components.edge_specs import HOP_MARGIN_SECONDS
 
 PROJECT = "vllm-eks"
 SECTIONS = ("network", "cluster", "models", "autoscaling", "observability", "edge", "plan")
@@ -300,6 +302,11 @@ class EdgeConfig(_Schema):
     # REST API there. Exactly one stack per account and region manages it (and keeps it on destroy); the others
     # set false and log through it.
     manage_api_gateway_account: bool = True
+    # CloudFront's origin response timeout this account may use: AWS's default limit, or the raised "Response
+    # timeout per origin" quota the stack states it has (a value above the default is that statement).
+    cloudfront_origin_timeout_quota_seconds: int = Field(
+        default=CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS, ge=1, le=900, validate_default=True
+    )
 
     @field_validator("certificate_arn")
     @classmethod
@@ -310,6 +317,20 @@ class EdgeConfig(_Schema):
             raise _expected("an ACM certificate ARN in us-east-1 (CloudFront only reads certificates there)")
         if value is None and info.data.get("domain_name") is not None and info.data.get("cloudfront"):
             raise _expected("an ACM certificate ARN in us-east-1 for domainName (CloudFront serves it over HTTPS)")
+        return value
+
+    @field_validator("cloudfront_origin_timeout_quota_seconds")
+    @classmethod
+    def _cloudfront_waits_for_the_longest_request(cls, value: int, info: ValidationInfo) -> int:
+        budget = info.data.get("max_request_seconds")
+        if info.data.get("cloudfront") and budget is not None and budget + HOP_MARGIN_SECONDS > value:
+            raise _expected(
+                "at least {needed} s for edge.maxRequestSeconds {budget} + {margin} s, or lower edge.maxRequestSeconds "
+                "to {fits}: CloudFront origin timeouts above {default} s need a raised 'Response timeout per origin' "
+                "quota (Service Quotas, CloudFront); set this key to the raised value once AWS granted it",
+                needed=budget + HOP_MARGIN_SECONDS, budget=budget, margin=HOP_MARGIN_SECONDS,
+                fits=value - HOP_MARGIN_SECONDS, default=CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS,
+            )
         return value
 
     @field_validator("consumers")

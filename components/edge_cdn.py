@@ -1,7 +1,8 @@
 """The Edge's public side: the AWS WAF web ACL and, in prod, the CloudFront distribution in front of API Gateway.
 
 Helpers of `components/edge.py` (children are parented to the Edge); the rules and the function code come from
-the pure builders in `edge_specs`.
+the pure builders in `edge_specs`. The origin timeouts fit edge.cloudfrontOriginTimeoutQuotaSeconds (checked at
+config load).
 """
 
 from __future__ import annotations
@@ -48,14 +49,6 @@ def distribution(
 ) -> aws.cloudfront.Distribution:
     """HTTPS only, TLS 1.2+, nothing cached, origin timeouts above API Gateway's, the origin-verify header added."""
     child = pulumi.ResourceOptions(parent=parent)
-    retry_after = aws.cloudfront.Function(
-        f"{name}-retry-after",
-        runtime="cloudfront-js-2.0",
-        comment="503 without Retry-After (model at zero) gets one",
-        code=specs.retry_after_function_code(),
-        publish=True,
-        opts=child,
-    )
     if config.domain_name and config.certificate_arn:
         certificate = {
             "acm_certificate_arn": config.certificate_arn,
@@ -98,7 +91,8 @@ def distribution(
             # All viewer headers but Host (API Gateway needs its own), Authorization included.
             "origin_request_policy_id": CLOUDFRONT_ALL_VIEWER_EXCEPT_HOST_POLICY_ID,
             "compress": False,  # SSE must not wait for a compression buffer
-            "function_associations": [{"event_type": "viewer-response", "function_arn": retry_after.arn}],
+            # No viewer-response function: CloudFront runs none when the origin answers 400 or more (developer
+            # guide, "Restrictions on all edge functions"), so it could never add Retry-After to a cold-start 503.
         },
         restrictions={"geo_restriction": {"restriction_type": "none"}},
         viewer_certificate=certificate,
