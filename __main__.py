@@ -28,6 +28,14 @@ try:
 except (StackConfigError, SizingError, StartupBudgetError) as error:
     raise pulumi.RunError(str(error)) from None
 
+if config.cluster.deployer_route() is None:
+    # Not an error: a runner inside the new VPC (a later `pulumi up`) reaches the private endpoint as it is.
+    pulumi.log.warn(
+        "cluster: the endpoint is private and no deployer network is named, so a first `pulumi up` from outside the "
+        "VPC cannot reach Kubernetes: set cluster.endpointPublicAccess: true with publicAccessCidrs [<your address>/32], "
+        "or cluster.deployerCidrs / cluster.deployerSecurityGroupIds (README, First deploy and destroy)"
+    )
+
 stack = pulumi.get_stack()
 cluster_name = f"vllm-eks-{stack}"
 
@@ -57,6 +65,8 @@ gpu_cluster = GpuCluster(
         "private_subnet_ids": network.private_subnet_ids,
         "endpoint_public_access": config.cluster.endpoint_public_access,
         "public_access_cidrs": list(config.cluster.public_access_cidrs),
+        "deployer_cidrs": list(config.cluster.deployer_cidrs),
+        "deployer_security_group_ids": list(config.cluster.deployer_security_group_ids),
         "admin_principal_arn": config.cluster.admin_principal_arn,
         "system_nodes": config.cluster.system_nodes.model_dump(),
         "gpu_ami_family": config.cluster.gpu_ami_family,

@@ -91,6 +91,11 @@ class ClusterConfig(_Schema):
     endpoint_public_access: bool = False
     public_access_cidrs: list[str] = Field(default=[], validate_default=True)
     admin_principal_arn: str | None = None
+    # Who runs `pulumi up` reaches the cluster endpoint (the Kubernetes and Helm resources go through it) over the
+    # private endpoint from these networks (VPN, peered VPC, a CI runner's subnet) or security groups (a runner in
+    # this VPC, or a peered one in the region): each gets 443 on the cluster security group. Never 0.0.0.0/0.
+    deployer_cidrs: list[str] = []
+    deployer_security_group_ids: list[str] = []
     system_nodes: SystemNodesConfig = SystemNodesConfig()
     gpu_ami_family: Literal["bottlerocket", "al2023"] = "bottlerocket"
     gpu_node_volume_gib: int = Field(default=200, ge=100, le=2000)
@@ -112,6 +117,33 @@ class ClusterConfig(_Schema):
         if info.data.get("endpoint_public_access") and not value:
             raise _expected("at least one CIDR block when endpointPublicAccess is true")
         return value
+
+    @field_validator("deployer_cidrs")
+    @classmethod
+    def _deployer_cidrs_are_restricted(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                network = ipaddress.ip_network(cidr)
+            except ValueError:
+                raise _expected("a list of CIDR blocks such as 10.20.0.0/16 (your VPN or CI runner network)") from None
+            if network.prefixlen == 0:
+                raise _expected("restricted CIDR blocks, never 0.0.0.0/0")
+        return value
+
+    @field_validator("deployer_security_group_ids")
+    @classmethod
+    def _deployer_groups_are_ids(cls, value: list[str]) -> list[str]:
+        if any(not re.fullmatch(r"sg-[0-9a-f]{8,17}", group) for group in value):
+            raise _expected("security group ids such as sg-0123456789abcdef0")
+        return value
+
+    def deployer_route(self) -> str | None:
+        """How `pulumi up` reaches the cluster endpoint, or None when only something inside the VPC could."""
+        if self.endpoint_public_access and self.public_access_cidrs:
+            return "public endpoint from publicAccessCidrs"
+        if self.deployer_cidrs or self.deployer_security_group_ids:
+            return "private endpoint from deployerCidrs / deployerSecurityGroupIds"
+        return None
 
     @field_validator("admin_principal_arn")
     @classmethod

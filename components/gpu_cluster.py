@@ -52,6 +52,9 @@ class GpuClusterArgs(TypedDict):
     private_subnet_ids: pulumi.Input[list[str]]
     endpoint_public_access: bool
     public_access_cidrs: list[str]
+    # Networks and security groups of whoever runs `pulumi up`: 443 to the private endpoint (cluster security group).
+    deployer_cidrs: list[str]
+    deployer_security_group_ids: list[str]
     admin_principal_arn: str | None
     system_nodes: SystemNodes
     gpu_ami_family: Literal["bottlerocket", "al2023"]
@@ -141,7 +144,13 @@ class GpuCluster(pulumi.ComponentResource):
             value=cluster_name,
             opts=child,
         )
-        self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=cluster.kubeconfig_json, opts=child)
+        deployer_rules = self._deployer_access(name, args, cluster.cluster_security_group_id, child)
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=cluster.kubeconfig_json,
+            # Every Kubernetes resource goes through the endpoint: the deployer's route must exist first.
+            opts=child.merge(pulumi.ResourceOptions(depends_on=deployer_rules)),
+        )
         karpenter_release = self._karpenter(name, args, cluster, after_cluster)
 
         self.cluster_name = eks_cluster_name
@@ -161,6 +170,31 @@ class GpuCluster(pulumi.ComponentResource):
                 "cluster_security_group_id": self.cluster_security_group_id,
             }
         )
+
+    def _deployer_access(
+        self, name: str, args: GpuClusterArgs, cluster_group_id: pulumi.Input[str], child: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """443 on the cluster security group (which fronts the private endpoint) for the deployer's networks only."""
+        rules: list[pulumi.Resource] = []
+        for index, cidr in enumerate(args["deployer_cidrs"]):
+            rules.append(aws.vpc.SecurityGroupIngressRule(
+                f"{name}-deployer-cidr-{index}",
+                security_group_id=cluster_group_id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp", from_port=443, to_port=443,
+                description="pulumi up: Kubernetes API from the deployer network",
+                opts=child,
+            ))
+        for index, group in enumerate(args["deployer_security_group_ids"]):
+            rules.append(aws.vpc.SecurityGroupIngressRule(
+                f"{name}-deployer-sg-{index}",
+                security_group_id=cluster_group_id,
+                referenced_security_group_id=group,
+                ip_protocol="tcp", from_port=443, to_port=443,
+                description="pulumi up: Kubernetes API from the deployer's runner",
+                opts=child,
+            ))
+        return rules
 
     def _admin_access(self, name: str, cluster_name: str, principal_arn: str, child: pulumi.ResourceOptions) -> None:
         entry = aws.eks.AccessEntry(

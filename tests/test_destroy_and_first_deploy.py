@@ -25,3 +25,53 @@ def test_weights_and_their_key_are_kept_on_destroy(stack, request):
     snapshot = request.getfixturevalue(stack)
     kept = {r["type"] for r in snapshot["resources"] if r["options"].get("retainOnDelete")}
     assert {"aws:s3/bucket:Bucket", "aws:kms/key:Key"} <= kept
+
+
+# --- first `pulumi up`: the deployer reaches the cluster endpoint -------------------------------------------------------
+
+DEPLOYER = {"deployerCidrs": ["10.20.0.0/16"], "deployerSecurityGroupIds": ["sg-0123456789abcdef0"]}
+
+
+@pytest.fixture(scope="module")
+def deployer_snapshot() -> dict:
+    import copy
+
+    from preflight.render import read_stack_config, render_config
+
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["vllm-eks:cluster"].update(DEPLOYER)
+    return render_config("prod-deployer", config)
+
+
+def test_deployer_networks_get_443_on_the_cluster_security_group_and_nothing_more(deployer_snapshot):
+    """AWS EKS user guide, "Cluster API server endpoint": with the public endpoint off, the API server is reachable
+    only from the VPC or a connected network, and the cluster security group must allow 443 from that network."""
+    rules = [r for r in deployer_snapshot["resources"]
+             if r["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule" and "-deployer-" in r["name"]]
+    assert {r["props"].get("cidrIpv4") for r in rules} - {None} == {"10.20.0.0/16"}
+    assert {r["props"].get("referencedSecurityGroupId") for r in rules} - {None} == {"sg-0123456789abcdef0"}
+    for rule in rules:
+        assert float(rule["props"]["fromPort"]) == float(rule["props"]["toPort"]) == 443
+        assert rule["props"]["securityGroupId"].startswith("sg-") or "cluster" in rule["props"]["securityGroupId"]
+    provider = next(r for r in deployer_snapshot["resources"]
+                    if r["type"] == "pulumi:providers:kubernetes" and r["name"] == "cluster-k8s")
+    assert {r["urn"] for r in rules} <= set(provider["options"]["dependsOn"]), "the route must exist before any Kubernetes call"
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot", "deployer_snapshot"])
+def test_nothing_opens_443_to_the_world(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    for resource in snapshot["resources"]:
+        if resource["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
+            assert resource["props"].get("cidrIpv4") != "0.0.0.0/0", resource["name"]
+
+
+def test_deployer_cidrs_refuse_everywhere():
+    from stack_config import StackConfigError, load_stack_config
+
+    sections = {"models": [{"name": "m", "servedName": "m", "catalogModel": "qwen3-8b", "s3Prefix": "models/m", "maxModelLen": 4096}],
+                "edge": {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}]}}
+    with pytest.raises(StackConfigError, match=r"cluster.deployerCidrs: got \['0.0.0.0/0'\], expected restricted CIDR blocks"):
+        load_stack_config({**sections, "cluster": {"deployerCidrs": ["0.0.0.0/0"]}})
+    with pytest.raises(StackConfigError, match=r"cluster.deployerSecurityGroupIds"):
+        load_stack_config({**sections, "cluster": {"deployerSecurityGroupIds": ["default"]}})
