@@ -177,6 +177,7 @@ edge = Edge(
         "oidc_issuer": gpu_cluster.oidc_issuer,
         "node_security_group_ids": [gpu_cluster.node_security_group_id],
         "system_node_selector": system_node_selector,
+        "system_node_group": gpu_cluster.system_node_group,
         "k8s_provider": gpu_cluster.k8s_provider,
         "scraper_namespace": observability.namespace,
         "scraper_pod_labels": observability.prometheus_pod_labels,

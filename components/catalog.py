@@ -159,6 +159,11 @@ class HelmChart:
     repository: str
 
 
+# Seconds a controller Helm release may take (its `timeout`): Helm's default of 300 s is short on a first deploy,
+# when the pods wait for system nodes still joining and pull their images (Helm docs, `helm install --timeout`).
+HELM_RELEASE_TIMEOUT_SECONDS = 900
+
+
 # KEDA: the chart version is the KEDA release. 2.20.2 is the v2.20.x line whose ScaledObject CRD is in ../shared/crds
 # (kedacore/keda commit 8b4f083). Source: kedacore/charts keda/Chart.yaml (version 2.20.2, appVersion 2.20.2).
 KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")

@@ -20,7 +20,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import edge_specs as specs
-from components.catalog import AUTHORIZER_LAMBDA_RUNTIME, AWS_LOAD_BALANCER_CONTROLLER_CHART, VLLM_ROUTER_HEALTH_PATH
+from components.catalog import (
+    AUTHORIZER_LAMBDA_RUNTIME,
+    AWS_LOAD_BALANCER_CONTROLLER_CHART,
+    HELM_RELEASE_TIMEOUT_SECONDS,
+    VLLM_ROUTER_HEALTH_PATH,
+)
 from components.edge_api import build_rest_api
 from components.edge_cdn import distribution, web_acl
 from components.iam_documents import irsa_trust_policy, service_trust_policy
@@ -60,6 +65,7 @@ class EdgeArgs(TypedDict):
     oidc_issuer: pulumi.Input[str]
     node_security_group_ids: list[pulumi.Input[str]]  # security groups of the system nodes (router pods)
     system_node_selector: dict[str, str]
+    system_node_group: pulumi.Resource  # the controller's pods run there: installed after it, removed before it
     k8s_provider: k8s.Provider
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
@@ -286,7 +292,7 @@ class Edge(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-lb-controller",
             role=role.id,
             policy=pulumi.Output.all(*[group.arn for group in target_groups.values()]).apply(
@@ -315,7 +321,12 @@ class Edge(pulumi.ComponentResource):
                 "createIngressClassResource": False,
                 "enableServiceMutatorWebhook": False,
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"]),
+            # Explicit, like every release here: Helm's 300 s default is short for nodes still joining.
+            timeout=HELM_RELEASE_TIMEOUT_SECONDS,
+            # Its permissions outlive it on `pulumi destroy`: target-group deregistration runs to the end.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args["k8s_provider"], depends_on=[policy, args["system_node_group"]]
+            ),
         )
 
     # --- Lambda REQUEST authorizer --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from components import karpenter
-from components.catalog import KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart
+from components.catalog import HELM_RELEASE_TIMEOUT_SECONDS, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart
 from components.iam_documents import interruption_queue_policy, irsa_trust_policy, service_trust_policy
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -72,6 +72,7 @@ class GpuCluster(pulumi.ComponentResource):
     oidc_issuer: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
+    system_node_group: aws.eks.NodeGroup  # controllers' Helm releases wait for it (and are deleted before it)
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:GpuCluster", name, None, opts)
@@ -115,7 +116,7 @@ class GpuCluster(pulumi.ComponentResource):
         system_role = _node_role(f"{name}-system-node-role", child)
         # A plain EKS managed node group (EKS creates its access entry): the inputs are all visible to tests and
         # policies, unlike pulumi_eks's remote ManagedNodeGroup component.
-        aws.eks.NodeGroup(
+        self.system_node_group = aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster_name,
             node_group_name="system",
@@ -218,7 +219,7 @@ class GpuCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         node_role = _node_role(f"{name}-karpenter-node-role", child)
         # Nodes Karpenter launches join through this entry (EC2_LINUX also covers Bottlerocket).
-        aws.eks.AccessEntry(
+        node_access = aws.eks.AccessEntry(
             f"{name}-karpenter-node-access",
             cluster_name=args["cluster_name"],
             principal_arn=node_role.arn,
@@ -233,7 +234,7 @@ class GpuCluster(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
-        aws.sqs.QueuePolicy(
+        queue_policy = aws.sqs.QueuePolicy(
             f"{name}-interruptions-policy",
             queue_url=queue.url,
             policy=queue.arn.apply(lambda arn: json.dumps(interruption_queue_policy(arn))),
@@ -259,7 +260,7 @@ class GpuCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        controller_policy = aws.iam.RolePolicy(
             f"{name}-karpenter-controller-policy",
             role=controller_role.id,
             policy=pulumi.Output.all(partition.partition, identity.account_id, node_role.arn, queue.arn).apply(
@@ -277,12 +278,16 @@ class GpuCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # The controller runs on the system nodes and, until its finalizers have terminated every GPU node it made,
+        # needs its permissions, its nodes' access entry and its queue: created before it, deleted after it.
         release = _helm_release(
             f"{name}-karpenter",
             KARPENTER_CHART,
             karpenter.KARPENTER_NAMESPACE,
             karpenter.helm_values(args["cluster_name"], queue.name, controller_role.arn, SYSTEM_NODE_LABEL),
-            k8s_child,
+            k8s_child.merge(pulumi.ResourceOptions(
+                depends_on=[self.system_node_group, controller_policy, node_access, queue_policy]
+            )),
         )
         # The chart installs the CRDs: the custom resources wait for it.
         after_chart = k8s_child.merge(pulumi.ResourceOptions(depends_on=[release]))
@@ -354,6 +359,9 @@ def _helm_release(resource_name: str, chart: HelmChart, namespace: str, values: 
         namespace=namespace,
         values=values,
         atomic=True,
+        # Explicit: the pods wait for system nodes that may still be joining on a first deploy (Helm's 300 s
+        # default is too short for a node group and its images).
+        timeout=HELM_RELEASE_TIMEOUT_SECONDS,
         opts=opts,
     )
 

@@ -22,13 +22,19 @@ GPU_NODE_ROLE_LABEL = ("vllm-eks/node-role", "gpu")
 KARPENTER_NAMESPACE = "kube-system"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 
-# Karpenter's interruption handling listens to these four EventBridge sources (the getting-started
-# CloudFormation of v1.14, website/content/en/docs/getting-started/getting-started-with-karpenter/cloudformation.yaml).
+# Karpenter's interruption handling listens to these five EventBridge sources (the getting-started
+# CloudFormation of v1.14, website/content/en/docs/getting-started/getting-started-with-karpenter/cloudformation.yaml,
+# whose CapacityReservationInterruptionRule is the fifth; EC2 user guide, "Capacity Reservation Instance Interruption
+# Warning" event).
 INTERRUPTION_EVENT_PATTERNS: dict[str, dict[str, list[str]]] = {
     "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
     "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
     "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
     "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+    "capacity-reservation-interruption": {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"],
+    },
 }
 
 # Disruption, chosen so a node is never taken away from a busy inference pod by Karpenter's own choice:

@@ -75,3 +75,49 @@ def test_deployer_cidrs_refuse_everywhere():
         load_stack_config({**sections, "cluster": {"deployerCidrs": ["0.0.0.0/0"]}})
     with pytest.raises(StackConfigError, match=r"cluster.deployerSecurityGroupIds"):
         load_stack_config({**sections, "cluster": {"deployerSecurityGroupIds": ["default"]}})
+
+
+# --- ordering: controllers are installed after, and removed before, what they need --------------------------------------
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def _urn(snapshot: dict, type_token: str, name: str) -> str:
+    return next(r["urn"] for r in snapshot["resources"] if r["type"] == type_token and r["name"] == name)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_controller_releases_depend_on_their_permissions_and_the_system_nodes(stack, request):
+    """Pulumi docs, "Resource option: dependsOn": a resource is created after, and deleted before, what it depends on.
+    Karpenter docs ("Disruption": termination finalizers) and the AWS Load Balancer Controller (target group
+    deregistration) need their IAM permissions until their own finalizers have run; their pods need system nodes."""
+    snapshot = request.getfixturevalue(stack)
+    nodes = _urn(snapshot, "aws:eks/nodeGroup:NodeGroup", "cluster-system")
+    expected = {
+        "cluster-karpenter": {
+            nodes,
+            _urn(snapshot, "aws:iam/rolePolicy:RolePolicy", "cluster-karpenter-controller-policy"),
+            _urn(snapshot, "aws:eks/accessEntry:AccessEntry", "cluster-karpenter-node-access"),
+            _urn(snapshot, "aws:sqs/queuePolicy:QueuePolicy", "cluster-interruptions-policy"),
+        },
+        "edge-lb-controller": {nodes, _urn(snapshot, "aws:iam/rolePolicy:RolePolicy", "edge-lb-controller")},
+    }
+    for release_name, needs in expected.items():
+        release = next(r for r in snapshot["resources"] if r["type"] == RELEASE and r["name"] == release_name)
+        missing = needs - set(release["options"]["dependsOn"])
+        assert not missing, f"{release_name} does not wait for {missing}"
+        # Helm's default of 300 s is short while system nodes are still joining on a first deploy.
+        assert float(release["props"]["timeout"]) >= 900
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_karpenter_listens_to_every_interruption_source(stack, request):
+    """Karpenter getting-started CloudFormation (v1.14): five EventBridge rules feed the interruption queue, the fifth
+    being "EC2 Capacity Reservation Instance Interruption Warning"."""
+    snapshot = request.getfixturevalue(stack)
+    import json
+
+    kinds = {json.loads(r["props"]["eventPattern"])["detail-type"][0]
+             for r in snapshot["resources"] if r["type"] == "aws:cloudwatch/eventRule:EventRule"}
+    assert kinds >= {"AWS Health Event", "EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation",
+                     "EC2 Instance State-change Notification", "EC2 Capacity Reservation Instance Interruption Warning"}

@@ -163,6 +163,7 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     patterns = sorted(json.loads(r["props"]["eventPattern"])["detail-type"][0] for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule"))
     assert patterns == [
         "AWS Health Event",
+        "EC2 Capacity Reservation Instance Interruption Warning",
         "EC2 Instance Rebalance Recommendation",
         "EC2 Instance State-change Notification",
         "EC2 Spot Instance Interruption Warning",
