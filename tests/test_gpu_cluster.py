@@ -169,7 +169,7 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
         "EC2 Spot Instance Interruption Warning",
     ]
     targets = resources_of(prod_snapshot, "aws:cloudwatch/eventTarget:EventTarget")
-    assert len(targets) == 4 and all(t["props"]["arn"].endswith(":vllm-eks-prod-karpenter") for t in targets)
+    assert len(targets) == 5 and all(t["props"]["arn"].endswith(":vllm-eks-prod-karpenter") for t in targets)
 
 
 def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):
