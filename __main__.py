@@ -68,6 +68,7 @@ gpu_cluster = GpuCluster(
         "deployer_cidrs": list(config.cluster.deployer_cidrs),
         "deployer_security_group_ids": list(config.cluster.deployer_security_group_ids),
         "admin_principal_arn": config.cluster.admin_principal_arn,
+        "log_retention_days": config.observability.log_retention_days,
         "system_nodes": config.cluster.system_nodes.model_dump(),
         "gpu_ami_family": config.cluster.gpu_ami_family,
         "gpu_node_volume_gib": config.cluster.gpu_node_volume_gib,

@@ -39,8 +39,16 @@ class RestApiInputs(TypedDict):
     manage_api_gateway_account: bool
 
 
+def authorizer_identity_sources(origin_verify: bool) -> list[str]:
+    sources = ["method.request.header.Authorization"]
+    if origin_verify:
+        sources.append(f"method.request.header.{specs.ORIGIN_VERIFY_HEADER}")
+    return sources
+
+
 def route_table_hash(served_names: list[str], timeouts: specs.TimeoutChain, origin_verify: bool) -> str:
-    """Redeploy the stage whenever the routes, the model list, the mappings or the timeouts change."""
+    """Redeploy the stage whenever the routes, the model list, the mappings, the timeouts, the gateway responses or
+    the authorizer change (a REST API change reaches clients only through a new deployment)."""
     document = json.dumps(
         {
             "routes": [route.__dict__ for route in specs.ROUTES],
@@ -48,6 +56,7 @@ def route_table_hash(served_names: list[str], timeouts: specs.TimeoutChain, orig
             "timeouts": timeouts.__dict__,
             "parameters": specs.integration_request_parameters(origin_verify),
             "responses": specs.GATEWAY_RESPONSES,
+            "authorizer": {"identity": authorizer_identity_sources(origin_verify), "ttl": AUTHORIZER_CACHE_SECONDS},
         },
         sort_keys=True,
     )
@@ -104,9 +113,7 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
         source_arn=api.execution_arn.apply(lambda arn: f"{arn}/authorizers/*"),
         opts=child,
     )
-    identity_sources = ["method.request.header.Authorization"]
-    if inputs["origin_verify"]:
-        identity_sources.append(f"method.request.header.{specs.ORIGIN_VERIFY_HEADER}")
+    identity_sources = authorizer_identity_sources(inputs["origin_verify"])
     authorizer = aws.apigateway.Authorizer(
         f"{name}-authorizer",
         rest_api=api.id,
@@ -167,21 +174,22 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
         else:
             integrations += _models_list(role, api, resources[route.path], method, inputs["served_names"], child)
 
+    responses: list[pulumi.Resource] = []
     for response_type, (status, message, error_type) in specs.GATEWAY_RESPONSES.items():
-        aws.apigateway.Response(
+        responses.append(aws.apigateway.Response(
             f"{name}-response-{response_type.lower().replace('_', '-')}",
             rest_api_id=api.id,
             response_type=response_type,
             status_code=str(status),
             response_templates=specs.gateway_response_templates(status, message, error_type),
             opts=child,
-        )
+        ))
 
     deployment = aws.apigateway.Deployment(
         f"{name}-deployment",
         rest_api=api.id,
         triggers={"routes": route_table_hash(inputs["served_names"], timeouts, inputs["origin_verify"])},
-        opts=child.merge(pulumi.ResourceOptions(depends_on=[*integrations, inputs["listener"]])),
+        opts=child.merge(pulumi.ResourceOptions(depends_on=[*integrations, *responses, authorizer, inputs["listener"]])),
     )
     account = _account_logging_role(parent, name) if inputs["manage_api_gateway_account"] else None
     access_logs = aws.cloudwatch.LogGroup(

@@ -56,6 +56,7 @@ class GpuClusterArgs(TypedDict):
     deployer_cidrs: list[str]
     deployer_security_group_ids: list[str]
     admin_principal_arn: str | None
+    log_retention_days: int  # control-plane logs
     system_nodes: SystemNodes
     gpu_ami_family: Literal["bottlerocket", "al2023"]
     gpu_node_volume_gib: int
@@ -86,6 +87,13 @@ class GpuCluster(pulumi.ComponentResource):
             deletion_window_in_days=30,
             opts=child,
         )
+        # EKS writes control-plane logs to this group and would create it with no expiry if it did not exist first.
+        control_plane_logs = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{cluster_name}/cluster",
+            retention_in_days=args["log_retention_days"],
+            opts=child,
+        )
         cluster = eks.Cluster(
             f"{name}-eks",
             name=cluster_name,
@@ -100,12 +108,15 @@ class GpuCluster(pulumi.ComponentResource):
             create_oidc_provider=True,
             encryption_config_key_arn=secrets_key.arn,
             enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,
+            # pulumi-eks defaults to EXTENDED support, billed extra once a version leaves standard support; STANDARD
+            # makes EKS upgrade the control plane at the end of standard support instead.
+            upgrade_policy={"support_type": "STANDARD"},
             skip_default_node_group=True,
             # Managed node groups and Karpenter nodes all use the EKS-created cluster security group (members talk
             # to each other and to the control plane); pulumi_eks's extra groups are for self-managed nodes only.
             skip_default_security_groups=True,
             tags={"karpenter.sh/discovery": cluster_name},
-            opts=child,
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[control_plane_logs])),
         )
         # The name is ours (`name=` above); resources that need the cluster to exist depend on it explicitly.
         eks_cluster_name = cluster.urn.apply(lambda _: cluster_name)

@@ -59,3 +59,32 @@ def test_the_managed_singleton_and_its_role_survive_destroy(dev_snapshot):
                       if r["type"] == "aws:iam/rolePolicyAttachment:RolePolicyAttachment" and r["name"] == "edge-api-logs")
     assert role["options"]["retainOnDelete"] is True and attachment["options"]["retainOnDelete"] is True
     assert role_arn.endswith(role["name"]) or "edge-api-logs" in role_arn
+
+
+def test_generated_secrets_with_a_fixed_name_can_be_recreated_at_once(dev_snapshot):
+    """Secrets Manager DeleteSecret: during the recovery window the name stays reserved, so a destroyed stack could
+    not be created again for that many days; a generated value has nothing to recover."""
+    named = [r for r in dev_snapshot["resources"] if r["type"] == "aws:secretsmanager/secret:Secret" and r["props"].get("name")]
+    assert named
+    for secret in named:
+        assert float(secret["props"]["recoveryWindowInDays"]) == 0, secret["name"]
+
+
+def test_eks_control_plane_logs_expire_and_support_is_standard(dev_snapshot):
+    """EKS user guide, "Send control plane logs to CloudWatch Logs": EKS writes to /aws/eks/<cluster>/cluster (a group
+    it creates without expiry if absent); "Cluster upgrade policy": EXTENDED support is billed once a version
+    leaves standard support (pulumi-eks defaults to EXTENDED)."""
+    cluster = next(r for r in dev_snapshot["resources"] if r["type"] == "eks:index:Cluster")
+    assert cluster["props"]["upgradePolicy"] == {"supportType": "STANDARD"}
+    group = next(r for r in dev_snapshot["resources"]
+                 if r["type"] == "aws:cloudwatch/logGroup:LogGroup" and r["props"]["name"] == "/aws/eks/vllm-eks-dev/cluster")
+    assert float(group["props"]["retentionInDays"]) > 0
+    assert group["urn"] in cluster["options"]["dependsOn"]
+
+
+def test_api_deployment_follows_gateway_responses_and_the_authorizer(dev_snapshot):
+    """A REST API change reaches the stage only through a new deployment (AWS, "Deploy REST APIs in API Gateway")."""
+    deployment = next(r for r in dev_snapshot["resources"] if r["type"] == "aws:apigateway/deployment:Deployment")
+    needed = {r["urn"] for r in dev_snapshot["resources"]
+              if r["type"] in ("aws:apigateway/response:Response", "aws:apigateway/authorizer:Authorizer")}
+    assert needed and needed <= set(deployment["options"]["dependsOn"])
