@@ -16,11 +16,13 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components.catalog import (
+    ALB_TARGET_GROUP_NAME_MAX,
     CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS,
     EKS_SUPPORTED_VERSIONS,
     GPU_INSTANCES,
     INTERFACE_ENDPOINT_SERVICES,
     MODELS,
+    PULUMI_AUTONAME_SUFFIX_CHARS,
     SPOT_DISCOUNT_DEFAULT,
 )
 from components.edge_specs import HOP_MARGIN_SECONDS
@@ -195,6 +197,19 @@ class ModelConfig(_Schema):
     lora_adapters: list[LoraAdapter] = []
     speculative: SpeculativeConfig | None = None
     image: str | None = None  # the vLLM image; None = catalog VLLM_IMAGE. Prod may pin `repo:tag@sha256:<digest>`.
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_the_target_group_name(cls, value: str) -> str:
+        # The model's ALB target group is the resource "edge-<name>" (components/edge.py), autonamed with a suffix.
+        longest = ALB_TARGET_GROUP_NAME_MAX - PULUMI_AUTONAME_SUFFIX_CHARS - len("edge-")
+        if len(value) > longest:
+            raise _expected(
+                "at most {longest} characters (got {length}): the model's load balancer target group is named "
+                "'edge-<name>-<7 random>', and AWS limits target group names to {limit}",
+                longest=longest, length=len(value), limit=ALB_TARGET_GROUP_NAME_MAX,
+            )
+        return value
 
     @field_validator("catalog_model")
     @classmethod

@@ -288,6 +288,10 @@ WAF_BODY_RULES_COUNTED = {
 # Body bytes WAF inspects by default for CloudFront and API Gateway (16 KB); larger inspection (32/48/64 KB, priced)
 # is chosen with the web ACL's association_config. https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html
 WAF_BODY_INSPECTION_TIERS_KIB = (16, 32, 48, 64)
+# Elastic Load Balancing API, CreateTargetGroup: "Name ... a maximum of 32 characters". Pulumi autonames a target
+# group "<resource name>-<7 random characters>" (Pulumi docs, "Resource names": auto-naming), 8 characters added.
+ALB_TARGET_GROUP_NAME_MAX = 32
+PULUMI_AUTONAME_SUFFIX_CHARS = 8
 # The longest CloudFront origin response timeout an account gets without a quota increase ("Response timeout per
 # origin"; see the timeout notes below). A stack raises it only by stating its raised quota in
 # edge.cloudfrontOriginTimeoutQuotaSeconds.

@@ -35,3 +35,25 @@ def test_a_stated_quota_raises_the_limit():
 def test_without_cloudfront_the_quota_does_not_apply():
     config = _load("dev", maxRequestSeconds=600, cloudfront=False, domainName=None, certificateArn=None)
     assert config.edge.max_request_seconds == 600
+
+
+def test_a_model_name_whose_target_group_name_would_overflow_is_refused():
+    """Elastic Load Balancing CreateTargetGroup: a target group name has at most 32 characters."""
+    raw = {key.removeprefix("vllm-eks:"): value for key, value in read_stack_config("dev").items() if key.startswith("vllm-eks:")}
+    raw["models"] = [{**raw["models"][0], "name": "a-twenty-char-model1"}]
+    with pytest.raises(StackConfigError, match=r"models\[0\].name: got 'a-twenty-char-model1', expected at most 19 characters"):
+        load_stack_config({section: raw.get(section) for section in SECTIONS})
+    raw["models"] = [{**raw["models"][0], "name": "a-19-char-model-ok1"}]
+    assert load_stack_config({section: raw.get(section) for section in SECTIONS}).models[0].name == "a-19-char-model-ok1"
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot"])
+def test_rendered_target_group_names_fit_after_autonaming(stack, request):
+    from components.catalog import ALB_TARGET_GROUP_NAME_MAX, PULUMI_AUTONAME_SUFFIX_CHARS
+
+    snapshot = request.getfixturevalue(stack)
+    groups = [r for r in snapshot["resources"] if r["type"] == "aws:lb/targetGroup:TargetGroup"]
+    assert groups
+    for group in groups:
+        name = group["props"].get("name") or group["name"]
+        assert len(name) + (0 if group["props"].get("name") else PULUMI_AUTONAME_SUFFIX_CHARS) <= ALB_TARGET_GROUP_NAME_MAX
