@@ -240,6 +240,7 @@ STACK_OUTPUTS = {
     "modelBucket": model_store.bucket_name,
     "apiEndpoint": edge.endpoint,
     "consumerKeySecretArns": edge.consumer_key_secret_arns,
+    "dnsRecord": edge.dns_record,
     "edgeLoadBalancerArnSuffix": edge.load_balancer_arn_suffix,
     "edgeTargetGroupArnSuffixes": edge.target_group_arn_suffixes,
 }

@@ -349,6 +349,9 @@ class EdgeConfig(_Schema):
     # REST API there. Exactly one stack per account and region manages it (and keeps it on destroy); the others
     # set false and log through it.
     manage_api_gateway_account: bool = True
+    # The Route 53 public hosted zone of domainName: the stack creates its alias records there. Without it the
+    # stack output dnsRecord says which CNAME to create wherever the domain's DNS lives.
+    hosted_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,31}$")
     # CloudFront's origin response timeout this account may use: AWS's default limit, or the raised "Response
     # timeout per origin" quota the stack states it has (a value above the default is that statement).
     cloudfront_origin_timeout_quota_seconds: int = Field(

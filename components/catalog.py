@@ -292,6 +292,8 @@ WAF_BODY_INSPECTION_TIERS_KIB = (16, 32, 48, 64)
 # group "<resource name>-<7 random characters>" (Pulumi docs, "Resource names": auto-naming), 8 characters added.
 ALB_TARGET_GROUP_NAME_MAX = 32
 PULUMI_AUTONAME_SUFFIX_CHARS = 8
+# Route 53 alias target zone of every CloudFront distribution (Route 53 API, AliasTarget: "Specify Z2FDTNDATAQYW2").
+CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
 # The longest CloudFront origin response timeout an account gets without a quota increase ("Response timeout per
 # origin"; see the timeout notes below). A stack raises it only by stating its raised quota in
 # edge.cloudfrontOriginTimeoutQuotaSeconds.

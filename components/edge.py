@@ -23,6 +23,7 @@ from components import edge_specs as specs
 from components.catalog import (
     AUTHORIZER_LAMBDA_RUNTIME,
     AWS_LOAD_BALANCER_CONTROLLER_CHART,
+    CLOUDFRONT_HOSTED_ZONE_ID,
     HELM_RELEASE_TIMEOUT_SECONDS,
     VLLM_ROUTER_HEALTH_PATH,
 )
@@ -79,6 +80,7 @@ class Edge(pulumi.ComponentResource):
     load_balancer_arn_suffix: pulumi.Output[str]
     target_group_arn_suffixes: pulumi.Output[dict[str, str]]  # model name -> CloudWatch TargetGroup dimension
     consumer_key_secret_arns: pulumi.Output[dict[str, str]]
+    dns_record: pulumi.Output[str]  # what points domainName at the edge: created here, or for you to create
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Edge", name, None, opts)
@@ -140,11 +142,13 @@ class Edge(pulumi.ComponentResource):
             cdn = distribution(self, name, config, api, stage, acl, origin_secret, args["region"], self._timeouts)
             domain = config.domain_name or None
             self.endpoint = cdn.domain_name.apply(lambda host: f"https://{domain or host}/v1")
+            self.dns_record = self._dns(config, cdn)
         else:
             aws.wafv2.WebAclAssociation(
                 f"{name}-waf-association", resource_arn=stage.arn, web_acl_arn=acl.arn, opts=self._child
             )
             self.endpoint = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/v1")
+            self.dns_record = pulumi.Output.from_input("none: the API Gateway stage URL is the endpoint")
 
         self.waf_acl_arn = acl.arn
         self.load_balancer_arn_suffix = load_balancer.arn_suffix
@@ -158,8 +162,27 @@ class Edge(pulumi.ComponentResource):
                 "load_balancer_arn_suffix": self.load_balancer_arn_suffix,
                 "target_group_arn_suffixes": self.target_group_arn_suffixes,
                 "consumer_key_secret_arns": self.consumer_key_secret_arns,
+                "dns_record": self.dns_record,
             }
         )
+
+    def _dns(self, config: EdgeConfig, cdn: aws.cloudfront.Distribution) -> pulumi.Output[str]:
+        """Alias A/AAAA records in the named hosted zone, or the CNAME the owner of the domain's DNS must create."""
+        domain = config.domain_name
+        if not domain:
+            return pulumi.Output.from_input("none: clients use the CloudFront domain of apiEndpoint")
+        if not config.hosted_zone_id:
+            return cdn.domain_name.apply(lambda host: f"create: {domain} CNAME {host}")
+        # IPv4 only: the distribution leaves IPv6 off, so an AAAA alias would have nothing to point at.
+        aws.route53.Record(
+            f"{self._name}-dns",
+            zone_id=config.hosted_zone_id,
+            name=domain,
+            type="A",
+            aliases=[{"name": cdn.domain_name, "zone_id": CLOUDFRONT_HOSTED_ZONE_ID, "evaluate_target_health": False}],
+            opts=self._child,
+        )
+        return pulumi.Output.from_input(f"created: {domain} alias A in {config.hosted_zone_id}")
 
     # --- internal ALB, target group per model ---------------------------------------------------------------------
 

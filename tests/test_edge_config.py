@@ -57,3 +57,20 @@ def test_rendered_target_group_names_fit_after_autonaming(stack, request):
     for group in groups:
         name = group["props"].get("name") or group["name"]
         assert len(name) + (0 if group["props"].get("name") else PULUMI_AUTONAME_SUFFIX_CHARS) <= ALB_TARGET_GROUP_NAME_MAX
+
+
+def test_a_named_hosted_zone_gets_the_alias_record_otherwise_the_output_names_the_cname(dev_snapshot):
+    """Route 53 API, AliasTarget: a CloudFront alias uses the hosted zone Z2FDTNDATAQYW2."""
+    import copy
+
+    from preflight.render import render_config
+
+    assert dev_snapshot["outputs"]["dnsRecord"].startswith("create: dev.llm.example.com CNAME ")
+    assert not [r for r in dev_snapshot["resources"] if r["type"] == "aws:route53/record:Record"]
+    config = copy.deepcopy(read_stack_config("dev"))
+    config["vllm-eks:edge"]["hostedZoneId"] = "Z0123456789ABCDEFGHIJ"
+    snapshot = render_config("dev-zone", config)
+    record = next(r for r in snapshot["resources"] if r["type"] == "aws:route53/record:Record")["props"]
+    assert record["zoneId"] == "Z0123456789ABCDEFGHIJ" and record["name"] == "dev.llm.example.com" and record["type"] == "A"
+    assert record["aliases"][0]["zoneId"] == "Z2FDTNDATAQYW2"
+    assert snapshot["outputs"]["dnsRecord"].startswith("created: ")
