@@ -1,11 +1,12 @@
 """vllm-eks: load and validate the stack config once, compose the components, export a few outputs."""
 
 import pulumi
+import pulumi_aws as aws
 
 from components.autoscaling import Autoscaling
 from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
 from components.edge import Edge
-from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster
+from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster, is_same_principal
 from components.internal_api_key import InternalApiKey
 from components.karpenter import on_demand_gpus
 from components.model_store import ModelStore
@@ -53,6 +54,12 @@ network = Network(
 )
 
 # --- GPU cluster and model weights ------------------------------------------------------------------------------------
+# EKS already gives the principal that creates the cluster an admin access entry (pulumi-eks keeps EKS's
+# bootstrapClusterCreatorAdminPermissions); a second entry for the same principal would fail with ResourceInUse.
+admin_principal_arn = config.cluster.admin_principal_arn
+if admin_principal_arn and is_same_principal(admin_principal_arn, aws.get_caller_identity().arn):
+    pulumi.log.info(f"cluster.adminPrincipalArn {admin_principal_arn} is the deploying principal: EKS already admits it")
+    admin_principal_arn = None
 # Every model's serving namespace and service account, computed once (VllmService uses the same values).
 model_namespaces = {model.name: f"vllm-{model.name}" for model in config.models}
 MODEL_SERVICE_ACCOUNT = "vllm-server"
@@ -67,7 +74,7 @@ gpu_cluster = GpuCluster(
         "public_access_cidrs": list(config.cluster.public_access_cidrs),
         "deployer_cidrs": list(config.cluster.deployer_cidrs),
         "deployer_security_group_ids": list(config.cluster.deployer_security_group_ids),
-        "admin_principal_arn": config.cluster.admin_principal_arn,
+        "admin_principal_arn": admin_principal_arn,
         "log_retention_days": config.observability.log_retention_days,
         "system_nodes": config.cluster.system_nodes.model_dump(),
         "gpu_ami_family": config.cluster.gpu_ami_family,

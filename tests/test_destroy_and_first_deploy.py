@@ -121,3 +121,37 @@ def test_karpenter_listens_to_every_interruption_source(stack, request):
              for r in snapshot["resources"] if r["type"] == "aws:cloudwatch/eventRule:EventRule"}
     assert kinds >= {"AWS Health Event", "EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation",
                      "EC2 Instance State-change Notification", "EC2 Capacity Reservation Instance Interruption Warning"}
+
+
+# --- the deploying principal is admitted once --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("principal, caller, same", [
+    ("arn:aws:iam::123456789012:role/deployer", "arn:aws:sts::123456789012:assumed-role/deployer/ci-run-42", True),
+    ("arn:aws:iam::123456789012:role/platform/deployer", "arn:aws:sts::123456789012:assumed-role/deployer/s", True),
+    ("arn:aws:iam::123456789012:role/deployer", "arn:aws:iam::123456789012:role/deployer", True),
+    ("arn:aws:iam::123456789012:user/alice", "arn:aws:iam::123456789012:user/alice", True),
+    ("arn:aws:iam::123456789012:role/Admin", "arn:aws:sts::123456789012:assumed-role/deployer/s", False),
+    ("arn:aws:iam::210987654321:role/deployer", "arn:aws:sts::123456789012:assumed-role/deployer/s", False),
+    ("arn:aws:iam::123456789012:user/deployer", "arn:aws:sts::123456789012:assumed-role/deployer/s", False),
+])
+def test_same_principal_across_iam_and_sts_arns(principal, caller, same):
+    """IAM user guide, "IAM identifiers": a role session is arn:aws:sts::<account>:assumed-role/<name>/<session>."""
+    from components.gpu_cluster import is_same_principal
+
+    assert is_same_principal(principal, caller) is same
+
+
+def test_admin_principal_that_deploys_gets_no_second_access_entry():
+    """EKS user guide, "Grant IAM users access to Kubernetes with EKS access entries": the cluster creator gets an
+    admin access entry at creation (bootstrapClusterCreatorAdminPermissions defaults to true); creating a second entry
+    for the same principal fails (ResourceInUseException)."""
+    import copy
+
+    from preflight.mocks import ACCOUNT_ID
+    from preflight.render import read_stack_config, render_config
+
+    config = copy.deepcopy(read_stack_config("dev"))
+    config["vllm-eks:cluster"]["adminPrincipalArn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/deployer"  # the mocked caller
+    snapshot = render_config("dev-admin", config)
+    assert not [r for r in snapshot["resources"] if r["type"] == "aws:eks/accessEntry:AccessEntry" and "admin" in r["name"]]
