@@ -16,7 +16,7 @@ from components.observability import Observability
 from components.sizing import SizingError, plan_models
 from components.startup_time import StartupBudgetError, check_startup_budgets
 from components.vllm_service import VllmService
-from stack_config import SECTIONS, StackConfigError, load_stack_config
+from stack_config import SECTIONS, StackConfigError, foreign_account_errors, load_stack_config
 
 project_config = pulumi.Config()
 region = pulumi.Config("aws").require("region")
@@ -28,6 +28,10 @@ try:
     check_startup_budgets(config.models, capacity_plans)
 except (StackConfigError, SizingError, StartupBudgetError) as error:
     raise pulumi.RunError(str(error)) from None
+caller = aws.get_caller_identity()
+foreign = foreign_account_errors(config, caller.account_id)
+if foreign:
+    raise pulumi.RunError("\n".join(foreign))
 
 if config.cluster.deployer_route() is None:
     # Not an error: a runner inside the new VPC (a later `pulumi up`) reaches the private endpoint as it is.
@@ -57,7 +61,7 @@ network = Network(
 # EKS already gives the principal that creates the cluster an admin access entry (pulumi-eks keeps EKS's
 # bootstrapClusterCreatorAdminPermissions); a second entry for the same principal would fail with ResourceInUse.
 admin_principal_arn = config.cluster.admin_principal_arn
-if admin_principal_arn and is_same_principal(admin_principal_arn, aws.get_caller_identity().arn):
+if admin_principal_arn and is_same_principal(admin_principal_arn, caller.arn):
     pulumi.log.info(f"cluster.adminPrincipalArn {admin_principal_arn} is the deploying principal: EKS already admits it")
     admin_principal_arn = None
 # Every model's serving namespace and service account, computed once (VllmService uses the same values).

@@ -426,6 +426,26 @@ class StackConfig(_Schema):
         return value
 
 
+_ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")
+
+
+def foreign_account_errors(config: StackConfig, account_id: str) -> list[str]:
+    """ARNs of resources the stack must own but that name another account: CloudFront reads ACM certificates of its
+    own account only (CloudFront developer guide, "Requirements for using SSL/TLS certificates with CloudFront"). The
+    shipped stack files carry AWS documentation examples (account 123456789012, *.example.com), and this is where a
+    real deploy stops on them, before any resource exists, while offline rendering (mock account 123456789012) works."""
+    errors = []
+    certificate = config.edge.certificate_arn
+    match = _ARN_ACCOUNT.match(certificate or "")
+    if certificate and match and match.group(1) != account_id:
+        errors.append(
+            f"edge.certificateArn: got {certificate} (account {match.group(1)}), expected an ACM certificate in us-east-1 "
+            f"of the deploying account {account_id}; set edge.domainName and edge.certificateArn to your API's name and "
+            "certificate (the stack files ship AWS documentation examples)"
+        )
+    return errors
+
+
 class StackConfigError(ValueError):
     """Every problem in a stack's configuration, one line each."""
 

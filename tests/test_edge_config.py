@@ -74,3 +74,26 @@ def test_a_named_hosted_zone_gets_the_alias_record_otherwise_the_output_names_th
     assert record["zoneId"] == "Z0123456789ABCDEFGHIJ" and record["name"] == "dev.llm.example.com" and record["type"] == "A"
     assert record["aliases"][0]["zoneId"] == "Z2FDTNDATAQYW2"
     assert snapshot["outputs"]["dnsRecord"].startswith("created: ")
+
+
+def test_a_certificate_of_another_account_stops_the_deploy_before_any_resource(monkeypatch):
+    """CloudFront developer guide, "Requirements for using SSL/TLS certificates with CloudFront": the certificate is
+    one of the distribution's own account (us-east-1). The shipped example (account 123456789012) renders offline,
+    where the mocked account is 123456789012, and stops a real deploy from any other account with the keys to set."""
+    import preflight.mocks
+    from preflight.render import render_config
+
+    monkeypatch.setattr(preflight.mocks, "ACCOUNT_ID", "210987654321")
+    with pytest.raises(Exception) as error:
+        render_config("dev-elsewhere", read_stack_config("dev"))
+    message = str(error.value)
+    assert "edge.certificateArn" in message and "edge.domainName" in message and "210987654321" in message
+
+
+def test_foreign_account_errors_is_quiet_for_the_own_account_and_no_certificate():
+    from stack_config import foreign_account_errors
+
+    raw = {key.removeprefix("vllm-eks:"): value for key, value in read_stack_config("prod").items() if key.startswith("vllm-eks:")}
+    config = load_stack_config({section: raw.get(section) for section in SECTIONS})
+    assert foreign_account_errors(config, "123456789012") == []
+    assert len(foreign_account_errors(config, "210987654321")) == 1
