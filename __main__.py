@@ -80,7 +80,12 @@ gpu_cluster = GpuCluster(
         "deployer_security_group_ids": list(config.cluster.deployer_security_group_ids),
         "admin_principal_arn": admin_principal_arn,
         "log_retention_days": config.observability.log_retention_days,
-        "system_nodes": config.cluster.system_nodes.model_dump(),
+        "system_nodes": {
+            "instance_types": list(config.cluster.system_nodes.instance_types),
+            "min_size": config.cluster.system_nodes.min_size,
+            "desired_size": config.cluster.system_nodes.desired_size,
+            "max_size": config.cluster.system_nodes.max_size,
+        },
         "gpu_ami_family": config.cluster.gpu_ami_family,
         "gpu_node_volume_gib": config.cluster.gpu_node_volume_gib,
         "gpu_instance_types": sorted({plan.instance_type for plan in capacity_plans.values()}),
@@ -215,7 +220,11 @@ Autoscaling(
             "scale_up_window_seconds": scaling.scale_up_window_seconds,
             "fallback_replicas": scaling.fallback_replicas,
         },
-        "working_hours": working_hours.model_dump() if working_hours else None,
+        "working_hours": (
+            {"timezone": working_hours.timezone, "start": working_hours.start, "end": working_hours.end}
+            if working_hours
+            else None
+        ),
         "models": [
             {
                 "model": model.name,

@@ -8,8 +8,9 @@ listing every problem as `<path>: got <value>, expected <what is allowed>` befor
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 import re
-from typing import Any, Literal
+from typing import Any, Literal, LiteralString
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
@@ -35,7 +36,7 @@ class _Schema(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
-def _expected(message: str, **context: Any) -> PydanticCustomError:
+def _expected(message: LiteralString, **context: Any) -> PydanticCustomError:
     return PydanticCustomError("stack_config", message, context)
 
 
@@ -487,7 +488,7 @@ _BUILTIN_EXPECTATIONS = {
 }
 
 
-def _describe(detail: dict[str, Any]) -> str:
+def _describe(detail: Mapping[str, Any]) -> str:
     path = _path(detail["loc"])
     value = detail.get("input")
     kind = detail["type"]

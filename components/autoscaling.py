@@ -129,7 +129,7 @@ class Autoscaling(pulumi.ComponentResource):
                 **_custom("ScaledObject", manifest),
                 opts=after_keda.merge(pulumi.ResourceOptions(depends_on=[keda, *filter(None, [authentication])])),
             )
-            names[model["model"]] = scaler.metadata.apply(lambda metadata: metadata["name"])
+            names[model["model"]] = pulumi.Output.all(scaler.urn, manifest).apply(lambda values: values[1]["metadata"]["name"])
 
         self.keda_role_arn = role.arn if role else pulumi.Output.from_input(None)
         self.scaled_object_names = pulumi.Output.all(**names) if names else pulumi.Output.from_input({})

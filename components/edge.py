@@ -138,7 +138,7 @@ class Edge(pulumi.ComponentResource):
 
         scope = "CLOUDFRONT" if config.cloudfront else "REGIONAL"
         acl = web_acl(self, name, self._prefix, config, scope)
-        if config.cloudfront:
+        if origin_secret is not None:  # exactly when config.cloudfront
             cdn = distribution(self, name, config, api, stage, acl, origin_secret, args["region"], self._timeouts)
             domain = config.domain_name or None
             self.endpoint = cdn.domain_name.apply(lambda host: f"https://{domain or host}/v1")

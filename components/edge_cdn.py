@@ -49,6 +49,7 @@ def distribution(
 ) -> aws.cloudfront.Distribution:
     """HTTPS only, TLS 1.2+, nothing cached, origin timeouts above API Gateway's, the origin-verify header added."""
     child = pulumi.ResourceOptions(parent=parent)
+    certificate: aws.cloudfront.DistributionViewerCertificateArgsDict
     if config.domain_name and config.certificate_arn:
         certificate = {
             "acm_certificate_arn": config.certificate_arn,

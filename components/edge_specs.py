@@ -183,7 +183,7 @@ def backend_path(route_path: str, stage_name: str = STAGE_NAME) -> str:
     return f"/{stage_name}{route_path}"
 
 
-def listener_rule_conditions(served_name: str, stage_name: str = STAGE_NAME) -> list[dict]:
+def listener_rule_conditions(served_name: str, stage_name: str = STAGE_NAME) -> list[aws.lb.ListenerRuleConditionArgsDict]:
     """One model's rule: its header value AND one of the routed /v1 paths as they arrive from API Gateway
     (stage first); nothing else reaches a router."""
     return [
@@ -192,7 +192,7 @@ def listener_rule_conditions(served_name: str, stage_name: str = STAGE_NAME) -> 
     ]
 
 
-def stage_prefix_rewrite(stage_name: str = STAGE_NAME) -> list[dict]:
+def stage_prefix_rewrite(stage_name: str = STAGE_NAME) -> list[aws.lb.ListenerRuleTransformArgsDict]:
     """ALB url-rewrite transform that removes the stage again, so the router and vLLM see `/v1/...`. The rule's
     conditions are evaluated on the path before the rewrite (ELB guide, "Transforms for listener rules")."""
     return [
@@ -219,7 +219,7 @@ def listener_rule_priorities(served_names: list[str]) -> dict[str, int]:
 # --- WAF -----------------------------------------------------------------------------------------------------------
 
 
-def _visibility(metric_name: str) -> dict:
+def _visibility(metric_name: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgsDict:
     return {"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": metric_name}
 
 
@@ -228,11 +228,13 @@ def body_inspection_kib(max_body_kib: int) -> int:
     return next(tier for tier in WAF_BODY_INSPECTION_TIERS_KIB if tier >= max_body_kib)
 
 
-def waf_rules(prefix: str, max_body_kib: int, rate_limit_per_key_5min: int, rate_limit_per_ip_5min: int) -> list[dict]:
+def waf_rules(
+    prefix: str, max_body_kib: int, rate_limit_per_key_5min: int, rate_limit_per_ip_5min: int
+) -> list[aws.wafv2.WebAclRuleArgsDict]:
     """AWS managed groups, a body size limit and two rate limits (per API key, per client IP)."""
-    rules: list[dict] = []
+    rules: list[aws.wafv2.WebAclRuleArgsDict] = []
     for priority, group in enumerate(WAF_MANAGED_RULE_GROUPS):
-        statement: dict = {"name": group, "vendor_name": "AWS"}
+        statement: aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgsDict = {"name": group, "vendor_name": "AWS"}
         # Body rules count, never block: prompts legitimately contain code, HTML, paths and URLs (catalog note).
         counted = WAF_BODY_RULES_COUNTED.get(group, ())
         if counted:

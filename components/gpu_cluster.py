@@ -344,14 +344,20 @@ def _node_role(resource_name: str, child: pulumi.ResourceOptions) -> aws.iam.Rol
     )
 
 
-def _system_launch_template(name: str, child: pulumi.ResourceOptions) -> dict:
+def _system_launch_template(name: str, child: pulumi.ResourceOptions) -> aws.eks.NodeGroupLaunchTemplateArgsDict:
     """Encrypted gp3 volumes and IMDSv2 only (hop limit 1: pods use IRSA, never the node role)."""
-    ebs = {"volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true"}
+
+    def volume(device: str, size_gib: int) -> aws.ec2.LaunchTemplateBlockDeviceMappingArgsDict:
+        return {
+            "device_name": device,
+            "ebs": {"volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true", "volume_size": size_gib},
+        }
+
     template = aws.ec2.LaunchTemplate(
         f"{name}-system-nodes",
         block_device_mappings=[
-            {"device_name": "/dev/xvda", "ebs": {**ebs, "volume_size": SYSTEM_NODE_OS_VOLUME_GIB}},
-            {"device_name": "/dev/xvdb", "ebs": {**ebs, "volume_size": SYSTEM_NODE_DATA_VOLUME_GIB}},
+            volume("/dev/xvda", SYSTEM_NODE_OS_VOLUME_GIB),
+            volume("/dev/xvdb", SYSTEM_NODE_DATA_VOLUME_GIB),
         ],
         metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
         update_default_version=True,

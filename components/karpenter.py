@@ -106,7 +106,7 @@ def _block_devices(ami_family: str, volume_gib: int) -> list[dict[str, Any]]:
     return [{"deviceName": "/dev/xvda", "ebs": {**ebs, "volumeSize": f"{volume_gib}Gi"}}]
 
 
-def ec2_node_class(cluster_name: str, node_role_name: str, ami_family: str, volume_gib: int) -> dict[str, Any]:
+def ec2_node_class(cluster_name: str, node_role_name: Any, ami_family: str, volume_gib: int) -> dict[str, Any]:
     """GPU nodes: the pinned NVIDIA AMI alias, private subnets and the cluster security group found by tag, IMDSv2 only."""
     discovery = {"tags": {"karpenter.sh/discovery": cluster_name}}
     return {
@@ -133,7 +133,7 @@ def ec2_node_class(cluster_name: str, node_role_name: str, ami_family: str, volu
     }
 
 
-def helm_values(cluster_name: str, queue_name: str, controller_role_arn: Any, system_node_label: tuple[str, str]) -> dict[str, Any]:
+def helm_values(cluster_name: str, queue_name: Any, controller_role_arn: Any, system_node_label: tuple[str, str]) -> dict[str, Any]:
     """The controller runs on the system nodes (never on nodes it manages), two replicas, IRSA for AWS access."""
     return {
         "serviceAccount": {

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import json
-from typing import NotRequired, TypedDict
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -38,7 +38,7 @@ class ModelAccess(TypedDict):
     service_account: str
     hugging_face_id: str | None
     sync: bool
-    sync_staging_gib: NotRequired[int]  # staging volume of the sync Job (the checkpoint with a margin)
+    sync_staging_gib: int  # staging volume of the sync Job (the checkpoint with a margin)
 
 
 class ModelStoreArgs(TypedDict):
@@ -204,9 +204,12 @@ class ModelStore(pulumi.ComponentResource):
                 automount_service_account_token=False,
                 opts=in_namespace,
             )
+            hugging_face_id = model["hugging_face_id"]
+            if hugging_face_id is None:  # stack_config refuses syncFromHuggingFace without huggingFaceId
+                raise ValueError(f"model {model['name']}: a sync needs hugging_face_id")
             job = sync_job(
                 model_name=model["name"],
-                hugging_face_id=model["hugging_face_id"],
+                hugging_face_id=hugging_face_id,
                 bucket_name=bucket.bucket,
                 prefix=model["prefix"],
                 region=args["region"],

@@ -46,7 +46,7 @@ def _render(stack: str | None, stack_path: Path | None, json_path: Path | None) 
 
     started = time.perf_counter()
     try:
-        snapshot = render_stack(stack) if stack else render_stack_file(stack_path)
+        snapshot = render_stack(stack) if stack else render_stack_file(_given(stack_path))
     except (StackConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -65,6 +65,12 @@ def _render(stack: str | None, stack_path: Path | None, json_path: Path | None) 
     return 0
 
 
+def _given(stack_path: Path | None) -> Path:
+    if stack_path is None:  # argparse requires --stack or --stack-file
+        raise ValueError("name a stack (--stack) or a stack file (--stack-file)")
+    return stack_path
+
+
 def capacity_report(stack: str | None, stack_path: Path | None) -> str:
     """The capacity planner's numbers per model, computed from the validated stack config (not the snapshot)."""
     import yaml
@@ -73,7 +79,7 @@ def capacity_report(stack: str | None, stack_path: Path | None) -> str:
     from preflight.render import read_stack_config
     from stack_config import PROJECT, SECTIONS, load_stack_config
 
-    config = read_stack_config(stack) if stack else (yaml.safe_load(stack_path.read_text()) or {}).get("config") or {}
+    config = read_stack_config(stack) if stack else (yaml.safe_load(_given(stack_path).read_text()) or {}).get("config") or {}
     validated = load_stack_config({section: config.get(f"{PROJECT}:{section}") for section in SECTIONS})
     return "capacity plan:\n" + "\n".join(plan.summary() for plan in plan_models(validated.models).values())
 

@@ -111,7 +111,7 @@ def _model_plan(model, plan, config, window_month_hours: float, rps: float | Non
         held = replica_cost(
             model,
             plan.instance_type,
-            max(model.min_replicas, working_hours_replicas({"on_demand_replicas": model.on_demand_replicas})),
+            max(model.min_replicas, working_hours_replicas(model.on_demand_replicas)),
             discount,
         )
         monthly = window_month_hours * held.usd_per_hour + (HOURS_PER_MONTH - window_month_hours) * at_min.usd_per_hour

@@ -16,7 +16,7 @@ Table = tuple[str, list[str], list[list[str]]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preflight plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m preflight plan", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the plan as JSON")
