@@ -2,8 +2,8 @@
 
 Pure functions (no vLLM, no network), shared by the unit tests (tests/test_edge_path.py) and the vLLM contract test
 (tests/contract/test_routing.py). Every AWS behaviour applied here is in tests/aws_behaviour.py with its source:
-- API Gateway REST private integration: the stage goes in front of the path the backend receives (AWS, "Private
-  integrations for REST APIs in API Gateway", considerations: a request to stage `test` includes `test/path`);
+- API Gateway REST private integration: the stage goes in front of the path the backend receives
+  (AWS, "Private integrations for REST APIs in API Gateway", considerations: stage `test` -> `test/path`);
 - integration request parameters: header <- `method.request.body.<field>`, a context variable or a 'static' value
   (AWS, "Parameter mapping for REST APIs", integration request data sources);
 - ALB listener: rules in priority order, path-pattern (case-sensitive, `*`/`?` wildcards) and http-header

@@ -1,6 +1,7 @@
 """basedpyright (standard mode, pyrightconfig.json) over __main__.py, stack_config.py, components/, preflight/ and
 policies/: zero errors. The pure builders of AWS inputs return pulumi-aws's own *ArgsDict types, so a misspelt nested
-key (the WAF association's `CLOUDFRONT` where the SDK has `cloudfront`) is an error here, not a silent drop at deploy.
+key (the WAF association's `CLOUDFRONT` where WebAclAssociationConfigRequestBodyArgsDict has `cloudfront`) is an error
+here, not a silent drop at deploy.
 """
 
 from __future__ import annotations
