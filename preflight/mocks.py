@@ -34,7 +34,8 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
         self.region = region
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
-        return self._answer(args), None  # no check failures
+        # An empty failure list: pulumi's MockMonitor iterates it (None, though the annotation allows it, would fail).
+        return self._answer(args), []
 
     def _answer(self, args: pulumi.runtime.MockCallArgs) -> dict:
         token = args.token
