@@ -1,12 +1,13 @@
 """vllm-eks: load and validate the stack config once, compose the components, export a few outputs."""
 
 import pulumi
+import pulumi_aws as aws
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.autoscaling import Autoscaling
 from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
 from components.edge import Edge
-from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster
+from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster, is_same_principal
 from components.internal_api_key import InternalApiKey
 from components.karpenter import on_demand_gpus
 from components.model_store import ModelStore
@@ -15,7 +16,7 @@ from components.network import Network, plan_subnets
 from components.observability import Observability
 from components.vllm_service import VllmService
 from stack_checks import check_stack
-from stack_config import StackConfigError, project_sections
+from stack_config import StackConfigError, foreign_account_errors, project_sections
 
 region = pulumi.Config("aws").require("region")
 try:
@@ -26,6 +27,18 @@ try:
 except StackConfigError as error:
     raise pulumi.RunError(str(error)) from None
 config, capacity_plans = checked.config, checked.capacity_plans
+caller = aws.get_caller_identity()
+foreign = foreign_account_errors(config, caller.account_id)
+if foreign:
+    raise pulumi.RunError("\n".join(foreign))
+
+if config.cluster.deployer_route() is None:
+    # Not an error: a runner inside the new VPC (a later `pulumi up`) reaches the private endpoint as it is.
+    pulumi.log.warn(
+        "cluster: the endpoint is private and no deployer network is named, so a first `pulumi up` from outside the "
+        "VPC cannot reach Kubernetes: set cluster.endpointPublicAccess: true with publicAccessCidrs [<your address>/32], "
+        "or cluster.deployerCidrs / cluster.deployerSecurityGroupIds (README, First deploy and destroy)"
+    )
 
 stack = pulumi.get_stack()
 cluster_name = f"vllm-eks-{stack}"
@@ -44,6 +57,12 @@ network = Network(
 )
 
 # --- GPU cluster and model weights ------------------------------------------------------------------------------------
+# EKS already gives the principal that creates the cluster an admin access entry (pulumi-eks keeps EKS's
+# bootstrapClusterCreatorAdminPermissions); a second entry for the same principal would fail with ResourceInUse.
+admin_principal_arn = config.cluster.admin_principal_arn
+if admin_principal_arn and is_same_principal(admin_principal_arn, caller.arn):
+    pulumi.log.info(f"cluster.adminPrincipalArn {admin_principal_arn} is the deploying principal: EKS already admits it")
+    admin_principal_arn = None
 # Every model's serving namespace and service account, computed once (VllmService uses the same values).
 model_namespaces = {model.name: f"vllm-{model.name}" for model in config.models}
 MODEL_SERVICE_ACCOUNT = "vllm-server"
@@ -56,8 +75,16 @@ gpu_cluster = GpuCluster(
         "private_subnet_ids": network.private_subnet_ids,
         "endpoint_public_access": config.cluster.endpoint_public_access,
         "public_access_cidrs": list(config.cluster.public_access_cidrs),
-        "admin_principal_arn": config.cluster.admin_principal_arn,
-        "system_nodes": config.cluster.system_nodes.model_dump(),
+        "deployer_cidrs": list(config.cluster.deployer_cidrs),
+        "deployer_security_group_ids": list(config.cluster.deployer_security_group_ids),
+        "admin_principal_arn": admin_principal_arn,
+        "log_retention_days": config.observability.log_retention_days,
+        "system_nodes": {
+            "instance_types": list(config.cluster.system_nodes.instance_types),
+            "min_size": config.cluster.system_nodes.min_size,
+            "desired_size": config.cluster.system_nodes.desired_size,
+            "max_size": config.cluster.system_nodes.max_size,
+        },
         "gpu_ami_family": config.cluster.gpu_ami_family,
         "gpu_node_volume_gib": config.cluster.gpu_node_volume_gib,
         "gpu_instance_types": sorted({plan.instance_type for plan in capacity_plans.values()}),
@@ -146,6 +173,7 @@ edge = Edge(
     "edge",
     {
         "edge": config.edge,
+        "physical_name_prefix": cluster_name,
         "models": [
             {
                 "name": model.name,
@@ -166,6 +194,7 @@ edge = Edge(
         "oidc_issuer": gpu_cluster.oidc_issuer,
         "node_security_group_ids": [gpu_cluster.node_security_group_id],
         "system_node_selector": system_node_selector,
+        "system_node_group": gpu_cluster.system_node_group,
         "k8s_provider": gpu_cluster.k8s_provider,
         "scraper_namespace": observability.namespace,
         "scraper_pod_labels": observability.prometheus_pod_labels,
@@ -191,7 +220,11 @@ Autoscaling(
             "scale_up_window_seconds": scaling.scale_up_window_seconds,
             "fallback_replicas": scaling.fallback_replicas,
         },
-        "working_hours": working_hours.model_dump() if working_hours else None,
+        "working_hours": (
+            {"timezone": working_hours.timezone, "start": working_hours.start, "end": working_hours.end}
+            if working_hours
+            else None
+        ),
         "models": [
             {
                 "model": model.name,
@@ -227,6 +260,7 @@ STACK_OUTPUTS = {
     "modelBucket": model_store.bucket_name,
     "apiEndpoint": edge.endpoint,
     "consumerKeySecretArns": edge.consumer_key_secret_arns,
+    "dnsRecord": edge.dns_record,
     "edgeLoadBalancerArnSuffix": edge.load_balancer_arn_suffix,
     "edgeTargetGroupArnSuffixes": edge.target_group_arn_suffixes,
 }

@@ -12,19 +12,23 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, LiteralString
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from components.catalog import (
+    ALB_TARGET_GROUP_NAME_MAX,
+    CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS,
     EKS_SUPPORTED_VERSIONS,
     GPU_INSTANCES,
     INTERFACE_ENDPOINT_SERVICES,
     MODELS,
+    PULUMI_AUTONAME_SUFFIX_CHARS,
     SPOT_DISCOUNT_DEFAULT,
 )
+from components.edge_specs import HOP_MARGIN_SECONDS
 
 PROJECT = "vllm-eks"
 SECTIONS = ("network", "cluster", "models", "autoscaling", "observability", "edge", "plan")
@@ -34,7 +38,7 @@ class _Schema(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
-def _expected(message: str, **context: Any) -> PydanticCustomError:
+def _expected(message: LiteralString, **context: Any) -> PydanticCustomError:
     return PydanticCustomError("stack_config", message, context)
 
 
@@ -92,6 +96,11 @@ class ClusterConfig(_Schema):
     endpoint_public_access: bool = False
     public_access_cidrs: list[str] = Field(default=[], validate_default=True)
     admin_principal_arn: str | None = None
+    # Who runs `pulumi up` reaches the cluster endpoint (the Kubernetes and Helm resources go through it) over the
+    # private endpoint from these networks (VPN, peered VPC, a CI runner's subnet) or security groups (a runner in
+    # this VPC, or a peered one in the region): each gets 443 on the cluster security group. Never 0.0.0.0/0.
+    deployer_cidrs: list[str] = []
+    deployer_security_group_ids: list[str] = []
     system_nodes: SystemNodesConfig = SystemNodesConfig()
     gpu_ami_family: Literal["bottlerocket", "al2023"] = "bottlerocket"
     gpu_node_volume_gib: int = Field(default=200, ge=100, le=2000)
@@ -113,6 +122,33 @@ class ClusterConfig(_Schema):
         if info.data.get("endpoint_public_access") and not value:
             raise _expected("at least one CIDR block when endpointPublicAccess is true")
         return value
+
+    @field_validator("deployer_cidrs")
+    @classmethod
+    def _deployer_cidrs_are_restricted(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                network = ipaddress.ip_network(cidr)
+            except ValueError:
+                raise _expected("a list of CIDR blocks such as 10.20.0.0/16 (your VPN or CI runner network)") from None
+            if network.prefixlen == 0:
+                raise _expected("restricted CIDR blocks, never 0.0.0.0/0")
+        return value
+
+    @field_validator("deployer_security_group_ids")
+    @classmethod
+    def _deployer_groups_are_ids(cls, value: list[str]) -> list[str]:
+        if any(not re.fullmatch(r"sg-[0-9a-f]{8,17}", group) for group in value):
+            raise _expected("security group ids such as sg-0123456789abcdef0")
+        return value
+
+    def deployer_route(self) -> str | None:
+        """How `pulumi up` reaches the cluster endpoint, or None when only something inside the VPC could."""
+        if self.endpoint_public_access and self.public_access_cidrs:
+            return "public endpoint from publicAccessCidrs"
+        if self.deployer_cidrs or self.deployer_security_group_ids:
+            return "private endpoint from deployerCidrs / deployerSecurityGroupIds"
+        return None
 
     @field_validator("admin_principal_arn")
     @classmethod
@@ -203,6 +239,19 @@ class ModelConfig(_Schema):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:  # each adapter is one --lora-modules name and one directory in the pod
             raise _expected("adapters with unique names, but {names} repeat", names=duplicates)
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_the_target_group_name(cls, value: str) -> str:
+        # The model's ALB target group is the resource "edge-<name>" (components/edge.py), autonamed with a suffix.
+        longest = ALB_TARGET_GROUP_NAME_MAX - PULUMI_AUTONAME_SUFFIX_CHARS - len("edge-")
+        if len(value) > longest:
+            raise _expected(
+                "at most {longest} characters (got {length}): the model's load balancer target group is named "
+                "'edge-<name>-<7 random>', and AWS limits target group names to {limit}",
+                longest=longest, length=len(value), limit=ALB_TARGET_GROUP_NAME_MAX,
+            )
         return value
 
     @field_validator("catalog_model")
@@ -339,6 +388,18 @@ class EdgeConfig(_Schema):
     rate_limit_per_key_5min: int = Field(default=2000, ge=10)
     rate_limit_per_ip_5min: int = Field(default=5000, ge=10)
     consumers: list[Consumer] = Field(min_length=1)
+    # API Gateway's CloudWatch role is ONE setting per account and region (aws.apigateway.Account), shared by every
+    # REST API there. Exactly one stack per account and region manages it (and keeps it on destroy); the others
+    # set false and log through it.
+    manage_api_gateway_account: bool = True
+    # The Route 53 public hosted zone of domainName: the stack creates its alias records there. Without it the
+    # stack output dnsRecord says which CNAME to create wherever the domain's DNS lives.
+    hosted_zone_id: str | None = Field(default=None, pattern=r"^Z[A-Z0-9]{1,31}$")
+    # CloudFront's origin response timeout this account may use: AWS's default limit, or the raised "Response
+    # timeout per origin" quota the stack states it has (a value above the default is that statement).
+    cloudfront_origin_timeout_quota_seconds: int = Field(
+        default=CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS, ge=1, le=900, validate_default=True
+    )
 
     @field_validator("certificate_arn")
     @classmethod
@@ -349,6 +410,20 @@ class EdgeConfig(_Schema):
             raise _expected("an ACM certificate ARN in us-east-1 (CloudFront only reads certificates there)")
         if value is None and info.data.get("domain_name") is not None and info.data.get("cloudfront"):
             raise _expected("an ACM certificate ARN in us-east-1 for domainName (CloudFront serves it over HTTPS)")
+        return value
+
+    @field_validator("cloudfront_origin_timeout_quota_seconds")
+    @classmethod
+    def _cloudfront_waits_for_the_longest_request(cls, value: int, info: ValidationInfo) -> int:
+        budget = info.data.get("max_request_seconds")
+        if info.data.get("cloudfront") and budget is not None and budget + HOP_MARGIN_SECONDS > value:
+            raise _expected(
+                "at least {needed} s for edge.maxRequestSeconds {budget} + {margin} s, or lower edge.maxRequestSeconds "
+                "to {fits}: CloudFront origin timeouts above {default} s need a raised 'Response timeout per origin' "
+                "quota (Service Quotas, CloudFront); set this key to the raised value once AWS granted it",
+                needed=budget + HOP_MARGIN_SECONDS, budget=budget, margin=HOP_MARGIN_SECONDS,
+                fits=value - HOP_MARGIN_SECONDS, default=CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS,
+            )
         return value
 
     @field_validator("consumers")
@@ -392,6 +467,26 @@ class StackConfig(_Schema):
             if duplicates:
                 raise _expected("models with unique {field}s, but {names} repeat", field=to_camel(attribute), names=duplicates)
         return value
+
+
+_ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12}):")
+
+
+def foreign_account_errors(config: StackConfig, account_id: str) -> list[str]:
+    """ARNs of resources the stack must own but that name another account: CloudFront reads ACM certificates of its
+    own account only (CloudFront developer guide, "Requirements for using SSL/TLS certificates with CloudFront"). The
+    shipped stack files carry AWS documentation examples (account 123456789012, *.example.com), and this is where a
+    real deploy stops on them, before any resource exists, while offline rendering (mock account 123456789012) works."""
+    errors = []
+    certificate = config.edge.certificate_arn
+    match = _ARN_ACCOUNT.match(certificate or "")
+    if certificate and match and match.group(1) != account_id:
+        errors.append(
+            f"edge.certificateArn: got {certificate} (account {match.group(1)}), expected an ACM certificate in us-east-1 "
+            f"of the deploying account {account_id}; set edge.domainName and edge.certificateArn to your API's name and "
+            "certificate (the stack files ship AWS documentation examples)"
+        )
+    return errors
 
 
 class StackConfigError(ValueError):
@@ -461,7 +556,7 @@ _BUILTIN_EXPECTATIONS = {
 }
 
 
-def _describe(detail: dict[str, Any]) -> str:
+def _describe(detail: Mapping[str, Any]) -> str:
     path = _path(detail["loc"])
     value = detail.get("input")
     kind = detail["type"]

@@ -19,7 +19,7 @@ whose emptied node Karpenter then removes, and the next scale-up refills the on-
 Scale from zero (dev): vLLM has no series while no pod runs, so the first request of the day must come from the
 edge. The `aws-cloudwatch` trigger reads the model's target-group request count with the KEDA operator's own IRSA
 role; any request activates the Deployment. During that cold start (CloudWatch delay 1-2 min, node 3-5 min, model
-load) the client gets the edge's prompt 503 with `Retry-After` from the router, which holds no request; the
+load) the client gets the router's prompt 503 (no `Retry-After`, see docs/request-path.md), nothing is held; the
 working-hours cron trigger keeps the baseline warm on workdays so this is the exception, not the rule.
 """
 
@@ -129,7 +129,7 @@ class Autoscaling(pulumi.ComponentResource):
                 **_custom("ScaledObject", manifest),
                 opts=after_keda.merge(pulumi.ResourceOptions(depends_on=[keda, *filter(None, [authentication])])),
             )
-            names[model["model"]] = scaler.metadata.apply(lambda metadata: metadata["name"])
+            names[model["model"]] = pulumi.Output.all(scaler.urn, manifest).apply(lambda values: values[1]["metadata"]["name"])
 
         self.keda_role_arn = role.arn if role else pulumi.Output.from_input(None)
         self.scaled_object_names = pulumi.Output.all(**names) if names else pulumi.Output.from_input({})

@@ -166,6 +166,11 @@ class HelmChart:
     repository: str
 
 
+# Seconds a controller Helm release may take (its `timeout`): Helm's default of 300 s is short on a first deploy,
+# when the pods wait for system nodes still joining and pull their images (Helm docs, `helm install --timeout`).
+HELM_RELEASE_TIMEOUT_SECONDS = 900
+
+
 # KEDA: the chart version is the KEDA release. 2.20.2 is the v2.20.x line whose CRDs are vendored in tests/crds
 # (kedacore/keda tag v2.20.2). Source: kedacore/charts keda/Chart.yaml (version 2.20.2, appVersion 2.20.2).
 KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
@@ -273,17 +278,41 @@ WAF_MANAGED_RULE_GROUPS = (
     "AWSManagedRulesKnownBadInputsRuleSet",
     "AWSManagedRulesAmazonIpReputationList",
 )
-WAF_COMMON_RULE_SET_BODY_SIZE_RULE = "SizeRestrictions_BODY"
+# Managed rules that inspect the request BODY, per group (AWS WAF developer guide, "Baseline rule groups": core rule
+# set and known bad inputs). LLM prompts routinely carry code, HTML, file paths and URLs, which these rules read as
+# attacks, so the stack runs them in COUNT mode (visible in metrics and sampled requests) while the header, URI and
+# query-string rules of the same groups keep blocking. The body size is limited by the stack's own rule instead.
+WAF_BODY_RULES_COUNTED = {
+    "AWSManagedRulesCommonRuleSet": (
+        "SizeRestrictions_BODY",
+        "EC2MetaDataSSRF_BODY",
+        "GenericLFI_BODY",
+        "GenericRFI_BODY",
+        "CrossSiteScripting_BODY",
+    ),
+    "AWSManagedRulesKnownBadInputsRuleSet": ("JavaDeserializationRCE_BODY", "Log4JRCE_BODY"),
+}
 # Body bytes WAF inspects by default for CloudFront and API Gateway (16 KB); larger inspection (32/48/64 KB, priced)
 # is chosen with the web ACL's association_config. https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html
 WAF_BODY_INSPECTION_TIERS_KIB = (16, 32, 48, 64)
+# Elastic Load Balancing API, CreateTargetGroup: "Name ... a maximum of 32 characters". Pulumi autonames a target
+# group "<resource name>-<7 random characters>" (Pulumi docs, "Resource names": auto-naming), 8 characters added.
+ALB_TARGET_GROUP_NAME_MAX = 32
+PULUMI_AUTONAME_SUFFIX_CHARS = 8
+# Route 53 alias target zone of every CloudFront distribution (Route 53 API, AliasTarget: "Specify Z2FDTNDATAQYW2").
+CLOUDFRONT_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
+# The longest CloudFront origin response timeout an account gets without a quota increase ("Response timeout per
+# origin"; see the timeout notes below). A stack raises it only by stating its raised quota in
+# edge.cloudfrontOriginTimeoutQuotaSeconds.
+CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS = 180
 
 # Timeouts along the path (each hop must outlast the request budget; API Gateway must give up first):
 # - API Gateway REST integration: default 29 s; with responseTransferMode STREAM (HTTP_PROXY only) up to 900 000 ms;
 #   a streamed response's idle timeout is 5 min on regional endpoints.
 #   https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html
-# - CloudFront custom origin: origin_read_timeout default 30 s (above 60 s needs a quota increase, "Response timeout
-#   per origin"); response_completion_timeout >= origin_read_timeout.
+# - CloudFront custom origin: origin_read_timeout default 30 s; above CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS
+#   needs a raised "Response timeout per origin" quota (AWS knowledge center "cloudfront-custom-origin-response";
+#   older docs said 60 s); response_completion_timeout >= origin_read_timeout.
 #   https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistValuesOrigin.html
 # - ALB idle timeout: default 60 s, 1-4000 s (the 900 s budget cap keeps it far below). Deregistration delay: 0-3600 s.
 #   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html

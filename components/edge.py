@@ -20,7 +20,13 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import edge_specs as specs
-from components.catalog import AUTHORIZER_LAMBDA_RUNTIME, AWS_LOAD_BALANCER_CONTROLLER_CHART, VLLM_ROUTER_HEALTH_PATH
+from components.catalog import (
+    AUTHORIZER_LAMBDA_RUNTIME,
+    AWS_LOAD_BALANCER_CONTROLLER_CHART,
+    CLOUDFRONT_HOSTED_ZONE_ID,
+    HELM_RELEASE_TIMEOUT_SECONDS,
+    VLLM_ROUTER_HEALTH_PATH,
+)
 from components.edge_api import build_rest_api
 from components.edge_cdn import distribution, web_acl
 from components.iam_documents import irsa_trust_policy, service_trust_policy
@@ -44,6 +50,9 @@ class EdgeModel(TypedDict):
 
 class EdgeArgs(TypedDict):
     edge: EdgeConfig
+    # Prefix of every explicit physical name (Lambda, log groups, REST API, usage plans, WAF metrics). Those names are
+    # unique per account and region, so two stacks there need different prefixes: the stack's cluster name.
+    physical_name_prefix: str
     models: list[EdgeModel]
     # vLLM's internal key that every served model accepts; the authorizer swaps the consumer's key for it.
     internal_key_secret_arn: pulumi.Input[str]
@@ -57,6 +66,7 @@ class EdgeArgs(TypedDict):
     oidc_issuer: pulumi.Input[str]
     node_security_group_ids: list[pulumi.Input[str]]  # security groups of the system nodes (router pods)
     system_node_selector: dict[str, str]
+    system_node_group: pulumi.Resource  # the controller's pods run there: installed after it, removed before it
     k8s_provider: k8s.Provider
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
@@ -70,10 +80,12 @@ class Edge(pulumi.ComponentResource):
     load_balancer_arn_suffix: pulumi.Output[str]
     target_group_arn_suffixes: pulumi.Output[dict[str, str]]  # model name -> CloudWatch TargetGroup dimension
     consumer_key_secret_arns: pulumi.Output[dict[str, str]]
+    dns_record: pulumi.Output[str]  # what points domainName at the edge: created here, or for you to create
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Edge", name, None, opts)
         self._name = name
+        self._prefix = args["physical_name_prefix"]
         self._child = pulumi.ResourceOptions(parent=self)
         config = args["edge"]
         self._timeouts = specs.timeout_chain(config.max_request_seconds)
@@ -118,21 +130,25 @@ class Edge(pulumi.ComponentResource):
                 "origin_verify": origin_secret is not None,
                 "timeouts": self._timeouts,
                 "log_retention_days": args["log_retention_days"],
+                "physical_name_prefix": self._prefix,
+                "manage_api_gateway_account": config.manage_api_gateway_account,
             },
         )
         self.consumer_key_secret_arns = self._consumers(config, api, stage)
 
         scope = "CLOUDFRONT" if config.cloudfront else "REGIONAL"
-        acl = web_acl(self, name, config, scope)
-        if config.cloudfront:
+        acl = web_acl(self, name, self._prefix, config, scope)
+        if origin_secret is not None:  # exactly when config.cloudfront
             cdn = distribution(self, name, config, api, stage, acl, origin_secret, args["region"], self._timeouts)
             domain = config.domain_name or None
             self.endpoint = cdn.domain_name.apply(lambda host: f"https://{domain or host}/v1")
+            self.dns_record = self._dns(config, cdn)
         else:
             aws.wafv2.WebAclAssociation(
                 f"{name}-waf-association", resource_arn=stage.arn, web_acl_arn=acl.arn, opts=self._child
             )
             self.endpoint = stage.invoke_url.apply(lambda url: f"{url.rstrip('/')}/v1")
+            self.dns_record = pulumi.Output.from_input("none: the API Gateway stage URL is the endpoint")
 
         self.waf_acl_arn = acl.arn
         self.load_balancer_arn_suffix = load_balancer.arn_suffix
@@ -146,8 +162,27 @@ class Edge(pulumi.ComponentResource):
                 "load_balancer_arn_suffix": self.load_balancer_arn_suffix,
                 "target_group_arn_suffixes": self.target_group_arn_suffixes,
                 "consumer_key_secret_arns": self.consumer_key_secret_arns,
+                "dns_record": self.dns_record,
             }
         )
+
+    def _dns(self, config: EdgeConfig, cdn: aws.cloudfront.Distribution) -> pulumi.Output[str]:
+        """Alias A/AAAA records in the named hosted zone, or the CNAME the owner of the domain's DNS must create."""
+        domain = config.domain_name
+        if not domain:
+            return pulumi.Output.from_input("none: clients use the CloudFront domain of apiEndpoint")
+        if not config.hosted_zone_id:
+            return cdn.domain_name.apply(lambda host: f"create: {domain} CNAME {host}")
+        # IPv4 only: the distribution leaves IPv6 off, so an AAAA alias would have nothing to point at.
+        aws.route53.Record(
+            f"{self._name}-dns",
+            zone_id=config.hosted_zone_id,
+            name=domain,
+            type="A",
+            aliases=[{"name": cdn.domain_name, "zone_id": CLOUDFRONT_HOSTED_ZONE_ID, "evaluate_target_health": False}],
+            opts=self._child,
+        )
+        return pulumi.Output.from_input(f"created: {domain} alias A in {config.hosted_zone_id}")
 
     # --- internal ALB, target group per model ---------------------------------------------------------------------
 
@@ -261,6 +296,7 @@ class Edge(pulumi.ComponentResource):
                 listener_arn=listener.arn,
                 priority=priorities[model["served_name"]],
                 conditions=specs.listener_rule_conditions(model["served_name"]),
+                transforms=specs.stage_prefix_rewrite(),
                 actions=[{"type": "forward", "target_group_arn": group.arn}],
                 opts=child,
             )
@@ -279,7 +315,7 @@ class Edge(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{name}-lb-controller",
             role=role.id,
             policy=pulumi.Output.all(*[group.arn for group in target_groups.values()]).apply(
@@ -308,7 +344,12 @@ class Edge(pulumi.ComponentResource):
                 "createIngressClassResource": False,
                 "enableServiceMutatorWebhook": False,
             },
-            opts=pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"]),
+            # Explicit, like every release here: Helm's 300 s default is short for nodes still joining.
+            timeout=HELM_RELEASE_TIMEOUT_SECONDS,
+            # Its permissions outlive it on `pulumi destroy`: target-group deregistration runs to the end.
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args["k8s_provider"], depends_on=[policy, args["system_node_group"]]
+            ),
         )
 
     # --- Lambda REQUEST authorizer --------------------------------------------------------------------------------
@@ -337,8 +378,9 @@ class Edge(pulumi.ComponentResource):
             assume_role_policy=json.dumps(service_trust_policy("lambda.amazonaws.com")),
             opts=child,
         )
+        function_name = f"{self._prefix}-authorizer"
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-authorizer", name=f"/aws/lambda/{name}-authorizer", retention_in_days=args["log_retention_days"], opts=child
+            f"{name}-authorizer", name=f"/aws/lambda/{function_name}", retention_in_days=args["log_retention_days"], opts=child
         )
         aws.iam.RolePolicy(
             f"{name}-authorizer",
@@ -365,7 +407,7 @@ class Edge(pulumi.ComponentResource):
             environment["ORIGIN_VERIFY_SECRET_ARN"] = self._origin_secret_arn
         return aws.lambda_.Function(
             f"{name}-authorizer",
-            name=f"{name}-authorizer",
+            name=function_name,
             runtime=AUTHORIZER_LAMBDA_RUNTIME,
             handler="handler.handler",
             code=pulumi.FileArchive(str(AUTHORIZER_SOURCE)),
@@ -385,6 +427,7 @@ class Edge(pulumi.ComponentResource):
         secret_arns = {}
         for consumer in config.consumers:
             prefix = f"{name}-consumer-{consumer.name}"
+            physical = f"{self._prefix}-consumer-{consumer.name}"
             key_value = random.RandomPassword(
                 prefix, length=48, special=False, keepers={"keyVersion": str(consumer.key_version)}, opts=child
             )
@@ -396,11 +439,11 @@ class Edge(pulumi.ComponentResource):
             )
             aws.secretsmanager.SecretVersion(prefix, secret_id=secret.id, secret_string=key_value.result, opts=child)
             key = aws.apigateway.ApiKey(
-                prefix, name=f"{prefix}-v{consumer.key_version}", value=key_value.result, enabled=True, opts=child
+                prefix, name=f"{physical}-v{consumer.key_version}", value=key_value.result, enabled=True, opts=child
             )
             plan = aws.apigateway.UsagePlan(
                 prefix,
-                name=prefix,
+                name=physical,
                 api_stages=[{"api_id": api.id, "stage": stage.stage_name}],
                 throttle_settings={"rate_limit": consumer.requests_per_second, "burst_limit": consumer.burst},
                 quota_settings=(

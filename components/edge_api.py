@@ -18,7 +18,7 @@ from components import edge_specs as specs
 from components.catalog import API_GATEWAY_SECURITY_POLICY
 from components.iam_documents import service_trust_policy
 
-STAGE_NAME = "live"
+STAGE_NAME = specs.STAGE_NAME
 # AWS managed policy for API Gateway's CloudWatch logging role (AWS docs: "Set up CloudWatch logging for REST APIs").
 API_GATEWAY_CLOUDWATCH_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 AUTHORIZER_CACHE_SECONDS = 300  # one authorizer call per key per five minutes; a revoked key is refused by API Gateway at once
@@ -35,10 +35,20 @@ class RestApiInputs(TypedDict):
     origin_verify: bool
     timeouts: specs.TimeoutChain
     log_retention_days: int
+    physical_name_prefix: str  # explicit names are unique per account and region: scoped to the stack
+    manage_api_gateway_account: bool
+
+
+def authorizer_identity_sources(origin_verify: bool) -> list[str]:
+    sources = ["method.request.header.Authorization"]
+    if origin_verify:
+        sources.append(f"method.request.header.{specs.ORIGIN_VERIFY_HEADER}")
+    return sources
 
 
 def route_table_hash(served_names: list[str], timeouts: specs.TimeoutChain, origin_verify: bool) -> str:
-    """Redeploy the stage whenever the routes, the model list, the mappings or the timeouts change."""
+    """Redeploy the stage whenever the routes, the model list, the mappings, the timeouts, the gateway responses or
+    the authorizer change (a REST API change reaches clients only through a new deployment)."""
     document = json.dumps(
         {
             "routes": [route.__dict__ for route in specs.ROUTES],
@@ -46,6 +56,7 @@ def route_table_hash(served_names: list[str], timeouts: specs.TimeoutChain, orig
             "timeouts": timeouts.__dict__,
             "parameters": specs.integration_request_parameters(origin_verify),
             "responses": specs.GATEWAY_RESPONSES,
+            "authorizer": {"identity": authorizer_identity_sources(origin_verify), "ttl": AUTHORIZER_CACHE_SECONDS},
         },
         sort_keys=True,
     )
@@ -76,9 +87,10 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
     """Create the REST API and its stage; returns (api, stage)."""
     child = pulumi.ResourceOptions(parent=parent)
     timeouts = inputs["timeouts"]
+    prefix = inputs["physical_name_prefix"]
     api = aws.apigateway.RestApi(
         f"{name}-api",
-        name=f"{name}-api",
+        name=f"{prefix}-api",
         description="OpenAI-compatible inference API (vllm-eks)",
         endpoint_configuration={"types": "REGIONAL"},
         api_key_source="AUTHORIZER",
@@ -87,7 +99,7 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
     )
     vpc_link = aws.apigatewayv2.VpcLink(
         f"{name}-vpc-link",
-        name=f"{name}-vpc-link",
+        name=f"{prefix}-vpc-link",
         subnet_ids=inputs["vpc_link_subnet_ids"],
         security_group_ids=[inputs["vpc_link_security_group_id"]],
         opts=child,
@@ -101,9 +113,7 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
         source_arn=api.execution_arn.apply(lambda arn: f"{arn}/authorizers/*"),
         opts=child,
     )
-    identity_sources = ["method.request.header.Authorization"]
-    if inputs["origin_verify"]:
-        identity_sources.append(f"method.request.header.{specs.ORIGIN_VERIFY_HEADER}")
+    identity_sources = authorizer_identity_sources(inputs["origin_verify"])
     authorizer = aws.apigateway.Authorizer(
         f"{name}-authorizer",
         rest_api=api.id,
@@ -164,40 +174,27 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
         else:
             integrations += _models_list(role, api, resources[route.path], method, inputs["served_names"], child)
 
+    responses: list[pulumi.Resource] = []
     for response_type, (status, message, error_type) in specs.GATEWAY_RESPONSES.items():
-        aws.apigateway.Response(
+        responses.append(aws.apigateway.Response(
             f"{name}-response-{response_type.lower().replace('_', '-')}",
             rest_api_id=api.id,
             response_type=response_type,
             status_code=str(status),
             response_templates=specs.gateway_response_templates(status, message, error_type),
             opts=child,
-        )
+        ))
 
     deployment = aws.apigateway.Deployment(
         f"{name}-deployment",
         rest_api=api.id,
         triggers={"routes": route_table_hash(inputs["served_names"], timeouts, inputs["origin_verify"])},
-        opts=child.merge(pulumi.ResourceOptions(depends_on=[*integrations, inputs["listener"]])),
+        opts=child.merge(pulumi.ResourceOptions(depends_on=[*integrations, *responses, authorizer, inputs["listener"]])),
     )
-    # API Gateway writes access logs with a role set once per account and region (a singleton setting; stacks in one
-    # account share it, the last one set wins and any of them works).
-    logs_role = aws.iam.Role(
-        f"{name}-api-logs",
-        assume_role_policy=json.dumps(service_trust_policy("apigateway.amazonaws.com")),
-        opts=child,
-    )
-    logs_policy = aws.iam.RolePolicyAttachment(
-        f"{name}-api-logs", role=logs_role.name, policy_arn=API_GATEWAY_CLOUDWATCH_POLICY_ARN, opts=child
-    )
-    account = aws.apigateway.Account(
-        f"{name}-api-logs",
-        cloudwatch_role_arn=logs_role.arn,
-        opts=child.merge(pulumi.ResourceOptions(depends_on=[logs_policy])),
-    )
+    account = _account_logging_role(parent, name) if inputs["manage_api_gateway_account"] else None
     access_logs = aws.cloudwatch.LogGroup(
         f"{name}-access-logs",
-        name=f"/aws/apigateway/{name}-api/access",
+        name=f"/aws/apigateway/{prefix}-api/access",
         retention_in_days=inputs["log_retention_days"],
         opts=child,
     )
@@ -207,7 +204,7 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
         deployment=deployment.id,
         stage_name=STAGE_NAME,
         access_log_settings={"destination_arn": access_logs.arn, "format": specs.access_log_format()},
-        opts=child.merge(pulumi.ResourceOptions(depends_on=[account])),
+        opts=child.merge(pulumi.ResourceOptions(depends_on=[account] if account else [])),
     )
     aws.apigateway.MethodSettings(
         f"{name}-method-settings",
@@ -219,6 +216,28 @@ def build_rest_api(parent: pulumi.Resource, name: str, inputs: RestApiInputs):
         opts=child,
     )
     return api, stage
+
+
+def _account_logging_role(parent: pulumi.Resource, name: str) -> aws.apigateway.Account:
+    """API Gateway's CloudWatch role: one setting per account and region for every REST API there (AWS, "Set up
+    CloudWatch logging for REST APIs"). Deleting aws.apigateway.Account resets it for all of them (pulumi-aws 7,
+    terraform-provider-aws #42226), and deleting the role breaks it, so all three are kept on `pulumi destroy`:
+    destroying this stack never stops another stack's logging. Other stacks in the account and region set
+    edge.manageApiGatewayAccount: false."""
+    kept = pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
+    logs_role = aws.iam.Role(
+        f"{name}-api-logs",
+        assume_role_policy=json.dumps(service_trust_policy("apigateway.amazonaws.com")),
+        opts=kept,
+    )
+    logs_policy = aws.iam.RolePolicyAttachment(
+        f"{name}-api-logs", role=logs_role.name, policy_arn=API_GATEWAY_CLOUDWATCH_POLICY_ARN, opts=kept
+    )
+    return aws.apigateway.Account(
+        f"{name}-api-logs",
+        cloudwatch_role_arn=logs_role.arn,
+        opts=kept.merge(pulumi.ResourceOptions(depends_on=[logs_policy])),
+    )
 
 
 def _models_list(role: str, api, resource, method, served_names: list[str], child) -> list[pulumi.Resource]:

@@ -1,7 +1,8 @@
 """The Edge's public side: the AWS WAF web ACL and, in prod, the CloudFront distribution in front of API Gateway.
 
 Helpers of `components/edge.py` (children are parented to the Edge); the rules and the function code come from
-the pure builders in `edge_specs`.
+the pure builders in `edge_specs`. The origin timeouts fit edge.cloudfrontOriginTimeoutQuotaSeconds (checked at
+config load).
 """
 
 from __future__ import annotations
@@ -20,16 +21,17 @@ from components.edge_api import STAGE_NAME
 from stack_config import EdgeConfig
 
 
-def web_acl(parent: pulumi.Resource, name: str, config: EdgeConfig, scope: str) -> aws.wafv2.WebAcl:
+def web_acl(parent: pulumi.Resource, name: str, prefix: str, config: EdgeConfig, scope: str) -> aws.wafv2.WebAcl:
+    """`prefix` scopes the CloudWatch metric names to the stack (metrics of two stacks in one account never mix)."""
     return aws.wafv2.WebAcl(
         f"{name}-waf",
         scope=scope,
         # CloudFront web ACLs live in us-east-1 whatever the stack's region.
         region="us-east-1" if scope == "CLOUDFRONT" else None,
         default_action={"allow": {}},
-        rules=specs.waf_rules(name, config.max_body_kib, config.rate_limit_per_key_5min, config.rate_limit_per_ip_5min),
+        rules=specs.waf_rules(prefix, config.max_body_kib, config.rate_limit_per_key_5min, config.rate_limit_per_ip_5min),
         association_config=specs.waf_association_config(scope, config.max_body_kib),
-        visibility_config={"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": f"{name}-waf"},
+        visibility_config={"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": f"{prefix}-waf"},
         opts=pulumi.ResourceOptions(parent=parent),
     )
 
@@ -47,14 +49,7 @@ def distribution(
 ) -> aws.cloudfront.Distribution:
     """HTTPS only, TLS 1.2+, nothing cached, origin timeouts above API Gateway's, the origin-verify header added."""
     child = pulumi.ResourceOptions(parent=parent)
-    retry_after = aws.cloudfront.Function(
-        f"{name}-retry-after",
-        runtime="cloudfront-js-2.0",
-        comment="503 without Retry-After (model at zero) gets one",
-        code=specs.retry_after_function_code(),
-        publish=True,
-        opts=child,
-    )
+    certificate: aws.cloudfront.DistributionViewerCertificateArgsDict
     if config.domain_name and config.certificate_arn:
         certificate = {
             "acm_certificate_arn": config.certificate_arn,
@@ -97,7 +92,8 @@ def distribution(
             # All viewer headers but Host (API Gateway needs its own), Authorization included.
             "origin_request_policy_id": CLOUDFRONT_ALL_VIEWER_EXCEPT_HOST_POLICY_ID,
             "compress": False,  # SSE must not wait for a compression buffer
-            "function_associations": [{"event_type": "viewer-response", "function_arn": retry_after.arn}],
+            # No viewer-response function: CloudFront runs none when the origin answers 400 or more (developer
+            # guide, "Restrictions on all edge functions"), so it could never add Retry-After to a cold-start 503.
         },
         restrictions={"geo_restriction": {"restriction_type": "none"}},
         viewer_certificate=certificate,

@@ -1,4 +1,4 @@
-"""Pure builders for the edge: the timeout chain, the route table, WAF rules, ALB listener rules, CloudFront code.
+"""Pure builders for the edge: the timeout chain, the route table, WAF rules, ALB listener rules.
 
 Plain values in, plain dicts out (pulumi-aws input shapes, snake_case), so every rule is testable without mocks
 and `components/edge.py` only wires resources together.
@@ -7,14 +7,19 @@ and `components/edge.py` only wires resources together.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from components.catalog import (
     API_GATEWAY_STREAM_MAX_TIMEOUT_MS,
     WAF_BODY_INSPECTION_TIERS_KIB,
-    WAF_COMMON_RULE_SET_BODY_SIZE_RULE,
+    WAF_BODY_RULES_COUNTED,
     WAF_MANAGED_RULE_GROUPS,
 )
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 # The header API Gateway fills from the body's `model` and the ALB routes on (one target group per model).
 MODEL_HEADER = "x-vllm-model"
@@ -25,9 +30,8 @@ AUTHORIZER_CONTEXT_KEY = "vllmAuthorization"
 ROUTER_PORT = 8000
 ROUTER_METRICS_PORT = 29000
 LISTENER_PORT = 80
-# Seconds a client is told to wait when its model has no ready server (dev scales from zero): about one GPU node
-# start plus the vLLM load budget is minutes, but a retry after 30 s costs nothing and catches a warm restart.
-COLD_START_RETRY_AFTER_SECONDS = 30
+# The one API Gateway stage. Its name is part of every path a private integration sends to the ALB (see backend_path).
+STAGE_NAME = "live"
 
 
 @dataclass(frozen=True)
@@ -172,11 +176,30 @@ def model_not_found_body() -> str:
     return _openai_error("The model does not exist on this endpoint.", "NotFoundError", 404)
 
 
-def listener_rule_conditions(served_name: str) -> list[dict]:
-    """One model's rule: its header value AND one of the routed /v1 paths (nothing else reaches a router)."""
+def backend_path(route_path: str, stage_name: str = STAGE_NAME) -> str:
+    """The path a private integration sends to the ALB: API Gateway puts the stage in front of the route
+    (AWS, "Private integrations for REST APIs", considerations: a request to stage `test` reaches the backend
+    as `test/path`)."""
+    return f"/{stage_name}{route_path}"
+
+
+def listener_rule_conditions(served_name: str, stage_name: str = STAGE_NAME) -> list[aws.lb.ListenerRuleConditionArgsDict]:
+    """One model's rule: its header value AND one of the routed /v1 paths as they arrive from API Gateway
+    (stage first); nothing else reaches a router."""
     return [
         {"http_header": {"http_header_name": MODEL_HEADER, "values": [served_name]}},
-        {"path_pattern": {"values": [route.path for route in ROUTES if route.routed_by_model]}},
+        {"path_pattern": {"values": [backend_path(route.path, stage_name) for route in ROUTES if route.routed_by_model]}},
+    ]
+
+
+def stage_prefix_rewrite(stage_name: str = STAGE_NAME) -> list[aws.lb.ListenerRuleTransformArgsDict]:
+    """ALB url-rewrite transform that removes the stage again, so the router and vLLM see `/v1/...`. The rule's
+    conditions are evaluated on the path before the rewrite (ELB guide, "Transforms for listener rules")."""
+    return [
+        {
+            "type": "url-rewrite",
+            "url_rewrite_config": {"rewrite": {"regex": f"^/{re.escape(stage_name)}(/v1/.*)$", "replace": "$1"}},
+        }
     ]
 
 
@@ -196,7 +219,7 @@ def listener_rule_priorities(served_names: list[str]) -> dict[str, int]:
 # --- WAF -----------------------------------------------------------------------------------------------------------
 
 
-def _visibility(metric_name: str) -> dict:
+def _visibility(metric_name: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgsDict:
     return {"cloudwatch_metrics_enabled": True, "sampled_requests_enabled": True, "metric_name": metric_name}
 
 
@@ -205,15 +228,17 @@ def body_inspection_kib(max_body_kib: int) -> int:
     return next(tier for tier in WAF_BODY_INSPECTION_TIERS_KIB if tier >= max_body_kib)
 
 
-def waf_rules(prefix: str, max_body_kib: int, rate_limit_per_key_5min: int, rate_limit_per_ip_5min: int) -> list[dict]:
+def waf_rules(
+    prefix: str, max_body_kib: int, rate_limit_per_key_5min: int, rate_limit_per_ip_5min: int
+) -> list[aws.wafv2.WebAclRuleArgsDict]:
     """AWS managed groups, a body size limit and two rate limits (per API key, per client IP)."""
-    rules: list[dict] = []
+    rules: list[aws.wafv2.WebAclRuleArgsDict] = []
     for priority, group in enumerate(WAF_MANAGED_RULE_GROUPS):
-        statement: dict = {"name": group, "vendor_name": "AWS"}
-        if group == "AWSManagedRulesCommonRuleSet":
-            statement["rule_action_overrides"] = [
-                {"name": WAF_COMMON_RULE_SET_BODY_SIZE_RULE, "action_to_use": {"count": {}}}
-            ]
+        statement: aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgsDict = {"name": group, "vendor_name": "AWS"}
+        # Body rules count, never block: prompts legitimately contain code, HTML, paths and URLs (catalog note).
+        counted = WAF_BODY_RULES_COUNTED.get(group, ())
+        if counted:
+            statement["rule_action_overrides"] = [{"name": rule, "action_to_use": {"count": {}}} for rule in counted]
         rules.append(
             {
                 "name": group,
@@ -272,27 +297,16 @@ def waf_rules(prefix: str, max_body_kib: int, rate_limit_per_key_5min: int, rate
     return rules
 
 
-def waf_association_config(scope: str, max_body_kib: int) -> dict | None:
-    """Raise WAF's body inspection limit when the allowed body is larger than the 16 KB default."""
+def waf_association_config(scope: str, max_body_kib: int) -> aws.wafv2.WebAclAssociationConfigArgsDict | None:
+    """Raise WAF's body inspection limit when the allowed body is larger than the 16 KB default. The key names the
+    protected resource type (WAF API "AssociationConfig": RequestBody keyed by CLOUDFRONT / API_GATEWAY), spelled as
+    pulumi-aws's WebAclAssociationConfigRequestBodyArgsDict fields `cloudfront` / `api_gateway`; an unknown key is
+    dropped or rejected by the provider, and then the stack's own size rule blocks every body over 16 KB."""
     tier = body_inspection_kib(max_body_kib)
     if tier == WAF_BODY_INSPECTION_TIERS_KIB[0]:
         return None
-    resource_type = "CLOUDFRONT" if scope == "CLOUDFRONT" else "API_GATEWAY"
-    return {"request_bodies": [{resource_type: {"default_size_inspection_limit": f"KB_{tier}"}}]}
-
-
-# --- CloudFront ------------------------------------------------------------------------------------------------------
-
-
-def retry_after_function_code(retry_after_seconds: int = COLD_START_RETRY_AFTER_SECONDS) -> str:
-    """CloudFront Function (viewer response): a 503 without Retry-After (a model at zero: the router has no
-    worker) gets one, so clients back off instead of hammering a cold start."""
-    return (
-        "function handler(event) {\n"
-        "  var response = event.response;\n"
-        "  if (response.statusCode === 503 && !response.headers['retry-after']) {\n"
-        f"    response.headers['retry-after'] = {{ value: '{retry_after_seconds}' }};\n"
-        "  }\n"
-        "  return response;\n"
-        "}\n"
+    limit: aws.wafv2.WebAclAssociationConfigRequestBodyCloudfrontArgsDict = {"default_size_inspection_limit": f"KB_{tier}"}
+    body: aws.wafv2.WebAclAssociationConfigRequestBodyArgsDict = (
+        {"cloudfront": limit} if scope == "CLOUDFRONT" else {"api_gateway": {"default_size_inspection_limit": f"KB_{tier}"}}
     )
+    return {"request_bodies": [body]}

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from typing import Literal, TypedDict
 
@@ -28,7 +29,7 @@ with warnings.catch_warnings():
     import pulumi_eks as eks
 
 from components import karpenter
-from components.catalog import KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart
+from components.catalog import HELM_RELEASE_TIMEOUT_SECONDS, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart
 from components.iam_documents import interruption_queue_policy, irsa_trust_policy, service_trust_policy
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -59,7 +60,11 @@ class GpuClusterArgs(TypedDict):
     private_subnet_ids: pulumi.Input[list[str]]
     endpoint_public_access: bool
     public_access_cidrs: list[str]
+    # Networks and security groups of whoever runs `pulumi up`: 443 to the private endpoint (cluster security group).
+    deployer_cidrs: list[str]
+    deployer_security_group_ids: list[str]
     admin_principal_arn: str | None
+    log_retention_days: int  # control-plane logs
     system_nodes: SystemNodes
     gpu_ami_family: Literal["bottlerocket", "al2023"]
     gpu_node_volume_gib: int
@@ -76,6 +81,7 @@ class GpuCluster(pulumi.ComponentResource):
     oidc_issuer: pulumi.Output[str]
     node_security_group_id: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
+    system_node_group: aws.eks.NodeGroup  # controllers' Helm releases wait for it (and are deleted before it)
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:GpuCluster", name, None, opts)
@@ -87,6 +93,13 @@ class GpuCluster(pulumi.ComponentResource):
             description=f"Envelope encryption of Kubernetes Secrets in {cluster_name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            opts=child,
+        )
+        # EKS writes control-plane logs to this group and would create it with no expiry if it did not exist first.
+        control_plane_logs = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{cluster_name}/cluster",
+            retention_in_days=args["log_retention_days"],
             opts=child,
         )
         cluster = eks.Cluster(
@@ -103,12 +116,15 @@ class GpuCluster(pulumi.ComponentResource):
             create_oidc_provider=True,
             encryption_config_key_arn=secrets_key.arn,
             enabled_cluster_log_types=CONTROL_PLANE_LOG_TYPES,
+            # pulumi-eks defaults to EXTENDED support, billed extra once a version leaves standard support; STANDARD
+            # makes EKS upgrade the control plane at the end of standard support instead.
+            upgrade_policy={"support_type": "STANDARD"},
             skip_default_node_group=True,
             # Managed node groups and Karpenter nodes all use the EKS-created cluster security group (members talk
             # to each other and to the control plane); pulumi_eks's extra groups are for self-managed nodes only.
             skip_default_security_groups=True,
             tags={"karpenter.sh/discovery": cluster_name},
-            opts=child,
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[control_plane_logs])),
         )
         # The name is ours (`name=` above); resources that need the cluster to exist depend on it explicitly.
         eks_cluster_name = cluster.urn.apply(lambda _: cluster_name)
@@ -119,7 +135,7 @@ class GpuCluster(pulumi.ComponentResource):
         system_role = _node_role(f"{name}-system-node-role", child)
         # A plain EKS managed node group (EKS creates its access entry): the inputs are all visible to tests and
         # policies, unlike pulumi_eks's remote ManagedNodeGroup component.
-        aws.eks.NodeGroup(
+        self.system_node_group = aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster_name,
             node_group_name="system",
@@ -148,7 +164,13 @@ class GpuCluster(pulumi.ComponentResource):
             value=cluster_name,
             opts=child,
         )
-        self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=cluster.kubeconfig_json, opts=child)
+        deployer_rules = self._deployer_access(name, args, cluster.cluster_security_group_id, child)
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=cluster.kubeconfig_json,
+            # Every Kubernetes resource goes through the endpoint: the deployer's route must exist first.
+            opts=child.merge(pulumi.ResourceOptions(depends_on=deployer_rules)),
+        )
         karpenter_release = self._karpenter(name, args, cluster, after_cluster)
 
         self.cluster_name = eks_cluster_name
@@ -168,6 +190,31 @@ class GpuCluster(pulumi.ComponentResource):
                 "cluster_security_group_id": self.cluster_security_group_id,
             }
         )
+
+    def _deployer_access(
+        self, name: str, args: GpuClusterArgs, cluster_group_id: pulumi.Input[str], child: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """443 on the cluster security group (which fronts the private endpoint) for the deployer's networks only."""
+        rules: list[pulumi.Resource] = []
+        for index, cidr in enumerate(args["deployer_cidrs"]):
+            rules.append(aws.vpc.SecurityGroupIngressRule(
+                f"{name}-deployer-cidr-{index}",
+                security_group_id=cluster_group_id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp", from_port=443, to_port=443,
+                description="pulumi up: Kubernetes API from the deployer network",
+                opts=child,
+            ))
+        for index, group in enumerate(args["deployer_security_group_ids"]):
+            rules.append(aws.vpc.SecurityGroupIngressRule(
+                f"{name}-deployer-sg-{index}",
+                security_group_id=cluster_group_id,
+                referenced_security_group_id=group,
+                ip_protocol="tcp", from_port=443, to_port=443,
+                description="pulumi up: Kubernetes API from the deployer's runner",
+                opts=child,
+            ))
+        return rules
 
     def _admin_access(self, name: str, cluster_name: str, principal_arn: str, child: pulumi.ResourceOptions) -> None:
         entry = aws.eks.AccessEntry(
@@ -191,7 +238,7 @@ class GpuCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         node_role = _node_role(f"{name}-karpenter-node-role", child)
         # Nodes Karpenter launches join through this entry (EC2_LINUX also covers Bottlerocket).
-        aws.eks.AccessEntry(
+        node_access = aws.eks.AccessEntry(
             f"{name}-karpenter-node-access",
             cluster_name=args["cluster_name"],
             principal_arn=node_role.arn,
@@ -206,7 +253,7 @@ class GpuCluster(pulumi.ComponentResource):
             sqs_managed_sse_enabled=True,
             opts=child,
         )
-        aws.sqs.QueuePolicy(
+        queue_policy = aws.sqs.QueuePolicy(
             f"{name}-interruptions-policy",
             queue_url=queue.url,
             policy=queue.arn.apply(lambda arn: json.dumps(interruption_queue_policy(arn))),
@@ -232,7 +279,7 @@ class GpuCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        aws.iam.RolePolicy(
+        controller_policy = aws.iam.RolePolicy(
             f"{name}-karpenter-controller-policy",
             role=controller_role.id,
             policy=pulumi.Output.all(partition.partition, identity.account_id, node_role.arn, queue.arn).apply(
@@ -250,12 +297,16 @@ class GpuCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # The controller runs on the system nodes and, until its finalizers have terminated every GPU node it made,
+        # needs its permissions, its nodes' access entry and its queue: created before it, deleted after it.
         release = _helm_release(
             f"{name}-karpenter",
             KARPENTER_CHART,
             karpenter.KARPENTER_NAMESPACE,
             karpenter.helm_values(args["cluster_name"], queue.name, controller_role.arn, SYSTEM_NODE_LABEL),
-            k8s_child,
+            k8s_child.merge(pulumi.ResourceOptions(
+                depends_on=[self.system_node_group, controller_policy, node_access, queue_policy]
+            )),
         )
         # The chart installs the CRDs: the custom resources wait for it.
         after_chart = k8s_child.merge(pulumi.ResourceOptions(depends_on=[release]))
@@ -300,20 +351,41 @@ def _node_role(resource_name: str, child: pulumi.ResourceOptions) -> aws.iam.Rol
     )
 
 
-def _system_launch_template(name: str, child: pulumi.ResourceOptions) -> dict:
+def _system_launch_template(name: str, child: pulumi.ResourceOptions) -> aws.eks.NodeGroupLaunchTemplateArgsDict:
     """Encrypted gp3 volumes and IMDSv2 only (hop limit 1: pods use IRSA, never the node role)."""
-    ebs = {"volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true"}
+
+    def volume(device: str, size_gib: int) -> aws.ec2.LaunchTemplateBlockDeviceMappingArgsDict:
+        return {
+            "device_name": device,
+            "ebs": {"volume_type": "gp3", "encrypted": "true", "delete_on_termination": "true", "volume_size": size_gib},
+        }
+
     template = aws.ec2.LaunchTemplate(
         f"{name}-system-nodes",
         block_device_mappings=[
-            {"device_name": "/dev/xvda", "ebs": {**ebs, "volume_size": SYSTEM_NODE_OS_VOLUME_GIB}},
-            {"device_name": "/dev/xvdb", "ebs": {**ebs, "volume_size": SYSTEM_NODE_DATA_VOLUME_GIB}},
+            volume("/dev/xvda", SYSTEM_NODE_OS_VOLUME_GIB),
+            volume("/dev/xvdb", SYSTEM_NODE_DATA_VOLUME_GIB),
         ],
         metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
         update_default_version=True,
         opts=child,
     )
     return {"id": template.id, "version": template.latest_version.apply(lambda version: str(int(version)))}
+
+
+def is_same_principal(principal_arn: str, caller_arn: str) -> bool:
+    """True when an IAM role/user ARN names the caller. STS reports a role session as
+    arn:aws:sts::<account>:assumed-role/<role name>/<session> (IAM user guide, "IAM identifiers"), without the role's
+    path, so a role is matched by account and name."""
+    principal = re.fullmatch(r"arn:(aws[a-z-]*):iam::(\d{12}):(role|user)/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)", principal_arn)
+    if principal is None:
+        return False
+    partition, account, kind, name = principal.groups()
+    session = re.fullmatch(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+", caller_arn)
+    if session is not None:
+        return kind == "role" and session.groups() == (partition, account, name)
+    caller = re.fullmatch(r"arn:(aws[a-z-]*):iam::(\d{12}):(role|user)/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)", caller_arn)
+    return caller is not None and caller.groups() == (partition, account, kind, name)
 
 
 def _helm_release(resource_name: str, chart: HelmChart, namespace: str, values: dict, opts) -> k8s.helm.v3.Release:
@@ -327,6 +399,9 @@ def _helm_release(resource_name: str, chart: HelmChart, namespace: str, values: 
         namespace=namespace,
         values=values,
         atomic=True,
+        # Explicit: the pods wait for system nodes that may still be joining on a first deploy (Helm's 300 s
+        # default is too short for a node group and its images).
+        timeout=HELM_RELEASE_TIMEOUT_SECONDS,
         opts=opts,
     )
 

@@ -30,7 +30,10 @@ class InternalApiKey(pulumi.ComponentResource):
             f"{name}-secret",
             name=args["secret_name"],
             description="vLLM's internal API key: the edge injects it, the pods read it from a mounted file",
-            recovery_window_in_days=7,
+            # A fixed name and a recovery window would block re-creating a destroyed stack for the window's days
+            # (Secrets Manager keeps the name reserved while the secret is pending deletion); the key is generated,
+            # so there is nothing to recover: delete at once.
+            recovery_window_in_days=0,
             opts=child,
         )
         aws.secretsmanager.SecretVersion(f"{name}-version", secret_id=secret.id, secret_string=password.result, opts=child)

@@ -22,13 +22,19 @@ GPU_NODE_ROLE_LABEL = ("vllm-eks/node-role", "gpu")
 KARPENTER_NAMESPACE = "kube-system"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 
-# Karpenter's interruption handling listens to these four EventBridge sources (the getting-started
-# CloudFormation of v1.14, website/content/en/docs/getting-started/getting-started-with-karpenter/cloudformation.yaml).
+# Karpenter's interruption handling listens to these five EventBridge sources (the getting-started
+# CloudFormation of v1.14, website/content/en/docs/getting-started/getting-started-with-karpenter/cloudformation.yaml,
+# whose CapacityReservationInterruptionRule is the fifth; EC2 user guide, "Capacity Reservation Instance Interruption
+# Warning" event).
 INTERRUPTION_EVENT_PATTERNS: dict[str, dict[str, list[str]]] = {
     "scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
     "spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
     "rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
     "instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+    "capacity-reservation-interruption": {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"],
+    },
 }
 
 # Disruption, chosen so a node is never taken away from a busy inference pod by Karpenter's own choice:
@@ -100,7 +106,7 @@ def _block_devices(ami_family: str, volume_gib: int) -> list[dict[str, Any]]:
     return [{"deviceName": "/dev/xvda", "ebs": {**ebs, "volumeSize": f"{volume_gib}Gi"}}]
 
 
-def ec2_node_class(cluster_name: str, node_role_name: str, ami_family: str, volume_gib: int) -> dict[str, Any]:
+def ec2_node_class(cluster_name: str, node_role_name: Any, ami_family: str, volume_gib: int) -> dict[str, Any]:
     """GPU nodes: the pinned NVIDIA AMI alias, private subnets and the cluster security group found by tag, IMDSv2 only."""
     discovery = {"tags": {"karpenter.sh/discovery": cluster_name}}
     return {
@@ -127,7 +133,7 @@ def ec2_node_class(cluster_name: str, node_role_name: str, ami_family: str, volu
     }
 
 
-def helm_values(cluster_name: str, queue_name: str, controller_role_arn: Any, system_node_label: tuple[str, str]) -> dict[str, Any]:
+def helm_values(cluster_name: str, queue_name: Any, controller_role_arn: Any, system_node_label: tuple[str, str]) -> dict[str, Any]:
     """The controller runs on the system nodes (never on nodes it manages), two replicas, IRSA for AWS access."""
     return {
         "serviceAccount": {

@@ -2,7 +2,7 @@
 
 - Bucket: SSE-KMS with a customer key and bucket key, versioning, all four public-access blocks, owner-enforced
   object ownership (no ACLs), a policy that denies non-TLS access, lifecycle for old versions and stale uploads.
-- Kept on `pulumi destroy` (`retain_on_delete`, and `protect` on bucket and key): re-uploading tens of GB per model is slow and costly, and a
+- Kept on `pulumi destroy` (`retain_on_delete`; not `protect`, which would make the destroy fail): re-uploading tens of GB per model is slow and costly, and a
   teardown of the cluster must not take the weights with it. The key, the encryption, public-access and
   versioning settings are retained with the bucket: a retained bucket whose key was scheduled for deletion
   would hold unreadable objects, and one whose public-access block was removed would be less protected.
@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import json
-from typing import NotRequired, TypedDict
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -38,7 +38,7 @@ class ModelAccess(TypedDict):
     service_account: str
     hugging_face_id: str | None
     sync: bool
-    sync_staging_gib: NotRequired[int]  # staging volume of the sync Job (the checkpoint with a margin)
+    sync_staging_gib: int  # staging volume of the sync Job (the checkpoint with a margin)
     adapter_prefixes: NotRequired[list[str]]  # the model's LoRA adapters, read by the same pod role
 
 
@@ -64,9 +64,9 @@ class ModelStore(pulumi.ComponentResource):
         super().__init__("vllm-eks:index:ModelStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         kept = child.merge(pulumi.ResourceOptions(retain_on_delete=True))
-        # The bucket and its key are also protected: a destroy or a replacement stops with an error instead of
-        # proceeding (the policy pack checks protect, the only one of the two options the Analyzer protocol carries).
-        guarded = kept.merge(pulumi.ResourceOptions(protect=True))
+        # Not `protect`: it makes `pulumi destroy` stop with an error instead of leaving the resource (Pulumi docs,
+        # "Resource option: protect"); `retain_on_delete` keeps the weights and the key and lets the destroy finish.
+        # forceDestroy stays false: S3 itself refuses to delete a bucket that still holds objects.
 
         key = aws.kms.Key(
             f"{name}-key",
@@ -74,9 +74,9 @@ class ModelStore(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=dict([PURPOSE_TAG]),
-            opts=guarded,
+            opts=kept,
         )
-        bucket = aws.s3.Bucket(f"{name}-weights", bucket_prefix="vllm-weights-", force_destroy=False, tags=dict([PURPOSE_TAG]), opts=guarded)
+        bucket = aws.s3.Bucket(f"{name}-weights", bucket_prefix="vllm-weights-", force_destroy=False, tags=dict([PURPOSE_TAG]), opts=kept)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
             bucket=bucket.id,
@@ -205,9 +205,12 @@ class ModelStore(pulumi.ComponentResource):
                 automount_service_account_token=False,
                 opts=in_namespace,
             )
+            hugging_face_id = model["hugging_face_id"]
+            if hugging_face_id is None:  # stack_config refuses syncFromHuggingFace without huggingFaceId
+                raise ValueError(f"model {model['name']}: a sync needs hugging_face_id")
             job = sync_job(
                 model_name=model["name"],
-                hugging_face_id=model["hugging_face_id"],
+                hugging_face_id=hugging_face_id,
                 bucket_name=bucket.bucket,
                 prefix=model["prefix"],
                 region=args["region"],

@@ -13,7 +13,7 @@ With no ready vLLM pod (dev at zero), the router answers 503 at once; nothing is
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -120,9 +120,9 @@ def deployment_spec(
     }
 
 
-def discovery_role_rules() -> list[dict[str, Any]]:
+def discovery_role_rules() -> list[k8s.rbac.v1.PolicyRuleArgsDict]:
     """Read-only access to pods, in the model's namespace only (a Role, not a ClusterRole)."""
-    return [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+    return [{"api_groups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
 
 
 def target_group_binding_spec(service_name: str, target_group_arn: str) -> dict[str, Any]:
@@ -182,7 +182,7 @@ class ModelRouter(pulumi.ComponentResource):
         k8s.rbac.v1.RoleBinding(
             f"{name}-discovery",
             metadata={"name": f"{ROUTER_NAME}-discovery", "namespace": namespace, "labels": labels},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{ROUTER_NAME}-discovery"},
+            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{ROUTER_NAME}-discovery"},
             subjects=[{"kind": "ServiceAccount", "name": ROUTER_NAME, "namespace": namespace}],
             opts=child.merge(pulumi.ResourceOptions(depends_on=[role, account])),
         )
@@ -198,10 +198,15 @@ class ModelRouter(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": ROUTER_NAME, "namespace": namespace, "labels": labels},
-            spec=pulumi.Output.all(namespace, vllm_labels).apply(
-                lambda values: deployment_spec(
-                    model_name, values[0], values[1], args["timeouts"], args["system_node_selector"]
-                )
+            # A camelCase manifest (checked against the Kubernetes schema by kubernetes-validate in the tests), which the
+            # SDK's snake_case DeploymentSpecArgsDict cannot describe.
+            spec=cast(
+                pulumi.Output[k8s.apps.v1.DeploymentSpecArgsDict],
+                pulumi.Output.all(namespace, vllm_labels).apply(
+                    lambda values: deployment_spec(
+                        model_name, values[0], values[1], args["timeouts"], args["system_node_selector"]
+                    )
+                ),
             ),
             opts=after_controller.merge(pulumi.ResourceOptions(depends_on=[readiness_gate, account])),
         )
@@ -211,14 +216,14 @@ class ModelRouter(pulumi.ComponentResource):
             spec={
                 "type": "ClusterIP",
                 "selector": labels,
-                "ports": [{"name": "http", "port": ROUTER_PORT, "targetPort": "http", "protocol": "TCP"}],
+                "ports": [{"name": "http", "port": ROUTER_PORT, "target_port": "http", "protocol": "TCP"}],
             },
             opts=child,
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata={"name": ROUTER_NAME, "namespace": namespace, "labels": labels},
-            spec={"minAvailable": 1, "selector": {"matchLabels": labels}},
+            spec={"min_available": 1, "selector": {"match_labels": labels}},
             opts=child,
         )
         k8s.apiextensions.CustomResource(

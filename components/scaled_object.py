@@ -82,9 +82,9 @@ def queue_depth_query(namespace: str, served_model_name: str, waiting_metric: st
     return f'sum({waiting_metric}{{namespace="{namespace}",model_name="{served_model_name}"}})'
 
 
-def working_hours_replicas(target: ScaleTarget) -> int:
+def working_hours_replicas(on_demand_replicas: int) -> int:
     """Replicas the cron window holds: the on-demand baseline, at least one."""
-    return max(1, target["on_demand_replicas"])
+    return max(1, on_demand_replicas)
 
 
 def scaled_object(
@@ -154,7 +154,7 @@ def _working_hours_trigger(target: ScaleTarget, hours: WorkingHours) -> dict[str
             "timezone": hours["timezone"],
             "start": hours["start"],
             "end": hours["end"],
-            "desiredReplicas": str(working_hours_replicas(target)),
+            "desiredReplicas": str(working_hours_replicas(target["on_demand_replicas"])),
         },
     }
 

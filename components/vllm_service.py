@@ -19,7 +19,7 @@ in-flight requests for `--shutdown-timeout` seconds; terminationGracePeriodSecon
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import TypedDict, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -128,7 +128,9 @@ class VllmService(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": f"vllm-{model.name}", "namespace": namespace_name, "labels": dict(labels)},
-            spec=deployment_spec(
+            # camelCase manifests (kubernetes-validate checks them in the tests); the SDK's snake_case ArgsDicts
+            # cannot describe them.
+            spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment_spec(
                 model_name=model.name,
                 image=model.image or VLLM_IMAGE,
                 engine_args=engine_args,
@@ -139,7 +141,7 @@ class VllmService(pulumi.ComponentResource):
                 shutdown_timeout_seconds=args["shutdown_timeout_seconds"],
                 region=args["region"],
                 fetch=fetch,
-            ),
+            )),
             opts=in_namespace.merge(
                 pulumi.ResourceOptions(
                     depends_on=[api_key, service_account],
@@ -153,13 +155,13 @@ class VllmService(pulumi.ComponentResource):
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={"name": f"vllm-{model.name}", "namespace": namespace_name, "labels": dict(labels)},
-            spec=service_spec(model.name),
+            spec=cast(k8s.core.v1.ServiceSpecArgsDict, service_spec(model.name)),
             opts=in_namespace,
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-disruption-budget",
             metadata={"name": f"vllm-{model.name}", "namespace": namespace_name, "labels": dict(labels)},
-            spec=disruption_budget_spec(model.name),
+            spec=cast(k8s.policy.v1.PodDisruptionBudgetSpecArgsDict, disruption_budget_spec(model.name)),
             opts=in_namespace,
         )
 

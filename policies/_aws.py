@@ -60,7 +60,7 @@ def parse_json_document(value: Any) -> Any:
 def statements(document: Any) -> list[dict]:
     if not isinstance(document, Mapping):
         return []
-    return [s for s in as_list(document.get("Statement")) if isinstance(s, Mapping)]
+    return [s for s in as_list(document.get("Statement")) if isinstance(s, dict)]
 
 
 def statement_actions(statement: Mapping) -> list[str]:

@@ -252,18 +252,22 @@ vllm_rolling_update_keeps_ready_pod = resource_policy(
 # ---------------------------------------------------------------------------------------------------------------
 
 def _check_retained(view: StackView, config, findings, args):
+    # The Analyzer protocol carries `protect` but no `retainOnDelete`, so a pack cannot see retention. What it can
+    # see: forceDestroy (true lets a delete wipe every object; false makes S3 refuse to delete a bucket that still
+    # holds objects, "DeleteBucket": BucketNotEmpty) and protect. `protect` alone would make `pulumi destroy` fail.
     for bucket in model_buckets(view, config):
-        if bucket.opts.protect:
+        if view.p(bucket).get("forceDestroy") is not True or bucket.opts.protect:
             continue
-        findings.fail(f"Model bucket '{bucket.name}' is not protected: set the resource options protect=True and "
-                      "retain_on_delete=True so neither `pulumi destroy` nor a replacement can delete the weights. "
-                      "(Policy packs see protect only: the Analyzer protocol carries no retainOnDelete.)",
-                      bucket.urn)
+        findings.fail(f"Model bucket '{bucket.name}' sets forceDestroy: a delete or replacement would erase the weights. "
+                      "Keep forceDestroy false and set the resource option retain_on_delete=True, so `pulumi destroy` "
+                      "completes and leaves the bucket. (Policy packs cannot see retainOnDelete: the Analyzer protocol "
+                      "does not carry it.)", bucket.urn)
 
 
 model_bucket_retained = stack_policy(
     name="model-bucket-retained",
-    description="The model-weights bucket must be protected (protect=True), so no destroy or replacement deletes it.",
+    description="The model-weights bucket never sets forceDestroy (S3 then refuses to delete it while it holds "
+                "weights); keep it with retain_on_delete.",
     enforcement_level=MANDATORY,
     check=_check_retained,
     config=MODEL_BUCKET_CONFIG,

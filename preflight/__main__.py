@@ -51,7 +51,7 @@ def _render(stack: str | None, stack_path: Path | None, json_path: Path | None) 
 
     started = time.perf_counter()
     try:
-        snapshot = render_stack(stack) if stack else render_stack_file(stack_path)
+        snapshot = render_stack(stack) if stack else render_stack_file(_given(stack_path))
     except (StackConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -70,6 +70,12 @@ def _render(stack: str | None, stack_path: Path | None, json_path: Path | None) 
     return 0
 
 
+def _given(stack_path: Path | None) -> Path:
+    if stack_path is None:  # argparse requires --stack or --stack-file
+        raise ValueError("name a stack (--stack) or a stack file (--stack-file)")
+    return stack_path
+
+
 def capacity_report(stack: str | None, stack_path: Path | None) -> str:
     """The capacity planner's numbers per model, computed from the validated stack config (not the snapshot)."""
     import yaml
@@ -78,7 +84,7 @@ def capacity_report(stack: str | None, stack_path: Path | None) -> str:
     from stack_checks import check_stack
     from stack_config import project_sections
 
-    config = read_stack_config(stack) if stack else (yaml.safe_load(stack_path.read_text()) or {}).get("config") or {}
+    config = read_stack_config(stack) if stack else (yaml.safe_load(_given(stack_path).read_text()) or {}).get("config") or {}
     plans = check_stack(project_sections(config)).capacity_plans
     region = str(config.get("aws:region", "us-east-1"))
     return "capacity plan:\n" + "\n".join(f"{plan.summary()}\n{_price_line(plan.instance_type, region)}" for plan in plans.values())

@@ -109,6 +109,7 @@ class PolicyPackSession(PolicyPackProcess):
 
     def start(self) -> None:
         super().start()
+        assert self.channel is not None, "the pack process opens its channel in start()"
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
         self._handshake()
         self._configure_stack()
@@ -128,6 +129,7 @@ class PolicyPackSession(PolicyPackProcess):
         request = analyzer_pb2.AnalyzerHandshakeRequest(
             engine_address=self.engine_address, root_directory=str(self.pack_dir),
             program_directory=str(self.pack_dir))
+        assert self.stub is not None, "session not started"
         try:
             self.stub.Handshake(request, timeout=30)
             self.handshake_supported = True
@@ -139,6 +141,7 @@ class PolicyPackSession(PolicyPackProcess):
     def _configure_stack(self) -> None:
         request = analyzer_pb2.AnalyzerStackConfigureRequest(
             stack=self.stack, project=self.project, organization=self.organization, dry_run=True)
+        assert self.stub is not None, "session not started"
         try:
             self.stub.ConfigureStack(request, timeout=30)
         except grpc.RpcError as error:

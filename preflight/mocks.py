@@ -33,7 +33,11 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str):
         self.region = region
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        # An empty failure list: pulumi's MockMonitor iterates it (None, though the annotation allows it, would fail).
+        return self._answer(args), []
+
+    def _answer(self, args: pulumi.runtime.MockCallArgs) -> dict:
         token = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             zone_ids = AVAILABILITY_ZONES.get(self.region, [f"{self.region}-az{i}" for i in range(1, 4)])

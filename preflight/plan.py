@@ -114,7 +114,7 @@ def _model_plan(model, plan, config, window_month_hours: float, rps: float | Non
         held = replica_cost(
             model,
             plan.instance_type,
-            max(model.min_replicas, working_hours_replicas({"on_demand_replicas": model.on_demand_replicas})),
+            max(model.min_replicas, working_hours_replicas(model.on_demand_replicas)),
             discount,
             on_demand_price,
         )

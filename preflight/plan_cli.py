@@ -17,7 +17,7 @@ Table = tuple[str, list[str], list[list[str]]]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preflight plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m preflight plan", description=(__doc__ or "").splitlines()[0])
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
     which.add_argument("--stack-file", type=Path, help="plan a stack file kept elsewhere (Pulumi.<name>.yaml)")

@@ -67,8 +67,9 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
     region = str(config.get("aws:region", "us-east-1"))
     mocks = AwsLikeMocks(region)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
-    pulumi.runtime.settings.SETTINGS.outputs.clear()
+    # Pulumi's own Settings declares these as untyped properties (its source carries `type: ignore` there too).
+    pulumi.runtime.settings.SETTINGS.rpc_manager.clear()  # type: ignore[attr-defined]
+    pulumi.runtime.settings.SETTINGS.outputs.clear()  # type: ignore[attr-defined]
     pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(

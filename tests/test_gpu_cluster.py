@@ -163,12 +163,13 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     patterns = sorted(json.loads(r["props"]["eventPattern"])["detail-type"][0] for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule"))
     assert patterns == [
         "AWS Health Event",
+        "EC2 Capacity Reservation Instance Interruption Warning",
         "EC2 Instance Rebalance Recommendation",
         "EC2 Instance State-change Notification",
         "EC2 Spot Instance Interruption Warning",
     ]
     targets = resources_of(prod_snapshot, "aws:cloudwatch/eventTarget:EventTarget")
-    assert len(targets) == 4 and all(t["props"]["arn"].endswith(":vllm-eks-prod-karpenter") for t in targets)
+    assert len(targets) == 5 and all(t["props"]["arn"].endswith(":vllm-eks-prod-karpenter") for t in targets)
 
 
 def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):

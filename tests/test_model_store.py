@@ -31,7 +31,8 @@ def test_bucket_is_encrypted_versioned_private_tls_only_and_kept(prod_snapshot):
     bucket = resource_named(prod_snapshot, "aws:s3/bucket:Bucket", "models-weights")
     assert bucket["props"]["tags"]["vllm-eks:purpose"] == "model-weights"
     assert bucket["props"]["forceDestroy"] is False
-    assert bucket["options"]["retainOnDelete"] is True and bucket["options"]["protect"] is True
+    # retained, not protected: protect would make `pulumi destroy` fail (Pulumi docs, "Resource option: protect")
+    assert bucket["options"]["retainOnDelete"] is True and bucket["options"]["protect"] is False
     key = resource_named(prod_snapshot, "aws:kms/key:Key", "models-key")
     assert key["props"]["enableKeyRotation"] is True and key["options"]["retainOnDelete"] is True
     rule = resource_named(

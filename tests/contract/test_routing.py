@@ -6,17 +6,19 @@ discovery against a test stand-in of the EKS API server that lists each model's 
 
 Two stand-ins, labelled as such, replace AWS services that cannot run here:
 - `KubernetesApiStandIn` answers the namespaced pod list/watch the router's discovery makes (what the Role allows);
-- `alb_and_api_gateway_stand_in` applies the RENDERED integration request parameters (API Gateway: body `model` ->
-  x-vllm-model, authorizer context -> Authorization, request id -> X-Request-Id) and the RENDERED ALB listener rules
-  (header + path -> target group -> that model's router; otherwise the fixed 404). It forwards nothing itself:
-  the test then calls the chosen router directly. There is no proxy in the product.
+- `edge_stand_in.api_gateway_and_alb` (tests/edge_stand_in.py, unit-tested without vLLM in tests/test_edge_path.py)
+  applies the RENDERED integration request parameters (API Gateway: body `model` -> x-vllm-model, authorizer context
+  -> Authorization, request id -> X-Request-Id), puts the RENDERED stage in front of the path as API Gateway does
+  for private integrations (AWS, "Private integrations for REST APIs", considerations), then applies the RENDERED
+  ALB listener rules and their url-rewrite transform (header + path -> target group -> that model's router, at the
+  rewritten path; otherwise the fixed 404). It forwards nothing itself: the test then calls the chosen router
+  directly at the path the ALB would send. There is no proxy in the product.
 The stack rendered is dev with a second model added (two models, one router each), through tests/edge_stacks.py.
 """
 
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import queue
 import secrets
@@ -30,6 +32,7 @@ from typing import Any
 
 import pytest
 
+import edge_stand_in
 import vllm_server as vs
 
 pytestmark = pytest.mark.vllm
@@ -60,75 +63,13 @@ def two_model_snapshot() -> dict[str, Any]:
     return render_config("dev", config)
 
 
-def _of(snapshot: dict, type_token: str) -> list[dict]:
-    return [r for r in snapshot["resources"] if r["type"] == type_token]
-
-
 @pytest.fixture(scope="module")
 def edge_plan(two_model_snapshot) -> dict[str, Any]:
-    """What the rendered stack says: integration parameters, listener rules, and each model's router and pods."""
-    snapshot = two_model_snapshot
-    integration = next(i for i in _of(snapshot, "aws:apigateway/integration:Integration") if i["props"]["type"] == "HTTP_PROXY")
-    listener = _of(snapshot, "aws:lb/listener:Listener")[0]["props"]
-    groups = {g["name"]: g["props"]["tags"]["vllm-eks:model"] for g in _of(snapshot, "aws:lb/targetGroup:TargetGroup")}
-    rules = []
-    for rule in _of(snapshot, "aws:lb/listenerRule:ListenerRule"):
-        target = rule["props"]["actions"][0]["targetGroupArn"]
-        # The longest target group name the ARN contains (names are prefixes of one another: m, m-b).
-        model = groups[max((name for name in groups if f"/{name}-" in target), key=len)]
-        rules.append((float(rule["props"]["priority"]), rule["props"]["conditions"], model))
-    routers = {}
-    for deployment in _of(snapshot, "kubernetes:apps/v1:Deployment"):
-        if deployment["props"]["metadata"]["name"] == "vllm-router":
-            namespace = deployment["props"]["metadata"]["namespace"]
-            routers[namespace.removeprefix("vllm-")] = {
-                "namespace": namespace,
-                "args": deployment["props"]["spec"]["template"]["spec"]["containers"][0]["args"],
-            }
-    served = {model: next(c["httpHeader"]["values"][0] for c in conditions if "httpHeader" in c) for _, conditions, model in rules}
-    return {
-        "parameters": integration["props"]["requestParameters"],
-        "default": listener["defaultActions"][0],
-        "rules": sorted(rules, key=lambda item: item[0]),
-        "routers": routers,
-        "served": served,
-    }
+    """What the rendered stack says: stage, integration parameters, listener rules, each model's router and pods."""
+    return edge_stand_in.edge_plan(two_model_snapshot)
 
 
 # --- stand-ins -----------------------------------------------------------------------------------------------------
-
-
-def alb_and_api_gateway_stand_in(plan: dict, path: str, body: dict, internal_key: str) -> tuple[Any, dict[str, str]]:
-    """STAND-IN for API Gateway's integration mapping and the ALB's listener evaluation (see the module docstring).
-
-    Returns (model the ALB forwards to, or the fixed response) and the headers the router receives.
-    """
-    context = {"context.authorizer.vllmAuthorization": f"Bearer {internal_key}", "context.requestId": str(uuid.uuid4())}
-    headers: dict[str, str] = {}
-    for target, source in plan["parameters"].items():
-        name = target.removeprefix("integration.request.header.")
-        if source == "method.request.body.model":
-            if "model" in body:
-                headers[name] = str(body["model"])
-        elif source.startswith("'"):
-            headers[name] = source.strip("'")
-        else:
-            headers[name] = context[source]
-    for _, conditions, model in plan["rules"]:
-        if all(_condition_matches(condition, path, headers) for condition in conditions):
-            return model, headers
-    return plan["default"], headers
-
-
-def _condition_matches(condition: dict, path: str, headers: dict[str, str]) -> bool:
-    if "pathPattern" in condition:
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in condition["pathPattern"]["values"])
-    if "httpHeader" in condition:
-        wanted = condition["httpHeader"]
-        value = next((v for k, v in headers.items() if k.lower() == wanted["httpHeaderName"].lower()), None)
-        # ALB header values match case-insensitively, with * and ? wildcards.
-        return value is not None and any(fnmatch.fnmatch(value.lower(), p.lower()) for p in wanted["values"])
-    raise AssertionError(f"the stand-in does not know the condition {condition}")
 
 
 class KubernetesApiStandIn:
@@ -351,11 +292,13 @@ def path(edge_plan, model_servers, routers, kube_api, internal_key):
 
 
 def _send(path: dict, url_path: str, body: dict, extra_headers: dict | None = None):
-    model, headers = alb_and_api_gateway_stand_in(path["plan"], url_path, body, path["key"])
-    if not isinstance(model, str):
-        return model, headers, None
-    headers.update(extra_headers or {})
-    return model, headers, vs.request(path["routers"][model]["url"], "POST", url_path, body=body, headers=headers, timeout=60)
+    """The client calls `<stage URL><url_path>`; the router is called at the path the ALB would forward."""
+    decision = edge_stand_in.api_gateway_and_alb(path["plan"], url_path, body, path["key"])
+    if decision.model is None:
+        return decision.fixed_response, decision.headers, None
+    headers = {**decision.headers, **(extra_headers or {})}
+    router_url = path["routers"][decision.model]["url"]
+    return decision.model, headers, vs.request(router_url, "POST", decision.router_path, body=body, headers=headers, timeout=60)
 
 
 def _chat(served_name: str, **extra) -> dict:
@@ -392,9 +335,10 @@ def test_unknown_model_and_unrouted_paths_get_the_listener_404(path):
 
 def test_stream_passes_through_intact(path):
     model, served = next(iter(path["plan"]["served"].items()))
-    _, headers = alb_and_api_gateway_stand_in(path["plan"], "/v1/chat/completions", _chat(served), path["key"])
-    status, events = vs.stream_sse(path["routers"][model]["url"], "/v1/chat/completions", _chat(served, stream=True, max_tokens=12),
-                                   headers, timeout=60)
+    decision = edge_stand_in.api_gateway_and_alb(path["plan"], "/v1/chat/completions", _chat(served), path["key"])
+    assert decision.model == model
+    status, events = vs.stream_sse(path["routers"][model]["url"], decision.router_path,
+                                   _chat(served, stream=True, max_tokens=12), decision.headers, timeout=60)
     assert status == 200, events
     assert events[-1] == "[DONE]"
     chunks = [json.loads(event) for event in events[:-1]]

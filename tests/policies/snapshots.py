@@ -118,7 +118,7 @@ def compliant_stack() -> dict:
     bucket = resource("aws:s3/bucket:Bucket", "models-weights", {
         "bucket": "vllm-weights-prod", "forceDestroy": False,
         "tags": {"vllm-eks:purpose": "model-weights"},
-    }, parent=store_urn, parent_type=store_type, options={"protect": True, "retainOnDelete": True})
+    }, parent=store_urn, parent_type=store_type, options={"protect": False, "retainOnDelete": True})
     eks_type = "eks:index:Cluster"
     eks_urn = urn(eks_type, "gpu")
     resources = [

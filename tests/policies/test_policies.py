@@ -310,8 +310,8 @@ def _bucket_without_tls_policy(s):
     remove(s, "aws:s3/bucketPolicy:BucketPolicy")
 
 
-def _bucket_unprotected(s):
-    find(s, "aws:s3/bucket:Bucket")["options"] = {"protect": False, "retainOnDelete": True}
+def _bucket_force_destroyed(s):
+    find(s, "aws:s3/bucket:Bucket")["props"]["forceDestroy"] = True
 
 
 def _secrets_unencrypted_component(s):
@@ -492,7 +492,7 @@ FIRING = [
     ("model-bucket-public-access-blocked", _bucket_pab_partial),
     ("model-bucket-public-access-blocked", _bucket_without_pab),
     ("model-bucket-tls-only", _bucket_without_tls_policy),
-    ("model-bucket-retained", _bucket_unprotected),
+    ("model-bucket-retained", _bucket_force_destroyed),
     ("eks-secrets-encrypted", _secrets_unencrypted_component),
     ("eks-secrets-encrypted", _secrets_unencrypted_aws),
     ("containers-run-as-non-root", _root_container),

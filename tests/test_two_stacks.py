@@ -1,0 +1,90 @@
+"""dev and prod deployed side by side in ONE account and region: no physical name and no account singleton shared.
+
+Sources (also in tests/aws_behaviour.py): Lambda function names, CloudWatch Logs log group names, REST API and
+usage-plan names, SQS queue names and Secrets Manager secret names are unique per account and region (AWS: Lambda
+CreateFunction "FunctionName", CloudWatch Logs CreateLogGroup "logGroupName", SQS CreateQueue "QueueName",
+Secrets Manager CreateSecret "Name"); `aws.apigateway.Account` is one setting per account and region for every REST API
+(AWS, "Set up CloudWatch logging for REST APIs"; deleting it resets the role, terraform-provider-aws #42226).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+# Names that are unique only inside their parent (a REST API's models, a cluster's add-ons), not in the account.
+PARENT_SCOPED_TYPES = {"aws:apigateway/model:Model", "aws:eks/addon:Addon", "aws:eks/nodeGroup:NodeGroup"}
+# One per account and region, whatever the stack: at most one stack there may manage each.
+ACCOUNT_SINGLETONS = {"aws:apigateway/account:Account"}
+# The input that holds a resource's own physical name (elsewhere `bucket` is a reference to the bucket).
+NAME_KEY = {"aws:s3/bucket:Bucket": "bucket"}
+
+
+def physical_names(snapshot: dict) -> Counter:
+    names: Counter = Counter()
+    for resource in snapshot["resources"]:
+        if not resource["custom"] or not resource["type"].startswith("aws:") or resource["type"] in PARENT_SCOPED_TYPES:
+            continue
+        value = resource["props"].get(NAME_KEY.get(resource["type"], "name"))
+        if isinstance(value, str):
+            names[(resource["type"], value)] += 1
+    return names
+
+
+def test_dev_and_prod_share_no_physical_name(dev_snapshot, prod_snapshot):
+    dev, prod = physical_names(dev_snapshot), physical_names(prod_snapshot)
+    assert dev and prod, "no explicit physical names found: the collector no longer sees the snapshot's shape"
+    shared = sorted(set(dev) & set(prod))
+    assert not shared, f"dev and prod would collide in one account and region: {shared}"
+
+
+def test_each_stack_uses_each_physical_name_once(dev_snapshot, prod_snapshot):
+    for snapshot in (dev_snapshot, prod_snapshot):
+        repeated = sorted(name for name, count in physical_names(snapshot).items() if count > 1)
+        assert not repeated, f"{snapshot['stack']}: {repeated}"
+
+
+def test_at_most_one_stack_manages_each_account_singleton(dev_snapshot, prod_snapshot):
+    for token in ACCOUNT_SINGLETONS:
+        owners = [s["stack"] for s in (dev_snapshot, prod_snapshot) for r in s["resources"] if r["type"] == token]
+        assert len(owners) <= 1, f"{token} is managed by {owners}: destroying one stack would reset the other's"
+
+
+def test_the_managed_singleton_and_its_role_survive_destroy(dev_snapshot):
+    """Destroying the stack that manages API Gateway's CloudWatch role must leave it for the other stacks."""
+    account = next(r for r in dev_snapshot["resources"] if r["type"] == "aws:apigateway/account:Account")
+    assert account["options"]["retainOnDelete"] is True
+    role_arn = account["props"]["cloudwatchRoleArn"]
+    role = next(r for r in dev_snapshot["resources"] if r["type"] == "aws:iam/role:Role" and r["name"] == "edge-api-logs")
+    attachment = next(r for r in dev_snapshot["resources"]
+                      if r["type"] == "aws:iam/rolePolicyAttachment:RolePolicyAttachment" and r["name"] == "edge-api-logs")
+    assert role["options"]["retainOnDelete"] is True and attachment["options"]["retainOnDelete"] is True
+    assert role_arn.endswith(role["name"]) or "edge-api-logs" in role_arn
+
+
+def test_generated_secrets_with_a_fixed_name_can_be_recreated_at_once(dev_snapshot):
+    """Secrets Manager DeleteSecret: during the recovery window the name stays reserved, so a destroyed stack could
+    not be created again for that many days; a generated value has nothing to recover."""
+    named = [r for r in dev_snapshot["resources"] if r["type"] == "aws:secretsmanager/secret:Secret" and r["props"].get("name")]
+    assert named
+    for secret in named:
+        assert float(secret["props"]["recoveryWindowInDays"]) == 0, secret["name"]
+
+
+def test_eks_control_plane_logs_expire_and_support_is_standard(dev_snapshot):
+    """EKS user guide, "Send control plane logs to CloudWatch Logs": EKS writes to /aws/eks/<cluster>/cluster (a group
+    it creates without expiry if absent); "Cluster upgrade policy": EXTENDED support is billed once a version
+    leaves standard support (pulumi-eks defaults to EXTENDED)."""
+    cluster = next(r for r in dev_snapshot["resources"] if r["type"] == "eks:index:Cluster")
+    assert cluster["props"]["upgradePolicy"] == {"supportType": "STANDARD"}
+    group = next(r for r in dev_snapshot["resources"]
+                 if r["type"] == "aws:cloudwatch/logGroup:LogGroup" and r["props"]["name"] == "/aws/eks/vllm-eks-dev/cluster")
+    assert float(group["props"]["retentionInDays"]) > 0
+    assert group["urn"] in cluster["options"]["dependsOn"]
+
+
+def test_api_deployment_follows_gateway_responses_and_the_authorizer(dev_snapshot):
+    """A REST API change reaches the stage only through a new deployment (AWS, "Deploy REST APIs in API Gateway")."""
+    deployment = next(r for r in dev_snapshot["resources"] if r["type"] == "aws:apigateway/deployment:Deployment")
+    needed = {r["urn"] for r in dev_snapshot["resources"]
+              if r["type"] in ("aws:apigateway/response:Response", "aws:apigateway/authorizer:Authorizer")}
+    assert needed and needed <= set(deployment["options"]["dependsOn"])
