@@ -246,7 +246,7 @@ def _ip_address(value: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preflight doctor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m preflight doctor", description=(__doc__ or "").splitlines()[0])
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
     which.add_argument("--stack-file", type=Path, help="a stack file kept elsewhere (Pulumi.<name>.yaml)")

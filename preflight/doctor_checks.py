@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -54,9 +54,10 @@ class Account:
     live_endpoint: tuple[bool, tuple[str, ...]] | None = None  # the deployed cluster's public access and CIDRs
 
     def __post_init__(self) -> None:
-        self._clients: dict[tuple[str, str], object] = {}
+        # boto3 clients are generated at run time; without boto3-stubs their type is Any.
+        self._clients: dict[tuple[str, str], Any] = {}
 
-    def client(self, service: str, region: str | None = None):
+    def client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.region)
         if key not in self._clients:
             self._clients[key] = self.session.client(service, region_name=key[1])  # type: ignore[call-overload]

@@ -111,7 +111,7 @@ def test_thinking_on_is_refused_for_a_model_without_a_thinking_mode():
 
     llama = {"name": "llama", "servedName": "llama", "catalogModel": "llama-3.1-8b", "s3Prefix": "models/llama",
              "maxModelLen": 8192, "thinking": True}
-    edge = {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}]}
+    edge = {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}], "maxRequestSeconds": 175}
     with pytest.raises(StackConfigError, match=r"models\[0\]\.thinking: got True, expected false or unset: llama-3.1-8b has no thinking mode \(models with one: qwen3-1.7b, qwen3-32b, qwen3-8b\)"):
         load_stack_config({"models": [llama], "edge": edge})
     # A model that never thinks satisfies `false`, and nothing is rendered for it.
