@@ -79,6 +79,7 @@ class StackNeeds:
     admin_principal_arn: str | None
     endpoint_public_access: bool
     public_access_cidrs: tuple[str, ...]
+    deployer_networks: tuple[str, ...] = ()  # cluster.deployerCidrs and deployerSecurityGroupIds: 443 on the cluster SG
 
     @property
     def uses_spot(self) -> bool:
@@ -90,11 +91,11 @@ def stack_needs(stack: str, raw_config: dict[str, Any]) -> StackNeeds:
     from components.catalog import GPU_INSTANCES
     from components.edge_specs import timeout_chain
     from components.karpenter import on_demand_gpus
-    from components.sizing import plan_models
-    from stack_config import PROJECT, SECTIONS, load_stack_config
+    from stack_checks import check_stack
+    from stack_config import project_sections
 
-    config = load_stack_config({section: raw_config.get(f"{PROJECT}:{section}") for section in SECTIONS})
-    plans = plan_models(config.models)
+    checked = check_stack(project_sections(raw_config))  # every config-time check of the program, in one error
+    config, plans = checked.config, checked.capacity_plans
     gpu = []
     for model in config.models:
         plan = plans[model.name]
@@ -125,6 +126,7 @@ def stack_needs(stack: str, raw_config: dict[str, Any]) -> StackNeeds:
         admin_principal_arn=cluster.admin_principal_arn,
         endpoint_public_access=cluster.endpoint_public_access,
         public_access_cidrs=tuple(cluster.public_access_cidrs),
+        deployer_networks=(*cluster.deployer_cidrs, *cluster.deployer_security_group_ids),
     )
 
 

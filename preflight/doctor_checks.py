@@ -372,6 +372,11 @@ def check_endpoint_access(needs: StackNeeds, account: Account, egress_ip: Callab
     public, cidrs = account.live_endpoint or (needs.endpoint_public_access, needs.public_access_cidrs)
     if not public:
         found = f"API endpoint private only ({'the live cluster' if account.live_endpoint else 'cluster.endpointPublicAccess false'})"
+        if needs.deployer_networks:
+            # Private addresses or security groups: nothing the doctor can compare its caller with.
+            return [Finding("endpoint-access", "warn", f"{found}; 443 open to {', '.join(needs.deployer_networks)}",
+                            "pulumi up running from one of those networks",
+                            "run pulumi up from a host in cluster.deployerCidrs or with a deployerSecurityGroupIds group")]
         if account.deployed:
             return [Finding("endpoint-access", "warn", found, "pulumi up running inside the VPC (or a network joined to it)",
                             "run pulumi up from a host in the VPC, or open the public endpoint to your address")]

@@ -179,6 +179,11 @@ def test_endpoint_access_plan(aws):
     is unreachable from the deployer. The egress lookup is a stub here (no test reaches the internet)."""
     private = findings_of("dev", stack_config("dev"))["endpoint-access"]
     assert private.status == "blocker" and "cluster.endpointPublicAccess: true" in private.fix
+    # A runner network named for the first deploy (README, First deploy and destroy) gets 443 on the cluster security
+    # group: not a blocker, but the doctor cannot tell whether it runs there.
+    runner = stack_config("dev", cluster={"deployerCidrs": ["10.99.0.0/24"]})
+    via_runner = findings_of("dev", runner)["endpoint-access"]
+    assert via_runner.status == "warn" and "10.99.0.0/24" in via_runner.found
     public = stack_config("dev", cluster={"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]})
     assert findings_of("dev", public, egress="203.0.113.7")["endpoint-access"].status == "ok"
     outside = findings_of("dev", public, egress="198.51.100.9")["endpoint-access"]
