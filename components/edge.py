@@ -23,12 +23,11 @@ from components import edge_specs as specs
 from components.catalog import (
     AUTHORIZER_LAMBDA_RUNTIME,
     AWS_LOAD_BALANCER_CONTROLLER_CHART,
-    CLOUDFRONT_HOSTED_ZONE_ID,
     HELM_RELEASE_TIMEOUT_SECONDS,
     VLLM_ROUTER_HEALTH_PATH,
 )
 from components.edge_api import build_rest_api
-from components.edge_cdn import distribution, web_acl
+from components.edge_cdn import distribution, domain_record, web_acl
 from components.iam_documents import irsa_trust_policy, service_trust_policy
 from components.load_balancer_controller import controller_policy
 from components.router import ModelRouter
@@ -142,7 +141,7 @@ class Edge(pulumi.ComponentResource):
             cdn = distribution(self, name, config, api, stage, acl, origin_secret, args["region"], self._timeouts)
             domain = config.domain_name or None
             self.endpoint = cdn.domain_name.apply(lambda host: f"https://{domain or host}/v1")
-            self.dns_record = self._dns(config, cdn)
+            self.dns_record = domain_record(self, name, config, cdn)
         else:
             aws.wafv2.WebAclAssociation(
                 f"{name}-waf-association", resource_arn=stage.arn, web_acl_arn=acl.arn, opts=self._child
@@ -165,24 +164,6 @@ class Edge(pulumi.ComponentResource):
                 "dns_record": self.dns_record,
             }
         )
-
-    def _dns(self, config: EdgeConfig, cdn: aws.cloudfront.Distribution) -> pulumi.Output[str]:
-        """Alias A/AAAA records in the named hosted zone, or the CNAME the owner of the domain's DNS must create."""
-        domain = config.domain_name
-        if not domain:
-            return pulumi.Output.from_input("none: clients use the CloudFront domain of apiEndpoint")
-        if not config.hosted_zone_id:
-            return cdn.domain_name.apply(lambda host: f"create: {domain} CNAME {host}")
-        # IPv4 only: the distribution leaves IPv6 off, so an AAAA alias would have nothing to point at.
-        aws.route53.Record(
-            f"{self._name}-dns",
-            zone_id=config.hosted_zone_id,
-            name=domain,
-            type="A",
-            aliases=[{"name": cdn.domain_name, "zone_id": CLOUDFRONT_HOSTED_ZONE_ID, "evaluate_target_health": False}],
-            opts=self._child,
-        )
-        return pulumi.Output.from_input(f"created: {domain} alias A in {config.hosted_zone_id}")
 
     # --- internal ALB, target group per model ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import pulumi_random as random
 from components import edge_specs as specs
 from components.catalog import (
     CLOUDFRONT_ALL_VIEWER_EXCEPT_HOST_POLICY_ID,
+    CLOUDFRONT_HOSTED_ZONE_ID,
     CLOUDFRONT_CACHING_DISABLED_POLICY_ID,
     CLOUDFRONT_MINIMUM_TLS,
 )
@@ -99,3 +100,22 @@ def distribution(
         viewer_certificate=certificate,
         opts=child.merge(pulumi.ResourceOptions(depends_on=[stage])),
     )
+
+
+def domain_record(parent: pulumi.Resource, name: str, config: EdgeConfig, cdn: aws.cloudfront.Distribution) -> pulumi.Output[str]:
+    """An alias A record in the named hosted zone, or the CNAME the owner of the domain's DNS must create."""
+    domain = config.domain_name
+    if not domain:
+        return pulumi.Output.from_input("none: clients use the CloudFront domain of apiEndpoint")
+    if not config.hosted_zone_id:
+        return cdn.domain_name.apply(lambda host: f"create: {domain} CNAME {host}")
+    # IPv4 only: the distribution leaves IPv6 off, so an AAAA alias would have nothing to point at.
+    aws.route53.Record(
+        f"{name}-dns",
+        zone_id=config.hosted_zone_id,
+        name=domain,
+        type="A",
+        aliases=[{"name": cdn.domain_name, "zone_id": CLOUDFRONT_HOSTED_ZONE_ID, "evaluate_target_health": False}],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return pulumi.Output.from_input(f"created: {domain} alias A in {config.hosted_zone_id}")

@@ -131,6 +131,24 @@ def deny_insecure_transport_bucket_policy(bucket_arn: str) -> dict:
     )
 
 
+def model_bucket_policy(bucket_arn: str, reader_role_arns: list[str]) -> dict:
+    """TLS only, and no object read by anyone but the models' read roles: an identity policy elsewhere in the account
+    (an admin's s3:* included) cannot read the weights, because an explicit Deny wins (IAM user guide, "Policy
+    evaluation logic"). aws:PrincipalArn of a role session is the role's ARN ("AWS global condition context keys")."""
+    document = deny_insecure_transport_bucket_policy(bucket_arn)
+    document["Statement"].append(
+        {
+            "Sid": "DenyObjectReadsButModelRoles",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"{bucket_arn}/*",
+            "Condition": {"StringNotEquals": {"aws:PrincipalArn": sorted(reader_role_arns)}},
+        }
+    )
+    return document
+
+
 def interruption_queue_policy(queue_arn: str) -> dict:
     """EventBridge (and SQS itself) may deliver interruption events; nothing may use the queue without TLS."""
     return _document(

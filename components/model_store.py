@@ -99,12 +99,6 @@ class ModelStore(pulumi.ComponentResource):
             opts=kept,
         )
         aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=kept)
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps(documents.deny_insecure_transport_bucket_policy(arn))),
-            opts=kept.merge(pulumi.ResourceOptions(depends_on=[public_access])),
-        )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,
@@ -140,6 +134,15 @@ class ModelStore(pulumi.ComponentResource):
                 opts=child,
             )
             self.read_role_arns[model["name"]] = role.arn
+
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=pulumi.Output.all(bucket.arn, *self.read_role_arns.values()).apply(
+                lambda values: json.dumps(documents.model_bucket_policy(values[0], list(values[1:])))
+            ),
+            opts=kept.merge(pulumi.ResourceOptions(depends_on=[public_access])),
+        )
 
         synced = [model for model in args["models"] if model["sync"]]
         if synced:

@@ -129,6 +129,11 @@ ASSUMPTIONS = (
         ("test_edge_config.py",),
     ),
     Assumption(
+        "An explicit Deny in a bucket policy wins over any Allow; aws:PrincipalArn of a role session is the role ARN",
+        "Policy evaluation logic",
+        ("test_two_stacks.py",),
+    ),
+    Assumption(
         "A REST API change reaches the stage only through a new deployment",
         "Deploy REST APIs in API Gateway",
         ("test_two_stacks.py",),

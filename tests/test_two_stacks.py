@@ -88,3 +88,20 @@ def test_api_deployment_follows_gateway_responses_and_the_authorizer(dev_snapsho
     needed = {r["urn"] for r in dev_snapshot["resources"]
               if r["type"] in ("aws:apigateway/response:Response", "aws:apigateway/authorizer:Authorizer")}
     assert needed and needed <= set(deployment["options"]["dependsOn"])
+
+
+def test_weights_are_readable_only_by_the_model_read_roles(prod_snapshot):
+    """IAM user guide, "Policy evaluation logic": an explicit Deny in the bucket policy wins over any Allow, so no
+    identity policy in the account (an admin's s3:*) reads the weights; "AWS global condition context keys":
+    aws:PrincipalArn of a role session is the role's ARN."""
+    import json
+
+    policy = json.loads(next(r for r in prod_snapshot["resources"] if r["type"] == "aws:s3/bucketPolicy:BucketPolicy")["props"]["policy"])
+    deny = next(s for s in policy["Statement"] if s.get("Sid") == "DenyObjectReadsButModelRoles")
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and "s3:GetObject" in deny["Action"]
+    read_roles = sorted(r["props"].get("arn") or f"arn:aws:iam::123456789012:role/{r['name']}" for r in prod_snapshot["resources"]
+                        if r["type"] == "aws:iam/role:Role" and r["name"].endswith("-read"))
+    allowed = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+    assert read_roles and len(allowed) == len(read_roles)
+    assert all(arn.startswith("arn:aws:iam::") and ":role/" in arn for arn in allowed)
+    assert any(s.get("Sid") == "DenyInsecureTransport" for s in policy["Statement"])

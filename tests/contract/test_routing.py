@@ -37,7 +37,6 @@ import vllm_server as vs
 
 pytestmark = pytest.mark.vllm
 
-MODEL_HEADER = "x-vllm-model"
 POD_ADDRESSES = ("127.0.0.2", "127.0.0.3")  # one "pod IP" per model; vLLM listens on the rendered port there
 ROUTER_READY_SECONDS = 30
 DISCOVERY_SECONDS = 30
