@@ -100,6 +100,9 @@ class GpuCluster(pulumi.ComponentResource):
             # Managed node groups and Karpenter nodes all use the EKS-created cluster security group (members talk
             # to each other and to the control plane); pulumi_eks's extra groups are for self-managed nodes only.
             skip_default_security_groups=True,
+            # Opt-in: without it the VPC CNI add-on ignores every NetworkPolicy (pulumi-eks cni-addon.ts writes
+            # `enableNetworkPolicy` into the add-on's configuration only when vpcCniOptions sets it).
+            vpc_cni_options={"enable_network_policy": True},
             tags={"karpenter.sh/discovery": cluster_name},
             opts=child,
         )

@@ -145,6 +145,7 @@ def compliant_stack() -> dict:
             "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
             "encryptionConfigKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k1",
             "skipDefaultNodeGroup": True, "createOidcProvider": True, "authenticationMode": "API",
+            "vpcCniOptions": {"enableNetworkPolicy": True},
         }),
         resource("aws:eks/cluster:Cluster", "gpu-eksCluster", {
             "vpcConfig": {"subnetIds": ["net-private-a-id", "net-private-b-id", "net-public-a-id",

@@ -153,6 +153,11 @@ def subnet_maps_public_ip(s):
     subnets[0]["props"]["mapPublicIpOnLaunch"] = True
 
 
+def network_policy_not_enforced(s):
+    for cluster in _require(_of_type(s, "eks:index:Cluster"), "eks:index:Cluster"):
+        cluster["props"].pop("vpcCniOptions", None)
+
+
 MUTATIONS = [
     (public_endpoint, "eks-endpoint-private"),
     (startup_probe_60s, "vllm-startup-probe-budget"),
@@ -163,6 +168,7 @@ MUTATIONS = [
     (scaled_object_removed, "vllm-keda-autoscaling"),
     (bucket_without_versioning, "model-bucket-versioned"),
     (subnet_maps_public_ip, "no-public-node-ips"),
+    (network_policy_not_enforced, "vpc-cni-network-policy-enforced"),
 ]
 
 

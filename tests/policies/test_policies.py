@@ -7,6 +7,7 @@ import json
 import pytest
 
 from preflight.engine import PolicyConfigError
+from .test_cluster_policies import POLICY_NAMES as CLUSTER_POLICIES
 from .snapshots import (
     ISSUER, OIDC_ARN, UNKNOWN, add, compliant_stack, find, find_all, mutated, read_policy, remove, resource,
     trust_policy, vllm_container, vllm_deployment, vllm_containers_of,
@@ -33,6 +34,7 @@ EXPECTED_POLICIES = {
     "model-bucket-public-access-blocked": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
     "model-bucket-tls-only": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
     "eks-secrets-encrypted": ("mandatory", set()),
+    "vpc-cni-network-policy-enforced": ("mandatory", set()),
     "containers-run-as-non-root": ("mandatory", {"exemptNamespaces"}),
     "containers-read-only-root-filesystem": ("mandatory", {"exemptNamespaces"}),
     "containers-no-privilege-escalation": ("mandatory", {"exemptNamespaces"}),
@@ -550,7 +552,8 @@ RELATED = {
 
 
 def test_every_policy_has_a_firing_test():
-    assert {policy for policy, _ in FIRING} == set(EXPECTED_POLICIES) - EDGE_POLICIES
+    # Edge and cluster policies fire in test_edge_policies.py and test_cluster_policies.py.
+    assert {policy for policy, _ in FIRING} == set(EXPECTED_POLICIES) - EDGE_POLICIES - CLUSTER_POLICIES
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -605,6 +608,8 @@ def _eks_real_preview_form_only(s):
     """A real preview of a program not using pulumi-eks: only aws:eks/cluster:Cluster is there."""
     remove(s, EKS_COMPONENT)
     find(s, EKS_CLUSTER)["parent"] = None
+    add(s, resource("aws:eks/addon:Addon", "gpu-vpc-cni", {"clusterName": "gpu", "addonName": "vpc-cni",
+                                                            "configurationValues": '{"enableNetworkPolicy": "true"}'}))
 
 
 def _system_namespace_exempt(s):
