@@ -10,7 +10,7 @@ from components.internal_api_key import InternalApiKey
 from components.karpenter import on_demand_gpus
 from components.model_store import ModelStore
 from components.model_sync import staging_gib
-from components.network import Network, plan_subnets
+from components.network import Network, kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
 from components.observability import Observability
 from components.sizing import SizingError, plan_models
 from components.startup_time import StartupBudgetError, check_startup_budgets
@@ -47,6 +47,7 @@ network = Network(
 # --- GPU cluster and model weights ------------------------------------------------------------------------------------
 # Every model's serving namespace and service account, computed once (VllmService uses the same values).
 model_namespaces = {model.name: f"vllm-{model.name}" for model in config.models}
+service_cidr = kubernetes_service_cidr(config.network.cidr)
 MODEL_SERVICE_ACCOUNT = "vllm-server"
 gpu_cluster = GpuCluster(
     "cluster",
@@ -55,6 +56,7 @@ gpu_cluster = GpuCluster(
         "version": config.cluster.version,
         "vpc_id": network.vpc_id,
         "private_subnet_ids": network.private_subnet_ids,
+        "service_cidr": service_cidr,
         "endpoint_public_access": config.cluster.endpoint_public_access,
         "public_access_cidrs": list(config.cluster.public_access_cidrs),
         "admin_principal_arn": config.cluster.admin_principal_arn,
@@ -159,8 +161,10 @@ edge = Edge(
         "region": region,
         "vpc_id": network.vpc_id,
         "vpc_cidr": config.network.cidr,
+        "kubernetes_api_address": kubernetes_api_service_address(service_cidr),
         "private_subnet_ids": network.private_subnet_ids,
-        "private_subnet_cidrs": plan_subnets(config.network.cidr, config.network.availability_zones).private,
+        "load_balancer_subnet_ids": network.load_balancer_subnet_ids,
+        "load_balancer_subnet_cidrs": plan_subnets(config.network.cidr, config.network.availability_zones).load_balancer,
         "cluster_name": gpu_cluster.cluster_name,
         "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
         "oidc_issuer": gpu_cluster.oidc_issuer,

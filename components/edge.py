@@ -50,8 +50,11 @@ class EdgeArgs(TypedDict):
     region: str
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
+    kubernetes_api_address: str  # the `kubernetes` Service ClusterIP the routers' discovery client dials
     private_subnet_ids: pulumi.Input[list[str]]
-    private_subnet_cidrs: list[str]  # where the internal ALB's nodes live: the routers admit only these
+    # The internal ALB's own subnets, where nothing else has an address: the routers admit only these.
+    load_balancer_subnet_ids: pulumi.Input[list[str]]
+    load_balancer_subnet_cidrs: list[str]
     cluster_name: pulumi.Input[str]
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
@@ -91,8 +94,9 @@ class Edge(pulumi.ComponentResource):
                     "target_group_arn": target_groups[model["name"]].arn,
                     "timeouts": self._timeouts,
                     "system_node_selector": args["system_node_selector"],
-                    "alb_subnet_cidrs": args["private_subnet_cidrs"],
+                    "alb_subnet_cidrs": args["load_balancer_subnet_cidrs"],
                     "vpc_cidr": args["vpc_cidr"],
+                    "kubernetes_api_address": args["kubernetes_api_address"],
                     "scraper_namespace": args["scraper_namespace"],
                     "scraper_pod_labels": args["scraper_pod_labels"],
                     "k8s_provider": args["k8s_provider"],
@@ -211,7 +215,7 @@ class Edge(pulumi.ComponentResource):
             f"{name}-alb",
             internal=True,
             load_balancer_type="application",
-            subnets=args["private_subnet_ids"],
+            subnets=args["load_balancer_subnet_ids"],
             security_groups=[alb_group.id],
             idle_timeout=timeouts.alb_idle_seconds,
             drop_invalid_header_fields=True,

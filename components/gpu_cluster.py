@@ -50,6 +50,7 @@ class GpuClusterArgs(TypedDict):
     version: str
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
+    service_cidr: str  # Kubernetes Service range (network.kubernetes_service_cidr): NetworkPolicies name its API address
     endpoint_public_access: bool
     public_access_cidrs: list[str]
     admin_principal_arn: str | None
@@ -88,6 +89,7 @@ class GpuCluster(pulumi.ComponentResource):
             version=args["version"],
             vpc_id=args["vpc_id"],
             private_subnet_ids=args["private_subnet_ids"],
+            kubernetes_service_ip_address_range=args["service_cidr"],
             node_associate_public_ip_address=False,
             endpoint_private_access=True,
             endpoint_public_access=args["endpoint_public_access"],

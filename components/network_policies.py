@@ -1,10 +1,12 @@
 """NetworkPolicies of a serving namespace: default deny, then exactly the flows the request path needs.
 
 Enforced by the VPC CNI's network policy agent (`enableNetworkPolicy`). Flows allowed:
-  ALB (its subnets)       -> router :8000          (requests; the ALB's listener rules pass only /v1 routes)
+  ALB (its own subnets)   -> router :8000          (requests; the ALB's listener rules pass only /v1 routes, and
+                             nothing but the ALB has an address there, so no pod reaches the router's admin routes)
   metrics scraper         -> router :29000, vLLM :8000 (/metrics)
   router                  -> vLLM pods of this model :8000
-  router                  -> Kubernetes API :443   (service discovery lists/watches this namespace's pods)
+  router                  -> Kubernetes API :443   (service discovery lists/watches this namespace's pods: the
+                             `kubernetes` Service ClusterIP it dials, and the endpoint ENIs in the VPC it reaches)
   vLLM                    -> 443 (VPC interface endpoints and S3 through its gateway endpoint)
   every pod               -> cluster DNS :53
 Pure functions: plain values in, Kubernetes objects (dicts) out.
@@ -94,6 +96,7 @@ def router_policy(
     vllm_pod_labels: dict[str, str],
     alb_subnet_cidrs: list[str],
     vpc_cidr: str,
+    kubernetes_api_address: str,
     scraper_namespace: str,
     scraper_pod_labels: dict[str, str],
 ) -> dict[str, Any]:
@@ -109,7 +112,11 @@ def router_policy(
         egress=[
             {"to": [_pods(vllm_pod_labels)], "ports": _tcp(VLLM_PORT)},
             _dns_egress(),
-            # The EKS API endpoint's network interfaces live in the VPC (private endpoint).
+            # The client dials the `kubernetes` Service ClusterIP, and the AWS network policy agent matches the
+            # address before kube-proxy translates it; its controller adds ClusterIPs for pod-selector peers only,
+            # never for ipBlock peers (aws/amazon-network-policy-controller-k8s pkg/resolvers/endpoints.go).
+            {"to": [{"ipBlock": {"cidr": f"{kubernetes_api_address}/32"}}], "ports": _tcp(443)},
+            # The EKS API endpoint's network interfaces live in the VPC (private endpoint): the translated address.
             {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _tcp(443)},
         ],
     )
@@ -121,6 +128,7 @@ def serving_namespace_policies(
     router_pod_labels: dict[str, str],
     alb_subnet_cidrs: list[str],
     vpc_cidr: str,
+    kubernetes_api_address: str,
     scraper_namespace: str,
     scraper_pod_labels: dict[str, str],
 ) -> list[dict[str, Any]]:
@@ -129,6 +137,13 @@ def serving_namespace_policies(
         default_deny(namespace),
         vllm_policy(namespace, vllm_pod_labels, router_pod_labels, scraper_namespace, scraper_pod_labels),
         router_policy(
-            namespace, router_pod_labels, vllm_pod_labels, alb_subnet_cidrs, vpc_cidr, scraper_namespace, scraper_pod_labels
+            namespace,
+            router_pod_labels,
+            vllm_pod_labels,
+            alb_subnet_cidrs,
+            vpc_cidr,
+            kubernetes_api_address,
+            scraper_namespace,
+            scraper_pod_labels,
         ),
     ]

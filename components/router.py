@@ -144,6 +144,7 @@ class ModelRouterArgs(TypedDict):
     system_node_selector: dict[str, str]
     alb_subnet_cidrs: list[str]
     vpc_cidr: str
+    kubernetes_api_address: str
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
     k8s_provider: k8s.Provider
@@ -188,7 +189,14 @@ class ModelRouter(pulumi.ComponentResource):
         )
         policies = pulumi.Output.all(namespace, vllm_labels, args["scraper_namespace"], args["scraper_pod_labels"]).apply(
             lambda values: serving_namespace_policies(
-                values[0], values[1], labels, args["alb_subnet_cidrs"], args["vpc_cidr"], values[2], values[3]
+                values[0],
+                values[1],
+                labels,
+                args["alb_subnet_cidrs"],
+                args["vpc_cidr"],
+                args["kubernetes_api_address"],
+                values[2],
+                values[3],
             )
         )
         for index, role_name in enumerate(NETWORK_POLICY_ROLES):
