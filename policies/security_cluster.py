@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any
 
-from _aws import EKS_CLUSTER, EKS_COMPONENT
+from _aws import EKS_CLUSTER, EKS_COMPONENT, NODE_SUBNET_CONFIG, SUBNET, tags_of
+from _kubernetes import DEPLOYMENT, containers, flag_values, namespace_of, parse_image, pod_labels, pod_spec, \
+    same_namespace, selector_matches
 from _stack import MANDATORY, StackView, describe, stack_policy
-from _values import as_bool, get, is_unknown
+from _values import as_bool, as_list, as_number, contains_unknown, get, is_unknown
 
 EKS_ADDON = "aws:eks/addon:Addon"
 EKS_VPC_CNI_ADDON = "eks:index:VpcCniAddon"  # pulumi-eks' own component for the add-on
@@ -63,6 +66,164 @@ def _check_network_policy_enforced(view: StackView, config, findings, args):
                       '{"enableNetworkPolicy": "true"}).', cluster.urn)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# router-serving-port-from-alb-only
+# ---------------------------------------------------------------------------------------------------------------
+
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ROUTER_CONFIG = {
+    "routerImageNames": {
+        "type": "array", "items": {"type": "string"}, "default": ["vllm-router"],
+        "description": "Image names (last path segment, no tag) of routers whose serving port also serves "
+                       "unauthenticated admin routes.",
+    },
+    **NODE_SUBNET_CONFIG,
+}
+
+
+def _router_container(container: Mapping, config: Mapping) -> bool:
+    image = container.get("image")
+    if isinstance(image, str) and not is_unknown(image):
+        if parse_image(image)[0].rsplit("/", 1)[-1] in config["routerImageNames"]:
+            return True
+    return any(isinstance(c, str) and c.rsplit("/", 1)[-1] in config["routerImageNames"]
+               for c in as_list(container.get("command"))[:1])
+
+
+def _serving_ports(container: Mapping) -> set:
+    """The router's serving port (`--port`, and its container port's name); the Prometheus port is apart."""
+    metrics = {as_number(value) for value in flag_values(container, "--prometheus-port")}
+    ports: set = {as_number(value) for value in flag_values(container, "--port")}
+    for port in as_list(container.get("ports")):
+        number = as_number(get(port, "containerPort"))
+        if number not in metrics:
+            ports.add(number)
+            if isinstance(get(port, "name"), str):
+                ports.add(get(port, "name"))
+    return {port for port in ports if port is not None}
+
+
+def _rule_admits(rule: Mapping, ports: set) -> bool:
+    rule_ports = as_list(rule.get("ports"))
+    if not rule_ports:
+        return True  # no ports: every port
+    for entry in rule_ports:
+        port = get(entry, "port")
+        if port is None:
+            return True
+        number = as_number(port)
+        end = as_number(get(entry, "endPort")) if get(entry, "endPort") is not None else number
+        if port in ports or (number is not None and any(
+                isinstance(p, float) and number <= p <= end for p in ports)):
+            return True
+    return False
+
+
+def _subnet_ids_of(props: Mapping) -> list:
+    ids = as_list(props.get("subnetIds")) + as_list(props.get("privateSubnetIds")) + as_list(props.get("publicSubnetIds"))
+    return ids + as_list(get(props, "vpcConfig", "subnetIds"))
+
+
+def _load_balancer_only_cidrs(view: StackView, config: Mapping) -> Any:
+    """CIDRs of subnets that hold a load balancer and no node, cluster or pod: the only sources a router may admit."""
+    subnets = view.of_type(SUBNET)
+    node_subnets = {s.urn for s in subnets if any(k in tags_of(view.p(s)) for k in config["nodeSubnetTagKeys"])}
+    for holder in view.resources:
+        if holder.resource_type == LOAD_BALANCER:
+            continue
+        if any(key in view.p(holder) for key in ("subnetIds", "privateSubnetIds", "vpcConfig")):
+            node_subnets |= {s.urn for s in subnets if view.refers_to(holder, "subnetIds", _subnet_ids_of(view.p(holder)), s)}
+    cidrs = []
+    for balancer in view.of_type(LOAD_BALANCER):
+        value = view.p(balancer).get("subnets")
+        if contains_unknown(value) and not view.resolve(balancer, "subnets", subnets):
+            return value
+        for subnet in view.resolve(balancer, "subnets", subnets):
+            cidr = view.p(subnet).get("cidrBlock")
+            if subnet.urn not in node_subnets and isinstance(cidr, str) and not is_unknown(cidr):
+                cidrs.append(ipaddress.ip_network(cidr, strict=False))
+    return cidrs
+
+
+def _selects(policy_props: Mapping, labels: Mapping) -> Any:
+    selector = get(policy_props, "spec", "podSelector", default={})
+    if contains_unknown(selector):
+        return selector
+    if not (get(selector, "matchLabels") or get(selector, "matchExpressions")):
+        return True  # the empty selector: every pod of the namespace
+    return selector_matches(selector, labels)
+
+
+def _polices_ingress(policy_props: Mapping) -> bool:
+    types = as_list(get(policy_props, "spec", "policyTypes"))
+    return "Ingress" in types or not types  # no policyTypes: Ingress is implied
+
+
+def _peer_problem(peer: Mapping, allowed: list) -> str | None:
+    if "ipBlock" not in peer:
+        return "pods (podSelector/namespaceSelector)"
+    cidr = get(peer, "ipBlock", "cidr")
+    try:
+        network = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        return f"ipBlock {cidr}"
+    if not any(network.subnet_of(block) for block in allowed if block.version == network.version):
+        return f"ipBlock {cidr} (not within the load balancer's own subnets)"
+    return None
+
+
+def _check_router_fenced(view: StackView, config, findings, args):
+    """vllm-router 0.1.17 serves /add_worker, /remove_worker, /list_workers without authentication on its serving
+    port (../shared/FACTS.md); with the VPC CNI every pod takes an address of a node subnet, so only sources inside
+    subnets that hold the load balancer alone keep other pods away from them."""
+    routers = []
+    for deployment in view.of_type(DEPLOYMENT):
+        props = view.p(deployment)
+        found = [c for c in containers(pod_spec(deployment.resource_type, props), include_init=False)
+                 if _router_container(c, config)]
+        if found:
+            routers.append((deployment, props, set().union(*(_serving_ports(c) for c in found))))
+    if not routers:
+        return
+    allowed = _load_balancer_only_cidrs(view, config)
+    if is_unknown(allowed) or contains_unknown(allowed):
+        findings.cannot_judge("load balancer subnets")
+        return
+    policies = view.of_type(NETWORK_POLICY)
+    for deployment, props, ports in routers:
+        labels = pod_labels(deployment.resource_type, props)
+        namespace = namespace_of(props)
+        if contains_unknown(labels) or is_unknown(namespace):
+            findings.cannot_judge(f"{describe(deployment)} labels/namespace")
+            continue
+        selecting = []
+        for policy in policies:
+            policy_props = view.p(policy)
+            if contains_unknown(policy_props):
+                findings.cannot_judge(describe(policy))
+                continue
+            if same_namespace(namespace_of(policy_props), namespace) is True and _selects(policy_props, labels) is True \
+                    and _polices_ingress(policy_props):
+                selecting.append((policy, policy_props))
+        if not selecting:
+            findings.fail(f"{describe(deployment)} runs a router whose admin routes have no authentication, and no "
+                          "NetworkPolicy restricts its ingress: every pod can add or remove its workers.", deployment.urn)
+            continue
+        for policy, policy_props in selecting:
+            for index, rule in enumerate(as_list(get(policy_props, "spec", "ingress"))):
+                if not _rule_admits(rule, ports):
+                    continue
+                peers = as_list(get(rule, "from"))
+                problems = ["every source (no `from`)"] if not peers else \
+                    [p for p in (_peer_problem(peer, allowed) for peer in peers) if p]
+                for problem in problems:
+                    findings.fail(f"{describe(policy)} ingress[{index}] admits {problem} to the router's serving port "
+                                  f"of {describe(deployment)}, which also serves its unauthenticated admin routes; "
+                                  "admit only the load balancer's own subnets (subnets no node or pod uses).",
+                                  policy.urn)
+
+
 POLICIES = [
     stack_policy(
         name="vpc-cni-network-policy-enforced",
@@ -70,5 +231,13 @@ POLICIES = [
                     "NetworkPolicy is ignored.",
         enforcement_level=MANDATORY,
         check=_check_network_policy_enforced,
+    ),
+    stack_policy(
+        name="router-serving-port-from-alb-only",
+        description="A router's serving port (which also serves its unauthenticated admin routes) is admitted only "
+                    "from subnets that hold the load balancer alone.",
+        enforcement_level=MANDATORY,
+        check=_check_router_fenced,
+        config=ROUTER_CONFIG,
     ),
 ]

@@ -11,7 +11,7 @@ import pytest
 from .snapshots import UNKNOWN, add, compliant_stack, find, mutated, resource
 
 EKS_COMPONENT = "eks:index:Cluster"
-POLICY_NAMES = {"vpc-cni-network-policy-enforced"}
+POLICY_NAMES = {"vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only"}
 
 
 def _fired(check, snapshot, policy, policy_config=None) -> list[str]:
@@ -55,3 +55,67 @@ def test_vpc_cni_addon_configuration_counts_as_enforcement(check):
 def test_unknown_enforcement_is_not_judged(check):
     snapshot = mutated(lambda s: find(s, EKS_COMPONENT)["props"].update({"vpcCniOptions": {"enableNetworkPolicy": UNKNOWN}}))
     assert not _fired(check, snapshot, "vpc-cni-network-policy-enforced")
+
+
+# --- router-serving-port-from-alb-only ---------------------------------------------------------------------------
+
+ROUTER_LABELS = {"app.kubernetes.io/name": "vllm-router", "app.kubernetes.io/instance": "qwen3-8b"}
+
+
+def _router_stack(request_peers: list, *, alb_subnets=("net-lb-a-id", "net-lb-b-id"), with_policy=True) -> dict:
+    """The compliant stack plus a router, its NetworkPolicy and an internal ALB in two /27 subnets of its own."""
+    def build(s):
+        for index, zone in enumerate("ab"):
+            add(s, resource("aws:ec2/subnet:Subnet", f"net-lb-{zone}", {
+                "vpcId": UNKNOWN, "cidrBlock": f"10.0.255.{192 + 32 * index}/27", "availabilityZone": f"us-east-1{zone}",
+                "mapPublicIpOnLaunch": False}))
+        add(s, resource("aws:lb/loadBalancer:LoadBalancer", "edge-alb", {
+            "internal": True, "loadBalancerType": "application", "subnets": list(alb_subnets)}))
+        add(s, resource("kubernetes:apps/v1:Deployment", "router", {
+            "metadata": {"name": "vllm-router", "namespace": "llm"},
+            "spec": {"selector": {"matchLabels": ROUTER_LABELS}, "template": {
+                "metadata": {"labels": ROUTER_LABELS},
+                "spec": {"securityContext": {"runAsNonRoot": True}, "containers": [{
+                    "name": "router", "image": "docker.io/vllm/vllm-router:v0.1.17@sha256:" + "c" * 64,
+                    "command": ["vllm-router"], "args": ["--port", "8000", "--prometheus-port", "29000"],
+                    "ports": [{"name": "http", "containerPort": 8000.0}, {"name": "metrics", "containerPort": 29000.0}],
+                    "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False}}]}}}}))
+        if with_policy:
+            add(s, resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", "router-from-alb", {
+                "metadata": {"name": "router-from-alb", "namespace": "llm"},
+                "spec": {"podSelector": {"matchLabels": ROUTER_LABELS}, "policyTypes": ["Ingress", "Egress"],
+                         "ingress": [{"from": request_peers, "ports": [{"protocol": "TCP", "port": 8000.0}]},
+                                     {"from": [{"podSelector": {"matchLabels": {"app": "prometheus"}}}],
+                                      "ports": [{"protocol": "TCP", "port": 29000.0}]}]}}))
+    return mutated(build)
+
+
+LB_PEERS = [{"ipBlock": {"cidr": "10.0.255.192/27"}}, {"ipBlock": {"cidr": "10.0.255.224/27"}}]
+
+
+def test_router_admitting_only_the_load_balancer_subnets_is_quiet(check):
+    assert _fired(check, _router_stack(LB_PEERS), "router-serving-port-from-alb-only") == []
+
+
+@pytest.mark.parametrize("peers,expected", [
+    ([{"ipBlock": {"cidr": "10.0.0.0/19"}}], "10.0.0.0/19"),  # the node subnet: every pod in it
+    ([{"podSelector": {}}], "pods"),
+    ([], "every source"),
+])
+def test_router_admitting_pod_addresses_fires(check, peers, expected):
+    """vllm-router 0.1.17: POST /add_worker, /remove_worker, /list_workers answer without authentication on the
+    serving port (measured, ../shared/FACTS.md "vLLM router"); VPC CNI pods take node-subnet addresses."""
+    [message] = _fired(check, _router_stack(peers), "router-serving-port-from-alb-only")
+    assert expected in message and "admin routes" in message
+
+
+def test_load_balancer_in_the_node_subnets_fires(check):
+    """The defect of issue 14: the internal ALB sat in the node subnets, so "the ALB's subnets" were every pod's."""
+    snapshot = _router_stack([{"ipBlock": {"cidr": "10.0.0.0/19"}}, {"ipBlock": {"cidr": "10.0.32.0/19"}}],
+                             alb_subnets=("net-private-a-id", "net-private-b-id"))
+    assert len(_fired(check, snapshot, "router-serving-port-from-alb-only")) == 2
+
+
+def test_router_without_any_ingress_policy_fires(check):
+    [message] = _fired(check, _router_stack([], with_policy=False), "router-serving-port-from-alb-only")
+    assert "no NetworkPolicy restricts its ingress" in message

@@ -158,6 +158,16 @@ def network_policy_not_enforced(s):
         cluster["props"].pop("vpcCniOptions", None)
 
 
+def router_admits_node_subnets(s):
+    """The internal ALB back in the node subnets, as before issue 14: the router admits every pod's address."""
+    policies = [r for r in _of_type(s, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if r["props"]["metadata"]["name"] == "router-from-alb"]
+    node_cidrs = [r["props"]["cidrBlock"] for r in _of_type(s, "aws:ec2/subnet:Subnet")
+                  if any(tag in (r["props"].get("tags") or {}) for tag in NODE_SUBNET_TAGS)]
+    for policy in _require(policies, "router NetworkPolicy"):
+        policy["props"]["spec"]["ingress"][0]["from"] = [{"ipBlock": {"cidr": cidr}} for cidr in node_cidrs]
+
+
 MUTATIONS = [
     (public_endpoint, "eks-endpoint-private"),
     (startup_probe_60s, "vllm-startup-probe-budget"),
@@ -169,6 +179,7 @@ MUTATIONS = [
     (bucket_without_versioning, "model-bucket-versioned"),
     (subnet_maps_public_ip, "no-public-node-ips"),
     (network_policy_not_enforced, "vpc-cni-network-policy-enforced"),
+    (router_admits_node_subnets, "router-serving-port-from-alb-only"),
 ]
 
 

@@ -35,6 +35,7 @@ EXPECTED_POLICIES = {
     "model-bucket-tls-only": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
     "eks-secrets-encrypted": ("mandatory", set()),
     "vpc-cni-network-policy-enforced": ("mandatory", set()),
+    "router-serving-port-from-alb-only": ("mandatory", {"routerImageNames", "nodeSubnetTagKeys", "publicSubnetTagKeys"}),
     "containers-run-as-non-root": ("mandatory", {"exemptNamespaces"}),
     "containers-read-only-root-filesystem": ("mandatory", {"exemptNamespaces"}),
     "containers-no-privilege-escalation": ("mandatory", {"exemptNamespaces"}),
