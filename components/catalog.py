@@ -250,13 +250,18 @@ POD_READINESS_GATE_LABEL = ("elbv2.k8s.aws/pod-readiness-gate-inject", "enabled"
 # script) rather than relying on the image's entrypoint.
 VLLM_ROUTER_VERSION = "0.1.17"
 VLLM_ROUTER_IMAGE = f"docker.io/vllm/vllm-router:v{VLLM_ROUTER_VERSION}"
-# Measured with 0.1.17 (FACTS.md "vLLM router"): /health is the router's own liveness (200 with zero workers),
-# /readiness is 503 until a worker is healthy; with no worker a request gets 503 "No available workers" at once.
+# Measured with 0.1.17 (FACTS.md "vLLM router"): /health answers 503 as soon as ANY discovered worker fails the
+# router's own check (so a probe or ALB check on it would take every router of a model out, and restart them, for
+# one bad vLLM replica); /liveness is the router process alone; /readiness is 200 while at least one worker is
+# healthy; with no worker a request gets 503 "No available workers" at once.
 # power_of_two picks the less loaded of two random workers from the router's own in-flight counts (no per-request
 # call to every worker, unlike cache_aware's /render calls). It refuses to START with fewer than 2 static
 # workers, but with --service-discovery the worker list starts empty and grows, so it applies.
 VLLM_ROUTER_POLICY = "power_of_two"
-VLLM_ROUTER_HEALTH_PATH = "/health"
+VLLM_ROUTER_LIVENESS_PATH = "/liveness"
+# The router checks its workers every 60 s by default (--health-check-interval-secs): a dead worker would keep
+# getting requests for up to a minute.
+VLLM_ROUTER_HEALTH_CHECK_INTERVAL_SECONDS = 5
 
 # AWS WAF managed rule groups (vendor AWS), https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html
 # The common rule set's SizeRestrictions_BODY blocks bodies over 8 KB, shorter than many chat prompts: it is set to

@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import edge_specs as specs
-from components.catalog import AUTHORIZER_LAMBDA_RUNTIME, AWS_LOAD_BALANCER_CONTROLLER_CHART, VLLM_ROUTER_HEALTH_PATH
+from components.catalog import AUTHORIZER_LAMBDA_RUNTIME, AWS_LOAD_BALANCER_CONTROLLER_CHART, VLLM_ROUTER_LIVENESS_PATH
 from components.edge_api import build_rest_api
 from components.edge_cdn import distribution, web_acl
 from components.iam_documents import irsa_trust_policy, service_trust_policy
@@ -250,7 +250,8 @@ class Edge(pulumi.ComponentResource):
                 port=specs.ROUTER_PORT,
                 deregistration_delay=timeouts.deregistration_delay_seconds,
                 health_check={
-                    "path": VLLM_ROUTER_HEALTH_PATH,
+                    # The router process, never its workers: one bad vLLM replica must not empty the target group.
+                    "path": VLLM_ROUTER_LIVENESS_PATH,
                     "port": "traffic-port",
                     "matcher": "200",
                     "interval": 10,

@@ -20,7 +20,8 @@ import pulumi_kubernetes as k8s
 
 from components.catalog import (
     POD_READINESS_GATE_LABEL,
-    VLLM_ROUTER_HEALTH_PATH,
+    VLLM_ROUTER_HEALTH_CHECK_INTERVAL_SECONDS,
+    VLLM_ROUTER_LIVENESS_PATH,
     VLLM_ROUTER_IMAGE,
     VLLM_ROUTER_POLICY,
 )
@@ -51,6 +52,7 @@ def router_args(namespace: str, vllm_pod_labels: dict[str, str], timeouts: Timeo
         "--service-discovery-namespace", namespace,
         "--request-id-headers", "x-request-id",
         "--request-timeout-secs", str(timeouts.router_request_seconds),
+        "--health-check-interval-secs", str(VLLM_ROUTER_HEALTH_CHECK_INTERVAL_SECONDS),
         "--prometheus-host", "0.0.0.0",
         "--prometheus-port", str(ROUTER_METRICS_PORT),
         "--log-level", "info",
@@ -65,7 +67,11 @@ def deployment_spec(
     system_node_selector: dict[str, str],
 ) -> dict[str, Any]:
     labels = router_labels(model_name)
-    probe = {"httpGet": {"path": VLLM_ROUTER_HEALTH_PATH, "port": "http"}, "periodSeconds": 5, "timeoutSeconds": 2}
+    # Both probes ask for the router process alone (/liveness). Not /health: it fails when any one worker does, and
+    # would restart every router of the model at once. Not /readiness either: it fails with zero workers, and a
+    # model at zero must keep a Ready router behind the ALB (it answers 503 at once, and the ALB's request count
+    # is what wakes the model up); a rollout at zero would never finish.
+    probe = {"httpGet": {"path": VLLM_ROUTER_LIVENESS_PATH, "port": "http"}, "periodSeconds": 5, "timeoutSeconds": 2}
     return {
         "replicas": ROUTER_REPLICAS,
         "selector": {"matchLabels": labels},

@@ -2,4 +2,82 @@
 
 from __future__ import annotations
 
-POLICIES: list = []
+from collections.abc import Mapping
+
+from _kubernetes import container_label, namespace_of, pod_labels, same_namespace, selector_matches
+from _router import ROUTER_CONFIG, router_workloads
+from _stack import MANDATORY, StackView, describe, stack_policy
+from _values import contains_unknown, get, is_unknown
+
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+TARGET_GROUP_BINDING = "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
+SERVICE = "kubernetes:core/v1:Service"
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+
+# ---------------------------------------------------------------------------------------------------------------
+# router-health-check-process-only
+# ---------------------------------------------------------------------------------------------------------------
+
+ROUTER_HEALTH_CONFIG = {
+    **ROUTER_CONFIG,
+    "forbiddenPaths": {
+        "type": "array", "items": {"type": "string"}, "default": ["/health"],
+        "description": "Router paths whose answer depends on its workers (vllm-router 0.1.17: /health is 503 once "
+                       "any worker is unhealthy); probes and target-group checks must not use them.",
+    },
+}
+
+
+def _router_target_groups(view: StackView, deployment, props: Mapping) -> list:
+    """Target groups bound (TargetGroupBinding -> Service selecting the router's pods) to a router Deployment."""
+    labels = pod_labels(deployment.resource_type, props)
+    services = []
+    for service in view.of_type(SERVICE):
+        service_props = view.p(service)
+        selector = get(service_props, "spec", "selector")
+        if same_namespace(namespace_of(service_props), namespace_of(props)) is True and isinstance(selector, Mapping) \
+                and selector and selector_matches({"matchLabels": selector}, labels) is True:
+            services.append(get(service_props, "metadata", "name"))
+    groups = []
+    for binding in view.of_type(TARGET_GROUP_BINDING):
+        binding_props = view.p(binding)
+        if get(binding_props, "spec", "serviceRef", "name") in services \
+                and same_namespace(namespace_of(binding_props), namespace_of(props)) is True:
+            groups += view.resolve(binding, "spec", view.of_type(TARGET_GROUP))
+    return groups
+
+
+def _check_router_health(view: StackView, config, findings, args):
+    """vllm-router 0.1.17 (measured, ../shared/FACTS.md): /health turns 503 when one worker fails; a probe or ALB
+    check on it restarts or drains every router of a model for one bad vLLM replica."""
+    forbidden = set(config["forbiddenPaths"])
+    for deployment, props, routers in router_workloads(view, config):
+        for container in routers:
+            for probe in PROBES:
+                path = get(container, probe, "httpGet", "path")
+                if is_unknown(path):
+                    findings.cannot_judge(f"{describe(deployment)} {probe}")
+                elif path in forbidden:
+                    findings.fail(f"{describe(deployment)} {container_label(container)} {probe} asks for {path}, which "
+                                  "fails as soon as any one worker is unhealthy; use the router's own /liveness.",
+                                  deployment.urn)
+        for group in _router_target_groups(view, deployment, props):
+            path = get(view.p(group), "healthCheck", "path")
+            if contains_unknown(path):
+                findings.cannot_judge(f"{describe(group)} healthCheck.path")
+            elif path in forbidden:
+                findings.fail(f"{describe(group)} checks the router of {describe(deployment)} on {path}, which fails "
+                              "as soon as any one worker is unhealthy and would take every router of the model out of "
+                              "the target group; check /liveness.", group.urn)
+
+
+POLICIES = [
+    stack_policy(
+        name="router-health-check-process-only",
+        description="Router probes and target-group health checks ask for the router process (/liveness), never "
+                    "a path that fails with one worker (/health).",
+        enforcement_level=MANDATORY,
+        check=_check_router_health,
+        config=ROUTER_HEALTH_CONFIG,
+    ),
+]

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from _aws import EKS_CLUSTER, EKS_COMPONENT, NODE_SUBNET_CONFIG, SUBNET, tags_of
-from _kubernetes import DEPLOYMENT, containers, flag_values, namespace_of, parse_image, pod_labels, pod_spec, \
-    same_namespace, selector_matches
+from _kubernetes import namespace_of, pod_labels, same_namespace, selector_matches
+from _router import ROUTER_CONFIG, router_workloads, serving_ports
 from _stack import MANDATORY, StackView, describe, stack_policy
 from _values import as_bool, as_list, as_number, contains_unknown, get, is_unknown
 
@@ -72,36 +72,7 @@ def _check_network_policy_enforced(view: StackView, config, findings, args):
 
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-ROUTER_CONFIG = {
-    "routerImageNames": {
-        "type": "array", "items": {"type": "string"}, "default": ["vllm-router"],
-        "description": "Image names (last path segment, no tag) of routers whose serving port also serves "
-                       "unauthenticated admin routes.",
-    },
-    **NODE_SUBNET_CONFIG,
-}
-
-
-def _router_container(container: Mapping, config: Mapping) -> bool:
-    image = container.get("image")
-    if isinstance(image, str) and not is_unknown(image):
-        if parse_image(image)[0].rsplit("/", 1)[-1] in config["routerImageNames"]:
-            return True
-    return any(isinstance(c, str) and c.rsplit("/", 1)[-1] in config["routerImageNames"]
-               for c in as_list(container.get("command"))[:1])
-
-
-def _serving_ports(container: Mapping) -> set:
-    """The router's serving port (`--port`, and its container port's name); the Prometheus port is apart."""
-    metrics = {as_number(value) for value in flag_values(container, "--prometheus-port")}
-    ports: set = {as_number(value) for value in flag_values(container, "--port")}
-    for port in as_list(container.get("ports")):
-        number = as_number(get(port, "containerPort"))
-        if number not in metrics:
-            ports.add(number)
-            if isinstance(get(port, "name"), str):
-                ports.add(get(port, "name"))
-    return {port for port in ports if port is not None}
+ROUTER_FENCE_CONFIG = {**ROUTER_CONFIG, **NODE_SUBNET_CONFIG}
 
 
 def _rule_admits(rule: Mapping, ports: set) -> bool:
@@ -178,12 +149,8 @@ def _check_router_fenced(view: StackView, config, findings, args):
     port (../shared/FACTS.md); with the VPC CNI every pod takes an address of a node subnet, so only sources inside
     subnets that hold the load balancer alone keep other pods away from them."""
     routers = []
-    for deployment in view.of_type(DEPLOYMENT):
-        props = view.p(deployment)
-        found = [c for c in containers(pod_spec(deployment.resource_type, props), include_init=False)
-                 if _router_container(c, config)]
-        if found:
-            routers.append((deployment, props, set().union(*(_serving_ports(c) for c in found))))
+    for deployment, props, found in router_workloads(view, config):
+        routers.append((deployment, props, set().union(*(serving_ports(c) for c in found))))
     if not routers:
         return
     allowed = _load_balancer_only_cidrs(view, config)
@@ -238,6 +205,6 @@ POLICIES = [
                     "from subnets that hold the load balancer alone.",
         enforcement_level=MANDATORY,
         check=_check_router_fenced,
-        config=ROUTER_CONFIG,
+        config=ROUTER_FENCE_CONFIG,
     ),
 ]

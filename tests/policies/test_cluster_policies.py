@@ -11,7 +11,7 @@ import pytest
 from .snapshots import UNKNOWN, add, compliant_stack, find, mutated, resource
 
 EKS_COMPONENT = "eks:index:Cluster"
-POLICY_NAMES = {"vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only"}
+POLICY_NAMES = {"vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only", "router-health-check-process-only"}
 
 
 def _fired(check, snapshot, policy, policy_config=None) -> list[str]:
@@ -79,7 +79,18 @@ def _router_stack(request_peers: list, *, alb_subnets=("net-lb-a-id", "net-lb-b-
                     "name": "router", "image": "docker.io/vllm/vllm-router:v0.1.17@sha256:" + "c" * 64,
                     "command": ["vllm-router"], "args": ["--port", "8000", "--prometheus-port", "29000"],
                     "ports": [{"name": "http", "containerPort": 8000.0}, {"name": "metrics", "containerPort": 29000.0}],
+                    "livenessProbe": {"httpGet": {"path": "/liveness", "port": "http"}},
+                    "readinessProbe": {"httpGet": {"path": "/liveness", "port": "http"}},
                     "securityContext": {"readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False}}]}}}}))
+        group = resource("aws:lb/targetGroup:TargetGroup", "edge-qwen3-8b", {
+            "port": 8000.0, "protocol": "HTTP", "targetType": "ip", "healthCheck": {"path": "/liveness", "matcher": "200"}})
+        add(s, group, resource("kubernetes:core/v1:Service", "router-service", {
+            "metadata": {"name": "vllm-router", "namespace": "llm"},
+            "spec": {"selector": ROUTER_LABELS, "ports": [{"port": 8000.0, "targetPort": "http"}]}}))
+        add(s, resource("kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding", "router-binding", {
+            "metadata": {"name": "vllm-router", "namespace": "llm"},
+            "spec": {"serviceRef": {"name": "vllm-router", "port": 8000.0}, "targetType": "ip",
+                     "targetGroupARN": UNKNOWN}}, property_dependencies={"spec": [group["urn"]]}))
         if with_policy:
             add(s, resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", "router-from-alb", {
                 "metadata": {"name": "router-from-alb", "namespace": "llm"},
@@ -119,3 +130,38 @@ def test_load_balancer_in_the_node_subnets_fires(check):
 def test_router_without_any_ingress_policy_fires(check):
     [message] = _fired(check, _router_stack([], with_policy=False), "router-serving-port-from-alb-only")
     assert "no NetworkPolicy restricts its ingress" in message
+
+
+# --- router-health-check-process-only ----------------------------------------------------------------------------
+
+def _router(s):
+    return find(s, "kubernetes:apps/v1:Deployment", "router")["props"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_router_checked_on_liveness_is_quiet(check):
+    assert _fired(check, _router_stack(LB_PEERS), "router-health-check-process-only") == []
+
+
+@pytest.mark.parametrize("probe", ["livenessProbe", "readinessProbe"])
+def test_router_probe_on_health_fires(check, probe):
+    """vllm-router 0.1.17, measured (../shared/FACTS.md "vLLM router"): /health 200 -> 503 with one of two workers
+    killed, /liveness stayed 200; a probe on /health restarts every router of the model for one bad replica."""
+    snapshot = _router_stack(LB_PEERS)
+    _router(snapshot)[probe]["httpGet"]["path"] = "/health"
+    [message] = _fired(check, snapshot, "router-health-check-process-only")
+    assert probe in message and "/liveness" in message
+
+
+def test_target_group_of_the_router_checked_on_health_fires(check):
+    """Same measurement: an ALB check on /health drains every router target of the model at once."""
+    snapshot = _router_stack(LB_PEERS)
+    find(snapshot, "aws:lb/targetGroup:TargetGroup", "edge-qwen3-8b")["props"]["healthCheck"]["path"] = "/health"
+    [message] = _fired(check, snapshot, "router-health-check-process-only")
+    assert "edge-qwen3-8b" in message
+
+
+def test_unrelated_target_group_on_health_is_quiet(check):
+    def other(s):
+        add(s, resource("aws:lb/targetGroup:TargetGroup", "other", {"port": 80.0, "healthCheck": {"path": "/health"}}))
+    snapshot = mutated(other, _router_stack(LB_PEERS))
+    assert _fired(check, snapshot, "router-health-check-process-only") == []

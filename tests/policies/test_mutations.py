@@ -168,6 +168,11 @@ def router_admits_node_subnets(s):
         policy["props"]["spec"]["ingress"][0]["from"] = [{"ipBlock": {"cidr": cidr}} for cidr in node_cidrs]
 
 
+def router_target_group_on_health(s):
+    groups = _require(_of_type(s, "aws:lb/targetGroup:TargetGroup"), "target group")
+    groups[0]["props"]["healthCheck"]["path"] = "/health"
+
+
 MUTATIONS = [
     (public_endpoint, "eks-endpoint-private"),
     (startup_probe_60s, "vllm-startup-probe-budget"),
@@ -180,6 +185,7 @@ MUTATIONS = [
     (subnet_maps_public_ip, "no-public-node-ips"),
     (network_policy_not_enforced, "vpc-cni-network-policy-enforced"),
     (router_admits_node_subnets, "router-serving-port-from-alb-only"),
+    (router_target_group_on_health, "router-health-check-process-only"),
 ]
 
 

@@ -36,6 +36,7 @@ EXPECTED_POLICIES = {
     "eks-secrets-encrypted": ("mandatory", set()),
     "vpc-cni-network-policy-enforced": ("mandatory", set()),
     "router-serving-port-from-alb-only": ("mandatory", {"routerImageNames", "nodeSubnetTagKeys", "publicSubnetTagKeys"}),
+    "router-health-check-process-only": ("mandatory", {"routerImageNames", "forbiddenPaths"}),
     "containers-run-as-non-root": ("mandatory", {"exemptNamespaces"}),
     "containers-read-only-root-filesystem": ("mandatory", {"exemptNamespaces"}),
     "containers-no-privilege-escalation": ("mandatory", {"exemptNamespaces"}),
