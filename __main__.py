@@ -3,6 +3,7 @@
 import pulumi
 
 from components.autoscaling import Autoscaling
+from components.cluster_storage import ClusterStorage
 from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
 from components.edge import Edge
 from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster
@@ -118,6 +119,17 @@ vllm_services = {
     for model in config.models
 }
 
+cluster_storage = ClusterStorage(
+    "storage",
+    {
+        "cluster_name": gpu_cluster.cluster_name,
+        "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
+        "oidc_issuer": gpu_cluster.oidc_issuer,
+        "k8s_provider": gpu_cluster.k8s_provider,
+        "nodes": gpu_cluster,
+    },
+)
+
 # --- metrics, alerts and dashboard ----------------------------------------------------------------------------------
 alerts = config.observability.alerts
 observability = Observability(
@@ -126,6 +138,7 @@ observability = Observability(
         "k8s_provider": gpu_cluster.k8s_provider,
         "retention_days": config.observability.prometheus_retention_days,
         "storage_gib": config.observability.prometheus_storage_gib,
+        "storage_class_name": cluster_storage.storage_class_name,
         "grafana": config.observability.grafana,
         "alerts": {
             "ttft_p95_seconds": alerts.ttft_p95_seconds,

@@ -244,6 +244,14 @@ AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION = "v3.5.0"
 # update waits until the ALB reports the new router healthy. Source: docs/deploy/pod_readiness_gate.md (v3.5.0).
 POD_READINESS_GATE_LABEL = ("elbv2.k8s.aws/pod-readiness-gate-inject", "enabled")
 
+# Amazon EBS CSI driver as an EKS add-on (AWS, "Store Kubernetes volumes with Amazon EBS"): since EKS 1.30 no
+# StorageClass is the default and in-tree EBS provisioning is gone, so a claim needs this driver and a named class.
+# The controller's service account and the AWS managed policy its IRSA role needs, as that page names them.
+EBS_CSI_ADDON = "aws-ebs-csi-driver"
+EBS_CSI_PROVISIONER = "ebs.csi.aws.com"
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+EBS_CSI_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+
 # vllm-router (vllm-project/router): the same release as the wheel the contract test runs (tests/contract/
 # test_routing.py installs vllm-router==VLLM_ROUTER_VERSION). Image: Docker Hub vllm/vllm-router:v<version>, published
 # by .buildkite/scripts/publish-release-images.sh; the command is set explicitly (`vllm-router`, the wheel's console

@@ -55,6 +55,7 @@ class ObservabilityArgs(TypedDict):
     k8s_provider: k8s.Provider
     retention_days: int
     storage_gib: int
+    storage_class_name: pulumi.Input[str]  # a class the stack creates (ClusterStorage): no class is default on EKS
     grafana: bool
     alerts: AlertThresholds
     scrape_targets: list[ScrapeTarget]
@@ -87,7 +88,7 @@ class Observability(pulumi.ComponentResource):
             name=STACK_RELEASE_NAME,
             namespace=namespace_name,
             **_chart(KUBE_PROMETHEUS_STACK_CHART),
-            values=stack_values(args),
+            values=pulumi.Output.from_input(args["storage_class_name"]).apply(lambda name: stack_values(args, name)),
             opts=in_namespace.merge(pulumi.ResourceOptions(depends_on=[grafana_secret] if grafana_secret else [])),
         )
         after_stack = in_namespace.merge(pulumi.ResourceOptions(depends_on=[stack]))
@@ -178,7 +179,7 @@ def pod_monitor_spec(pod_labels: dict[str, str]) -> dict:
     }
 
 
-def stack_values(args: ObservabilityArgs) -> dict:
+def stack_values(args: ObservabilityArgs, storage_class_name: str) -> dict:
     """kube-prometheus-stack values: everything on the system nodes, our rules and monitors selected."""
     on_system = {"nodeSelector": dict(args["system_node_selector"])}
     retention_gib = int(args["storage_gib"] * _RETENTION_SHARE_OF_VOLUME)
@@ -194,6 +195,7 @@ def stack_values(args: ObservabilityArgs) -> dict:
                 "storageSpec": {
                     "volumeClaimTemplate": {
                         "spec": {
+                            "storageClassName": storage_class_name,
                             "accessModes": ["ReadWriteOnce"],
                             "resources": {"requests": {"storage": f"{args['storage_gib']}Gi"}},
                         }

@@ -1,13 +1,14 @@
-"""Reliability pillar, cluster: volumes that can bind, router health checks that judge only the router."""
+"""Reliability pillar, cluster: router health checks that judge only the router, volume claims that can bind."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from _kubernetes import container_label, namespace_of, pod_labels, same_namespace, selector_matches
 from _router import ROUTER_CONFIG, router_workloads
 from _stack import MANDATORY, StackView, describe, stack_policy
-from _values import contains_unknown, get, is_unknown
+from _values import as_list, contains_unknown, get, is_unknown
 
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 TARGET_GROUP_BINDING = "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
@@ -71,6 +72,67 @@ def _check_router_health(view: StackView, config, findings, args):
                               "the target group; check /liveness.", group.urn)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# volume-claims-name-a-stack-storage-class
+# ---------------------------------------------------------------------------------------------------------------
+
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+CLAIM_TEMPLATE_KEYS = ("volumeClaimTemplate", "volumeClaimTemplates")
+
+
+def _claim_specs(resource_type: str, props: Mapping) -> list[tuple[str, Any]]:
+    """(where, claim spec) of every PersistentVolumeClaim a resource creates or templates: PVCs, StatefulSet
+    volumeClaimTemplates, and any `volumeClaimTemplate(s)` inside custom resources (Prometheus, Alertmanager) or
+    Helm values (kube-prometheus-stack's prometheus.prometheusSpec.storageSpec)."""
+    if resource_type == "kubernetes:core/v1:PersistentVolumeClaim":
+        return [("spec", get(props, "spec"))]
+    found: list[tuple[str, Any]] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                path = f"{where}.{key}" if where else str(key)
+                if key in CLAIM_TEMPLATE_KEYS:
+                    for index, template in enumerate(as_list(item)):
+                        found.append((f"{path}[{index}]" if key.endswith("s") else path, get(template, "spec")))
+                else:
+                    walk(item, path)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{where}[{index}]")
+
+    walk(props, "")
+    return found
+
+
+def _check_claims_name_a_class(view: StackView, config, findings, args):
+    """AWS, "Amazon EKS Kubernetes versions" (1.30): no StorageClass is default any more, and EBS volumes need the
+    EBS CSI driver (AWS, "Store Kubernetes volumes with Amazon EBS"): a claim that names no class, or a class the
+    stack does not create, stays Pending and its pod never starts."""
+    classes = set()
+    for storage_class in view.of_type(STORAGE_CLASS):
+        name = get(view.p(storage_class), "metadata", "name")
+        if is_unknown(name):
+            findings.cannot_judge(f"{describe(storage_class)} metadata.name")
+            return
+        classes.add(name)
+    for resource in view.resources:
+        if resource.resource_type == STORAGE_CLASS:
+            continue
+        for where, spec in _claim_specs(resource.resource_type, view.p(resource)):
+            name = get(spec, "storageClassName") if isinstance(spec, Mapping) else None
+            if contains_unknown(spec) or is_unknown(name):
+                findings.cannot_judge(f"{describe(resource)} {where}")
+            elif not name:
+                findings.fail(f"{describe(resource)} {where} names no storageClassName: no class is default on EKS "
+                              "(1.30 and later), so the claim stays Pending. Name a StorageClass the stack creates"
+                              f"{' (' + ', '.join(sorted(classes)) + ')' if classes else ''}.", resource.urn)
+            elif name not in classes:
+                findings.fail(f"{describe(resource)} {where} names storageClassName {name!r}, which the stack does not "
+                              f"create (it creates: {', '.join(sorted(classes)) or 'none'}); the claim would stay "
+                              "Pending.", resource.urn)
+
+
 POLICIES = [
     stack_policy(
         name="router-health-check-process-only",
@@ -79,5 +141,12 @@ POLICIES = [
         enforcement_level=MANDATORY,
         check=_check_router_health,
         config=ROUTER_HEALTH_CONFIG,
+    ),
+    stack_policy(
+        name="volume-claims-name-a-stack-storage-class",
+        description="Every PersistentVolumeClaim and claim template (StatefulSets, operator CRs, Helm values) names a "
+                    "StorageClass the stack creates; EKS has no default class.",
+        enforcement_level=MANDATORY,
+        check=_check_claims_name_a_class,
     ),
 ]

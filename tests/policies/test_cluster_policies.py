@@ -11,7 +11,8 @@ import pytest
 from .snapshots import UNKNOWN, add, compliant_stack, find, mutated, resource
 
 EKS_COMPONENT = "eks:index:Cluster"
-POLICY_NAMES = {"vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only", "router-health-check-process-only"}
+POLICY_NAMES = {"vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only", "router-health-check-process-only",
+                "volume-claims-name-a-stack-storage-class"}
 
 
 def _fired(check, snapshot, policy, policy_config=None) -> list[str]:
@@ -165,3 +166,43 @@ def test_unrelated_target_group_on_health_is_quiet(check):
         add(s, resource("aws:lb/targetGroup:TargetGroup", "other", {"port": 80.0, "healthCheck": {"path": "/health"}}))
     snapshot = mutated(other, _router_stack(LB_PEERS))
     assert _fired(check, snapshot, "router-health-check-process-only") == []
+
+
+# --- volume-claims-name-a-stack-storage-class --------------------------------------------------------------------
+
+STORAGE_CLASS = resource("kubernetes:storage.k8s.io/v1:StorageClass", "storage-gp3", {
+    "metadata": {"name": "gp3-encrypted"}, "provisioner": "ebs.csi.aws.com", "volumeBindingMode": "WaitForFirstConsumer",
+    "parameters": {"type": "gp3", "encrypted": "true"}})
+
+
+def _prometheus_release(claim_spec: dict) -> dict:
+    return resource("kubernetes:helm.sh/v3:Release", "kube-prometheus-stack", {
+        "chart": "kube-prometheus-stack", "namespace": "monitoring", "values": {"prometheus": {"prometheusSpec": {
+            "storageSpec": {"volumeClaimTemplate": {"spec": claim_spec}}}}}})
+
+
+CLAIM = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "50Gi"}}}
+
+
+def test_claim_naming_the_stack_class_is_quiet(check):
+    snapshot = mutated(lambda s: add(s, STORAGE_CLASS, _prometheus_release({**CLAIM, "storageClassName": "gp3-encrypted"})))
+    assert _fired(check, snapshot, "volume-claims-name-a-stack-storage-class") == []
+
+
+def test_helm_claim_template_without_a_class_fires(check):
+    """AWS, "Amazon EKS Kubernetes versions" (1.30): gp2 is no longer the default StorageClass; a claim naming none
+    stays Pending (Kubernetes, "Persistent Volumes": no default class, no dynamic provisioning)."""
+    snapshot = mutated(lambda s: add(s, STORAGE_CLASS, _prometheus_release(CLAIM)))
+    [message] = _fired(check, snapshot, "volume-claims-name-a-stack-storage-class")
+    assert "prometheus.prometheusSpec.storageSpec.volumeClaimTemplate" in message and "gp3-encrypted" in message
+
+
+@pytest.mark.parametrize("claim", [
+    resource("kubernetes:core/v1:PersistentVolumeClaim", "data", {"metadata": {"name": "data"}, "spec": {**CLAIM, "storageClassName": "gp2"}}),
+    resource("kubernetes:apps/v1:StatefulSet", "db", {"metadata": {"name": "db"}, "spec": {
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {**CLAIM, "storageClassName": "gp2"}}]}}),
+], ids=["pvc", "statefulset"])
+def test_claim_naming_a_class_nobody_creates_fires(check, claim):
+    snapshot = mutated(lambda s: add(s, STORAGE_CLASS, copy.deepcopy(claim)))
+    [message] = _fired(check, snapshot, "volume-claims-name-a-stack-storage-class")
+    assert "'gp2'" in message

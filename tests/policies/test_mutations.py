@@ -173,6 +173,13 @@ def router_target_group_on_health(s):
     groups[0]["props"]["healthCheck"]["path"] = "/health"
 
 
+def prometheus_claim_without_class(s):
+    releases = [r for r in _of_type(s, "kubernetes:helm.sh/v3:Release") if r["props"].get("chart") == "kube-prometheus-stack"]
+    for release in _require(releases, "kube-prometheus-stack release"):
+        spec = release["props"]["values"]["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+        spec.pop("storageClassName")
+
+
 MUTATIONS = [
     (public_endpoint, "eks-endpoint-private"),
     (startup_probe_60s, "vllm-startup-probe-budget"),
@@ -186,6 +193,7 @@ MUTATIONS = [
     (network_policy_not_enforced, "vpc-cni-network-policy-enforced"),
     (router_admits_node_subnets, "router-serving-port-from-alb-only"),
     (router_target_group_on_health, "router-health-check-process-only"),
+    (prometheus_claim_without_class, "volume-claims-name-a-stack-storage-class"),
 ]
 
 

@@ -37,6 +37,7 @@ EXPECTED_POLICIES = {
     "vpc-cni-network-policy-enforced": ("mandatory", set()),
     "router-serving-port-from-alb-only": ("mandatory", {"routerImageNames", "nodeSubnetTagKeys", "publicSubnetTagKeys"}),
     "router-health-check-process-only": ("mandatory", {"routerImageNames", "forbiddenPaths"}),
+    "volume-claims-name-a-stack-storage-class": ("mandatory", set()),
     "containers-run-as-non-root": ("mandatory", {"exemptNamespaces"}),
     "containers-read-only-root-filesystem": ("mandatory", {"exemptNamespaces"}),
     "containers-no-privilege-escalation": ("mandatory", {"exemptNamespaces"}),
