@@ -139,6 +139,10 @@ observability = Observability(
         "retention_days": config.observability.prometheus_retention_days,
         "storage_gib": config.observability.prometheus_storage_gib,
         "storage_class_name": cluster_storage.storage_class_name,
+        "alert_sns_topic_arn": config.observability.alerting.sns_topic_arn,
+        "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
+        "oidc_issuer": gpu_cluster.oidc_issuer,
+        "region": region,
         "grafana": config.observability.grafana,
         "alerts": {
             "ttft_p95_seconds": alerts.ttft_p95_seconds,
