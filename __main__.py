@@ -1,12 +1,15 @@
 """vllm-eks: load and validate the stack config once, compose the components, export a few outputs."""
 
 import pulumi
+import pulumi_aws as aws
 
 from components.autoscaling import Autoscaling
+from components.catalog import VLLM_ROUTER_IMAGE
 from components.cluster_storage import ClusterStorage
 from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
 from components.edge import Edge
 from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster
+from components.image_cache import ImageCache, cached_image
 from components.internal_api_key import InternalApiKey
 from components.karpenter import on_demand_gpus
 from components.model_store import ModelStore
@@ -42,6 +45,16 @@ network = Network(
         "flow_log_retention_days": config.network.flow_log_retention_days,
         "cluster_name": cluster_name,
         "region": region,
+    },
+)
+
+# Every image the stack runs is pulled through the account's ECR (pull-through cache), never anonymously upstream.
+image_cache = ImageCache(
+    "images",
+    {
+        "region": region,
+        "account_id": aws.get_caller_identity().account_id,
+        "docker_hub_credentials_secret_name": config.cluster.docker_hub_credentials_secret_name,
     },
 )
 
@@ -94,6 +107,7 @@ model_store = ModelStore(
         "region": region,
         "hugging_face_token_secret_name": config.cluster.hugging_face_token_secret_name,
         "sync_node_selector": {SYSTEM_NODE_LABEL[0]: SYSTEM_NODE_LABEL[1]},
+        "image_registry": image_cache.registry_host,
     },
 )
 
@@ -114,6 +128,7 @@ vllm_services = {
             "api_key": internal_key.value,
             # vLLM drains in-flight requests on SIGTERM for as long as the edge lets one request run.
             "shutdown_timeout_seconds": config.edge.max_request_seconds,
+            "image_registry": image_cache.registry_host,
         },
     )
     for model in config.models
@@ -187,6 +202,7 @@ edge = Edge(
         "oidc_issuer": gpu_cluster.oidc_issuer,
         "node_security_group_ids": [gpu_cluster.node_security_group_id],
         "system_node_selector": system_node_selector,
+        "router_image": cached_image(VLLM_ROUTER_IMAGE, image_cache.registry_host),
         "k8s_provider": gpu_cluster.k8s_provider,
         "scraper_namespace": observability.namespace,
         "scraper_pod_labels": observability.prometheus_pod_labels,

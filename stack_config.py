@@ -96,6 +96,11 @@ class ClusterConfig(_Schema):
     # A Secrets Manager secret (created outside the stack) holding the Hugging Face token for gated models;
     # only the model sync Jobs may read it. Never the token itself: config and state must not hold it.
     hugging_face_token_secret_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+    # ECR pull-through cache credentials for Docker Hub (AWS requires the ecr-pullthroughcache/ prefix); create the
+    # secret (`username`, `accessToken`) before the first deploy.
+    docker_hub_credentials_secret_name: str = Field(
+        default="ecr-pullthroughcache/docker-hub", pattern=r"^ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]{1,491}$"
+    )
 
     @field_validator("public_access_cidrs")
     @classmethod

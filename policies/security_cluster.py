@@ -1,16 +1,19 @@
-"""Security pillar, cluster: NetworkPolicies are enforced at all, and the router's serving port is fenced."""
+"""Security pillar, cluster: NetworkPolicies are enforced at all, the router's serving port is fenced, and images
+come from the account's registry."""
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from _aws import EKS_CLUSTER, EKS_COMPONENT, NODE_SUBNET_CONFIG, SUBNET, tags_of
-from _kubernetes import namespace_of, pod_labels, same_namespace, selector_matches
+from _kubernetes import container_label, containers, namespace_of, pod_labels, pod_spec, same_namespace, \
+    selector_matches
 from _router import ROUTER_CONFIG, router_workloads, serving_ports
-from _stack import MANDATORY, StackView, describe, stack_policy
+from _stack import MANDATORY, StackView, describe, resource_policy, stack_policy
 from _values import as_bool, as_list, as_number, contains_unknown, get, is_unknown
 
 EKS_ADDON = "aws:eks/addon:Addon"
@@ -191,6 +194,60 @@ def _check_router_fenced(view: StackView, config, findings, args):
                                   policy.urn)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# images-from-private-registry
+# ---------------------------------------------------------------------------------------------------------------
+
+# An ECR private registry: <account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] (AWS, "Amazon ECR private registry").
+ECR_PRIVATE_REGISTRY = re.compile(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+IMAGE_SOURCE_CONFIG = {
+    "allowedRegistries": {
+        "type": "array", "items": {"type": "string"}, "default": [],
+        "description": "Registries besides the account's ECR private registries that workloads may pull from "
+                       "(e.g. a self-hosted mirror), as the image reference's first path segment.",
+    },
+    "exemptNamespaces": {
+        "type": "array", "items": {"type": "string"}, "default": ["kube-system"],
+        "description": "Namespaces whose workloads (EKS add-ons, node agents) are not judged.",
+    },
+}
+
+
+def image_registry(image: str) -> str:
+    """The registry of an image reference (Docker's rules: no dot, colon or localhost in the first segment: Docker Hub)."""
+    first, _, rest = image.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def _check_image_sources(resource_type, props, config, findings, args):
+    """Docker, "Docker Hub usage and limits": anonymous pulls are limited per IPv4 address, and every node leaves
+    through the NAT's address; ECR pull-through cache serves the same images from the account (AWS, "Sync an
+    upstream registry with an Amazon ECR private registry")."""
+    spec = pod_spec(resource_type, props)
+    if spec is None:
+        return
+    namespace = namespace_of(props)
+    if is_unknown(namespace):
+        findings.cannot_judge("metadata.namespace")
+        return
+    if namespace in config["exemptNamespaces"]:
+        return
+    if is_unknown(spec):
+        findings.cannot_judge("pod spec")
+        return
+    for container in containers(spec):
+        image = container.get("image")
+        if not isinstance(image, str) or is_unknown(image):
+            findings.cannot_judge(f"{container_label(container)}.image")
+            continue
+        registry = image_registry(image)
+        if not ECR_PRIVATE_REGISTRY.match(registry) and registry not in config["allowedRegistries"]:
+            findings.fail(f"{container_label(container)} pulls {image} from {registry}, not from the account's ECR: "
+                          "anonymous upstream pulls through one NAT address hit rate limits (Docker Hub: 10 an hour) "
+                          "in a crash loop or a scale-out. Pull through an ECR pull-through cache rule, or list the "
+                          "registry in allowedRegistries.")
+
+
 POLICIES = [
     stack_policy(
         name="vpc-cni-network-policy-enforced",
@@ -206,5 +263,13 @@ POLICIES = [
         enforcement_level=MANDATORY,
         check=_check_router_fenced,
         config=ROUTER_FENCE_CONFIG,
+    ),
+    resource_policy(
+        name="images-from-private-registry",
+        description="Every workload image comes from the account's ECR (pull-through cache or pushed) or an "
+                    "allowed registry, never anonymously from Docker Hub through the NAT.",
+        enforcement_level=MANDATORY,
+        check=_check_image_sources,
+        config=IMAGE_SOURCE_CONFIG,
     ),
 ]

@@ -48,6 +48,11 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
             }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:secretsmanager/getSecret:getSecret":
+            # An existing secret looked up by name: Secrets Manager appends six random characters to its ARN.
+            name = args.args["name"]
+            arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{name}-{_short_hash(name)[:6]}"
+            return {"arn": arn, "name": name, "id": arn}
         raise UnansweredInvoke(f"the offline mocks do not answer the invoke {token}; add its answer to preflight/mocks.py")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from .snapshots import UNKNOWN, add, compliant_stack, find, mutated, resource
+from .snapshots import ECR, UNKNOWN, add, compliant_stack, find, mutated, resource
 
 EKS_COMPONENT = "eks:index:Cluster"
 POLICY_NAMES = {"vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only", "router-health-check-process-only",
-                "volume-claims-name-a-stack-storage-class"}
+                "volume-claims-name-a-stack-storage-class", "images-from-private-registry"}
 
 
 def _fired(check, snapshot, policy, policy_config=None) -> list[str]:
@@ -77,7 +77,7 @@ def _router_stack(request_peers: list, *, alb_subnets=("net-lb-a-id", "net-lb-b-
             "spec": {"selector": {"matchLabels": ROUTER_LABELS}, "template": {
                 "metadata": {"labels": ROUTER_LABELS},
                 "spec": {"securityContext": {"runAsNonRoot": True}, "containers": [{
-                    "name": "router", "image": "docker.io/vllm/vllm-router:v0.1.17@sha256:" + "c" * 64,
+                    "name": "router", "image": ECR + "/docker-hub/vllm/vllm-router:v0.1.17@sha256:" + "c" * 64,
                     "command": ["vllm-router"], "args": ["--port", "8000", "--prometheus-port", "29000"],
                     "ports": [{"name": "http", "containerPort": 8000.0}, {"name": "metrics", "containerPort": 29000.0}],
                     "livenessProbe": {"httpGet": {"path": "/liveness", "port": "http"}},
@@ -206,3 +206,42 @@ def test_claim_naming_a_class_nobody_creates_fires(check, claim):
     snapshot = mutated(lambda s: add(s, STORAGE_CLASS, copy.deepcopy(claim)))
     [message] = _fired(check, snapshot, "volume-claims-name-a-stack-storage-class")
     assert "'gp2'" in message
+
+
+# --- images-from-private-registry ---------------------------------------------------------------------------------
+
+def _set_vllm_image(image: str):
+    def mutate(s):
+        find(s, "kubernetes:apps/v1:Deployment")["props"]["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    return mutated(mutate)
+
+
+@pytest.mark.parametrize("image", [
+    "vllm/vllm-openai:v0.32.0@sha256:" + "b" * 64,  # Docker Hub, implicitly
+    "docker.io/vllm/vllm-openai:v0.32.0",
+    "public.ecr.aws/aws-cli/aws-cli:2.27.9",
+    "111122223333.dkr.ecr.us-east-1.amazonaws.com.evil.example/vllm:1",
+])
+def test_image_from_outside_the_account_registry_fires(check, image):
+    """Docker, "Docker Hub usage and limits": 10 anonymous pulls an hour per IPv4 address, and all nodes share the
+    NAT's; ECR pull-through cache (AWS, "Sync an upstream registry with an Amazon ECR private registry") avoids it."""
+    [message] = _fired(check, _set_vllm_image(image), "images-from-private-registry")
+    assert image in message
+
+
+def test_allowed_registry_and_exempt_namespace_are_quiet(check):
+    snapshot = _set_vllm_image("mirror.example.com/vllm/vllm-openai:v0.32.0")
+    assert _fired(check, snapshot, "images-from-private-registry")
+    assert not _fired(check, snapshot, "images-from-private-registry",
+                      {"images-from-private-registry": {"allowedRegistries": ["mirror.example.com"]}})
+    def system(s):
+        add(s, resource("kubernetes:apps/v1:DaemonSet", "agent", {"metadata": {"namespace": "kube-system"},
+            "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "nvcr.io/nvidia/agent:1"}]}}}}))
+    assert not _fired(check, mutated(system), "images-from-private-registry")
+
+
+def test_init_container_from_docker_hub_fires(check):
+    def mutate(s):
+        find(s, "kubernetes:apps/v1:Deployment")["props"]["spec"]["template"]["spec"]["initContainers"][0]["image"] = "busybox:1.37.0"
+    [message] = _fired(check, mutated(mutate), "images-from-private-registry")
+    assert "initContainers[wait]" in message and "docker.io" in message

@@ -180,6 +180,11 @@ def prometheus_claim_without_class(s):
         spec.pop("storageClassName")
 
 
+def vllm_image_from_docker_hub(s):
+    for container in _vllm_containers(s):
+        container["image"] = "docker.io/vllm/vllm-openai:v0.32.0"
+
+
 MUTATIONS = [
     (public_endpoint, "eks-endpoint-private"),
     (startup_probe_60s, "vllm-startup-probe-budget"),
@@ -194,6 +199,7 @@ MUTATIONS = [
     (router_admits_node_subnets, "router-serving-port-from-alb-only"),
     (router_target_group_on_health, "router-health-check-process-only"),
     (prometheus_claim_without_class, "volume-claims-name-a-stack-storage-class"),
+    (vllm_image_from_docker_hub, "images-from-private-registry"),
 ]
 
 

@@ -9,7 +9,7 @@ import pytest
 from preflight.engine import PolicyConfigError
 from .test_cluster_policies import POLICY_NAMES as CLUSTER_POLICIES
 from .snapshots import (
-    ISSUER, OIDC_ARN, UNKNOWN, add, compliant_stack, find, find_all, mutated, read_policy, remove, resource,
+    ECR, ISSUER, OIDC_ARN, UNKNOWN, add, compliant_stack, find, find_all, mutated, read_policy, remove, resource,
     trust_policy, vllm_container, vllm_deployment, vllm_containers_of,
 )
 
@@ -38,6 +38,7 @@ EXPECTED_POLICIES = {
     "router-serving-port-from-alb-only": ("mandatory", {"routerImageNames", "nodeSubnetTagKeys", "publicSubnetTagKeys"}),
     "router-health-check-process-only": ("mandatory", {"routerImageNames", "forbiddenPaths"}),
     "volume-claims-name-a-stack-storage-class": ("mandatory", set()),
+    "images-from-private-registry": ("mandatory", {"allowedRegistries", "exemptNamespaces"}),
     "containers-run-as-non-root": ("mandatory", {"exemptNamespaces"}),
     "containers-read-only-root-filesystem": ("mandatory", {"exemptNamespaces"}),
     "containers-no-privilege-escalation": ("mandatory", {"exemptNamespaces"}),
@@ -343,7 +344,7 @@ def _escalation(s):
 
 def _privileged_job(s):
     add(s, resource("kubernetes:batch/v1:Job", "prefetch", {"metadata": {"namespace": "llm"}, "spec": {"template": {
-        "spec": {"containers": [{"name": "fetch", "image": "amazon/aws-cli:2.27.0@sha256:" + "c" * 64,
+        "spec": {"containers": [{"name": "fetch", "image": ECR + "/docker-hub/amazon/aws-cli:2.27.0@sha256:" + "c" * 64,
                                  "securityContext": {"runAsUser": 1000.0, "readOnlyRootFilesystem": True,
                                                      "allowPrivilegeEscalation": False, "privileged": True}}]}}}}))
 
@@ -550,7 +551,9 @@ RELATED = {
     "nodes-in-private-subnets": {"no-public-node-ips"},
     "irsa-only-model-access": {"no-wildcard-model-actions"},
     "no-wildcard-model-actions": {"irsa-only-model-access"},
-    "images-pinned": {"images-pinned-by-digest"},
+    # The image mutations also pull from Docker Hub directly.
+    "images-pinned": {"images-pinned-by-digest", "images-from-private-registry"},
+    "images-pinned-by-digest": {"images-from-private-registry"},
 }
 
 
@@ -581,7 +584,7 @@ def _vllm_by_entrypoint_only(s):
 
 
 def _digest_only_image(s):
-    _containers(s)[0]["image"] = "vllm/vllm-openai@sha256:" + "e" * 64
+    _containers(s)[0]["image"] = ECR + "/docker-hub/vllm/vllm-openai@sha256:" + "e" * 64
 
 
 def _percent_rounds_to_zero(s):
