@@ -5,7 +5,7 @@ import pulumi_aws as aws
 
 from components.autoscaling import Autoscaling
 from components.catalog import VLLM_ROUTER_IMAGE
-from components.cluster_storage import ClusterStorage
+from components.cluster_addons import ClusterAddons
 from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
 from components.edge import Edge
 from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster
@@ -134,8 +134,8 @@ vllm_services = {
     for model in config.models
 }
 
-cluster_storage = ClusterStorage(
-    "storage",
+cluster_addons = ClusterAddons(
+    "addons",
     {
         "cluster_name": gpu_cluster.cluster_name,
         "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
@@ -153,7 +153,7 @@ observability = Observability(
         "k8s_provider": gpu_cluster.k8s_provider,
         "retention_days": config.observability.prometheus_retention_days,
         "storage_gib": config.observability.prometheus_storage_gib,
-        "storage_class_name": cluster_storage.storage_class_name,
+        "storage_class_name": cluster_addons.storage_class_name,
         "alert_sns_topic_arn": config.observability.alerting.sns_topic_arn,
         "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
         "oidc_issuer": gpu_cluster.oidc_issuer,

@@ -259,6 +259,8 @@ POD_READINESS_GATE_LABEL = ("elbv2.k8s.aws/pod-readiness-gate-inject", "enabled"
 # StorageClass is the default and in-tree EBS provisioning is gone, so a claim needs this driver and a named class.
 # The controller's service account and the AWS managed policy its IRSA role needs, as that page names them.
 EBS_CSI_ADDON = "aws-ebs-csi-driver"
+# AWS, "Manage CoreDNS for DNS in Amazon EKS clusters": the managed add-on's name.
+COREDNS_ADDON = "coredns"
 EBS_CSI_PROVISIONER = "ebs.csi.aws.com"
 EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
 EBS_CSI_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"

@@ -105,6 +105,9 @@ class GpuCluster(pulumi.ComponentResource):
             # Opt-in: without it the VPC CNI add-on ignores every NetworkPolicy (pulumi-eks cni-addon.ts writes
             # `enableNetworkPolicy` into the add-on's configuration only when vpcCniOptions sets it).
             vpc_cni_options={"enable_network_policy": True},
+            # ClusterAddons manages CoreDNS as an EKS add-on once the system nodes exist (pulumi-eks would only with
+            # its default node group).
+            coredns_addon_options={"enabled": False},
             tags={"karpenter.sh/discovery": cluster_name},
             opts=child,
         )

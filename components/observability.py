@@ -66,7 +66,7 @@ class ObservabilityArgs(TypedDict):
     k8s_provider: k8s.Provider
     retention_days: int
     storage_gib: int
-    storage_class_name: pulumi.Input[str]  # a class the stack creates (ClusterStorage): no class is default on EKS
+    storage_class_name: pulumi.Input[str]  # a class the stack creates (ClusterAddons): no class is default on EKS
     alert_sns_topic_arn: str | None  # Alertmanager's receiver; None only where the config waives it
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]

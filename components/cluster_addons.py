@@ -1,4 +1,9 @@
-"""ClusterStorage: the EBS CSI driver (EKS add-on, IRSA role) and the one encrypted gp3 StorageClass claims name.
+"""ClusterAddons: the EKS add-ons the stack relies on, managed by EKS so cluster upgrades move them along.
+
+- CoreDNS as a managed add-on: pulumi-eks creates its managed CoreDNS add-on only with its default node group (or
+  Fargate), which this stack skips; otherwise the cluster keeps the self-managed CoreDNS EKS bootstrapped, which
+  no EKS upgrade ever touches. It is created once the system nodes exist, where its pods run.
+- The EBS CSI driver (IRSA role) and the one encrypted gp3 StorageClass claims name.
 
 Since EKS 1.30 no StorageClass is marked default and the in-tree EBS provisioner is gone: a claim that names no
 class, or names one nobody installed, stays Pending forever (Prometheus would never start, and with it every alert,
@@ -15,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.catalog import EBS_CSI_ADDON, EBS_CSI_POLICY_ARN, EBS_CSI_PROVISIONER, EBS_CSI_SERVICE_ACCOUNT
+from components.catalog import COREDNS_ADDON, EBS_CSI_ADDON, EBS_CSI_POLICY_ARN, EBS_CSI_PROVISIONER, EBS_CSI_SERVICE_ACCOUNT
 from components.iam_documents import irsa_trust_policy
 
 STORAGE_CLASS_NAME = "gp3-encrypted"
@@ -26,20 +31,29 @@ def storage_class_parameters() -> dict[str, str]:
     return {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"}
 
 
-class ClusterStorageArgs(TypedDict):
+class ClusterAddonsArgs(TypedDict):
     cluster_name: pulumi.Input[str]
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     k8s_provider: k8s.Provider
-    nodes: pulumi.Resource  # the add-on's controller needs nodes to become ACTIVE
+    nodes: pulumi.Resource  # the add-ons' pods need nodes before EKS reports them ACTIVE
 
 
-class ClusterStorage(pulumi.ComponentResource):
+class ClusterAddons(pulumi.ComponentResource):
     storage_class_name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ClusterStorageArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("vllm-eks:index:ClusterStorage", name, None, opts)
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("vllm-eks:index:ClusterAddons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        aws.eks.Addon(
+            f"{name}-coredns",
+            cluster_name=args["cluster_name"],
+            addon_name=COREDNS_ADDON,
+            # Adopts the self-managed CoreDNS EKS installed at cluster creation.
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[args["nodes"]])),
+        )
         namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
         role = aws.iam.Role(
             f"{name}-ebs-csi",
