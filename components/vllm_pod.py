@@ -216,7 +216,9 @@ def fetch_container(
             {"name": "AWS_REGION", "value": region},
             {"name": "AWS_DEFAULT_REGION", "value": region},
         ],
-        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+        # Equal to its limits: the pod's QoS class counts init containers too, so one Burstable init container
+        # would make the whole vLLM pod Burstable (Kubernetes, "Pod Quality of Service Classes").
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
         "securityContext": _security_context(),
         "volumeMounts": mounts,
     }

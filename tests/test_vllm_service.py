@@ -237,3 +237,14 @@ def test_a_model_too_big_for_its_instance_fails_at_config_load():
     assert type(raised.value).__name__ == "RunError"
     assert "models[0].instanceType: got 'g6.2xlarge'" in str(raised.value)
     assert "the cheapest instance that fits is g6e.12xlarge" in str(raised.value)
+
+
+def test_a_pod_with_an_init_container_stays_guaranteed(two_model_snapshot):
+    """Kubernetes, "Pod Quality of Service Classes": a pod is Guaranteed only if every container, init containers
+    included, has CPU and memory requests equal to its limits; otherwise the kubelet evicts it before Guaranteed ones."""
+    pod = _pod(two_model_snapshot, "qwen3-1-7b")["spec"]
+    assert pod["initContainers"]
+    for container in pod["initContainers"] + pod["containers"]:
+        resources = container["resources"]
+        for resource in ("cpu", "memory"):
+            assert str(resources["requests"][resource]) == str(resources["limits"][resource]), (container["name"], resource)
