@@ -25,7 +25,7 @@ from components.edge_api import build_rest_api
 from components.edge_cdn import distribution, web_acl
 from components.iam_documents import irsa_trust_policy, service_trust_policy
 from components.load_balancer_controller import controller_policy
-from components.router import ModelRouter
+from components.router import ROUTER_NAME, ModelRouter
 from stack_config import EdgeConfig
 
 AUTHORIZER_SOURCE = Path(__file__).resolve().parent.parent / "lambdas" / "authorizer"
@@ -314,6 +314,9 @@ class Edge(pulumi.ComponentResource):
                 # Binding only: no IngressClass, and Services of type LoadBalancer are not turned into NLBs.
                 "createIngressClassResource": False,
                 "enableServiceMutatorWebhook": False,
+                # Its pod webhook fails closed in every readiness-gate namespace: only router pods need the gate, so
+                # only they go through it, and a controller outage never blocks a vLLM pod (scale-up) there.
+                "objectSelector": {"matchLabels": {"app.kubernetes.io/name": ROUTER_NAME}},
             },
             opts=pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"]),
         )

@@ -37,3 +37,20 @@ def test_router_checks_its_workers_every_few_seconds(stack, request):
         args = router["props"]["spec"]["template"]["spec"]["containers"][0]["args"]
         interval = float(args[args.index("--health-check-interval-secs") + 1])
         assert 0 < interval <= 10
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_load_balancer_controller_pod_webhook_admits_only_router_pods(stack, request):
+    """aws/eks-charts stable/aws-load-balancer-controller/templates/webhook.yaml: the `mpod.elbv2.k8s.aws` webhook
+    (failurePolicy from podMutatorWebhookConfig, Fail by default) matches every pod created in a namespace labelled
+    elbv2.k8s.aws/pod-readiness-gate-inject=enabled, narrowed by `.Values.objectSelector`. The serving namespaces carry
+    that label, so without the selector a controller outage blocks vLLM pods too."""
+    snapshot = request.getfixturevalue(stack)
+    (release,) = [r for r in resources_of(snapshot, "kubernetes:helm.sh/v3:Release") if r["props"]["chart"] == "aws-load-balancer-controller"]
+    selector = release["props"]["values"]["objectSelector"]
+    router_labels = _routers(snapshot)[0]["props"]["spec"]["template"]["metadata"]["labels"]
+    vllm_labels = next(d for d in resources_of(snapshot, "kubernetes:apps/v1:Deployment")
+                       if d["props"]["metadata"]["name"].startswith("vllm-") and d["props"]["metadata"]["name"] != "vllm-router")
+    vllm_labels = vllm_labels["props"]["spec"]["template"]["metadata"]["labels"]
+    matches = lambda labels: all(labels.get(key) == value for key, value in selector["matchLabels"].items())  # noqa: E731
+    assert matches(router_labels) and not matches(vllm_labels)
