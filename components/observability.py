@@ -125,7 +125,9 @@ class Observability(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata={"name": "vllm-serving", "namespace": namespace_name},
-            spec={"groups": rule_groups(args["alerts"])},
+            spec=pulumi.Output.all(*[target["namespace"] for target in args["scrape_targets"]]).apply(
+                lambda namespaces: {"groups": rule_groups(args["alerts"], list(namespaces))}
+            ),
             opts=after_stack,
         )
 
