@@ -194,6 +194,9 @@ edge = Edge(
         "vpc_id": network.vpc_id,
         "vpc_cidr": config.network.cidr,
         "kubernetes_api_address": kubernetes_api_service_address(service_cidr),
+        "s3_cidrs": aws.ec2.get_managed_prefix_list_output(name=f"com.amazonaws.{region}.s3").entries.apply(
+            lambda entries: sorted(entry.cidr for entry in entries)
+        ),
         "private_subnet_ids": network.private_subnet_ids,
         "load_balancer_subnet_ids": network.load_balancer_subnet_ids,
         "load_balancer_subnet_cidrs": plan_subnets(config.network.cidr, config.network.availability_zones).load_balancer,

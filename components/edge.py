@@ -51,6 +51,7 @@ class EdgeArgs(TypedDict):
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     kubernetes_api_address: str  # the `kubernetes` Service ClusterIP the routers' discovery client dials
+    s3_cidrs: pulumi.Input[list[str]]  # the region's S3 prefix list CIDRs (vLLM reads weights there)
     private_subnet_ids: pulumi.Input[list[str]]
     # The internal ALB's own subnets, where nothing else has an address: the routers admit only these.
     load_balancer_subnet_ids: pulumi.Input[list[str]]
@@ -99,6 +100,7 @@ class Edge(pulumi.ComponentResource):
                     "alb_subnet_cidrs": args["load_balancer_subnet_cidrs"],
                     "vpc_cidr": args["vpc_cidr"],
                     "kubernetes_api_address": args["kubernetes_api_address"],
+                    "s3_cidrs": args["s3_cidrs"],
                     "scraper_namespace": args["scraper_namespace"],
                     "scraper_pod_labels": args["scraper_pod_labels"],
                     "k8s_provider": args["k8s_provider"],

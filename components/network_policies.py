@@ -7,7 +7,7 @@ Enforced by the VPC CNI's network policy agent (`enableNetworkPolicy`). Flows al
   router                  -> vLLM pods of this model :8000
   router                  -> Kubernetes API :443   (service discovery lists/watches this namespace's pods: the
                              `kubernetes` Service ClusterIP it dials, and the endpoint ENIs in the VPC it reaches)
-  vLLM                    -> 443 (VPC interface endpoints and S3 through its gateway endpoint)
+  vLLM                    -> 443 of the VPC (interface endpoints) and of S3's published ranges (gateway endpoint)
   every pod               -> cluster DNS :53
 Pure functions: plain values in, Kubernetes objects (dicts) out.
 """
@@ -21,9 +21,6 @@ from components.edge_specs import ROUTER_METRICS_PORT, ROUTER_PORT
 VLLM_PORT = 8000
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS pods as the EKS addon labels them
-# NetworkPolicy cannot name an AWS prefix list: S3's gateway endpoint routes public S3 addresses, so the 443 rule
-# is open to any address; every other port stays closed.
-ANY_IPV4 = "0.0.0.0/0"
 
 
 def _network_policy(
@@ -72,10 +69,14 @@ def vllm_policy(
     namespace: str,
     vllm_pod_labels: dict[str, str],
     router_pod_labels: dict[str, str],
+    vpc_cidr: str,
+    s3_cidrs: list[str],
     scraper_namespace: str,
     scraper_pod_labels: dict[str, str],
 ) -> dict[str, Any]:
-    """vLLM accepts its port only from this model's router and the metrics scraper."""
+    """vLLM accepts its port only from this model's router and the metrics scraper, and reaches only HTTPS in the
+    VPC (interface endpoints) and S3's addresses (NetworkPolicy cannot name a prefix list: its CIDRs are copied from
+    the region's com.amazonaws.<region>.s3 managed prefix list, which the gateway endpoint routes)."""
     return _network_policy(
         "vllm-from-router",
         namespace,
@@ -86,7 +87,10 @@ def vllm_policy(
                 "ports": _tcp(VLLM_PORT),
             }
         ],
-        egress=[_dns_egress(), {"to": [{"ipBlock": {"cidr": ANY_IPV4}}], "ports": _tcp(443)}],
+        egress=[
+            _dns_egress(),
+            {"to": [{"ipBlock": {"cidr": cidr}} for cidr in [vpc_cidr, *sorted(s3_cidrs)]], "ports": _tcp(443)},
+        ],
     )
 
 
@@ -129,13 +133,16 @@ def serving_namespace_policies(
     alb_subnet_cidrs: list[str],
     vpc_cidr: str,
     kubernetes_api_address: str,
+    s3_cidrs: list[str],
     scraper_namespace: str,
     scraper_pod_labels: dict[str, str],
 ) -> list[dict[str, Any]]:
     """All policies of one serving namespace, in the order they are created."""
     return [
         default_deny(namespace),
-        vllm_policy(namespace, vllm_pod_labels, router_pod_labels, scraper_namespace, scraper_pod_labels),
+        vllm_policy(
+            namespace, vllm_pod_labels, router_pod_labels, vpc_cidr, s3_cidrs, scraper_namespace, scraper_pod_labels
+        ),
         router_policy(
             namespace,
             router_pod_labels,

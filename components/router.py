@@ -153,6 +153,7 @@ class ModelRouterArgs(TypedDict):
     alb_subnet_cidrs: list[str]
     vpc_cidr: str
     kubernetes_api_address: str
+    s3_cidrs: pulumi.Input[list[str]]  # the region's S3 prefix list: vLLM's weights come from there
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
     k8s_provider: k8s.Provider
@@ -195,7 +196,9 @@ class ModelRouter(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": ROUTER_NAME, "namespace": namespace}],
             opts=child.merge(pulumi.ResourceOptions(depends_on=[role, account])),
         )
-        policies = pulumi.Output.all(namespace, vllm_labels, args["scraper_namespace"], args["scraper_pod_labels"]).apply(
+        policies = pulumi.Output.all(
+            namespace, vllm_labels, args["scraper_namespace"], args["scraper_pod_labels"], args["s3_cidrs"]
+        ).apply(
             lambda values: serving_namespace_policies(
                 values[0],
                 values[1],
@@ -203,6 +206,7 @@ class ModelRouter(pulumi.ComponentResource):
                 args["alb_subnet_cidrs"],
                 args["vpc_cidr"],
                 args["kubernetes_api_address"],
+                values[4],
                 values[2],
                 values[3],
             )

@@ -15,6 +15,7 @@ ROUTER = {"app.kubernetes.io/name": "vllm-router", "app.kubernetes.io/instance":
 SCRAPER = {"app.kubernetes.io/name": "prometheus"}
 ALB_SUBNETS = ["10.0.255.192/27", "10.0.255.224/27"]
 API_ADDRESS = "172.20.0.1"
+S3_CIDRS = ["52.216.0.0/15", "3.5.0.0/19"]
 
 
 def _policies_in(snapshot, namespace_prefix="vllm-"):
@@ -26,7 +27,7 @@ def _policies_in(snapshot, namespace_prefix="vllm-"):
 
 
 def test_pure_policies_are_valid_kubernetes_objects():
-    for policy in serving_namespace_policies("vllm-m", VLLM, ROUTER, ALB_SUBNETS, "10.0.0.0/16", API_ADDRESS, "monitoring", SCRAPER):
+    for policy in serving_namespace_policies("vllm-m", VLLM, ROUTER, ALB_SUBNETS, "10.0.0.0/16", API_ADDRESS, S3_CIDRS, "monitoring", SCRAPER):
         validate_core(policy)
 
 
@@ -36,7 +37,7 @@ def test_default_deny_selects_every_pod_both_directions():
 
 
 def test_vllm_accepts_its_port_only_from_the_router_and_the_scraper():
-    spec = vllm_policy("vllm-m", VLLM, ROUTER, "monitoring", SCRAPER)["spec"]
+    spec = vllm_policy("vllm-m", VLLM, ROUTER, "10.0.0.0/16", S3_CIDRS, "monitoring", SCRAPER)["spec"]
     assert spec["podSelector"] == {"matchLabels": VLLM}
     (rule,) = spec["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
@@ -128,3 +129,20 @@ def test_router_reaches_the_kubernetes_service_address(stack, request):
     assert {"to": [{"ipBlock": {"cidr": f"{api_address}/32"}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress
     vpc = resources_of(snapshot, "aws:ec2/vpc:Vpc")[0]["props"]["cidrBlock"]
     assert not ipaddress.ip_network(service_range).overlaps(ipaddress.ip_network(vpc))
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot"])
+def test_vllm_reaches_https_only_in_the_vpc_and_s3_ranges(stack, request):
+    """AWS, "Gateway endpoints for Amazon S3": traffic to S3's public ranges (the com.amazonaws.<region>.s3 managed
+    prefix list) is routed through the endpoint; NetworkPolicy ipBlocks cannot name a prefix list, so its CIDRs are
+    copied. Everything else at 443 (the interface endpoints) is inside the VPC; nothing else is open."""
+    snapshot = request.getfixturevalue(stack)
+    from preflight.mocks import S3_PREFIX_LIST_CIDRS
+
+    vpc = resources_of(snapshot, "aws:ec2/vpc:Vpc")[0]["props"]["cidrBlock"]
+    for policy in (p["props"] for p in _policies_in(snapshot) if p["props"]["metadata"]["name"] == "vllm-from-router"):
+        https = [rule for rule in policy["spec"]["egress"] if rule["ports"] == [{"protocol": "TCP", "port": 443}]]
+        (rule,) = https
+        cidrs = [peer["ipBlock"]["cidr"] for peer in rule["to"]]
+        assert cidrs == [vpc, *sorted(S3_PREFIX_LIST_CIDRS)]
+        assert "0.0.0.0/0" not in cidrs
