@@ -5,14 +5,17 @@ import pulumi_aws as aws
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from components.autoscaling import Autoscaling
+from components.catalog import VLLM_ROUTER_IMAGE
+from components.cluster_addons import ClusterAddons
 from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
 from components.edge import Edge
 from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster, is_same_principal
+from components.image_cache import ImageCache, cached_image
 from components.internal_api_key import InternalApiKey
 from components.karpenter import on_demand_gpus
 from components.model_store import ModelStore
 from components.model_sync import staging_gib
-from components.network import Network, plan_subnets
+from components.network import Network, kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
 from components.observability import Observability
 from components.vllm_service import VllmService
 from stack_checks import check_stack
@@ -56,6 +59,16 @@ network = Network(
     },
 )
 
+# Every image the stack runs is pulled through the account's ECR (pull-through cache), never anonymously upstream.
+image_cache = ImageCache(
+    "images",
+    {
+        "region": region,
+        "account_id": caller.account_id,
+        "docker_hub_credentials_secret_name": config.cluster.docker_hub_credentials_secret_name,
+    },
+)
+
 # --- GPU cluster and model weights ------------------------------------------------------------------------------------
 # EKS already gives the principal that creates the cluster an admin access entry (pulumi-eks keeps EKS's
 # bootstrapClusterCreatorAdminPermissions); a second entry for the same principal would fail with ResourceInUse.
@@ -65,6 +78,7 @@ if admin_principal_arn and is_same_principal(admin_principal_arn, caller.arn):
     admin_principal_arn = None
 # Every model's serving namespace and service account, computed once (VllmService uses the same values).
 model_namespaces = {model.name: f"vllm-{model.name}" for model in config.models}
+service_cidr = kubernetes_service_cidr(config.network.cidr)
 MODEL_SERVICE_ACCOUNT = "vllm-server"
 gpu_cluster = GpuCluster(
     "cluster",
@@ -73,6 +87,7 @@ gpu_cluster = GpuCluster(
         "version": config.cluster.version,
         "vpc_id": network.vpc_id,
         "private_subnet_ids": network.private_subnet_ids,
+        "service_cidr": service_cidr,
         "endpoint_public_access": config.cluster.endpoint_public_access,
         "public_access_cidrs": list(config.cluster.public_access_cidrs),
         "deployer_cidrs": list(config.cluster.deployer_cidrs),
@@ -118,6 +133,7 @@ model_store = ModelStore(
         "region": region,
         "hugging_face_token_secret_name": config.cluster.hugging_face_token_secret_name,
         "sync_node_selector": {SYSTEM_NODE_LABEL[0]: SYSTEM_NODE_LABEL[1]},
+        "image_registry": image_cache.registry_host,
     },
 )
 
@@ -138,10 +154,22 @@ vllm_services = {
             "api_key": internal_key.value,
             # vLLM drains in-flight requests on SIGTERM for as long as the edge lets one request run.
             "shutdown_timeout_seconds": config.edge.max_request_seconds,
+            "image_registry": image_cache.registry_host,
         },
     )
     for model in config.models
 }
+
+cluster_addons = ClusterAddons(
+    "addons",
+    {
+        "cluster_name": gpu_cluster.cluster_name,
+        "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
+        "oidc_issuer": gpu_cluster.oidc_issuer,
+        "k8s_provider": gpu_cluster.k8s_provider,
+        "nodes": gpu_cluster,
+    },
+)
 
 # --- metrics, alerts and dashboard ----------------------------------------------------------------------------------
 alerts = config.observability.alerts
@@ -151,6 +179,11 @@ observability = Observability(
         "k8s_provider": gpu_cluster.k8s_provider,
         "retention_days": config.observability.prometheus_retention_days,
         "storage_gib": config.observability.prometheus_storage_gib,
+        "storage_class_name": cluster_addons.storage_class_name,
+        "alert_sns_topic_arn": config.observability.alerting.sns_topic_arn,
+        "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
+        "oidc_issuer": gpu_cluster.oidc_issuer,
+        "region": region,
         "grafana": config.observability.grafana,
         "alerts": {
             "ttft_p95_seconds": alerts.ttft_p95_seconds,
@@ -187,14 +220,20 @@ edge = Edge(
         "region": region,
         "vpc_id": network.vpc_id,
         "vpc_cidr": config.network.cidr,
+        "kubernetes_api_address": kubernetes_api_service_address(service_cidr),
+        "s3_cidrs": aws.ec2.get_managed_prefix_list_output(name=f"com.amazonaws.{region}.s3").entries.apply(
+            lambda entries: sorted(entry.cidr for entry in entries)
+        ),
         "private_subnet_ids": network.private_subnet_ids,
-        "private_subnet_cidrs": plan_subnets(config.network.cidr, config.network.availability_zones).private,
+        "load_balancer_subnet_ids": network.load_balancer_subnet_ids,
+        "load_balancer_subnet_cidrs": plan_subnets(config.network.cidr, config.network.availability_zones).load_balancer,
         "cluster_name": gpu_cluster.cluster_name,
         "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
         "oidc_issuer": gpu_cluster.oidc_issuer,
         "node_security_group_ids": [gpu_cluster.node_security_group_id],
         "system_node_selector": system_node_selector,
         "system_node_group": gpu_cluster.system_node_group,
+        "router_image": cached_image(VLLM_ROUTER_IMAGE, image_cache.registry_host),
         "k8s_provider": gpu_cluster.k8s_provider,
         "scraper_namespace": observability.namespace,
         "scraper_pod_labels": observability.prometheus_pod_labels,

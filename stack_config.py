@@ -108,6 +108,11 @@ class ClusterConfig(_Schema):
     # A Secrets Manager secret (created outside the stack) holding the Hugging Face token for gated models;
     # only the model sync Jobs may read it. Never the token itself: config and state must not hold it.
     hugging_face_token_secret_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+    # ECR pull-through cache credentials for Docker Hub (AWS requires the ecr-pullthroughcache/ prefix); create the
+    # secret (`username`, `accessToken`) before the first deploy.
+    docker_hub_credentials_secret_name: str = Field(
+        default="ecr-pullthroughcache/docker-hub", pattern=r"^ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]{1,491}$"
+    )
 
     @field_validator("public_access_cidrs")
     @classmethod
@@ -360,12 +365,32 @@ class AlertThresholds(_Schema):
     error_ratio: float = Field(default=0.01, gt=0, lt=1)
 
 
+class AlertingConfig(_Schema):
+    """Where Alertmanager sends alerts: kube-prometheus-stack's default route ends at a `null` receiver."""
+
+    allow_no_receiver: bool = False  # a throw-away stack may run without anyone being paged
+    sns_topic_arn: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("sns_topic_arn")
+    @classmethod
+    def _a_receiver_unless_waived(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", value):
+            raise _expected("an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:vllm-alerts")
+        if value is None and not info.data.get("allow_no_receiver"):
+            raise _expected(
+                "an SNS topic ARN for Alertmanager (without it every alert goes to the null receiver); "
+                "set observability.alerting.allowNoReceiver: true only for a stack nobody is paged for"
+            )
+        return value
+
+
 class ObservabilityConfig(_Schema):
     prometheus_retention_days: int = Field(default=15, ge=1, le=365)
     prometheus_storage_gib: int = Field(default=50, ge=10)
     grafana: bool = True
     log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365] = 30
     alerts: AlertThresholds = AlertThresholds()
+    alerting: AlertingConfig = Field(default={}, validate_default=True)
 
 
 # --- edge ----------------------------------------------------------------------------------------------------------------
@@ -454,7 +479,7 @@ class StackConfig(_Schema):
     cluster: ClusterConfig = ClusterConfig()
     models: list[ModelConfig] = Field(min_length=1)
     autoscaling: AutoscalingConfig = AutoscalingConfig()
-    observability: ObservabilityConfig = ObservabilityConfig()
+    observability: ObservabilityConfig = Field(default={}, validate_default=True)  # validated: a receiver is required
     edge: EdgeConfig
     plan: PlanConfig = PlanConfig()
 

@@ -33,8 +33,8 @@ class AlertThresholds(TypedDict):
     error_ratio: float
 
 
-def rule_groups(thresholds: AlertThresholds) -> list[dict[str, Any]]:
-    """The PrometheusRule's groups: the four serving alerts."""
+def rule_groups(thresholds: AlertThresholds, serving_namespaces: list[str]) -> list[dict[str, Any]]:
+    """The PrometheusRule's groups: the four serving alerts (HTTP series only from the serving namespaces)."""
     return [
         {
             "name": RULE_GROUP_NAME,
@@ -42,7 +42,7 @@ def rule_groups(thresholds: AlertThresholds) -> list[dict[str, Any]]:
                 _time_to_first_token(thresholds["ttft_p95_seconds"]),
                 _kv_cache_nearly_full(thresholds["kv_cache_usage_ratio"]),
                 _requests_waiting(thresholds["requests_waiting"]),
-                _error_ratio(thresholds["error_ratio"]),
+                _error_ratio(thresholds["error_ratio"], serving_namespaces),
             ],
         }
     ]
@@ -123,15 +123,18 @@ def _requests_waiting(threshold: int) -> dict[str, Any]:
     )
 
 
-def _error_ratio(threshold: float) -> dict[str, Any]:
+def _error_ratio(threshold: float, serving_namespaces: list[str]) -> dict[str, Any]:
+    # `http_requests_total` is the generic name of prometheus-fastapi-instrumentator (and of many other exporters):
+    # only the serving namespaces' series are vLLM's.
+    namespaces = "|".join(sorted(serving_namespaces))
     engine = (
         f'sum by (namespace) (rate({VLLM_REQUESTS_FINISHED}{{finished_reason="{VLLM_FINISHED_REASON_ERROR}"}}'
         f"[{RATE_WINDOW}])) / sum by (namespace) (rate({VLLM_REQUESTS_FINISHED}[{RATE_WINDOW}]))"
     )
     http = (
-        f'sum by (namespace) (rate({VLLM_HTTP_REQUESTS}{{handler=~"{_CLIENT_HANDLERS}",status="5xx"}}'
-        f'[{RATE_WINDOW}])) / sum by (namespace) (rate({VLLM_HTTP_REQUESTS}{{handler=~"{_CLIENT_HANDLERS}"}}'
-        f"[{RATE_WINDOW}]))"
+        f'sum by (namespace) (rate({VLLM_HTTP_REQUESTS}{{namespace=~"{namespaces}",handler=~"{_CLIENT_HANDLERS}",'
+        f'status="5xx"}}[{RATE_WINDOW}])) / sum by (namespace) (rate({VLLM_HTTP_REQUESTS}{{namespace=~"{namespaces}",'
+        f'handler=~"{_CLIENT_HANDLERS}"}}[{RATE_WINDOW}]))'
     )
     return _rule(
         "VllmErrorRatioHigh",

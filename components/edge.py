@@ -24,13 +24,13 @@ from components.catalog import (
     AUTHORIZER_LAMBDA_RUNTIME,
     AWS_LOAD_BALANCER_CONTROLLER_CHART,
     HELM_RELEASE_TIMEOUT_SECONDS,
-    VLLM_ROUTER_HEALTH_PATH,
+    VLLM_ROUTER_LIVENESS_PATH,
 )
 from components.edge_api import build_rest_api
 from components.edge_cdn import distribution, domain_record, web_acl
 from components.iam_documents import irsa_trust_policy, service_trust_policy
 from components.load_balancer_controller import controller_policy
-from components.router import ModelRouter
+from components.router import ROUTER_NAME, ModelRouter
 from stack_config import EdgeConfig
 
 AUTHORIZER_SOURCE = Path(__file__).resolve().parent.parent / "lambdas" / "authorizer"
@@ -58,14 +58,19 @@ class EdgeArgs(TypedDict):
     region: str
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
+    kubernetes_api_address: str  # the `kubernetes` Service ClusterIP the routers' discovery client dials
+    s3_cidrs: pulumi.Input[list[str]]  # the region's S3 prefix list CIDRs (vLLM reads weights there)
     private_subnet_ids: pulumi.Input[list[str]]
-    private_subnet_cidrs: list[str]  # where the internal ALB's nodes live: the routers admit only these
+    # The internal ALB's own subnets, where nothing else has an address: the routers admit only these.
+    load_balancer_subnet_ids: pulumi.Input[list[str]]
+    load_balancer_subnet_cidrs: list[str]
     cluster_name: pulumi.Input[str]
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     node_security_group_ids: list[pulumi.Input[str]]  # security groups of the system nodes (router pods)
     system_node_selector: dict[str, str]
     system_node_group: pulumi.Resource  # the controller's pods run there: installed after it, removed before it
+    router_image: str  # vllm-router, from the account's ECR (ImageCache)
     k8s_provider: k8s.Provider
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
@@ -97,13 +102,16 @@ class Edge(pulumi.ComponentResource):
                 f"{name}-{model['name']}-router",
                 {
                     "model_name": model["name"],
+                    "image": args["router_image"],
                     "namespace": model["namespace"],
                     "vllm_pod_labels": model["pod_labels"],
                     "target_group_arn": target_groups[model["name"]].arn,
                     "timeouts": self._timeouts,
                     "system_node_selector": args["system_node_selector"],
-                    "alb_subnet_cidrs": args["private_subnet_cidrs"],
+                    "alb_subnet_cidrs": args["load_balancer_subnet_cidrs"],
                     "vpc_cidr": args["vpc_cidr"],
+                    "kubernetes_api_address": args["kubernetes_api_address"],
+                    "s3_cidrs": args["s3_cidrs"],
                     "scraper_namespace": args["scraper_namespace"],
                     "scraper_pod_labels": args["scraper_pod_labels"],
                     "k8s_provider": args["k8s_provider"],
@@ -227,7 +235,7 @@ class Edge(pulumi.ComponentResource):
             f"{name}-alb",
             internal=True,
             load_balancer_type="application",
-            subnets=args["private_subnet_ids"],
+            subnets=args["load_balancer_subnet_ids"],
             security_groups=[alb_group.id],
             idle_timeout=timeouts.alb_idle_seconds,
             drop_invalid_header_fields=True,
@@ -262,7 +270,8 @@ class Edge(pulumi.ComponentResource):
                 port=specs.ROUTER_PORT,
                 deregistration_delay=timeouts.deregistration_delay_seconds,
                 health_check={
-                    "path": VLLM_ROUTER_HEALTH_PATH,
+                    # The router process, never its workers: one bad vLLM replica must not empty the target group.
+                    "path": VLLM_ROUTER_LIVENESS_PATH,
                     "port": "traffic-port",
                     "matcher": "200",
                     "interval": 10,
@@ -324,6 +333,9 @@ class Edge(pulumi.ComponentResource):
                 # Binding only: no IngressClass, and Services of type LoadBalancer are not turned into NLBs.
                 "createIngressClassResource": False,
                 "enableServiceMutatorWebhook": False,
+                # Its pod webhook fails closed in every readiness-gate namespace: only router pods need the gate, so
+                # only they go through it, and a controller outage never blocks a vLLM pod (scale-up) there.
+                "objectSelector": {"matchLabels": {"app.kubernetes.io/name": ROUTER_NAME}},
             },
             # Explicit, like every release here: Helm's 300 s default is short for nodes still joining.
             timeout=HELM_RELEASE_TIMEOUT_SECONDS,

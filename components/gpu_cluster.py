@@ -58,6 +58,7 @@ class GpuClusterArgs(TypedDict):
     version: str
     vpc_id: pulumi.Input[str]
     private_subnet_ids: pulumi.Input[list[str]]
+    service_cidr: str  # Kubernetes Service range (network.kubernetes_service_cidr): NetworkPolicies name its API address
     endpoint_public_access: bool
     public_access_cidrs: list[str]
     # Networks and security groups of whoever runs `pulumi up`: 443 to the private endpoint (cluster security group).
@@ -108,6 +109,7 @@ class GpuCluster(pulumi.ComponentResource):
             version=args["version"],
             vpc_id=args["vpc_id"],
             private_subnet_ids=args["private_subnet_ids"],
+            kubernetes_service_ip_address_range=args["service_cidr"],
             node_associate_public_ip_address=False,
             endpoint_private_access=True,
             endpoint_public_access=args["endpoint_public_access"],
@@ -123,6 +125,12 @@ class GpuCluster(pulumi.ComponentResource):
             # Managed node groups and Karpenter nodes all use the EKS-created cluster security group (members talk
             # to each other and to the control plane); pulumi_eks's extra groups are for self-managed nodes only.
             skip_default_security_groups=True,
+            # Opt-in: without it the VPC CNI add-on ignores every NetworkPolicy (pulumi-eks cni-addon.ts writes
+            # `enableNetworkPolicy` into the add-on's configuration only when vpcCniOptions sets it).
+            vpc_cni_options={"enable_network_policy": True},
+            # ClusterAddons manages CoreDNS as an EKS add-on once the system nodes exist (pulumi-eks would only with
+            # its default node group).
+            coredns_addon_options={"enabled": False},
             tags={"karpenter.sh/discovery": cluster_name},
             opts=child.merge(pulumi.ResourceOptions(depends_on=[control_plane_logs])),
         )

@@ -52,6 +52,7 @@ class ModelStoreArgs(TypedDict):
     region: str
     hugging_face_token_secret_name: str | None
     sync_node_selector: dict[str, str]  # where the sync Jobs run (the system nodes)
+    image_registry: str  # the account's ECR registry (ImageCache) the sync Jobs pull through
 
 
 class ModelStore(pulumi.ComponentResource):
@@ -220,6 +221,7 @@ class ModelStore(pulumi.ComponentResource):
                 token_secret_name=secret_name,
                 staging_size_gib=model["sync_staging_gib"],
                 node_selector=args["sync_node_selector"],
+                image_registry=args["image_registry"],
             )
             k8s.batch.v1.Job(
                 f"{name}-{model['name']}-sync-job",

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from components.catalog import AWS_CLI_IMAGE, HUGGING_FACE_HUB_VERSION, PYTHON_IMAGE
+from components.image_cache import cached_image
 from components.vllm_pod import pod_security_context
 
 SYNC_NAMESPACE = "model-sync"
@@ -79,8 +80,10 @@ def sync_job(
     token_secret_name: str | None,
     staging_size_gib: int,
     node_selector: dict[str, str],
+    image_registry: str,
 ) -> dict[str, Any]:
     """The Job manifest (bucket_name may be an Output: it is only placed in an environment variable)."""
+    aws_cli_image = cached_image(AWS_CLI_IMAGE, image_registry)
     staging = {"name": "staging", "mountPath": STAGING_DIR}
     token_mount = {"name": "token", "mountPath": TOKEN_DIR}
     region_env = [{"name": "AWS_REGION", "value": region}]
@@ -89,7 +92,7 @@ def sync_job(
         init_containers.append(
             _restricted_container(
                 "token",
-                AWS_CLI_IMAGE,
+                aws_cli_image,
                 f'aws secretsmanager get-secret-value --secret-id "{token_secret_name}" --query SecretString --output text > {TOKEN_PATH}',
                 [token_mount],
                 region_env,
@@ -98,7 +101,7 @@ def sync_job(
     init_containers.append(
         _restricted_container(
             "download",
-            PYTHON_IMAGE,
+            cached_image(PYTHON_IMAGE, image_registry),
             _download_script(hugging_face_id, token_secret_name is not None),
             [staging, *([token_mount] if token_secret_name else [])],
             [{"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"}],
@@ -106,7 +109,7 @@ def sync_job(
     )
     upload = _restricted_container(
         "upload",
-        AWS_CLI_IMAGE,
+        aws_cli_image,
         f'aws s3 cp --recursive --only-show-errors --exclude ".cache/*" {STAGING_DIR}/model "s3://$WEIGHTS_BUCKET/{prefix}/"',
         [staging],
         [*region_env, {"name": "WEIGHTS_BUCKET", "value": bucket_name}],

@@ -1,4 +1,5 @@
-"""Network: a VPC whose public subnets hold load balancers only and whose private subnets hold every node."""
+"""Network: a VPC whose public subnets hold NAT only, whose private subnets hold every node and pod, and whose small
+load-balancer subnets hold the internal ALB alone (so "from the ALB's subnets" means the ALB, never a pod)."""
 
 from __future__ import annotations
 
@@ -25,27 +26,51 @@ class NetworkArgs(TypedDict):
     region: str
 
 
+# AWS, "Application Load Balancers" (subnets): each subnet needs at least a /27 with 8 free addresses.
+LOAD_BALANCER_SUBNET_PREFIX = 27
+
+
 @dataclass(frozen=True)
 class SubnetPlan:
     private: list[str]
     public: list[str]
+    load_balancer: list[str]
 
 
 def plan_subnets(cidr: str, zone_count: int) -> SubnetPlan:
     """Large private subnets (pods take VPC addresses with the VPC CNI), small public ones for load balancers.
 
     The VPC splits into eight blocks: the first `zone_count` are private subnets, and the last one is cut
-    into /24-equivalents (prefix + 8) for the public subnets.
+    into /24-equivalents (prefix + 8) for the public subnets, taken from its start, and /27s for the internal
+    load balancer, taken from its end (never overlapping: the last block holds 256 /24-equivalents).
     """
     network = ipaddress.ip_network(cidr)
     blocks = list(network.subnets(prefixlen_diff=3))
     if zone_count > len(blocks) - 1:
         raise ValueError(f"network.availabilityZones: got {zone_count}, expected at most {len(blocks) - 1} for {cidr}")
     public_blocks = list(blocks[-1].subnets(new_prefix=network.prefixlen + 8))
+    load_balancer_blocks = list(blocks[-1].subnets(new_prefix=LOAD_BALANCER_SUBNET_PREFIX))
     return SubnetPlan(
         private=[str(block) for block in blocks[:zone_count]],
         public=[str(block) for block in public_blocks[:zone_count]],
+        load_balancer=[str(block) for block in load_balancer_blocks[-zone_count:]],
     )
+
+
+# EKS, "CreateCluster" (kubernetesNetworkConfig.serviceIpv4Cidr): without a value EKS picks 10.100.0.0/16 or
+# 172.20.0.0/16; naming it lets NetworkPolicies allow the `kubernetes` Service address before the cluster exists.
+SERVICE_CIDR_CHOICES = ("172.20.0.0/16", "10.100.0.0/16")
+
+
+def kubernetes_service_cidr(vpc_cidr: str) -> str:
+    """The cluster's Service range: the first choice that does not overlap the VPC (EKS forbids an overlap)."""
+    vpc = ipaddress.ip_network(vpc_cidr)
+    return next(cidr for cidr in SERVICE_CIDR_CHOICES if not ipaddress.ip_network(cidr).overlaps(vpc))
+
+
+def kubernetes_api_service_address(service_cidr: str) -> str:
+    """The `kubernetes` Service's ClusterIP: kube-apiserver reserves the first address of its Service range."""
+    return str(ipaddress.ip_network(service_cidr).network_address + 1)
 
 
 def flow_log_write_policy(log_group_arn: str) -> dict:
@@ -68,6 +93,7 @@ class Network(pulumi.ComponentResource):
     vpc_cidr: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    load_balancer_subnet_ids: pulumi.Output[list[str]]
     availability_zones: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
@@ -98,7 +124,11 @@ class Network(pulumi.ComponentResource):
             tags={"Name": f"{name}-public"},
             opts=child,
         )
-        public_subnets, private_subnets, private_route_tables = [], [], []
+        # Load-balancer subnets reach only the VPC (the local route): an internal ALB needs nothing else.
+        load_balancer_route_table = aws.ec2.RouteTable(
+            f"{name}-load-balancer-rt", vpc_id=vpc.id, tags={"Name": f"{name}-load-balancer"}, opts=child
+        )
+        public_subnets, private_subnets, private_route_tables, load_balancer_subnets = [], [], [], []
         for index in range(zone_count):
             zone = zone_names.apply(lambda names, i=index: names[i])
             public_subnet = aws.ec2.Subnet(
@@ -129,6 +159,23 @@ class Network(pulumi.ComponentResource):
                     opts=child,
                 )
             )
+            load_balancer_subnet = aws.ec2.Subnet(
+                f"{name}-load-balancer-{index}",
+                vpc_id=vpc.id,
+                cidr_block=plan.load_balancer[index],
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                # No role/discovery tags: no controller, node or pod may ever pick these subnets.
+                tags={"Name": f"{name}-load-balancer-{index}"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-load-balancer-{index}-rta",
+                subnet_id=load_balancer_subnet.id,
+                route_table_id=load_balancer_route_table.id,
+                opts=child,
+            )
+            load_balancer_subnets.append(load_balancer_subnet)
 
         nat_count = zone_count if args["nat_gateways"] == "perAz" else 1
         nat_gateways = []
@@ -174,12 +221,14 @@ class Network(pulumi.ComponentResource):
         self.vpc_cidr = vpc.cidr_block
         self.private_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in private_subnets])
         self.public_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in public_subnets])
+        self.load_balancer_subnet_ids = pulumi.Output.all(*[subnet.id for subnet in load_balancer_subnets])
         self.availability_zones = zone_names
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
+                "load_balancer_subnet_ids": self.load_balancer_subnet_ids,
                 "availability_zones": self.availability_zones,
             }
         )

@@ -1,11 +1,13 @@
 """NetworkPolicies of a serving namespace: default deny, then exactly the flows the request path needs.
 
 Enforced by the VPC CNI's network policy agent (`enableNetworkPolicy`). Flows allowed:
-  ALB (its subnets)       -> router :8000          (requests; the ALB's listener rules pass only /v1 routes)
+  ALB (its own subnets)   -> router :8000          (requests; the ALB's listener rules pass only /v1 routes, and
+                             nothing but the ALB has an address there, so no pod reaches the router's admin routes)
   metrics scraper         -> router :29000, vLLM :8000 (/metrics)
   router                  -> vLLM pods of this model :8000
-  router                  -> Kubernetes API :443   (service discovery lists/watches this namespace's pods)
-  vLLM                    -> 443 (VPC interface endpoints and S3 through its gateway endpoint)
+  router                  -> Kubernetes API :443   (service discovery lists/watches this namespace's pods: the
+                             `kubernetes` Service ClusterIP it dials, and the endpoint ENIs in the VPC it reaches)
+  vLLM                    -> 443 of the VPC (interface endpoints) and of S3's published ranges (gateway endpoint)
   every pod               -> cluster DNS :53
 Pure functions: plain values in, Kubernetes objects (dicts) out.
 """
@@ -19,9 +21,6 @@ from components.edge_specs import ROUTER_METRICS_PORT, ROUTER_PORT
 VLLM_PORT = 8000
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS pods as the EKS addon labels them
-# NetworkPolicy cannot name an AWS prefix list: S3's gateway endpoint routes public S3 addresses, so the 443 rule
-# is open to any address; every other port stays closed.
-ANY_IPV4 = "0.0.0.0/0"
 
 
 def _network_policy(
@@ -70,10 +69,14 @@ def vllm_policy(
     namespace: str,
     vllm_pod_labels: dict[str, str],
     router_pod_labels: dict[str, str],
+    vpc_cidr: str,
+    s3_cidrs: list[str],
     scraper_namespace: str,
     scraper_pod_labels: dict[str, str],
 ) -> dict[str, Any]:
-    """vLLM accepts its port only from this model's router and the metrics scraper."""
+    """vLLM accepts its port only from this model's router and the metrics scraper, and reaches only HTTPS in the
+    VPC (interface endpoints) and S3's addresses (NetworkPolicy cannot name a prefix list: its CIDRs are copied from
+    the region's com.amazonaws.<region>.s3 managed prefix list, which the gateway endpoint routes)."""
     return _network_policy(
         "vllm-from-router",
         namespace,
@@ -84,7 +87,10 @@ def vllm_policy(
                 "ports": _tcp(VLLM_PORT),
             }
         ],
-        egress=[_dns_egress(), {"to": [{"ipBlock": {"cidr": ANY_IPV4}}], "ports": _tcp(443)}],
+        egress=[
+            _dns_egress(),
+            {"to": [{"ipBlock": {"cidr": cidr}} for cidr in [vpc_cidr, *sorted(s3_cidrs)]], "ports": _tcp(443)},
+        ],
     )
 
 
@@ -94,6 +100,7 @@ def router_policy(
     vllm_pod_labels: dict[str, str],
     alb_subnet_cidrs: list[str],
     vpc_cidr: str,
+    kubernetes_api_address: str,
     scraper_namespace: str,
     scraper_pod_labels: dict[str, str],
 ) -> dict[str, Any]:
@@ -109,7 +116,11 @@ def router_policy(
         egress=[
             {"to": [_pods(vllm_pod_labels)], "ports": _tcp(VLLM_PORT)},
             _dns_egress(),
-            # The EKS API endpoint's network interfaces live in the VPC (private endpoint).
+            # The client dials the `kubernetes` Service ClusterIP, and the AWS network policy agent matches the
+            # address before kube-proxy translates it; its controller adds ClusterIPs for pod-selector peers only,
+            # never for ipBlock peers (aws/amazon-network-policy-controller-k8s pkg/resolvers/endpoints.go).
+            {"to": [{"ipBlock": {"cidr": f"{kubernetes_api_address}/32"}}], "ports": _tcp(443)},
+            # The EKS API endpoint's network interfaces live in the VPC (private endpoint): the translated address.
             {"to": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": _tcp(443)},
         ],
     )
@@ -121,14 +132,25 @@ def serving_namespace_policies(
     router_pod_labels: dict[str, str],
     alb_subnet_cidrs: list[str],
     vpc_cidr: str,
+    kubernetes_api_address: str,
+    s3_cidrs: list[str],
     scraper_namespace: str,
     scraper_pod_labels: dict[str, str],
 ) -> list[dict[str, Any]]:
     """All policies of one serving namespace, in the order they are created."""
     return [
         default_deny(namespace),
-        vllm_policy(namespace, vllm_pod_labels, router_pod_labels, scraper_namespace, scraper_pod_labels),
+        vllm_policy(
+            namespace, vllm_pod_labels, router_pod_labels, vpc_cidr, s3_cidrs, scraper_namespace, scraper_pod_labels
+        ),
         router_policy(
-            namespace, router_pod_labels, vllm_pod_labels, alb_subnet_cidrs, vpc_cidr, scraper_namespace, scraper_pod_labels
+            namespace,
+            router_pod_labels,
+            vllm_pod_labels,
+            alb_subnet_cidrs,
+            vpc_cidr,
+            kubernetes_api_address,
+            scraper_namespace,
+            scraper_pod_labels,
         ),
     ]

@@ -21,12 +21,14 @@ import json
 from typing import TypedDict
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.alert_rules import AlertThresholds, rule_groups
 from components.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, HelmChart
 from components.dashboard import dashboard
+from components.iam_documents import irsa_trust_policy
 
 MONITORING_NAMESPACE = "monitoring"
 STACK_RELEASE_NAME = "kube-prometheus-stack"
@@ -39,6 +41,15 @@ SCRAPE_INTERVAL = "15s"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 # kube-prometheus-stack's Grafana sidecar loads every ConfigMap carrying this label as a dashboard.
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
+# EKS runs the control plane: kube-controller-manager, kube-scheduler and etcd expose no scrape target, so the chart's
+# default scrapes of them fail and their "down" alerts fire forever (kube-prometheus-stack values.yaml:
+# kubeControllerManager / kubeScheduler / kubeEtcd, and defaultRules.rules for their rule groups).
+UNREACHABLE_CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd")
+UNREACHABLE_CONTROL_PLANE_RULES = ("kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "etcd")
+# The chart's service account for Alertmanager is `<fullname>-alertmanager`; its IRSA role may publish to the topic.
+ALERTMANAGER_SERVICE_ACCOUNT = f"{STACK_FULLNAME}-alertmanager"
+# Alerts that only prove the pipeline works (Watchdog) or carry no page (InfoInhibitor) stay on the null receiver.
+UNPAGED_ALERTS = ("Watchdog", "InfoInhibitor")
 # Prometheus stops ingesting before the volume fills: keep 10 % headroom for the WAL and compaction.
 _RETENTION_SHARE_OF_VOLUME = 0.9
 
@@ -55,6 +66,11 @@ class ObservabilityArgs(TypedDict):
     k8s_provider: k8s.Provider
     retention_days: int
     storage_gib: int
+    storage_class_name: pulumi.Input[str]  # a class the stack creates (ClusterAddons): no class is default on EKS
+    alert_sns_topic_arn: str | None  # Alertmanager's receiver; None only where the config waives it
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    region: str
     grafana: bool
     alerts: AlertThresholds
     scrape_targets: list[ScrapeTarget]
@@ -82,12 +98,15 @@ class Observability(pulumi.ComponentResource):
         in_namespace = k8s_child.merge(pulumi.ResourceOptions(depends_on=[namespace]))
 
         grafana_secret = self._grafana_admin(name, namespace_name, in_namespace) if args["grafana"] else None
+        alertmanager_role_arn = self._alertmanager_role(name, args) if args["alert_sns_topic_arn"] else None
         stack = k8s.helm.v3.Release(
             f"{name}-kube-prometheus-stack",
             name=STACK_RELEASE_NAME,
             namespace=namespace_name,
             **_chart(KUBE_PROMETHEUS_STACK_CHART),
-            values=stack_values(args),
+            values=pulumi.Output.all(args["storage_class_name"], alertmanager_role_arn).apply(
+                lambda values: stack_values(args, values[0], values[1])
+            ),
             opts=in_namespace.merge(pulumi.ResourceOptions(depends_on=[grafana_secret] if grafana_secret else [])),
         )
         after_stack = in_namespace.merge(pulumi.ResourceOptions(depends_on=[stack]))
@@ -106,7 +125,9 @@ class Observability(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata={"name": "vllm-serving", "namespace": namespace_name},
-            spec={"groups": rule_groups(args["alerts"])},
+            spec=pulumi.Output.all(*[target["namespace"] for target in args["scrape_targets"]]).apply(
+                lambda namespaces: {"groups": rule_groups(args["alerts"], list(namespaces))}
+            ),
             opts=after_stack,
         )
 
@@ -146,6 +167,31 @@ class Observability(pulumi.ComponentResource):
             }
         )
 
+    def _alertmanager_role(self, name: str, args: ObservabilityArgs) -> pulumi.Output[str]:
+        """IRSA role of Alertmanager's service account: sns:Publish on the one configured topic."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            f"{name}-alertmanager",
+            assume_role_policy=pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
+                lambda values: json.dumps(
+                    irsa_trust_policy(values[0], values[1], MONITORING_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT)
+                )
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-alertmanager-publish",
+            role=role.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": args["alert_sns_topic_arn"]}],
+                }
+            ),
+            opts=child,
+        )
+        return role.arn
+
     def _grafana_admin(
         self, name: str, namespace_name: pulumi.Output[str], opts: pulumi.ResourceOptions
     ) -> k8s.core.v1.Secret:
@@ -178,7 +224,23 @@ def pod_monitor_spec(pod_labels: dict[str, str]) -> dict:
     }
 
 
-def stack_values(args: ObservabilityArgs) -> dict:
+def alertmanager_config(sns_topic_arn: str | None, region: str) -> dict:
+    """Alertmanager's routing: every alert to the SNS topic (resolutions too), pipeline heartbeats to `null`.
+
+    Alertmanager "Configuration" (sns_config: topic_arn, sigv4.region; credentials from the AWS SDK chain, here IRSA).
+    """
+    null_routes = [{"matchers": [f'alertname = "{alert}"'], "receiver": "null"} for alert in UNPAGED_ALERTS]
+    receivers: list[dict] = [{"name": "null"}]
+    route: dict = {"group_by": ["alertname", "namespace"], "receiver": "null", "routes": null_routes}
+    if sns_topic_arn:
+        receivers.append(
+            {"name": "sns", "sns_configs": [{"topic_arn": sns_topic_arn, "sigv4": {"region": region}, "send_resolved": True}]}
+        )
+        route["receiver"] = "sns"
+    return {"route": route, "receivers": receivers}
+
+
+def stack_values(args: ObservabilityArgs, storage_class_name: str, alertmanager_role_arn: str | None = None) -> dict:
     """kube-prometheus-stack values: everything on the system nodes, our rules and monitors selected."""
     on_system = {"nodeSelector": dict(args["system_node_selector"])}
     retention_gib = int(args["storage_gib"] * _RETENTION_SHARE_OF_VOLUME)
@@ -194,6 +256,7 @@ def stack_values(args: ObservabilityArgs) -> dict:
                 "storageSpec": {
                     "volumeClaimTemplate": {
                         "spec": {
+                            "storageClassName": storage_class_name,
                             "accessModes": ["ReadWriteOnce"],
                             "resources": {"requests": {"storage": f"{args['storage_gib']}Gi"}},
                         }
@@ -205,7 +268,15 @@ def stack_values(args: ObservabilityArgs) -> dict:
                 "ruleSelectorNilUsesHelmValues": False,
             }
         },
-        "alertmanager": {"alertmanagerSpec": on_system},
+        "alertmanager": {
+            "alertmanagerSpec": on_system,
+            "config": alertmanager_config(args["alert_sns_topic_arn"], args["region"]),
+            "serviceAccount": {
+                "annotations": {"eks.amazonaws.com/role-arn": alertmanager_role_arn} if alertmanager_role_arn else {}
+            },
+        },
+        **{component: {"enabled": False} for component in UNREACHABLE_CONTROL_PLANE},
+        "defaultRules": {"rules": {group: False for group in UNREACHABLE_CONTROL_PLANE_RULES}},
         "kube-state-metrics": on_system,
         "grafana": {"enabled": args["grafana"]},
     }

@@ -20,8 +20,8 @@ import pulumi_kubernetes as k8s
 
 from components.catalog import (
     POD_READINESS_GATE_LABEL,
-    VLLM_ROUTER_HEALTH_PATH,
-    VLLM_ROUTER_IMAGE,
+    VLLM_ROUTER_HEALTH_CHECK_INTERVAL_SECONDS,
+    VLLM_ROUTER_LIVENESS_PATH,
     VLLM_ROUTER_POLICY,
 )
 from components.edge_specs import ROUTER_METRICS_PORT, ROUTER_PORT, TimeoutChain
@@ -51,6 +51,7 @@ def router_args(namespace: str, vllm_pod_labels: dict[str, str], timeouts: Timeo
         "--service-discovery-namespace", namespace,
         "--request-id-headers", "x-request-id",
         "--request-timeout-secs", str(timeouts.router_request_seconds),
+        "--health-check-interval-secs", str(VLLM_ROUTER_HEALTH_CHECK_INTERVAL_SECONDS),
         "--prometheus-host", "0.0.0.0",
         "--prometheus-port", str(ROUTER_METRICS_PORT),
         "--log-level", "info",
@@ -59,13 +60,18 @@ def router_args(namespace: str, vllm_pod_labels: dict[str, str], timeouts: Timeo
 
 def deployment_spec(
     model_name: str,
+    image: str,
     namespace: str,
     vllm_pod_labels: dict[str, str],
     timeouts: TimeoutChain,
     system_node_selector: dict[str, str],
 ) -> dict[str, Any]:
     labels = router_labels(model_name)
-    probe = {"httpGet": {"path": VLLM_ROUTER_HEALTH_PATH, "port": "http"}, "periodSeconds": 5, "timeoutSeconds": 2}
+    # Both probes ask for the router process alone (/liveness). Not /health: it fails when any one worker does, and
+    # would restart every router of the model at once. Not /readiness either: it fails with zero workers, and a
+    # model at zero must keep a Ready router behind the ALB (it answers 503 at once, and the ALB's request count
+    # is what wakes the model up); a rollout at zero would never finish.
+    probe = {"httpGet": {"path": VLLM_ROUTER_LIVENESS_PATH, "port": "http"}, "periodSeconds": 5, "timeoutSeconds": 2}
     return {
         "replicas": ROUTER_REPLICAS,
         "selector": {"matchLabels": labels},
@@ -95,7 +101,8 @@ def deployment_spec(
                 "containers": [
                     {
                         "name": "router",
-                        "image": VLLM_ROUTER_IMAGE,
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
                         "command": ["vllm-router"],
                         "args": router_args(namespace, vllm_pod_labels, timeouts),
                         "ports": [
@@ -137,6 +144,7 @@ class ModelRouterArgs(TypedDict):
     """One model's router: where the model's pods are and which target group the ALB sends its requests to."""
 
     model_name: str
+    image: str  # vllm-router, from the account's ECR (ImageCache)
     namespace: pulumi.Input[str]  # the model's namespace (VllmService)
     vllm_pod_labels: pulumi.Input[dict[str, str]]
     target_group_arn: pulumi.Input[str]
@@ -144,6 +152,8 @@ class ModelRouterArgs(TypedDict):
     system_node_selector: dict[str, str]
     alb_subnet_cidrs: list[str]
     vpc_cidr: str
+    kubernetes_api_address: str
+    s3_cidrs: pulumi.Input[list[str]]  # the region's S3 prefix list: vLLM's weights come from there
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
     k8s_provider: k8s.Provider
@@ -186,9 +196,19 @@ class ModelRouter(pulumi.ComponentResource):
             subjects=[{"kind": "ServiceAccount", "name": ROUTER_NAME, "namespace": namespace}],
             opts=child.merge(pulumi.ResourceOptions(depends_on=[role, account])),
         )
-        policies = pulumi.Output.all(namespace, vllm_labels, args["scraper_namespace"], args["scraper_pod_labels"]).apply(
+        policies = pulumi.Output.all(
+            namespace, vllm_labels, args["scraper_namespace"], args["scraper_pod_labels"], args["s3_cidrs"]
+        ).apply(
             lambda values: serving_namespace_policies(
-                values[0], values[1], labels, args["alb_subnet_cidrs"], args["vpc_cidr"], values[2], values[3]
+                values[0],
+                values[1],
+                labels,
+                args["alb_subnet_cidrs"],
+                args["vpc_cidr"],
+                args["kubernetes_api_address"],
+                values[4],
+                values[2],
+                values[3],
             )
         )
         for index, role_name in enumerate(NETWORK_POLICY_ROLES):
@@ -204,7 +224,7 @@ class ModelRouter(pulumi.ComponentResource):
                 pulumi.Output[k8s.apps.v1.DeploymentSpecArgsDict],
                 pulumi.Output.all(namespace, vllm_labels).apply(
                     lambda values: deployment_spec(
-                        model_name, values[0], values[1], args["timeouts"], args["system_node_selector"]
+                        model_name, args["image"], values[0], values[1], args["timeouts"], args["system_node_selector"]
                     )
                 ),
             ),

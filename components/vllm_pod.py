@@ -9,11 +9,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from components.catalog import AWS_CLI_IMAGE, VLLM_RUN_AS_UID
+from components.catalog import VLLM_RUN_AS_UID
 from components.engine_args import ADAPTERS_DIR, VLLM_PORT
 from components.sizing import GIB, CapacityPlan
 
 CONTAINER_NAME = "vllm"
+# Tags are pinned (and digests optional): a node that has the image never asks the registry again, so a crash loop
+# or a restart costs no pull (Kubernetes, "Images": imagePullPolicy).
+PULL_POLICY = "IfNotPresent"
 SERVICE_ACCOUNT_NAME = "vllm-server"
 API_KEY_SECRET_NAME = "vllm-api-key"
 API_KEY_SECRET_KEY = "api-key"
@@ -180,7 +183,13 @@ def vllm_environment(region: str) -> list[dict[str, str]]:
 
 
 def fetch_container(
-    *, model_name: str, bucket_name: Any, sync_prefix: str | None, adapters: list[tuple[str, str]], region: str
+    *,
+    model_name: str,
+    image: str,
+    bucket_name: Any,
+    sync_prefix: str | None,
+    adapters: list[tuple[str, str]],
+    region: str,
 ) -> dict[str, Any]:
     """Init container copying weights (s3-sync fallback) and LoRA adapters from S3 into emptyDirs.
 
@@ -198,8 +207,8 @@ def fetch_container(
         mounts.append({"name": "adapters", "mountPath": ADAPTERS_DIR})
     return {
         "name": "fetch-weights",
-        "image": AWS_CLI_IMAGE,
-        "imagePullPolicy": "Always",
+        "image": image,
+        "imagePullPolicy": PULL_POLICY,
         "command": ["/bin/sh", "-c", "set -eu; " + " && ".join(steps)],
         "env": [
             {"name": "WEIGHTS_BUCKET", "value": bucket_name},
@@ -207,7 +216,9 @@ def fetch_container(
             {"name": "AWS_REGION", "value": region},
             {"name": "AWS_DEFAULT_REGION", "value": region},
         ],
-        "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+        # Equal to its limits: the pod's QoS class counts init containers too, so one Burstable init container
+        # would make the whole vLLM pod Burstable (Kubernetes, "Pod Quality of Service Classes").
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
         "securityContext": _security_context(),
         "volumeMounts": mounts,
     }
@@ -256,7 +267,7 @@ def deployment_spec(
     container = {
         "name": CONTAINER_NAME,
         "image": image,
-        "imagePullPolicy": "Always",
+        "imagePullPolicy": PULL_POLICY,
         "command": container_command(),
         "args": engine_args,
         "ports": [{"name": "http", "containerPort": VLLM_PORT, "protocol": "TCP"}],

@@ -24,7 +24,8 @@ from typing import TypedDict, cast
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.catalog import VLLM_IMAGE
+from components.catalog import AWS_CLI_IMAGE, VLLM_IMAGE
+from components.image_cache import cached_image
 from components.engine_args import engine_arguments
 from components.sizing import CapacityPlan
 from components.vllm_pod import (
@@ -53,6 +54,7 @@ class VllmServiceArgs(TypedDict):
     region: str
     api_key: pulumi.Input[str]  # the stack's internal key (InternalApiKey), mounted as a file, never in env or argv
     shutdown_timeout_seconds: int  # vLLM's drain of in-flight requests: the longest request the edge allows
+    image_registry: str  # the account's ECR registry (ImageCache): every image is pulled through it
 
 
 class VllmService(pulumi.ComponentResource):
@@ -117,6 +119,7 @@ class VllmService(pulumi.ComponentResource):
         fetch = (
             fetch_container(
                 model_name=model.name,
+                image=cached_image(AWS_CLI_IMAGE, args["image_registry"]),
                 bucket_name=args["bucket_name"],
                 sync_prefix=None if streamed else model.model_prefix,
                 adapters=adapters,
@@ -132,7 +135,7 @@ class VllmService(pulumi.ComponentResource):
             # cannot describe them.
             spec=cast(k8s.apps.v1.DeploymentSpecArgsDict, deployment_spec(
                 model_name=model.name,
-                image=model.image or VLLM_IMAGE,
+                image=cached_image(model.image or VLLM_IMAGE, args["image_registry"]),
                 engine_args=engine_args,
                 plan=plan,
                 capacity_type=model.capacity_type,

@@ -18,14 +18,16 @@ import model_reads  # noqa: E402
 import operations  # noqa: E402
 import performance  # noqa: E402
 import reliability  # noqa: E402
+import reliability_cluster  # noqa: E402
+import security_cluster  # noqa: E402
 import security_identity  # noqa: E402
 import security_network  # noqa: E402
 import security_storage  # noqa: E402
 import security_workloads  # noqa: E402
 
 SECURITY = [*security_network.POLICIES, *security_identity.POLICIES, *security_storage.POLICIES,
-            *security_workloads.POLICIES, *edge.SECURITY_POLICIES, *model_reads.POLICIES]
-RELIABILITY = [*reliability.POLICIES, *edge.RELIABILITY_POLICIES]
+            *security_workloads.POLICIES, *security_cluster.POLICIES, *edge.SECURITY_POLICIES, *model_reads.POLICIES]
+RELIABILITY = [*reliability.POLICIES, *reliability_cluster.POLICIES, *edge.RELIABILITY_POLICIES]
 
 PolicyPack(
     name="vllm-eks-well-architected",

@@ -48,6 +48,7 @@ _VALIDATED = {
     "domainName": "a DNS name; requires `certificateArn`",
     "certificateArn": "an ACM certificate ARN in us-east-1; requires `domainName`",
     "instanceTypes": "EC2 instance types for the system node group",
+    "snsTopicArn": "an SNS topic ARN; required unless `allowNoReceiver` is true",
 }
 
 

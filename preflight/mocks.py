@@ -10,6 +10,8 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 
 ACCOUNT_ID = "123456789012"
+# The entries of S3's managed prefix list com.amazonaws.us-east-1.s3 (AWS ip-ranges.json, service S3, us-east-1).
+S3_PREFIX_LIST_CIDRS = ["3.5.0.0/19", "16.182.0.0/16", "18.34.0.0/19", "18.34.232.0/21", "52.216.0.0/15", "54.231.0.0/16"]
 AVAILABILITY_ZONES = {
     "us-east-1": ["use1-az1", "use1-az2", "use1-az4", "use1-az6", "use1-az3", "use1-az5"],
     "us-west-2": ["usw2-az1", "usw2-az2", "usw2-az3", "usw2-az4"],
@@ -52,6 +54,17 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
             }
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            # S3's prefix list in us-east-1 (pl-63a5400a) as `aws ec2 get-managed-prefix-list-entries` lists it.
+            name = args.args["name"]
+            cidrs = S3_PREFIX_LIST_CIDRS if name == f"com.amazonaws.{self.region}.s3" else []
+            return {"id": "pl-63a5400a", "name": name, "entries": [{"cidr": cidr, "description": ""} for cidr in cidrs],
+                    "addressFamily": "IPv4", "maxEntries": len(cidrs), "ownerId": "AWS", "version": 1, "tags": {}}
+        if token == "aws:secretsmanager/getSecret:getSecret":
+            # An existing secret looked up by name: Secrets Manager appends six random characters to its ARN.
+            name = args.args["name"]
+            arn = f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{name}-{_short_hash(name)[:6]}"
+            return {"arn": arn, "name": name, "id": arn}
         raise UnansweredInvoke(f"the offline mocks do not answer the invoke {token}; add its answer to preflight/mocks.py")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:

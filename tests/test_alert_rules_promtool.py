@@ -122,6 +122,28 @@ def test_each_alert_fires_on_its_symptom(tmp_path):
     _run_tests("prod", tests, tmp_path)
 
 
+def test_http_errors_outside_the_serving_namespaces_raise_no_alert(tmp_path):
+    """prometheus-fastapi-instrumentator (vLLM's API server) exports the generic `http_requests_total`, like many
+    other services; only the serving namespaces' series may count as vLLM errors."""
+    rules = _rules("prod")
+    other = 'namespace="monitoring",handler="/v1/query",method="GET"'
+    tests = [{
+        "interval": "1m",
+        "input_series": [
+            {"series": f'http_requests_total{{{other},status="2xx"}}', "values": "0+50x20"},
+            {"series": f'http_requests_total{{{other},status="5xx"}}', "values": "0+50x20"},
+            {"series": f'http_requests_total{{namespace="{NS}",handler="/v1/chat/completions",method="POST",status="5xx"}}',
+             "values": "0+5x20"},
+            {"series": f'http_requests_total{{namespace="{NS}",handler="/v1/chat/completions",method="POST",status="2xx"}}',
+             "values": "0+95x20"},
+        ],
+        "alert_rule_test": [{"eval_time": "12m", "alertname": "VllmErrorRatioHigh", "exp_alerts": [
+            _expected(rules["VllmErrorRatioHigh"], {"namespace": NS, "signal": "http"}),
+        ]}],
+    }]
+    _run_tests("prod", tests, tmp_path)
+
+
 def test_no_alert_fires_on_a_healthy_fleet(tmp_path):
     healthy = [
         # 95 % of first tokens under 1 s: P95 = 1 s.

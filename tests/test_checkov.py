@@ -29,6 +29,10 @@ SKIPPED_CHECKS = {
         "`tag@sha256:…` in config; we never invent a digest we have not verified, and an advisory policy flags "
         "tag-only images"
     ),
+    "CKV_K8S_15": (
+        "imagePullPolicy Always: images are pinned release tags (or digests) served from the account's ECR pull-through "
+        "cache; IfNotPresent means a restart or crash loop asks no registry at all (Kubernetes, \"Images\")"
+    ),
 }
 
 pytestmark = pytest.mark.slow

@@ -371,7 +371,7 @@ def test_one_target_group_and_listener_rule_per_model(stack, request):
     assert len(groups) == len(models)
     for group in groups:
         assert group["props"]["targetType"] == "ip"
-        assert group["props"]["healthCheck"]["path"] == "/health"
+        assert group["props"]["healthCheck"]["path"] == "/liveness"  # see test_router_health.py
     listener = _one(snapshot, "aws:lb/listener:Listener")["props"]
     default = listener["defaultActions"][0]
     assert default["type"] == "fixed-response" and default["fixedResponse"]["statusCode"] == "404"

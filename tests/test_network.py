@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from components.network import plan_subnets
+from components.network import kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
 from rendered import resource_named, resources_of
 
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -105,3 +105,24 @@ def test_subnet_plan_for_the_smallest_allowed_vpc():
 def test_subnet_plan_refuses_more_zones_than_blocks():
     with pytest.raises(ValueError, match="network.availabilityZones: got 8"):
         plan_subnets("10.0.0.0/16", 8)
+
+
+@pytest.mark.parametrize("cidr,zones", [("10.0.0.0/16", 3), ("10.20.0.0/20", 6), ("172.16.0.0/18", 2)])
+def test_load_balancer_subnets_are_small_and_apart_from_every_other_subnet(cidr, zones):
+    """AWS, "Application Load Balancers" (subnets): at least a /27 with 8 free addresses per subnet. Apart from the
+    node subnets, "from the ALB's subnets" admits the ALB and no pod (pods take node-subnet addresses, VPC CNI)."""
+    plan = plan_subnets(cidr, zones)
+    load_balancer = [ipaddress.ip_network(block) for block in plan.load_balancer]
+    others = [ipaddress.ip_network(block) for block in plan.private + plan.public]
+    assert len(load_balancer) == zones and all(block.prefixlen == 27 for block in load_balancer)
+    assert not any(a.overlaps(b) for a in load_balancer for b in others)
+    assert len({str(block) for block in load_balancer}) == zones
+    assert all(block.subnet_of(ipaddress.ip_network(cidr)) for block in load_balancer)
+
+
+@pytest.mark.parametrize("vpc,expected", [("10.0.0.0/16", "172.20.0.0/16"), ("172.20.0.0/18", "10.100.0.0/16")])
+def test_service_range_never_overlaps_the_vpc(vpc, expected):
+    """EKS, "CreateCluster" kubernetesNetworkConfig.serviceIpv4Cidr: must not overlap the VPC; the `kubernetes`
+    Service takes the range's first address (Kubernetes, "Service ClusterIP allocation")."""
+    assert kubernetes_service_cidr(vpc) == expected
+    assert kubernetes_api_service_address(expected) == expected.replace("0.0/16", "0.1")

@@ -127,12 +127,16 @@ def test_a_70b_model_over_its_300_s_startup_budget_fails_at_config_load_naming_b
 def test_a_larger_startup_budget_admits_the_70b_model():
     config = _seventy_b_config()
     config["vllm-eks:models"][0]["startupBudgetSeconds"] = 360
-    validated = load_stack_config({"models": config["vllm-eks:models"], "edge": config["vllm-eks:edge"]})
+    validated = load_stack_config(
+        {"models": config["vllm-eks:models"], "edge": config["vllm-eks:edge"], "observability": config["vllm-eks:observability"]}
+    )
     from components.sizing import plan_models
 
     estimates = check_startup_budgets(validated.models, plan_models(validated.models))
     assert estimates["qwen3-1-7b"].estimate_seconds == pytest.approx(341.2)
-    validated_300 = load_stack_config({"models": _seventy_b_config()["vllm-eks:models"], "edge": config["vllm-eks:edge"]})
+    validated_300 = load_stack_config(
+        {"models": _seventy_b_config()["vllm-eks:models"], "edge": config["vllm-eks:edge"], "observability": config["vllm-eks:observability"]}
+    )
     with pytest.raises(StartupBudgetError):
         check_startup_budgets(validated_300.models, plan_models(validated_300.models))
 

@@ -127,7 +127,8 @@ def test_prod_container_is_non_root_and_read_only(prod_snapshot):
         assert env[variable].startswith("/home/vllm/")
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
-    assert container["image"] == "docker.io/vllm/vllm-openai:v0.32.0"
+    # Docker Hub's vllm/vllm-openai through the account's ECR pull-through cache (test_image_cache.py).
+    assert container["image"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/vllm/vllm-openai:v0.32.0"
     assert json.loads(_flag(container["args"], "--logging-config")) == {"formatter": "json"}
 
 
@@ -211,7 +212,7 @@ def test_s3_sync_fallback_fetches_into_empty_dirs_with_the_pod_role(two_model_sn
     script = fetch["command"][-1]
     assert 'aws s3 sync --only-show-errors "s3://$WEIGHTS_BUCKET/models/qwen3-1.7b" /models/qwen3-1-7b' in script
     assert '"s3://$WEIGHTS_BUCKET/adapters/sql" /adapters/sql' in script
-    assert fetch["image"].startswith("public.ecr.aws/aws-cli/aws-cli:2.")
+    assert fetch["image"].startswith("123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/aws-cli/aws-cli:2.")
     assert fetch["securityContext"]["readOnlyRootFilesystem"] is True
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "medium" not in volumes["models"]["emptyDir"]  # on the node's disk, bounded
@@ -236,3 +237,14 @@ def test_a_model_too_big_for_its_instance_fails_at_config_load():
     assert type(raised.value).__name__ == "RunError"
     assert "models[0].instanceType: got 'g6.2xlarge'" in str(raised.value)
     assert "the cheapest instance that fits is g6e.12xlarge" in str(raised.value)
+
+
+def test_a_pod_with_an_init_container_stays_guaranteed(two_model_snapshot):
+    """Kubernetes, "Pod Quality of Service Classes": a pod is Guaranteed only if every container, init containers
+    included, has CPU and memory requests equal to its limits; otherwise the kubelet evicts it before Guaranteed ones."""
+    pod = _pod(two_model_snapshot, "qwen3-1-7b")["spec"]
+    assert pod["initContainers"]
+    for container in pod["initContainers"] + pod["containers"]:
+        resources = container["resources"]
+        for resource in ("cpu", "memory"):
+            assert str(resources["requests"][resource]) == str(resources["limits"][resource]), (container["name"], resource)

@@ -382,3 +382,66 @@ def test_model_with_no_ready_server_gets_a_prompt_503_never_the_other_model(path
     _wait_for_workers(path["routers"][model_b], 1)
     _, _, (status_b, _, raw_b) = _send(path, "/v1/chat/completions", _chat(served_b))
     assert status_b == 200 and json.loads(raw_b)["model"] == served_b
+
+
+# Runs last: it kills model B's server, as a dead replica.
+def test_one_dead_worker_fails_health_but_not_liveness_and_requests_flow(path, vllm_python, work_dir, contract_report):
+    """vllm-router 0.1.17 (FACTS.md "vLLM router", health endpoints): /health answers 503 once ANY worker fails the
+    router's check, /liveness is the process alone, /readiness stays 200 while one worker is healthy. The rendered
+    probes and ALB check use /liveness (components/router.py); this pins that choice to the real binary. One router
+    started with the RENDERED arguments discovers two worker pods (both vLLM servers); one is killed."""
+    (model_a, served_a), (model_b, _) = sorted(path["plan"]["served"].items())
+    args = list(path["plan"]["routers"][model_a]["args"])
+    namespace = "vllm-two-workers"
+    port = vs.free_port()
+    for flag, value in (("--host", "127.0.0.1"), ("--port", str(port)), ("--prometheus-host", "127.0.0.1"),
+                        ("--prometheus-port", str(vs.free_port())), ("--service-discovery-namespace", namespace)):
+        args[args.index(flag) + 1] = value
+    interval = float(args[args.index("--health-check-interval-secs") + 1])
+    labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model_a}
+    for index, address in enumerate(POD_ADDRESSES):
+        path["kube"].set_pod(namespace, f"{model_a}-{index}", labels, address, ready=True)
+    directory = work_dir / "two-workers"
+    directory.mkdir(parents=True, exist_ok=True)
+    log_file = directory / "router.log"
+    with log_file.open("w") as handle:
+        process = subprocess.Popen([str(vs.router_executable(vllm_python)), *args], stdout=handle, stderr=subprocess.STDOUT,
+                                   env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(path["kube"].kubeconfig(directory))},
+                                   start_new_session=True)
+        router = {"url": f"http://127.0.0.1:{port}", "log": log_file}
+        try:
+            deadline = time.monotonic() + ROUTER_READY_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    if vs.request(router["url"], "GET", "/liveness", timeout=2)[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.2)
+            _wait_for_workers(router, 2)
+            deadline = time.monotonic() + 3 * interval + 10
+            while vs.request(router["url"], "GET", "/health", timeout=5)[0] != 200 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert vs.request(router["url"], "GET", "/health", timeout=5)[0] == 200, "both workers up: /health 200"
+
+            path["servers"][model_b].kill()  # the dead replica (its pod still listed Ready, as before a probe fails)
+            started = time.monotonic()
+            health = 200
+            while health == 200 and time.monotonic() - started < 6 * interval + 30:
+                time.sleep(0.5)
+                health = vs.request(router["url"], "GET", "/health", timeout=5)[0]
+            took = time.monotonic() - started
+            assert health == 503, f"/health stayed {health} for {took:.0f}s with one of two workers dead"
+            assert vs.request(router["url"], "GET", "/liveness", timeout=5)[0] == 200
+            assert vs.request(router["url"], "GET", "/readiness", timeout=5)[0] == 200
+            _, headers = alb_and_api_gateway_stand_in(path["plan"], "/v1/chat/completions", _chat(served_a), path["key"])
+            statuses = [vs.request(router["url"], "POST", "/v1/chat/completions", body=_chat(served_a), headers=headers,
+                                   timeout=60)[0] for _ in range(6)]
+            assert statuses == [200] * 6, f"{statuses}:\n{log_file.read_text()[-3000:]}"
+            contract_report["one_dead_worker"] = {"health_503_after_seconds": round(took, 1), "liveness": 200,
+                                                  "readiness": 200, "requests": statuses}
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

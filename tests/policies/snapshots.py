@@ -15,6 +15,7 @@ PROJECT = "vllm-eks"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 OIDC_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABC123"
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/ABC123"
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"  # the account's registry (pull-through cache)
 
 
 def urn(type_: str, name: str, parent_type: Optional[str] = None) -> str:
@@ -34,7 +35,7 @@ def resource(type_: str, name: str, props: dict, *, parent: Optional[str] = None
 def vllm_container(**overrides) -> dict:
     container = {
         "name": "vllm",
-        "image": "vllm/vllm-openai:v0.32.0@sha256:" + "b" * 64,
+        "image": ECR + "/docker-hub/vllm/vllm-openai:v0.32.0@sha256:" + "b" * 64,
         "command": ["/bin/sh", "-c",
                     'VLLM_API_KEY="$(cat /var/run/secrets/vllm/api-key)" exec python3 -m '
                     'vllm.entrypoints.openai.api_server "$@"', "vllm"],
@@ -65,7 +66,7 @@ def vllm_deployment(name: str = "qwen3-8b", namespace: str = "llm", container: O
                 "serviceAccountName": f"{name}-reader",
                 "securityContext": {"runAsNonRoot": True, "fsGroup": 1000.0},
                 "initContainers": [{
-                    "name": "wait", "image": "busybox:1.37.0@sha256:" + "a" * 64, "command": ["true"],
+                    "name": "wait", "image": ECR + "/docker-hub/library/busybox:1.37.0@sha256:" + "a" * 64, "command": ["true"],
                     "securityContext": {"runAsUser": 65534.0, "readOnlyRootFilesystem": True,
                                         "allowPrivilegeEscalation": False},
                 }],
@@ -145,6 +146,7 @@ def compliant_stack() -> dict:
             "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
             "encryptionConfigKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k1",
             "skipDefaultNodeGroup": True, "createOidcProvider": True, "authenticationMode": "API",
+            "vpcCniOptions": {"enableNetworkPolicy": True},
         }),
         resource("aws:eks/cluster:Cluster", "gpu-eksCluster", {
             "vpcConfig": {"subnetIds": ["net-private-a-id", "net-private-b-id", "net-public-a-id",

@@ -153,6 +153,38 @@ def subnet_maps_public_ip(s):
     subnets[0]["props"]["mapPublicIpOnLaunch"] = True
 
 
+def network_policy_not_enforced(s):
+    for cluster in _require(_of_type(s, "eks:index:Cluster"), "eks:index:Cluster"):
+        cluster["props"].pop("vpcCniOptions", None)
+
+
+def router_admits_node_subnets(s):
+    """The internal ALB back in the node subnets, as before issue 14: the router admits every pod's address."""
+    policies = [r for r in _of_type(s, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if r["props"]["metadata"]["name"] == "router-from-alb"]
+    node_cidrs = [r["props"]["cidrBlock"] for r in _of_type(s, "aws:ec2/subnet:Subnet")
+                  if any(tag in (r["props"].get("tags") or {}) for tag in NODE_SUBNET_TAGS)]
+    for policy in _require(policies, "router NetworkPolicy"):
+        policy["props"]["spec"]["ingress"][0]["from"] = [{"ipBlock": {"cidr": cidr}} for cidr in node_cidrs]
+
+
+def router_target_group_on_health(s):
+    groups = _require(_of_type(s, "aws:lb/targetGroup:TargetGroup"), "target group")
+    groups[0]["props"]["healthCheck"]["path"] = "/health"
+
+
+def prometheus_claim_without_class(s):
+    releases = [r for r in _of_type(s, "kubernetes:helm.sh/v3:Release") if r["props"].get("chart") == "kube-prometheus-stack"]
+    for release in _require(releases, "kube-prometheus-stack release"):
+        spec = release["props"]["values"]["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+        spec.pop("storageClassName")
+
+
+def vllm_image_from_docker_hub(s):
+    for container in _vllm_containers(s):
+        container["image"] = "docker.io/vllm/vllm-openai:v0.32.0"
+
+
 MUTATIONS = [
     (public_endpoint, "eks-endpoint-private"),
     (startup_probe_60s, "vllm-startup-probe-budget"),
@@ -163,6 +195,11 @@ MUTATIONS = [
     (scaled_object_removed, "vllm-keda-autoscaling"),
     (bucket_without_versioning, "model-bucket-versioned"),
     (subnet_maps_public_ip, "no-public-node-ips"),
+    (network_policy_not_enforced, "vpc-cni-network-policy-enforced"),
+    (router_admits_node_subnets, "router-serving-port-from-alb-only"),
+    (router_target_group_on_health, "router-health-check-process-only"),
+    (prometheus_claim_without_class, "volume-claims-name-a-stack-storage-class"),
+    (vllm_image_from_docker_hub, "images-from-private-registry"),
 ]
 
 

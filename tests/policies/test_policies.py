@@ -7,8 +7,9 @@ import json
 import pytest
 
 from preflight.engine import PolicyConfigError
+from .test_cluster_policies import POLICY_NAMES as CLUSTER_POLICIES
 from .snapshots import (
-    ISSUER, OIDC_ARN, UNKNOWN, add, compliant_stack, find, find_all, mutated, read_policy, remove, resource,
+    ECR, ISSUER, OIDC_ARN, UNKNOWN, add, compliant_stack, find, find_all, mutated, read_policy, remove, resource,
     trust_policy, vllm_container, vllm_deployment, vllm_containers_of,
 )
 
@@ -34,6 +35,11 @@ EXPECTED_POLICIES = {
     "model-bucket-public-access-blocked": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
     "model-bucket-tls-only": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
     "eks-secrets-encrypted": ("mandatory", set()),
+    "vpc-cni-network-policy-enforced": ("mandatory", set()),
+    "router-serving-port-from-alb-only": ("mandatory", {"routerImageNames", "nodeSubnetTagKeys", "publicSubnetTagKeys"}),
+    "router-health-check-process-only": ("mandatory", {"routerImageNames", "forbiddenPaths"}),
+    "volume-claims-name-a-stack-storage-class": ("mandatory", set()),
+    "images-from-private-registry": ("mandatory", {"allowedRegistries", "exemptNamespaces"}),
     "containers-run-as-non-root": ("mandatory", {"exemptNamespaces"}),
     "containers-read-only-root-filesystem": ("mandatory", {"exemptNamespaces"}),
     "containers-no-privilege-escalation": ("mandatory", {"exemptNamespaces"}),
@@ -344,7 +350,7 @@ def _escalation(s):
 
 def _privileged_job(s):
     add(s, resource("kubernetes:batch/v1:Job", "prefetch", {"metadata": {"namespace": "llm"}, "spec": {"template": {
-        "spec": {"containers": [{"name": "fetch", "image": "amazon/aws-cli:2.27.0@sha256:" + "c" * 64,
+        "spec": {"containers": [{"name": "fetch", "image": ECR + "/docker-hub/amazon/aws-cli:2.27.0@sha256:" + "c" * 64,
                                  "securityContext": {"runAsUser": 1000.0, "readOnlyRootFilesystem": True,
                                                      "allowPrivilegeEscalation": False, "privileged": True}}]}}}}))
 
@@ -553,12 +559,15 @@ RELATED = {
     # A grant wider than the pod's prefix is also more than the pod reads (pod-reads-within-role).
     "irsa-only-model-access": {"no-wildcard-model-actions", "pod-reads-within-role"},
     "no-wildcard-model-actions": {"irsa-only-model-access", "pod-reads-within-role"},
-    "images-pinned": {"images-pinned-by-digest"},
+    # The image mutations also pull from Docker Hub directly.
+    "images-pinned": {"images-pinned-by-digest", "images-from-private-registry"},
+    "images-pinned-by-digest": {"images-from-private-registry"},
 }
 
 
 def test_every_policy_has_a_firing_test():
-    assert {policy for policy, _ in FIRING} == set(EXPECTED_POLICIES) - EDGE_POLICIES
+    # Edge and cluster policies fire in test_edge_policies.py and test_cluster_policies.py.
+    assert {policy for policy, _ in FIRING} == set(EXPECTED_POLICIES) - EDGE_POLICIES - CLUSTER_POLICIES
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -583,7 +592,7 @@ def _vllm_by_entrypoint_only(s):
 
 
 def _digest_only_image(s):
-    _containers(s)[0]["image"] = "vllm/vllm-openai@sha256:" + "e" * 64
+    _containers(s)[0]["image"] = ECR + "/docker-hub/vllm/vllm-openai@sha256:" + "e" * 64
 
 
 def _percent_rounds_to_zero(s):
@@ -613,6 +622,8 @@ def _eks_real_preview_form_only(s):
     """A real preview of a program not using pulumi-eks: only aws:eks/cluster:Cluster is there."""
     remove(s, EKS_COMPONENT)
     find(s, EKS_CLUSTER)["parent"] = None
+    add(s, resource("aws:eks/addon:Addon", "gpu-vpc-cni", {"clusterName": "gpu", "addonName": "vpc-cni",
+                                                            "configurationValues": '{"enableNetworkPolicy": "true"}'}))
 
 
 def _system_namespace_exempt(s):
