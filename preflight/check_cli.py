@@ -42,10 +42,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.snapshot:
             snapshot = load_snapshot(args.snapshot)
-        else:
-            from preflight.render import render_stack, render_stack_file
+        elif args.stack_file:
+            from preflight.render import render_stack_file
 
-            snapshot = render_stack_file(args.stack_file) if args.stack_file else render_stack(args.stack or "dev")
+            snapshot = render_stack_file(args.stack_file)
+        else:
+            from preflight.render import render_stack
+
+            snapshot = render_stack(args.stack or "dev")
         policy_config = None
         if args.policy_config:
             with open(args.policy_config, encoding="utf-8") as handle:
