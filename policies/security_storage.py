@@ -177,8 +177,12 @@ model_bucket_tls_only = stack_policy(
 
 def _check_secrets_encrypted(resource_type, props, config, findings, args):
     if resource_type == EKS_COMPONENT:
-        key = props.get("encryptionConfigKeyArn")
-        if not key:
+        if "encryptionConfigKeyArn" not in props:
+            return  # a remote component's inputs may be absent; its aws:eks/cluster:Cluster child is judged
+        key = props["encryptionConfigKeyArn"]
+        if is_unknown(key):
+            findings.cannot_judge("encryptionConfigKeyArn")
+        elif not key:
             findings.fail("encryptionConfigKeyArn is not set; Kubernetes secrets must be envelope-encrypted "
                           "with a KMS key.")
     elif resource_type == EKS_CLUSTER:

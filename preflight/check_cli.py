@@ -1,7 +1,9 @@
 """`python -m preflight check [--stack dev|prod] [--snapshot FILE] [--json] [--policy-config FILE]`.
 
 Runs the CrossGuard pack in policies/ over a rendered stack exactly as `pulumi preview --policy-pack policies
-[--policy-pack-config FILE]` would, without the Pulumi CLI or an AWS account. Exit 1 on any mandatory violation.
+[--policy-pack-config FILE]` would, without the Pulumi CLI or an AWS account: `--stack` renders it twice, as a
+first preview (unknowns) and as applied (every value known), and checks both (`preflight.gate`). Exit 1 on any
+mandatory violation, or on a policy config the CLI would refuse.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from preflight.engine import (
-    PolicyConfigError, PolicyPackError, check_snapshot, format_report, load_snapshot, result_to_json,
-)
+from preflight.engine import PolicyConfigError, PolicyPackError, PolicyPackSession, load_snapshot
+from preflight.gate import format_gate, gate_to_json, run_gate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,33 +40,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.snapshot:
             snapshot = load_snapshot(args.snapshot)
+            snapshots = {"preview": snapshot} if snapshot.get("preview") else {"applied": snapshot}
         else:
-            try:
-                from preflight.render import render_stack
-            except ImportError as error:
-                print(f"error: --stack needs preflight.render.render_stack ({error}); use --snapshot FILE",
-                      file=sys.stderr)
-                return 2
-            snapshot = render_stack(args.stack or "dev")
+            from preflight.render import render_stack
+
+            stack = args.stack or "dev"
+            snapshots = {"preview": render_stack(stack, preview=True), "applied": render_stack(stack)}
         policy_config = None
         if args.policy_config:
             with open(args.policy_config, encoding="utf-8") as handle:
                 policy_config = json.load(handle)
-        result = check_snapshot(snapshot, policy_config)
+        stack_name = next(iter(snapshots.values())).get("stack") or "dev"
+        with PolicyPackSession(stack=stack_name) as session:
+            gate = run_gate(session, policy_config=policy_config, **snapshots)
     except (OSError, ValueError, PolicyConfigError, PolicyPackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
     total = time.perf_counter() - started
     if args.json:
-        payload = result_to_json(result)
+        payload = gate_to_json(gate)
         payload["totalSeconds"] = round(total, 3)
         print(json.dumps(payload, indent=2))
     else:
-        print(format_report(result))
+        print(format_gate(gate))
         print(f"Elapsed: {total:.2f}s (render + policy check)")
-    return 1 if result.mandatory_count else 0
-
+    return 0 if gate.passed else 1
 
 if __name__ == "__main__":
     sys.exit(main())

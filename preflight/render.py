@@ -2,11 +2,17 @@
 
 Snapshot format (stable; `preflight check`, the tests and CI read it):
     {"stack": "dev", "region": "us-east-1",
-     "resources": [{"urn", "type", "name", "parent", "custom", "props", "options", "propertyDependencies"}],
+     "resources": [{"urn", "type", "name", "parent", "custom", "remote", "props", "options", "propertyDependencies"}],
      "outputs": {...}}
-`props` are the inputs the program registered, camelCase as the engine sees them; `options` holds the resource
-options the engine would know (protect, retainOnDelete, provider, dependsOn); `propertyDependencies` maps an input
-to the URNs it was computed from, as the engine tells a policy pack.
+`props` are the inputs the engine hands a policy pack, camelCase; `options` holds the resource options the engine
+would know (protect, retainOnDelete, provider, dependsOn); `propertyDependencies` maps an input to the URNs it was
+computed from, as the engine tells a policy pack.
+
+A remote (multi-language) component such as pulumi-eks' `eks:index:Cluster` is constructed by its provider, whose
+bundled `@pulumi/pulumi` drops a ComponentResource's args (pulumi/pulumi sdk/nodejs/resource.ts, pulumi/pulumi#10533;
+inputs reach policies only from 3.203, pulumi/pulumi#20357): a real preview shows it with `{}`. Its `props` are
+therefore `{}`, and the program's own inputs are kept aside under `offlineOnlyProgramInputs`, for the checks only
+`preflight check` can make (a real preview judges the AWS children the provider registers instead).
 """
 
 from __future__ import annotations
@@ -37,20 +43,25 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     return document.get("config") or {}
 
 
-def render_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+def render_stack(stack: str, project_dir: Path = PROJECT_DIR, *, preview: bool = False) -> dict[str, Any]:
     """Render `Pulumi.<stack>.yaml` (the file decides everything, as `pulumi preview` would)."""
-    return render_config(stack, read_stack_config(stack, project_dir), project_dir)
+    return render_config(stack, read_stack_config(stack, project_dir), project_dir, preview=preview)
 
 
-def render_stack_file(path: Path) -> dict[str, Any]:
+def render_stack_file(path: Path, *, preview: bool = False) -> dict[str, Any]:
     """Render a stack file kept anywhere (a candidate config), named like `Pulumi.<stack>.yaml`."""
     stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
     document = yaml.safe_load(path.read_text()) or {}
-    return render_config(stack, document.get("config") or {})
+    return render_config(stack, document.get("config") or {}, preview=preview)
 
 
-def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """Run the program for an explicit config mapping; raises the program's own error on bad config."""
+def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJECT_DIR, *,
+                  preview: bool = False) -> dict[str, Any]:
+    """Run the program for an explicit config mapping; raises the program's own error on bad config.
+
+    `preview=True` renders a first `pulumi preview` of a new stack: every value a provider computes is unknown
+    (`preflight.mocks.AwsLikeMocks(preview=True)`); `preview=False` renders the applied stack, every value known.
+    """
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime.stack import run_pulumi_func
@@ -59,12 +70,12 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
     from preflight.mocks import AwsLikeMocks, RecordingMonitor
 
     region = str(config.get("aws:region", "us-east-1"))
-    mocks = AwsLikeMocks(region)
+    mocks = AwsLikeMocks(region, preview=preview)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
     pulumi.runtime.settings.SETTINGS.outputs.clear()
     pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     )
@@ -83,6 +94,7 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
     return {
         "stack": stack,
         "region": region,
+        "preview": preview,
         "resources": [_resource_entry(record) for record in monitor.registrations],
         "outputs": resolved_outputs,
     }
@@ -97,7 +109,7 @@ async def _resolve(exports: dict[str, Any]) -> dict[str, Any]:
         if await output.is_secret():
             result[key] = "[secret]"
         else:
-            result[key] = _plain(await output.future())
+            result[key] = _plain(await output.future(with_unknowns=True))
     return result
 
 
@@ -113,16 +125,20 @@ def _resource_entry(record: dict[str, Any]) -> dict[str, Any]:
         "dependsOn": list(request.dependencies),
     }
     property_dependencies = {key: list(value.urns) for key, value in request.propertyDependencies.items() if value.urns}
-    return {
+    entry = {
         "urn": record["urn"],
         "type": record["type"],
         "name": record["name"],
         "parent": record["parent"],
         "custom": record["custom"],
-        "props": props,
+        "remote": request.remote,
+        "props": {} if request.remote else props,
         "options": options,
-        "propertyDependencies": property_dependencies,
+        "propertyDependencies": {} if request.remote else property_dependencies,
     }
+    if request.remote:
+        entry["offlineOnlyProgramInputs"] = props
+    return entry
 
 
 def _plain(value: Any) -> Any:

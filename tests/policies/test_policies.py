@@ -182,7 +182,7 @@ def _launch_configuration_public(s):
 
 
 def _default_node_group_public(s):
-    find(s, EKS_COMPONENT)["props"]["skipDefaultNodeGroup"] = False
+    find(s, EKS_COMPONENT)["props"].update({"skipDefaultNodeGroup": False, "nodeAssociatePublicIpAddress": True})
 
 
 def _node_class_public_ip(s):
@@ -309,7 +309,7 @@ def _bucket_unprotected(s):
 
 
 def _secrets_unencrypted_component(s):
-    del find(s, EKS_COMPONENT)["props"]["encryptionConfigKeyArn"]
+    find(s, EKS_COMPONENT)["props"]["encryptionConfigKeyArn"] = ""
 
 
 def _secrets_unencrypted_aws(s):

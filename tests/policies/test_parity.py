@@ -1,0 +1,111 @@
+"""Parity of `preflight check` with `pulumi preview --policy-pack policies`: the inputs the real engine sends,
+built from the upstream source each test names (not from our own render), go through the pack, and the verdict is
+compared with the offline gate's.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from preflight.gate import run_gate
+from .snapshots import UNKNOWN, compliant_stack, find, mutated
+
+EKS_COMPONENT = "eks:index:Cluster"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/k1"
+
+
+def _as_engine_presents_remote_component(s):
+    """pulumi-eks constructs `eks:index:Cluster` in its provider, which bundles @pulumi/pulumi 3.x whose
+    ComponentResource registers itself without its args (pulumi/pulumi sdk/nodejs/resource.ts, pulumi/pulumi#10533):
+    Analyze receives `{}` for the component. The program's inputs stay aside for the offline-only checks."""
+    component = find(s, EKS_COMPONENT)
+    component["offlineOnlyProgramInputs"] = component["props"]
+    component.update({"props": {}, "remote": True})
+
+
+def _eks_child(endpoint_public=None, cidrs=None, key_arn=None, log_types=None) -> dict:
+    """`aws:eks/cluster:Cluster` inputs as pulumi-eks builds them (pulumi/pulumi-eks nodejs/eks/cluster/cluster.ts):
+    vpcConfig carries endpointPrivateAccess/endpointPublicAccess as given and publicAccessCidrs only when given;
+    encryptionConfig exists only `if (args.encryptionConfigKeyArn)`, as `{provider: {keyArn}, resources: ["secrets"]}`;
+    enabledClusterLogTypes as given. Inputs left undefined are not sent at all."""
+    vpc = {"subnetIds": ["net-private-a-id", "net-private-b-id"], "endpointPrivateAccess": True}
+    if endpoint_public is not None:
+        vpc["endpointPublicAccess"] = endpoint_public
+    if cidrs is not None:
+        vpc["publicAccessCidrs"] = cidrs
+    props = {"vpcConfig": vpc}
+    if key_arn is not None:
+        props["encryptionConfig"] = UNKNOWN if key_arn is UNKNOWN else {
+            "provider": {"keyArn": key_arn}, "resources": ["secrets"]}
+    if log_types is not None:
+        props["enabledClusterLogTypes"] = log_types
+    return props
+
+
+def _with_child(**child):
+    def mutate(s):
+        _as_engine_presents_remote_component(s)
+        find(s, EKS_CLUSTER)["props"] = _eks_child(**child)
+    return mutate
+
+
+COMPLIANT_CHILD = dict(endpoint_public=False, key_arn=KEY_ARN,
+                       log_types=["api", "audit", "authenticator", "controllerManager", "scheduler"])
+
+
+def test_remote_component_with_empty_inputs_is_not_judged(check):
+    """The real preview's input for a remote component ({}) fails no policy; its compliant child passes."""
+    result = check(mutated(_with_child(**COMPLIANT_CHILD)))
+    assert result.violations == [], [(v.policy_name, v.resource_name, v.message) for v in result.violations]
+
+
+@pytest.mark.parametrize("child, policy", [
+    ({**COMPLIANT_CHILD, "endpoint_public": None}, "eks-endpoint-private"),  # AWS default: public to 0.0.0.0/0
+    ({**COMPLIANT_CHILD, "endpoint_public": True, "cidrs": ["0.0.0.0/0"]}, "eks-endpoint-private"),
+    ({**COMPLIANT_CHILD, "key_arn": None}, "eks-secrets-encrypted"),
+    ({**COMPLIANT_CHILD, "log_types": None}, "eks-control-plane-logging"),
+], ids=["endpoint-default", "endpoint-open", "no-encryption", "no-logs"])
+def test_aws_child_of_remote_component_is_judged(check, child, policy):
+    result = check(mutated(_with_child(**child)))
+    assert {v.policy_name for v in result.violations} == {policy}
+    [violation] = result.violations
+    assert violation.resource_type == EKS_CLUSTER
+
+
+def test_child_encryption_unknown_at_first_preview_is_not_judged(check):
+    """cluster.ts builds encryptionConfig with `pulumi.output(args.encryptionConfigKeyArn).apply(...)`: on a first
+    preview the KMS key does not exist yet, so the whole encryptionConfig is unknown: "cannot judge yet"."""
+    result = check(mutated(_with_child(**{**COMPLIANT_CHILD, "key_arn": UNKNOWN})))
+    assert not result.violations
+    assert "eks-secrets-encrypted" in {item["policy"] for item in result.not_applicable}
+
+
+def test_offline_gate_judges_the_programs_own_inputs_with_pulumi_eks_defaults(pack):
+    """What the real preview cannot see (component inputs) the offline gate judges, with pulumi-eks' defaults for
+    inputs left out: endpointPublicAccess true, nodeAssociatePublicIpAddress `?? true` with the default node group,
+    no encryptionConfig without encryptionConfigKeyArn (pulumi/pulumi-eks nodejs/eks/cluster/cluster.ts,
+    nodejs/eks/nodes/nodegroup.ts)."""
+    def left_out(s):
+        _with_child(**COMPLIANT_CHILD)(s)
+        inputs = find(s, EKS_COMPONENT)["offlineOnlyProgramInputs"]
+        for key in ("endpointPublicAccess", "encryptionConfigKeyArn", "skipDefaultNodeGroup"):
+            inputs.pop(key)
+    gate = run_gate(pack, applied=mutated(left_out))
+    assert gate.checks["applied"].violations == []
+    offline = {(v.policy_name, v.resource_type) for v in gate.checks["offlineOnly"].violations}
+    assert offline == {("eks-endpoint-private", EKS_COMPONENT), ("eks-secrets-encrypted", EKS_COMPONENT),
+                       ("no-public-node-ips", EKS_COMPONENT)}
+    assert not gate.passed
+
+
+def test_offline_gate_quiet_when_the_program_sets_everything(pack):
+    gate = run_gate(pack, applied=mutated(_with_child(**COMPLIANT_CHILD)))
+    assert gate.passed and gate.checks["offlineOnly"].violations == []
+
+
+def test_render_records_remote_components_as_the_engine_presents_them(prod_snapshot):
+    [cluster] = [r for r in prod_snapshot["resources"] if r["type"] == EKS_COMPONENT]
+    assert cluster["remote"] is True and cluster["props"] == {} and cluster["propertyDependencies"] == {}
+    assert cluster["offlineOnlyProgramInputs"]["endpointPublicAccess"] is False
+    assert all(not r["remote"] for r in prod_snapshot["resources"] if r["type"].startswith("aws:"))
