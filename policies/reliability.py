@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from _aws import EKS_CLUSTER, EKS_COMPONENT, MODEL_BUCKET_CONFIG, NODE_SUBNET_CONFIG, SUBNET, model_buckets, tags_of
+from _aws import (
+    EKS_CLUSTER, EKS_COMPONENT, MODEL_BUCKET_CONFIG, NODE_SUBNET_CONFIG, SUBNET, maybe_model_buckets, model_buckets,
+    tags_of,
+)
 from _kubernetes import (
     is_vllm_deployment, namespace_of, pod_labels, round_down_percent, same_namespace, selector_matches, vllm_containers,
     vllm_deployments,
@@ -252,6 +255,9 @@ vllm_rolling_update_keeps_ready_pod = resource_policy(
 # ---------------------------------------------------------------------------------------------------------------
 
 def _check_retained(view: StackView, config, findings, args):
+    for bucket in maybe_model_buckets(view, config):
+        if not bucket.opts.protect:
+            findings.cannot_judge(f"{bucket.name} tags (is it the model bucket?)")
     for bucket in model_buckets(view, config):
         if bucket.opts.protect:
             continue

@@ -109,3 +109,80 @@ def test_render_records_remote_components_as_the_engine_presents_them(prod_snaps
     assert cluster["remote"] is True and cluster["props"] == {} and cluster["propertyDependencies"] == {}
     assert cluster["offlineOnlyProgramInputs"]["endpointPublicAccess"] is False
     assert all(not r["remote"] for r in prod_snapshot["resources"] if r["type"].startswith("aws:"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A first preview: unknowns where the engine has them, gated separately from the applied stack
+# ---------------------------------------------------------------------------------------------------------------
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from rendered import rendered, rendered_first_preview  # noqa: E402
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def gates(pack):
+    cache = {}
+
+    def gate(stack):
+        if stack not in cache:
+            cache[stack] = run_gate(pack, preview=rendered_first_preview(stack), applied=rendered(stack))
+        return cache[stack]
+    return gate
+
+
+def _deferred(result) -> set[str]:
+    return {item["policy"] for item in result.not_applicable if item["reason"].startswith("unknown during preview")}
+
+
+def test_first_preview_render_has_unknowns_where_the_engine_has_them():
+    """A first preview of a new stack: the bucket is auto-named, so its name is unknown, and the vLLM argument list
+    built from it is unknown as a whole (pulumi/pulumi sdk/python/lib/pulumi/output.py: an apply over an unknown
+    is unknown); the applied render knows every value."""
+    preview, applied = rendered_first_preview("prod"), rendered("prod")
+    bucket = next(r for r in preview["resources"] if r["type"] == "aws:s3/bucket:Bucket" and r["name"] == "models-weights")
+    assert preview["preview"] is True and applied["preview"] is False
+    vllm = next(r for r in preview["resources"] if r["name"] == "vllm-qwen3-8b-deployment")
+    assert vllm["props"]["spec"]["template"]["spec"]["containers"][0]["args"] == UNKNOWN
+    assert "bucket" not in bucket["props"] and preview["outputs"]["modelBucket"] == UNKNOWN
+    assert applied["outputs"]["modelBucket"].startswith("vllm-weights-")
+    assert UNKNOWN not in str([r["props"] for r in applied["resources"]])
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_dev_and_prod_pass_first_preview_and_applied_with_no_mandatory_violation(gates, stack):
+    gate = gates(stack)
+    assert set(gate.checks) == {"firstPreview", "applied", "offlineOnly"}
+    for name, result in gate.checks.items():
+        mandatory = [(v.policy_name, v.resource_name, v.message) for v in result.violations
+                     if v.enforcement_level == "mandatory"]
+        assert not mandatory, (name, mandatory)
+    assert gate.passed
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_readme_lists_exactly_what_a_first_preview_cannot_judge(gates, stack):
+    row = re.search(rf"^\| {stack} \| (.+) \|$", README, flags=re.M)
+    assert row, f"README has no row for {stack} under 'Checks the real CLI makes only during `pulumi up`'"
+    listed = set(re.findall(r"`([a-z0-9-]+)`", row.group(1)))
+    assert listed == _deferred(gates(stack).checks["firstPreview"])
+    assert not _deferred(gates(stack).checks["applied"])
+
+
+def test_waf_is_judged_at_preview_from_the_engines_property_dependencies(check):
+    """webAclId is the ACL's ARN, unknown until it exists; the engine's propertyDependencies name the ACL at preview
+    (pulumi/pulumi pkg/resource/deploy/step_generator.go sends them to AnalyzeStack)."""
+    preview = rendered_first_preview("dev")
+    [distribution] = [r for r in preview["resources"] if r["type"] == "aws:cloudfront/distribution:Distribution"]
+    assert distribution["props"]["webAclId"] == UNKNOWN
+    result = check(preview)
+    assert "edge-waf-on-public-entry" not in _deferred(result) and not result.by_policy("edge-waf-on-public-entry")
+
+    def not_an_acl(s):
+        target = next(r for r in s["resources"] if r["type"] == "aws:cloudfront/distribution:Distribution")
+        target["propertyDependencies"]["webAclId"] = [next(
+            r["urn"] for r in s["resources"] if r["type"] == "aws:s3/bucket:Bucket")]
+    assert "edge-waf-on-public-entry" in _deferred(check(mutated(not_an_acl, preview)))
