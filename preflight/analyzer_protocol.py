@@ -173,12 +173,33 @@ def _options(resource: dict) -> analyzer_pb2.AnalyzerResourceOptions:
     return message
 
 
+def provider_urn(reference: str) -> str:
+    """The URN of a provider reference "<provider URN>::<provider id>": everything before the LAST "::"
+    (pulumi/pulumi sdk/go/common/providers/reference.go ParseReference). A bare URN (hand-made snapshots) stays."""
+    return reference.rsplit("::", 1)[0] if reference.count("::") >= 4 else reference
+
+
+def engine_view(snapshot: dict) -> list[dict]:
+    """Every resource the engine analyses, in registration order: what it registers itself (the Stack, default
+    providers; `engineResources` of a rendered snapshot) and the program's resources, whose missing parent is the
+    Stack (the SDK parents top-level resources to the root stack resource)."""
+    engine = [r for r in snapshot.get("engineResources", []) if isinstance(r, dict) and r.get("type")]
+    stack_urns = [r["urn"] for r in engine if r["type"] == "pulumi:pulumi:Stack"]
+    program = []
+    for resource in snapshot.get("resources", []):
+        if not isinstance(resource, dict) or not resource.get("type"):
+            continue
+        if stack_urns and not resource.get("parent") and resource["type"] != "pulumi:pulumi:Stack":
+            resource = {**resource, "parent": stack_urns[0]}
+        program.append(resource)
+    return engine + program
+
+
 def _provider(resource: dict, by_urn: dict) -> Optional[analyzer_pb2.AnalyzerProviderResource]:
     reference = (resource.get("options") or {}).get("provider") or resource.get("provider")
     if not isinstance(reference, str) or not reference:
         return None
-    # A provider reference is "<provider urn>::<provider id>"; a URN itself has exactly three "::".
-    urn = reference.rsplit("::", 1)[0] if reference.count("::") >= 4 else reference
+    urn = provider_urn(reference)
     target = by_urn.get(urn)
     return analyzer_pb2.AnalyzerProviderResource(
         type=_urn_type(urn), urn=urn, name=_urn_name(urn),
@@ -204,11 +225,24 @@ def analyze_request(resource: dict, by_urn: dict) -> analyzer_pb2.AnalyzeRequest
         name=resource.get("name", ""), options=_options(resource), provider=_provider(resource, by_urn))
 
 
+def _outputs(resource: dict) -> Any:
+    """A resource's outputs: its provider echoes the inputs and adds what it computed; a component has what it
+    registered (see `preflight.render`). A hand-made snapshot without `outputs` stands for its props."""
+    if "outputs" not in resource:
+        return resource.get("props")
+    if resource.get("custom") or resource.get("remote"):
+        return {**(resource.get("props") or {}), **resource["outputs"]}
+    return resource["outputs"]
+
+
 def analyze_stack_request(resources: list[dict], by_urn: dict) -> analyzer_pb2.AnalyzeStackRequest:
-    """What the engine sends once, with every resource, when the program has finished."""
+    """What the engine sends once, with every resource, when the program has finished: each resource's outputs
+    ("Unlike Analyze, AnalyzeStack is called on the final outputs of each resource", pulumi/pulumi
+    pkg/resource/deploy/step_generator.go AnalyzeResources); a hand-made snapshot without outputs sends its props."""
     return analyzer_pb2.AnalyzeStackRequest(resources=[
         analyzer_pb2.AnalyzerResource(
-            type=r["type"], properties=to_struct(r.get("props")), urn=r.get("urn", ""),
+            type=r["type"], properties=to_struct(_outputs(r)),
+            urn=r.get("urn", ""),
             name=r.get("name", ""), options=_options(r), provider=_provider(r, by_urn),
             parent=r.get("parent") or "", dependencies=_dependencies(r),
             propertyDependencies=_property_dependencies(r))

@@ -30,8 +30,8 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from preflight.analyzer_protocol import (
-    LEVEL_NAMES, PolicyConfigError, analyze_request, analyze_stack_request, configure_request, initial_config_of,
-    policies_of, reconcile_policy_config,
+    LEVEL_NAMES, PolicyConfigError, analyze_request, analyze_stack_request, configure_request, engine_view,
+    initial_config_of, policies_of, reconcile_policy_config,
 )
 from preflight.pack_process import DEFAULT_POLICY_PACK, PolicyPackError, PolicyPackProcess
 
@@ -169,7 +169,7 @@ class PolicyPackSession(PolicyPackProcess):
         with self._lock:
             started = time.perf_counter()
             self.configure(policy_config)
-            resources = [r for r in snapshot.get("resources", []) if isinstance(r, dict) and r.get("type")]
+            resources = engine_view(snapshot)
             by_urn = {r.get("urn"): r for r in resources}
             violations: list[Violation] = []
             not_applicable: list[dict] = []

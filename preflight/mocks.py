@@ -195,11 +195,17 @@ def _eks_cluster_outputs(physical: str, inputs: dict[str, Any], region: str) -> 
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The mock monitor, keeping what the engine would know of each registration: parent and options."""
+    """The mock monitor, keeping what the engine would know of each registration: parent, options, the outputs the
+    provider answered with, and the outputs a component registers at its end."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks):
         super().__init__(mocks)
         self.registrations: list[dict[str, Any]] = []
+        self.registered_outputs: dict[str, Any] = {}
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        self.registered_outputs[request.urn] = request.outputs
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
@@ -212,6 +218,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "parent": request.parent or None,
                     "custom": request.custom,
                     "request": request,
+                    "response": response,
                 }
             )
         return response

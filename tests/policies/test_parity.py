@@ -186,3 +186,53 @@ def test_waf_is_judged_at_preview_from_the_engines_property_dependencies(check):
         target["propertyDependencies"]["webAclId"] = [next(
             r["urn"] for r in s["resources"] if r["type"] == "aws:s3/bucket:Bucket")]
     assert "edge-waf-on-public-entry" in _deferred(check(mutated(not_an_acl, preview)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What Analyze / AnalyzeStack carry
+# ---------------------------------------------------------------------------------------------------------------
+
+from preflight.analyzer_protocol import analyze_request, analyze_stack_request, engine_view  # noqa: E402
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["applied", "first-preview"])
+def test_provider_is_the_full_reference_split_on_the_last_separator(preview):
+    """A provider reference is "<URN>::<id>" and the URN itself contains "::": ParseReference splits on the LAST
+    separator (pulumi/pulumi sdk/go/common/providers/reference.go); on a first preview the id is unknown
+    (UnknownID, same file). Every resource's provider must resolve to a provider the engine knows."""
+    snapshot = rendered_first_preview("prod") if preview else rendered("prod")
+    resources = engine_view(snapshot)
+    by_urn = {r["urn"]: r for r in resources}
+    explicit = 0
+    for resource in resources:
+        reference = resource["options"].get("provider")
+        if not reference:
+            assert resource["type"].startswith(("pulumi:", "vllm-eks:")), resource["urn"]
+            continue
+        urn, provider_id = reference.rsplit("::", 1)
+        assert (provider_id == UNKNOWN) == preview, reference
+        sent = analyze_request(resource, by_urn).provider
+        assert sent.urn == urn and urn in by_urn and sent.type == by_urn[urn]["type"], resource["urn"]
+        explicit += by_urn[urn]["name"] == "cluster-k8s"
+    assert explicit >= 30  # the Kubernetes objects on the cluster's explicit provider
+
+
+def test_analyze_stack_sends_outputs_the_stack_default_providers_and_component_outputs():
+    """AnalyzeStack carries every resource in the deployment with its outputs: the Stack (outputs = exports), the
+    default providers the engine registers itself (pkg/resource/deploy/default_providers.go: inputs = the package's
+    stack config plus version), components with the outputs they registered (step_generator.go AnalyzeResources)."""
+    snapshot = rendered("prod")
+    resources = engine_view(snapshot)
+    request = analyze_stack_request(resources, {r["urn"]: r for r in resources})
+    sent = {r.urn: r for r in request.resources}
+    stack = next(r for r in request.resources if r.type == "pulumi:pulumi:Stack")
+    assert stack.name == "vllm-eks-prod" and stack.properties["clusterName"] == "vllm-eks-prod"
+    aws = next(r for r in request.resources if r.type == "pulumi:providers:aws")
+    assert aws.name.startswith("default_7_") and aws.properties["region"] == "us-east-1" and not aws.parent
+    bucket = next(r for r in snapshot["resources"] if r["type"] == "aws:s3/bucket:Bucket")
+    assert "bucket" not in bucket["props"]  # auto-named: only the provider's answer names it
+    assert sent[bucket["urn"]].properties["bucket"] == snapshot["outputs"]["modelBucket"]
+    store = next(r for r in snapshot["resources"] if r["type"] == "vllm-eks:index:ModelStore")
+    assert sent[store["urn"]].properties["bucket_name"] == snapshot["outputs"]["modelBucket"]
+    assert sent[store["urn"]].parent == stack.urn
+    assert "bucket" not in analyze_request(bucket, {}).properties  # Analyze: inputs only
