@@ -7,11 +7,12 @@ field, so a policy pack can never see retainOnDelete.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Optional
 
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
+
+from preflight.policy_config import PolicyConfigError, reconcile
 
 LEVEL_NAMES = {
     analyzer_pb2.ADVISORY: "advisory",
@@ -20,10 +21,6 @@ LEVEL_NAMES = {
     analyzer_pb2.REMEDIATE: "remediate",
 }
 LEVEL_VALUES = {name: value for value, name in LEVEL_NAMES.items()}
-
-
-class PolicyConfigError(ValueError):
-    """The policy configuration does not validate against the pack's schemas (the CLI refuses to run then)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -46,6 +43,7 @@ def policies_of(info: analyzer_pb2.AnalyzerInfo) -> list[dict]:
                 "properties": _struct_to_dict(policy.configSchema.properties),
                 "required": list(policy.configSchema.required),
             },
+            "hasConfigSchema": policy.HasField("configSchema"),  # Go: ConfigSchema == nil skips validation
             "type": {analyzer_pb2.POLICY_TYPE_RESOURCE: "resource",
                      analyzer_pb2.POLICY_TYPE_STACK: "stack"}.get(policy.policy_type, "unknown"),
         })
@@ -63,62 +61,9 @@ def initial_config_of(info: analyzer_pb2.AnalyzerInfo) -> dict:
 
 
 def reconcile_policy_config(policies: list[dict], initial_config: dict, user_config: Optional[dict]) -> dict:
-    """Defaults from each schema, then the pack's initialConfig, then the user's config (with "all" support),
-    validated like pulumi's ReconcilePolicyPackConfig. Returns {policy: {"enforcementLevel": str, "properties": {}}}.
-    """
-    result: dict[str, dict] = {}
-    for policy in policies:
-        properties = {k: copy.deepcopy(v["default"]) for k, v in policy["configSchema"].get("properties", {}).items()
-                      if isinstance(v, dict) and "default" in v}
-        result[policy["name"]] = {"enforcementLevel": policy["enforcementLevel"], "properties": properties}
-
-    def apply(config: dict) -> None:
-        normalized: dict[str, dict] = {}
-        for key, value in config.items():
-            if isinstance(value, str):
-                normalized[key] = {"enforcementLevel": value, "properties": {}}
-            elif isinstance(value, dict):
-                props = {k: v for k, v in value.items() if k != "enforcementLevel"}
-                normalized[key] = {"enforcementLevel": value.get("enforcementLevel"), "properties": props}
-            else:
-                raise PolicyConfigError(f"policy config {key!r}: {value!r} must be an enforcement level or an object")
-        for key, value in normalized.items():
-            level = value["enforcementLevel"]
-            if level is not None and level not in LEVEL_VALUES:
-                raise PolicyConfigError(f"policy config {key!r}: enforcementLevel {level!r} is not one of "
-                                        f"{sorted(LEVEL_VALUES)}")
-        if "all" in normalized and normalized["all"]["enforcementLevel"]:
-            for entry in result.values():
-                entry["enforcementLevel"] = normalized["all"]["enforcementLevel"]
-        for key, value in normalized.items():
-            if key == "all":
-                continue
-            entry = result.setdefault(key, {"enforcementLevel": "advisory", "properties": {}})
-            if value["enforcementLevel"]:
-                entry["enforcementLevel"] = value["enforcementLevel"]
-            entry["properties"].update(copy.deepcopy(value["properties"]))
-
-    apply(initial_config or {})
-    apply(user_config or {})
-
-    known = {p["name"] for p in policies}
-    errors = [f"{name}: no such policy in the pack" for name in result if name not in known]
-    try:
-        import jsonschema
-    except ImportError:  # pragma: no cover - jsonschema ships with the venv
-        jsonschema = None
-    if jsonschema is not None:
-        for policy in policies:
-            schema = {"type": "object", "properties": policy["configSchema"].get("properties", {})}
-            if policy["configSchema"].get("required"):
-                schema["required"] = policy["configSchema"]["required"]
-            validator = jsonschema.Draft7Validator(schema)
-            for error in validator.iter_errors(result[policy["name"]]["properties"]):
-                where = ".".join(str(p) for p in error.path) or "(root)"
-                errors.append(f"{policy['name']}: {where}: {error.message}")
-    if errors:
-        raise PolicyConfigError("invalid policy pack configuration:\n  " + "\n  ".join(errors))
-    return result
+    """Defaults, the pack's initialConfig, then the user's config, as pkg/resource/analyzer/config.go reconciles
+    them (`preflight.policy_config`). Returns {policy: {"enforcementLevel": str, "properties": dict | None}}."""
+    return reconcile(policies, initial_config, user_config)
 
 
 def configure_request(reconciled: dict) -> analyzer_pb2.ConfigureAnalyzerRequest:

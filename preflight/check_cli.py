@@ -3,7 +3,8 @@
 Runs the CrossGuard pack in policies/ over a rendered stack exactly as `pulumi preview --policy-pack policies
 [--policy-pack-config FILE]` would, without the Pulumi CLI or an AWS account: `--stack` renders it twice, as a
 first preview (unknowns) and as applied (every value known), and checks both (`preflight.gate`). Exit 1 on any
-mandatory violation, or on a policy config the CLI would refuse.
+mandatory violation, or on a policy config the CLI would refuse (`preflight.policy_config`); 2 when the snapshot or the
+pack itself cannot be read or started.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Optional, Sequence
 
 from preflight.engine import PolicyConfigError, PolicyPackError, PolicyPackSession, load_snapshot
 from preflight.gate import format_gate, gate_to_json, run_gate
+from preflight.policy_config import load_policy_pack_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-config", metavar="FILE",
                         help="policy pack config JSON, the same file `pulumi preview --policy-pack-config` takes")
     return parser
+
+
+def policy_config_from(path: Optional[str]) -> Optional[dict]:
+    """The --policy-pack-config file, parsed as the CLI parses it; its ESC `environments` need Pulumi Cloud."""
+    if not path:
+        return None
+    config, environments = load_policy_pack_config(path)
+    if environments:
+        raise PolicyConfigError(f"{path} names ESC environments {environments}: only the Pulumi Cloud backend resolves "
+                                "them, preflight cannot (remove the key for an offline check)")
+    return config
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -46,14 +59,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             stack = args.stack or "dev"
             snapshots = {"preview": render_stack(stack, preview=True), "applied": render_stack(stack)}
-        policy_config = None
-        if args.policy_config:
-            with open(args.policy_config, encoding="utf-8") as handle:
-                policy_config = json.load(handle)
+        policy_config = policy_config_from(args.policy_config)
         stack_name = next(iter(snapshots.values())).get("stack") or "dev"
         with PolicyPackSession(stack=stack_name) as session:
             gate = run_gate(session, policy_config=policy_config, **snapshots)
-    except (OSError, ValueError, PolicyConfigError, PolicyPackError) as error:
+    except PolicyConfigError as error:  # the CLI's plain error: exit 1 (pkg/cmd/pulumi/cmd/exit_codes.go)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, PolicyPackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
