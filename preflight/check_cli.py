@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 from preflight.engine import PolicyConfigError, PolicyPackError, PolicyPackSession, load_snapshot
 from preflight.gate import format_gate, gate_to_json, run_gate
+from preflight.pack_process import PROJECT_ROOT, stack_environment
 from preflight.policy_config import load_policy_pack_config
 
 
@@ -30,6 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-config", metavar="FILE",
                         help="policy pack config JSON, the same file `pulumi preview --policy-pack-config` takes")
     return parser
+
+
+def _stack_config(stack: str) -> dict:
+    """The stack's own config when its Pulumi.<stack>.yaml is in the project, else none (a snapshot from elsewhere)."""
+    from preflight.render import read_stack_config
+
+    try:
+        return read_stack_config(stack)
+    except FileNotFoundError:
+        return {}
 
 
 def policy_config_from(path: Optional[str]) -> Optional[dict]:
@@ -61,8 +72,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             snapshots = {"preview": render_stack(stack, preview=True), "applied": render_stack(stack)}
         policy_config = policy_config_from(args.policy_config)
         stack_name = next(iter(snapshots.values())).get("stack") or "dev"
-        with PolicyPackSession(stack=stack_name) as session:
-            gate = run_gate(session, policy_config=policy_config, **snapshots)
+        config, tags = stack_environment(PROJECT_ROOT, stack_name, _stack_config(stack_name))
+        sessions = {mode: PolicyPackSession(stack=stack_name, dry_run=(mode == "preview"), config=config, tags=tags)
+                    for mode in snapshots}
+        try:
+            for session in sessions.values():
+                session.start()
+            gate = run_gate(sessions.get("preview") or sessions["applied"], policy_config=policy_config,
+                            applied_session=sessions.get("applied"), **snapshots)
+        finally:
+            for session in sessions.values():
+                session.close()
     except PolicyConfigError as error:  # the CLI's plain error: exit 1 (pkg/cmd/pulumi/cmd/exit_codes.go)
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -96,8 +96,8 @@ class CheckResult:
 class PolicyPackSession(PolicyPackProcess):
     """A running policy pack, driven over gRPC like the Pulumi engine drives it. Use as a context manager.
 
-    Takes PolicyPackProcess's arguments: the pack directory, then stack, project, organization, python,
-    startup_timeout, extra_env.
+    Takes PolicyPackProcess's arguments: the pack directory, then stack, project, organization, python (default: the
+    pack's own virtualenv), startup_timeout, extra_env, dry_run, config and tags (`stack_environment`).
     """
 
     def __init__(self, pack_dir: Path | str = DEFAULT_POLICY_PACK, **launch):
@@ -138,7 +138,8 @@ class PolicyPackSession(PolicyPackProcess):
 
     def _configure_stack(self) -> None:
         request = analyzer_pb2.AnalyzerStackConfigureRequest(
-            stack=self.stack, project=self.project, organization=self.organization, dry_run=True)
+            stack=self.stack, project=self.project, organization=self.organization, dry_run=self.dry_run,
+            config=self.config, tags=self.tags)
         try:
             self.stub.ConfigureStack(request, timeout=30)
         except grpc.RpcError as error:

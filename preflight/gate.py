@@ -54,15 +54,17 @@ def _offline_only(session: PolicyPackSession, applied: dict, applied_result: Che
 
 
 def run_gate(session: PolicyPackSession, *, preview: Optional[dict] = None, applied: Optional[dict] = None,
-             policy_config: Optional[dict] = None) -> GateResult:
-    """Check the snapshots given (a first-preview render, an applied render, or both) with one running pack."""
+             policy_config: Optional[dict] = None, applied_session: Optional[PolicyPackSession] = None) -> GateResult:
+    """Check the snapshots given (a first-preview render, an applied render, or both). The CLI starts the pack
+    afresh for `pulumi up` (PULUMI_DRY_RUN=false): pass that one as `applied_session`; by default one pack serves."""
     stack = (preview or applied or {}).get("stack", session.stack)
     gate = GateResult(stack=stack)
     if preview is not None:
         gate.checks["firstPreview"] = session.check(preview, policy_config)
     if applied is not None:
-        gate.checks["applied"] = session.check(applied, policy_config)
-        extra = _offline_only(session, applied, gate.checks["applied"], policy_config)
+        up = applied_session or session
+        gate.checks["applied"] = up.check(applied, policy_config)
+        extra = _offline_only(up, applied, gate.checks["applied"], policy_config)
         if extra is not None:
             gate.checks["offlineOnly"] = extra
     return gate

@@ -76,6 +76,7 @@ def test_cli_stack_renders_first_preview_and_applied(monkeypatch, capsys):
         return {**compliant_stack(), "stack": stack, "preview": preview}
 
     fake.render_stack = render_stack
+    fake.read_stack_config = lambda stack: {}
     monkeypatch.setitem(sys.modules, "preflight.render", fake)
     assert check_cli.main(["check", "--stack", "prod"]) == 0
     out = capsys.readouterr().out
