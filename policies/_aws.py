@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from _stack import StackView
-from _values import UNKNOWN, as_list, contains_unknown
+from _values import UNKNOWN, as_list, contains_unknown, is_unknown
 
 SUBNET = "aws:ec2/subnet:Subnet"
 EKS_COMPONENT = "eks:index:Cluster"  # pulumi-eks' component, as mocks and a first preview show it
@@ -109,3 +109,14 @@ MODEL_BUCKET_CONFIG = {
 def model_buckets(view: StackView, config: Mapping) -> list[Any]:
     key, value = config["modelBucketTagKey"], config["modelBucketTagValue"]
     return [b for b in view.of_type(*BUCKET_TYPES) if tags_of(view.p(b)).get(key) == value]
+
+
+def maybe_model_buckets(view: StackView, config: Mapping) -> list[Any]:
+    """Buckets that may hold model weights: their tags (or the marking tag's value) are unknown at preview."""
+    key = config["modelBucketTagKey"]
+    result = []
+    for bucket in view.of_type(*BUCKET_TYPES):
+        tags = view.p(bucket).get("tags")
+        if is_unknown(tags) or (isinstance(tags, Mapping) and is_unknown(tags.get(key))):
+            result.append(bucket)
+    return result

@@ -101,8 +101,16 @@ def command_tokens(container: Mapping) -> list[str]:
     return tokens
 
 
-def flag_values(container: Mapping, *flags: str) -> list[str]:
-    """Values of `--flag value` / `--flag=value` in a container's args (args first: they win in vLLM)."""
+def command_unknown(container: Mapping) -> bool:
+    """Is any part of the command line unknown (the whole list, or one token that could be any flag)?"""
+    return contains_unknown(container.get("command")) or contains_unknown(container.get("args"))
+
+
+def flag_values(container: Mapping, *flags: str) -> Any:
+    """Values of `--flag value` / `--flag=value` in a container's args (args first: they win in vLLM); UNKNOWN when
+    the command line is not known yet (an unknown list is not an empty one)."""
+    if command_unknown(container):
+        return UNKNOWN
     values: list[str] = []
     for part in ("args", "command"):
         items = [i for i in as_list(container.get(part)) if isinstance(i, str)]

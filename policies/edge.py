@@ -12,7 +12,7 @@ import fnmatch
 import re
 from typing import Any, Iterable, Mapping
 
-from _kubernetes import command_tokens, containers, is_vllm_deployment, namespace_of, pod_spec
+from _kubernetes import command_tokens, command_unknown, containers, is_vllm_deployment, namespace_of, pod_spec
 from _stack import MANDATORY, StackView, describe, resource_policy, stack_policy
 from _values import as_bool, as_list, as_number, contains_unknown, fmt_number, get, is_unknown
 
@@ -32,6 +32,7 @@ API_RESOURCE = "aws:apigateway/resource:Resource"
 INTEGRATION = "aws:apigateway/integration:Integration"
 HTTP_API_ROUTE = "aws:apigatewayv2/route:Route"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 SERVING_CONFIG = {
@@ -150,18 +151,31 @@ no_public_lb_to_serving = stack_policy(
 def _stage_origin_of(view: StackView, stage: Any) -> list[Any]:
     """CloudFront distributions whose origin is this stage's REST API (the stage is then not the public entry)."""
     api_id = view.p(stage).get("restApi")
+    # At preview the API id and origin domain are unknown; the engine's property dependencies still link them.
+    api_urns = {d.urn for d in (getattr(stage, "property_dependencies", None) or {}).get("restApi", [])}
     fronting = []
     for distribution in view.of_type(DISTRIBUTION):
+        origin_deps = {d.urn for d in (getattr(distribution, "property_dependencies", None) or {}).get("origins", [])}
         for origin in as_list(view.p(distribution).get("origins")):
             domain = get(origin, "domainName")
             if isinstance(domain, str) and isinstance(api_id, str) and domain.startswith(f"{api_id}.execute-api."):
                 fronting.append(distribution)
+            elif is_unknown(domain) and api_urns & origin_deps:
+                fronting.append(distribution)
     return fronting
+
+
+def _depends_on_web_acl(resource: Any, prop: str) -> bool:
+    """The input was computed from a WAF web ACL (the engine's property dependencies are known at preview)."""
+    deps = getattr(resource, "property_dependencies", None) or {}
+    return any(d.resource_type == WEB_ACL for d in deps.get(prop, []))
 
 
 def _check_waf_on_public_entry(view: StackView, config, findings, args):
     for distribution in view.of_type(DISTRIBUTION):
         acl = view.p(distribution).get("webAclId")
+        if is_unknown(acl) and _depends_on_web_acl(distribution, "webAclId"):
+            continue  # the ARN is unknown until the ACL exists, but the engine already says it is this stack's ACL
         if is_unknown(acl):
             findings.cannot_judge(f"{distribution.name}.webAclId")
         elif not acl:
@@ -298,28 +312,46 @@ ROUTES_CONFIG = {
 }
 
 
+def _action_types_unknown(actions: Any) -> bool:
+    return is_unknown(actions) or contains_unknown([get(a, "type") for a in as_list(actions)])
+
+
 def _check_no_unauthenticated_routes(view: StackView, config, findings, args):
     forbidden = [p.strip("/") for p in config["forbiddenPaths"]]
     for resource in view.of_type(API_RESOURCE):
         part = view.p(resource).get("pathPart")
-        if isinstance(part, str) and (part in forbidden or part.startswith("{")):
+        if is_unknown(part):
+            findings.cannot_judge(f"{resource.name}.pathPart")
+        elif isinstance(part, str) and (part in forbidden or part.startswith("{")):
             what = "a greedy/variable path that forwards any route" if part.startswith("{") else f"the route /{part}"
             findings.fail(f"{describe(resource)} creates {what} at the edge; expose only the /v1 routes a model "
                           "serves.", resource.urn)
     for route in view.of_type(HTTP_API_ROUTE):
         key = view.p(route).get("routeKey")
-        if isinstance(key, str) and (key == "$default" or "{proxy+}" in key or any(f"/{p}" in key for p in forbidden)):
+        if is_unknown(key):
+            findings.cannot_judge(f"{route.name}.routeKey")
+        elif isinstance(key, str) and (key == "$default" or "{proxy+}" in key or any(f"/{p}" in key for p in forbidden)):
             findings.fail(f"{describe(route)} routeKey {key!r} would reach unauthenticated routes.", route.urn)
     for listener in view.of_type(*LISTENER_TYPES):
+        if _action_types_unknown(view.p(listener).get("defaultActions")):
+            findings.cannot_judge(f"{listener.name}.defaultActions")
+            continue
         for action in as_list(view.p(listener).get("defaultActions")):
             if get(action, "type") == "forward":
                 findings.fail(f"{describe(listener)} forwards every path by default (including "
                               f"{', '.join(config['forbiddenPaths'][:2])}); answer unknown paths with a fixed "
                               "response and forward only the inference routes in listener rules.", listener.urn)
     for rule in view.of_type(*LISTENER_RULE_TYPES):
-        if not any(get(a, "type") == "forward" for a in as_list(view.p(rule).get("actions"))):
+        rule_props = view.p(rule)
+        conditions = rule_props.get("conditions")
+        # Only the action types and path patterns matter: a target group ARN unknown at preview does not.
+        if _action_types_unknown(rule_props.get("actions")) or is_unknown(conditions) or contains_unknown(
+                [get(c, "pathPattern", "values") for c in as_list(conditions)]):
+            findings.cannot_judge(f"{rule.name}.actions/conditions")
             continue
-        patterns = [v for c in as_list(view.p(rule).get("conditions")) for v in as_list(get(c, "pathPattern", "values"))]
+        if not any(get(a, "type") == "forward" for a in as_list(rule_props.get("actions"))):
+            continue
+        patterns = [v for c in as_list(rule_props.get("conditions")) for v in as_list(get(c, "pathPattern", "values"))]
         if not patterns:
             findings.fail(f"{describe(rule)} forwards without a path condition: every path, /metrics included, "
                           "reaches its targets.", rule.urn)
@@ -353,18 +385,21 @@ ROUTER_TIMEOUT_FLAG = "--request-timeout-secs"
 
 def _check_timeouts(view: StackView, config, findings, args):
     integrations = [i for i in view.of_type(INTEGRATION) if view.p(i).get("type") in ("HTTP_PROXY", "HTTP", "AWS_PROXY")]
-    seconds = []
+    seconds, some_unknown = [], False
     for integration in integrations:
         props = view.p(integration)
         timeout = as_number(props.get("timeoutMilliseconds"))
         if is_unknown(timeout):
             findings.cannot_judge(f"{integration.name}.timeoutMilliseconds")
+            some_unknown = True
             continue
         timeout = 29.0 if timeout is None else timeout / 1000
         if timeout > 29 and props.get("responseTransferMode") != "STREAM":
             findings.fail(f"{describe(integration)} waits {fmt_number(timeout)} s without responseTransferMode STREAM; "
                           "buffered integrations stop at 29 s.", integration.urn)
         seconds.append((timeout, integration))
+    if some_unknown and not config["maxRequestSeconds"]:
+        return  # the longest request is not known yet, so neither is what every other hop must cover
     budget = float(config["maxRequestSeconds"] or 0) or max((s for s, _ in seconds), default=0.0)
     if not budget:
         return
@@ -377,6 +412,8 @@ def _check_timeouts(view: StackView, config, findings, args):
         for origin in as_list(view.p(distribution).get("origins")):
             read = as_number(get(origin, "customOriginConfig", "originReadTimeout"))
             completion = as_number(get(origin, "responseCompletionTimeout"))
+            if is_unknown(read) or is_unknown(completion):
+                findings.cannot_judge(f"{distribution.name} origin timeouts")
             if read is not None and not is_unknown(read) and read < budget:
                 findings.fail(f"{describe(distribution)} origin '{get(origin, 'originId')}' originReadTimeout "
                               f"{fmt_number(read)} s < {shown} s: a non-streamed answer would be cut.", distribution.urn)
@@ -392,17 +429,24 @@ def _check_timeouts(view: StackView, config, findings, args):
             continue
         idle = as_number(props.get("idleTimeout"))
         idle = 60.0 if idle is None else idle
+        if is_unknown(idle):
+            findings.cannot_judge(f"{load_balancer.name}.idleTimeout")
         if not is_unknown(idle) and idle < budget:
             findings.fail(f"{describe(load_balancer)} idle timeout {fmt_number(idle)} s < {shown} s: the ALB would cut "
                           "a quiet request.", load_balancer.urn)
         for group in _forward_targets(view, load_balancer):
             delay = as_number(view.p(group).get("deregistrationDelay"))
             delay = 300.0 if delay is None else delay
+            if is_unknown(delay):
+                findings.cannot_judge(f"{group.name}.deregistrationDelay")
             if not is_unknown(delay) and delay < budget:
                 findings.fail(f"{describe(group)} deregistrationDelay {fmt_number(delay)} s < {shown} s: a draining "
                               "target would drop streams still running.", group.urn)
     for deployment in view.of_type(DEPLOYMENT):
         for container in containers(pod_spec(deployment.resource_type, view.p(deployment)), include_init=False):
+            if command_unknown(container):
+                findings.cannot_judge(f"{deployment.name} command/args")
+                continue
             tokens = command_tokens(container)
             if "vllm-router" not in " ".join(tokens) or ROUTER_TIMEOUT_FLAG not in tokens:
                 continue

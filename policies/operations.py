@@ -63,6 +63,8 @@ LOGGING_CONFIG = {
 def _check_control_plane_logging(resource_type, props, config, findings, args):
     if resource_type not in (EKS_COMPONENT, EKS_CLUSTER):
         return
+    if resource_type == EKS_COMPONENT and "enabledClusterLogTypes" not in props:
+        return  # a remote component's inputs may be absent; its aws:eks/cluster:Cluster child is judged
     enabled = props.get("enabledClusterLogTypes")
     if is_unknown(enabled) or any(is_unknown(v) for v in as_list(enabled)):
         findings.cannot_judge("enabledClusterLogTypes")

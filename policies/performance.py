@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from _kubernetes import flag_values, is_vllm_deployment, vllm_containers
 from _stack import ADVISORY, MANDATORY, resource_policy
-from _values import as_number, fmt_number, get, is_unknown
+from _values import UNKNOWN, as_number, fmt_number, get, is_unknown
 
 GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def _flag_number(container, *flags, default=None):
     values = flag_values(container, *flags)
+    if is_unknown(values):
+        return UNKNOWN, None
     if not values:
         return default, None
     raw = values[-1]  # argparse: the last occurrence wins

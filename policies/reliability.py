@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from _aws import EKS_CLUSTER, EKS_COMPONENT, MODEL_BUCKET_CONFIG, NODE_SUBNET_CONFIG, SUBNET, model_buckets, tags_of
+from _aws import (
+    EKS_CLUSTER, EKS_COMPONENT, MODEL_BUCKET_CONFIG, NODE_SUBNET_CONFIG, SUBNET, maybe_model_buckets, model_buckets,
+    tags_of,
+)
 from _kubernetes import (
     is_vllm_deployment, namespace_of, pod_labels, round_down_percent, same_namespace, selector_matches, vllm_containers,
     vllm_deployments,
@@ -255,6 +258,9 @@ def _check_retained(view: StackView, config, findings, args):
     # The Analyzer protocol carries `protect` but no `retainOnDelete`, so a pack cannot see retention. What it can
     # see: forceDestroy (true lets a delete wipe every object; false makes S3 refuse to delete a bucket that still
     # holds objects, "DeleteBucket": BucketNotEmpty) and protect. `protect` alone would make `pulumi destroy` fail.
+    for bucket in maybe_model_buckets(view, config):
+        if view.p(bucket).get("forceDestroy") is True and not bucket.opts.protect:
+            findings.cannot_judge(f"{bucket.name} tags (is it the model bucket?)")
     for bucket in model_buckets(view, config):
         if view.p(bucket).get("forceDestroy") is not True or bucket.opts.protect:
             continue

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from _aws import (
-    BUCKET_POLICY, BUCKET_TYPES, EKS_CLUSTER, EKS_COMPONENT, MODEL_BUCKET_CONFIG, action_matches, model_buckets,
+    BUCKET_POLICY, BUCKET_TYPES, EKS_CLUSTER, EKS_COMPONENT, MODEL_BUCKET_CONFIG, action_matches, maybe_model_buckets, model_buckets,
     parse_json_document, statement_actions, statements,
 )
 from _stack import MANDATORY, StackView, resource_policy, stack_policy
@@ -31,6 +31,8 @@ def _bucket_companions(view: StackView, bucket, types: tuple[str, ...]) -> list:
 
 def _bucket_check(judge, what: str):
     def check(view: StackView, config, findings, args):
+        for bucket in maybe_model_buckets(view, config):
+            findings.cannot_judge(f"{bucket.name} tags (is it the model bucket?)")
         for bucket in model_buckets(view, config):
             verdict = judge(view, bucket, config)
             if verdict is UNKNOWN:
@@ -47,6 +49,8 @@ def _judge_encrypted(view, bucket, config):
     if isinstance(inline, Mapping):
         candidates.append({"rules": as_list(get(inline, "rule")) or as_list(get(inline, "rules"))})
     for props in candidates:
+        if is_unknown(props.get("rules")):
+            unknown = True
         for rule in as_list(props.get("rules")):
             algorithm = get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
             if is_unknown(algorithm):
@@ -177,8 +181,12 @@ model_bucket_tls_only = stack_policy(
 
 def _check_secrets_encrypted(resource_type, props, config, findings, args):
     if resource_type == EKS_COMPONENT:
-        key = props.get("encryptionConfigKeyArn")
-        if not key:
+        if "encryptionConfigKeyArn" not in props:
+            return  # a remote component's inputs may be absent; its aws:eks/cluster:Cluster child is judged
+        key = props["encryptionConfigKeyArn"]
+        if is_unknown(key):
+            findings.cannot_judge("encryptionConfigKeyArn")
+        elif not key:
             findings.fail("encryptionConfigKeyArn is not set; Kubernetes secrets must be envelope-encrypted "
                           "with a KMS key.")
     elif resource_type == EKS_CLUSTER:

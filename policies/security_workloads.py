@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Mapping, Optional
 
-from _kubernetes import WORKLOAD_TYPES, command_tokens, container_label, containers, namespace_of, parse_image, pod_spec
+from _kubernetes import (
+    WORKLOAD_TYPES, command_tokens, command_unknown, container_label, containers, namespace_of, parse_image, pod_spec,
+)
 from _stack import ADVISORY, MANDATORY, resource_policy
-from _values import as_bool, as_list, get, is_unknown
+from _values import as_bool, as_list, contains_unknown, get, is_unknown
 
 
 def _judged_pod_spec(resource_type, props, findings, exempt_namespaces=()) -> Optional[Mapping]:
@@ -117,6 +119,10 @@ API_KEY_CONFIG = {
 
 def _check_api_key(resource_type, props, config, findings, args):
     for container in containers(_judged_pod_spec(resource_type, props, findings)):
+        if contains_unknown([container.get("env")] + [get(e, "name") for e in as_list(container.get("env"))]):
+            findings.cannot_judge(f"{container_label(container)}.env")
+        if command_unknown(container):
+            findings.cannot_judge(f"{container_label(container)} command/args")
         for env in as_list(container.get("env")):
             if not isinstance(env, Mapping) or env.get("name") not in config["apiKeyEnvNames"]:
                 continue

@@ -7,11 +7,12 @@ field, so a policy pack can never see retainOnDelete.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Optional
 
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
+
+from preflight.policy_config import PolicyConfigError, reconcile
 
 LEVEL_NAMES = {
     analyzer_pb2.ADVISORY: "advisory",
@@ -20,10 +21,6 @@ LEVEL_NAMES = {
     analyzer_pb2.REMEDIATE: "remediate",
 }
 LEVEL_VALUES = {name: value for value, name in LEVEL_NAMES.items()}
-
-
-class PolicyConfigError(ValueError):
-    """The policy configuration does not validate against the pack's schemas (the CLI refuses to run then)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -46,6 +43,7 @@ def policies_of(info: analyzer_pb2.AnalyzerInfo) -> list[dict]:
                 "properties": _struct_to_dict(policy.configSchema.properties),
                 "required": list(policy.configSchema.required),
             },
+            "hasConfigSchema": policy.HasField("configSchema"),  # Go: ConfigSchema == nil skips validation
             "type": {analyzer_pb2.POLICY_TYPE_RESOURCE: "resource",
                      analyzer_pb2.POLICY_TYPE_STACK: "stack"}.get(policy.policy_type, "unknown"),
         })
@@ -63,62 +61,9 @@ def initial_config_of(info: analyzer_pb2.AnalyzerInfo) -> dict:
 
 
 def reconcile_policy_config(policies: list[dict], initial_config: dict, user_config: Optional[dict]) -> dict:
-    """Defaults from each schema, then the pack's initialConfig, then the user's config (with "all" support),
-    validated like pulumi's ReconcilePolicyPackConfig. Returns {policy: {"enforcementLevel": str, "properties": {}}}.
-    """
-    result: dict[str, dict] = {}
-    for policy in policies:
-        properties = {k: copy.deepcopy(v["default"]) for k, v in policy["configSchema"].get("properties", {}).items()
-                      if isinstance(v, dict) and "default" in v}
-        result[policy["name"]] = {"enforcementLevel": policy["enforcementLevel"], "properties": properties}
-
-    def apply(config: dict) -> None:
-        normalized: dict[str, dict] = {}
-        for key, value in config.items():
-            if isinstance(value, str):
-                normalized[key] = {"enforcementLevel": value, "properties": {}}
-            elif isinstance(value, dict):
-                props = {k: v for k, v in value.items() if k != "enforcementLevel"}
-                normalized[key] = {"enforcementLevel": value.get("enforcementLevel"), "properties": props}
-            else:
-                raise PolicyConfigError(f"policy config {key!r}: {value!r} must be an enforcement level or an object")
-        for key, value in normalized.items():
-            level = value["enforcementLevel"]
-            if level is not None and level not in LEVEL_VALUES:
-                raise PolicyConfigError(f"policy config {key!r}: enforcementLevel {level!r} is not one of "
-                                        f"{sorted(LEVEL_VALUES)}")
-        if "all" in normalized and normalized["all"]["enforcementLevel"]:
-            for entry in result.values():
-                entry["enforcementLevel"] = normalized["all"]["enforcementLevel"]
-        for key, value in normalized.items():
-            if key == "all":
-                continue
-            entry = result.setdefault(key, {"enforcementLevel": "advisory", "properties": {}})
-            if value["enforcementLevel"]:
-                entry["enforcementLevel"] = value["enforcementLevel"]
-            entry["properties"].update(copy.deepcopy(value["properties"]))
-
-    apply(initial_config or {})
-    apply(user_config or {})
-
-    known = {p["name"] for p in policies}
-    errors = [f"{name}: no such policy in the pack" for name in result if name not in known]
-    try:
-        import jsonschema
-    except ImportError:  # pragma: no cover - jsonschema ships with the venv
-        jsonschema = None
-    if jsonschema is not None:
-        for policy in policies:
-            schema = {"type": "object", "properties": policy["configSchema"].get("properties", {})}
-            if policy["configSchema"].get("required"):
-                schema["required"] = policy["configSchema"]["required"]
-            validator = jsonschema.Draft7Validator(schema)
-            for error in validator.iter_errors(result[policy["name"]]["properties"]):
-                where = ".".join(str(p) for p in error.path) or "(root)"
-                errors.append(f"{policy['name']}: {where}: {error.message}")
-    if errors:
-        raise PolicyConfigError("invalid policy pack configuration:\n  " + "\n  ".join(errors))
-    return result
+    """Defaults, the pack's initialConfig, then the user's config, as pkg/resource/analyzer/config.go reconciles
+    them (`preflight.policy_config`). Returns {policy: {"enforcementLevel": str, "properties": dict | None}}."""
+    return reconcile(policies, initial_config, user_config)
 
 
 def configure_request(reconciled: dict) -> analyzer_pb2.ConfigureAnalyzerRequest:
@@ -173,12 +118,33 @@ def _options(resource: dict) -> analyzer_pb2.AnalyzerResourceOptions:
     return message
 
 
+def provider_urn(reference: str) -> str:
+    """The URN of a provider reference "<provider URN>::<provider id>": everything before the LAST "::"
+    (pulumi/pulumi sdk/go/common/providers/reference.go ParseReference). A bare URN (hand-made snapshots) stays."""
+    return reference.rsplit("::", 1)[0] if reference.count("::") >= 4 else reference
+
+
+def engine_view(snapshot: dict) -> list[dict]:
+    """Every resource the engine analyses, in registration order: what it registers itself (the Stack, default
+    providers; `engineResources` of a rendered snapshot) and the program's resources, whose missing parent is the
+    Stack (the SDK parents top-level resources to the root stack resource)."""
+    engine = [r for r in snapshot.get("engineResources", []) if isinstance(r, dict) and r.get("type")]
+    stack_urns = [r["urn"] for r in engine if r["type"] == "pulumi:pulumi:Stack"]
+    program = []
+    for resource in snapshot.get("resources", []):
+        if not isinstance(resource, dict) or not resource.get("type"):
+            continue
+        if stack_urns and not resource.get("parent") and resource["type"] != "pulumi:pulumi:Stack":
+            resource = {**resource, "parent": stack_urns[0]}
+        program.append(resource)
+    return engine + program
+
+
 def _provider(resource: dict, by_urn: dict) -> Optional[analyzer_pb2.AnalyzerProviderResource]:
     reference = (resource.get("options") or {}).get("provider") or resource.get("provider")
     if not isinstance(reference, str) or not reference:
         return None
-    # A provider reference is "<provider urn>::<provider id>"; a URN itself has exactly three "::".
-    urn = reference.rsplit("::", 1)[0] if reference.count("::") >= 4 else reference
+    urn = provider_urn(reference)
     target = by_urn.get(urn)
     return analyzer_pb2.AnalyzerProviderResource(
         type=_urn_type(urn), urn=urn, name=_urn_name(urn),
@@ -204,11 +170,24 @@ def analyze_request(resource: dict, by_urn: dict) -> analyzer_pb2.AnalyzeRequest
         name=resource.get("name", ""), options=_options(resource), provider=_provider(resource, by_urn))
 
 
+def _outputs(resource: dict) -> Any:
+    """A resource's outputs: its provider echoes the inputs and adds what it computed; a component has what it
+    registered (see `preflight.render`). A hand-made snapshot without `outputs` stands for its props."""
+    if "outputs" not in resource:
+        return resource.get("props")
+    if resource.get("custom") or resource.get("remote"):
+        return {**(resource.get("props") or {}), **resource["outputs"]}
+    return resource["outputs"]
+
+
 def analyze_stack_request(resources: list[dict], by_urn: dict) -> analyzer_pb2.AnalyzeStackRequest:
-    """What the engine sends once, with every resource, when the program has finished."""
+    """What the engine sends once, with every resource, when the program has finished: each resource's outputs
+    ("Unlike Analyze, AnalyzeStack is called on the final outputs of each resource", pulumi/pulumi
+    pkg/resource/deploy/step_generator.go AnalyzeResources); a hand-made snapshot without outputs sends its props."""
     return analyzer_pb2.AnalyzeStackRequest(resources=[
         analyzer_pb2.AnalyzerResource(
-            type=r["type"], properties=to_struct(r.get("props")), urn=r.get("urn", ""),
+            type=r["type"], properties=to_struct(_outputs(r)),
+            urn=r.get("urn", ""),
             name=r.get("name", ""), options=_options(r), provider=_provider(r, by_urn),
             parent=r.get("parent") or "", dependencies=_dependencies(r),
             propertyDependencies=_property_dependencies(r))

@@ -1,7 +1,10 @@
 """`python -m preflight check [--stack dev|prod | --stack-file FILE | --snapshot FILE] [--json] [--policy-config FILE]`.
 
 Runs the CrossGuard pack in policies/ over a rendered stack exactly as `pulumi preview --policy-pack policies
-[--policy-pack-config FILE]` would, without the Pulumi CLI or an AWS account. Exit 1 on any mandatory violation.
+[--policy-pack-config FILE]` would, without the Pulumi CLI or an AWS account: `--stack` renders it twice, as a
+first preview (unknowns) and as applied (every value known), and checks both (`preflight.gate`). Exit 1 on any
+mandatory violation, or on a policy config the CLI would refuse (`preflight.policy_config`); 2 when the snapshot or the
+pack itself cannot be read or started.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from preflight.engine import (
-    PolicyConfigError, PolicyPackError, check_snapshot, format_report, load_snapshot, result_to_json,
-)
+from preflight.engine import PolicyConfigError, PolicyPackError, PolicyPackSession, load_snapshot
+from preflight.gate import format_gate, gate_to_json, run_gate
+from preflight.pack_process import PROJECT_ROOT, stack_environment
+from preflight.policy_config import load_policy_pack_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +36,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stack_config(stack: str) -> dict:
+    """The stack's own config when its Pulumi.<stack>.yaml is in the project, else none (a snapshot from elsewhere)."""
+    from preflight.render import read_stack_config
+
+    try:
+        return read_stack_config(stack)
+    except FileNotFoundError:
+        return {}
+
+
+def policy_config_from(path: Optional[str]) -> Optional[dict]:
+    """The --policy-pack-config file, parsed as the CLI parses it; its ESC `environments` need Pulumi Cloud."""
+    if not path:
+        return None
+    config, environments = load_policy_pack_config(path)
+    if environments:
+        raise PolicyConfigError(f"{path} names ESC environments {environments}: only the Pulumi Cloud backend resolves "
+                                "them, preflight cannot (remove the key for an offline check)")
+    return config
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["check"]:
@@ -42,20 +67,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.snapshot:
             snapshot = load_snapshot(args.snapshot)
+            snapshots = {"preview": snapshot} if snapshot.get("preview") else {"applied": snapshot}
         elif args.stack_file:
             from preflight.render import render_stack_file
 
-            snapshot = render_stack_file(args.stack_file)
+            snapshots = {"preview": render_stack_file(args.stack_file, preview=True),
+                         "applied": render_stack_file(args.stack_file)}
         else:
             from preflight.render import render_stack
 
-            snapshot = render_stack(args.stack or "dev")
-        policy_config = None
-        if args.policy_config:
-            with open(args.policy_config, encoding="utf-8") as handle:
-                policy_config = json.load(handle)
-        result = check_snapshot(snapshot, policy_config)
-    except (OSError, ValueError, PolicyConfigError, PolicyPackError) as error:
+            stack = args.stack or "dev"
+            snapshots = {"preview": render_stack(stack, preview=True), "applied": render_stack(stack)}
+        policy_config = policy_config_from(args.policy_config)
+        stack_name = next(iter(snapshots.values())).get("stack") or "dev"
+        config, tags = stack_environment(PROJECT_ROOT, stack_name, _stack_config(stack_name))
+        sessions = {mode: PolicyPackSession(stack=stack_name, dry_run=(mode == "preview"), config=config, tags=tags)
+                    for mode in snapshots}
+        try:
+            for session in sessions.values():
+                session.start()
+            gate = run_gate(sessions.get("preview") or sessions["applied"], policy_config=policy_config,
+                            applied_session=sessions.get("applied"), **snapshots)
+        finally:
+            for session in sessions.values():
+                session.close()
+    except PolicyConfigError as error:  # the CLI's plain error: exit 1 (pkg/cmd/pulumi/cmd/exit_codes.go)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, PolicyPackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # the program's own RunError (a bad stack config) carries a user-facing message
@@ -66,13 +105,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     total = time.perf_counter() - started
     if args.json:
-        payload = result_to_json(result)
+        payload = gate_to_json(gate)
         payload["totalSeconds"] = round(total, 3)
         print(json.dumps(payload, indent=2))
     else:
-        print(format_report(result))
+        print(format_gate(gate))
         print(f"Elapsed: {total:.2f}s ({'policy check of a saved snapshot' if args.snapshot else 'render + policy check'})")
-    return 1 if result.mandatory_count else 0
+    return 0 if gate.passed else 1
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from preflight.analyzer_protocol import (
-    LEVEL_NAMES, PolicyConfigError, analyze_request, analyze_stack_request, configure_request, initial_config_of,
-    policies_of, reconcile_policy_config,
+    LEVEL_NAMES, PolicyConfigError, analyze_request, analyze_stack_request, configure_request, engine_view,
+    initial_config_of, policies_of, reconcile_policy_config,
 )
 from preflight.pack_process import DEFAULT_POLICY_PACK, PolicyPackError, PolicyPackProcess
 
@@ -96,8 +96,8 @@ class CheckResult:
 class PolicyPackSession(PolicyPackProcess):
     """A running policy pack, driven over gRPC like the Pulumi engine drives it. Use as a context manager.
 
-    Takes PolicyPackProcess's arguments: the pack directory, then stack, project, organization, python,
-    startup_timeout, extra_env.
+    Takes PolicyPackProcess's arguments: the pack directory, then stack, project, organization, python (default: the
+    pack's own virtualenv), startup_timeout, extra_env, dry_run, config and tags (`stack_environment`).
     """
 
     def __init__(self, pack_dir: Path | str = DEFAULT_POLICY_PACK, **launch):
@@ -140,7 +140,8 @@ class PolicyPackSession(PolicyPackProcess):
 
     def _configure_stack(self) -> None:
         request = analyzer_pb2.AnalyzerStackConfigureRequest(
-            stack=self.stack, project=self.project, organization=self.organization, dry_run=True)
+            stack=self.stack, project=self.project, organization=self.organization, dry_run=self.dry_run,
+            config=self.config, tags=self.tags)
         assert self.stub is not None, "session not started"
         try:
             self.stub.ConfigureStack(request, timeout=30)
@@ -172,7 +173,7 @@ class PolicyPackSession(PolicyPackProcess):
         with self._lock:
             started = time.perf_counter()
             self.configure(policy_config)
-            resources = [r for r in snapshot.get("resources", []) if isinstance(r, dict) and r.get("type")]
+            resources = engine_view(snapshot)
             by_urn = {r.get("urn"): r for r in resources}
             violations: list[Violation] = []
             not_applicable: list[dict] = []

@@ -8,6 +8,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 
 ACCOUNT_ID = "123456789012"
 # The entries of S3's managed prefix list com.amazonaws.us-east-1.s3 (AWS ip-ranges.json, service S3, us-east-1).
@@ -30,10 +31,18 @@ class UnansweredInvoke(LookupError):
 
 
 class AwsLikeMocks(pulumi.runtime.Mocks):
-    """Invokes answered with realistic values; resources echo their inputs plus the outputs AWS would compute."""
+    """Invokes answered with realistic values; resources echo their inputs plus the outputs AWS would compute.
 
-    def __init__(self, region: str):
+    With `preview=True` they answer as a first `pulumi preview` of a new stack does: nothing exists yet, so the
+    provider's Create preview returns the inputs and leaves every computed output (ids, ARNs, generated names,
+    endpoints) unknown; the SDK then hands the program unknowns for them (pulumi/pulumi
+    pkg/resource/deploy/step_generator.go, "We only allow unknown property values ... if we are performing an
+    update preview"; sdk/go/common/resource/plugin/provider_plugin.go Create with preview).
+    """
+
+    def __init__(self, region: str, *, preview: bool = False):
         self.region = region
+        self.preview = preview
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         # An empty failure list: pulumi's MockMonitor iterates it (None, though the annotation allows it, would fail).
@@ -70,8 +79,14 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         physical = f"{args.name}-{_short_hash(args.typ + args.name)}"
         state = dict(args.inputs)
-        state.setdefault("arn", self._arn(args.typ, physical))
-        state.update(_computed_outputs(args.typ, physical, args.inputs, self.region))
+        computed = {"arn": self._arn(args.typ, physical), **_computed_outputs(args.typ, physical, args.inputs, self.region)}
+        if self.preview:
+            # An output the program gave as an input is known in preview; everything computed is not, id included.
+            for key in computed:
+                state.setdefault(key, rpc.UNKNOWN)
+            return "", state
+        state.setdefault("arn", computed.pop("arn"))
+        state.update(computed)
         return f"{physical}-id", state
 
     def _arn(self, type_token: str, physical: str) -> str:
@@ -197,11 +212,17 @@ def _eks_cluster_outputs(physical: str, inputs: dict[str, Any], region: str) -> 
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
-    """The mock monitor, keeping what the engine would know of each registration: parent and options."""
+    """The mock monitor, keeping what the engine would know of each registration: parent, options, the outputs the
+    provider answered with, and the outputs a component registers at its end."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks):
         super().__init__(mocks)
         self.registrations: list[dict[str, Any]] = []
+        self.registered_outputs: dict[str, Any] = {}
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        self.registered_outputs[request.urn] = request.outputs
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
@@ -214,6 +235,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     "parent": request.parent or None,
                     "custom": request.custom,
                     "request": request,
+                    "response": response,
                 }
             )
         return response

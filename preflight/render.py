@@ -1,12 +1,22 @@
 """Run the real `__main__.py` for a stack under Pulumi mocks and return a snapshot of every registration.
 
 Snapshot format (stable; `preflight check`, the tests and CI read it):
-    {"stack": "dev", "region": "us-east-1",
-     "resources": [{"urn", "type", "name", "parent", "custom", "props", "options", "propertyDependencies"}],
-     "outputs": {...}}
-`props` are the inputs the program registered, camelCase as the engine sees them; `options` holds the resource
-options the engine would know (protect, retainOnDelete, provider, dependsOn); `propertyDependencies` maps an input
-to the URNs it was computed from, as the engine tells a policy pack.
+    {"stack": "dev", "region": "us-east-1", "preview": false,
+     "resources": [{"urn", "type", "name", "parent", "custom", "remote", "props", "options", "propertyDependencies",
+                    "outputs", "packageVersion"}],
+     "engineResources": [the Stack, default providers], "outputs": {...}}
+`props` are the inputs the engine hands a policy pack in Analyze, camelCase; `outputs` complete them into what
+AnalyzeStack gets (for a resource: what its provider answered beyond the inputs it echoes; for a component: the
+outputs it registered); `options` holds the resource options the engine would know
+(protect, retainOnDelete, the full provider reference, dependsOn); `propertyDependencies` maps an input to the URNs
+it was computed from. `parent: null` means the Stack. `preview: true` marks a first-preview render (unknowns are the
+engine's sentinel string). `engineResources` are what the engine registers itself (`engine_resources`).
+
+A remote (multi-language) component such as pulumi-eks' `eks:index:Cluster` is constructed by its provider, whose
+bundled `@pulumi/pulumi` drops a ComponentResource's args (pulumi/pulumi sdk/nodejs/resource.ts, pulumi/pulumi#10533;
+inputs reach policies only from 3.203, pulumi/pulumi#20357): a real preview shows it with `{}`. Its `props` are
+therefore `{}`, and the program's own inputs are kept aside under `offlineOnlyProgramInputs`, for the checks only
+`preflight check` can make (a real preview judges the AWS children the provider registers instead).
 """
 
 from __future__ import annotations
@@ -37,9 +47,9 @@ def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     return document.get("config") or {}
 
 
-def render_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+def render_stack(stack: str, project_dir: Path = PROJECT_DIR, *, preview: bool = False) -> dict[str, Any]:
     """Render `Pulumi.<stack>.yaml` (the file decides everything, as `pulumi preview` would)."""
-    return render_config(stack, read_stack_config(stack, project_dir), project_dir)
+    return render_config(stack, read_stack_config(stack, project_dir), project_dir, preview=preview)
 
 
 def read_stack_file(path: Path) -> tuple[str, dict[str, Any]]:
@@ -50,13 +60,19 @@ def read_stack_file(path: Path) -> tuple[str, dict[str, Any]]:
     return path.name.removeprefix("Pulumi.").removesuffix(".yaml"), document.get("config") or {}
 
 
-def render_stack_file(path: Path) -> dict[str, Any]:
+def render_stack_file(path: Path, *, preview: bool = False) -> dict[str, Any]:
     """Render a stack file kept anywhere (a candidate config), named like `Pulumi.<stack>.yaml`."""
-    return render_config(*read_stack_file(path))
+    stack, config = read_stack_file(path)
+    return render_config(stack, config, preview=preview)
 
 
-def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """Run the program for an explicit config mapping; raises the program's own error on bad config."""
+def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJECT_DIR, *,
+                  preview: bool = False) -> dict[str, Any]:
+    """Run the program for an explicit config mapping; raises the program's own error on bad config.
+
+    `preview=True` renders a first `pulumi preview` of a new stack: every value a provider computes is unknown
+    (`preflight.mocks.AwsLikeMocks(preview=True)`); `preview=False` renders the applied stack, every value known.
+    """
     import pulumi
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime.stack import run_pulumi_func
@@ -65,13 +81,13 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
     from preflight.mocks import AwsLikeMocks, RecordingMonitor
 
     region = str(config.get("aws:region", "us-east-1"))
-    mocks = AwsLikeMocks(region)
+    mocks = AwsLikeMocks(region, preview=preview)
     monitor = RecordingMonitor(mocks)
     # Pulumi's own Settings declares these as untyped properties (its source carries `type: ignore` there too).
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()  # type: ignore[attr-defined]
     pulumi.runtime.settings.SETTINGS.outputs.clear()  # type: ignore[attr-defined]
     pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     )
@@ -87,10 +103,14 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
 
     _sync_await(run_pulumi_func(program))
     resolved_outputs = _sync_await(_resolve(exports))
+    resources = [_resource_entry(record, monitor.registered_outputs) for record in monitor.registrations]
     return {
         "stack": stack,
         "region": region,
-        "resources": [_resource_entry(record) for record in monitor.registrations],
+        "preview": preview,
+        "resources": resources,
+        "engineResources": engine_resources(stack, config, resources, monitor.registrations, resolved_outputs,
+                                            preview=preview),
         "outputs": resolved_outputs,
     }
 
@@ -104,11 +124,11 @@ async def _resolve(exports: dict[str, Any]) -> dict[str, Any]:
         if await output.is_secret():
             result[key] = "[secret]"
         else:
-            result[key] = _plain(await output.future())
+            result[key] = _plain(await output.future(with_unknowns=True))
     return result
 
 
-def _resource_entry(record: dict[str, Any]) -> dict[str, Any]:
+def _resource_entry(record: dict[str, Any], registered_outputs: dict[str, Any]) -> dict[str, Any]:
     from pulumi.runtime import rpc
 
     request = record["request"]
@@ -116,20 +136,81 @@ def _resource_entry(record: dict[str, Any]) -> dict[str, Any]:
     options = {
         "protect": request.protect if request.HasField("protect") else False,
         "retainOnDelete": request.retainOnDelete if request.HasField("retainOnDelete") else False,
-        "provider": request.provider.split("::")[0] if request.provider else None,
+        # The full provider reference "<provider URN>::<provider id>" (sdk/go/common/providers/reference.go).
+        "provider": request.provider or None,
         "dependsOn": list(request.dependencies),
     }
+    # What AnalyzeStack judges (pulumi/pulumi pkg/resource/deploy/step_generator.go AnalyzeResources: "called on
+    # the final outputs of each resource"): a provider's answer for resources and remote components, the outputs
+    # a component registered for the others.
+    if request.custom or request.remote:
+        # Kept as what the provider added to the inputs it echoes, so a test that edits `props` edits both views.
+        state = _plain(rpc.deserialize_properties(record["response"].object, keep_unknowns=True))
+        echoed = {} if request.remote else props
+        outputs = {key: value for key, value in state.items() if key not in echoed or echoed[key] != value}
+    else:
+        registered = registered_outputs.get(record["urn"])
+        outputs = _plain(rpc.deserialize_properties(registered, keep_unknowns=True)) if registered else {}
     property_dependencies = {key: list(value.urns) for key, value in request.propertyDependencies.items() if value.urns}
-    return {
+    entry = {
         "urn": record["urn"],
         "type": record["type"],
         "name": record["name"],
         "parent": record["parent"],
         "custom": record["custom"],
-        "props": props,
+        "remote": request.remote,
+        "props": {} if request.remote else props,
         "options": options,
-        "propertyDependencies": property_dependencies,
+        "propertyDependencies": {} if request.remote else property_dependencies,
+        "outputs": outputs,
+        "packageVersion": request.version or None,
     }
+    if request.remote:
+        entry["offlineOnlyProgramInputs"] = props
+    return entry
+
+
+def engine_resources(stack: str, config: dict[str, Any], resources: list[dict[str, Any]],
+                     registrations: list[dict[str, Any]], stack_outputs: dict[str, Any], *,
+                     preview: bool) -> list[dict[str, Any]]:
+    """What the engine registers itself and analyses beside the program's resources: the Stack (its outputs are the
+    exports) and one default provider per package and version a resource uses without an explicit provider
+    (pkg/resource/deploy/default_providers.go: type `pulumi:providers:<pkg>`, name `default_<major>_<minor>_<patch>`,
+    inputs = the stack's config for that package plus `version`, no parent). Those resources' `options.provider`
+    is set to the default provider's reference, as the engine records it; its id is unknown on a first preview."""
+    from pulumi.runtime import rpc
+
+    prefix = f"urn:pulumi:{stack}::{PROJECT}::"
+    stack_entry = {"urn": f"{prefix}pulumi:pulumi:Stack::{PROJECT}-{stack}", "type": "pulumi:pulumi:Stack",
+                   "name": f"{PROJECT}-{stack}", "parent": None, "custom": False, "remote": False, "props": {},
+                   "options": {"protect": False, "provider": None, "dependsOn": []}, "propertyDependencies": {},
+                   "outputs": stack_outputs}
+    providers: dict[str, dict[str, Any]] = {}
+    for resource, record in zip(resources, registrations):
+        package = resource["type"].split(":")[0]
+        if resource["options"]["provider"] or not (record["custom"] or resource["remote"]) or package == "pulumi":
+            continue
+        version = resource.get("packageVersion") or ""
+        name = "default" + "".join(f"_{part}" for part in version.replace("-", ".").split(".") if part)
+        urn = f"{prefix}pulumi:providers:{package}::{name}"
+        if urn not in providers:
+            inputs = {key.split(":", 1)[1]: value if isinstance(value, str) else json.dumps(value)
+                      for key, value in config.items() if key.startswith(f"{package}:")}
+            if version:
+                inputs["version"] = version
+            provider_id = rpc.UNKNOWN if preview else f"{_stable_id(urn)}"
+            providers[urn] = {"urn": urn, "type": f"pulumi:providers:{package}", "name": name, "parent": None,
+                              "custom": True, "remote": False, "props": inputs,
+                              "options": {"protect": False, "provider": None, "dependsOn": []},
+                              "propertyDependencies": {}, "outputs": {}, "id": provider_id}
+        resource["options"]["provider"] = f"{urn}::{providers[urn]['id']}"
+    return [stack_entry, *providers.values()]
+
+
+def _stable_id(text: str) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, text))
 
 
 def _plain(value: Any) -> Any:

@@ -27,3 +27,9 @@ def rendered_without_cloudfront(stack: str) -> dict:
     config = read_stack_config(stack)
     edge = {key: value for key, value in config["vllm-eks:edge"].items() if key not in ("domainName", "certificateArn")}
     return render_config(stack, {**config, "vllm-eks:edge": {**edge, "cloudfront": False}})
+
+
+@lru_cache(maxsize=None)
+def rendered_first_preview(stack: str) -> dict:
+    """A shipped stack as a first `pulumi preview` sees it: computed values unknown (preflight.mocks preview mode)."""
+    return render_stack(stack, preview=True)

@@ -30,7 +30,7 @@ def opted_in_snapshot() -> dict:
 
 
 def test_control_plane_is_private_encrypted_and_logged(prod_snapshot):
-    props = resource_named(prod_snapshot, "eks:index:Cluster", "cluster-eks")["props"]
+    props = resource_named(prod_snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
     assert props["endpointPrivateAccess"] is True and props["endpointPublicAccess"] is False
     assert "publicAccessCidrs" not in props
     assert props["authenticationMode"] == "API"
@@ -47,7 +47,7 @@ def test_control_plane_is_private_encrypted_and_logged(prod_snapshot):
 
 
 def test_public_endpoint_only_when_opted_in_and_only_from_listed_cidrs(opted_in_snapshot):
-    props = resource_named(opted_in_snapshot, "eks:index:Cluster", "cluster-eks")["props"]
+    props = resource_named(opted_in_snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
     assert props["endpointPublicAccess"] is True and props["endpointPrivateAccess"] is True
     assert props["publicAccessCidrs"] == ["203.0.113.0/24"]
 

@@ -52,10 +52,11 @@ def test_cli_json_and_policy_config(tmp_path):
     completed = _run("--snapshot", str(path), "--json", "--policy-config", str(config))
     assert completed.returncode == 1, completed.stdout + completed.stderr
     payload = json.loads(completed.stdout)
-    assert payload["mandatoryCount"] == 1
-    assert payload["violations"][0]["policy"] == "vllm-gpu-memory-utilization-range"
-    assert payload["violations"][0]["type"] == "kubernetes:apps/v1:Deployment"
-    assert payload["elapsedSeconds"] > 0
+    assert payload["mandatoryCount"] == 1 and set(payload["checks"]) == {"applied"}
+    applied = payload["checks"]["applied"]
+    assert applied["violations"][0]["policy"] == "vllm-gpu-memory-utilization-range"
+    assert applied["violations"][0]["type"] == "kubernetes:apps/v1:Deployment"
+    assert applied["elapsedSeconds"] > 0
 
 
 def test_cli_stack_without_render_or_bad_input(tmp_path, monkeypatch, capsys):
@@ -65,14 +66,22 @@ def test_cli_stack_without_render_or_bad_input(tmp_path, monkeypatch, capsys):
     assert "not a preflight snapshot" in capsys.readouterr().err
 
 
-def test_cli_stack_calls_render(monkeypatch, capsys):
+def test_cli_stack_renders_first_preview_and_applied(monkeypatch, capsys):
     import types
+    calls = []
     fake = types.ModuleType("preflight.render")
-    fake.render_stack = lambda stack: {**compliant_stack(), "stack": stack}
+
+    def render_stack(stack, preview=False):
+        calls.append((stack, preview))
+        return {**compliant_stack(), "stack": stack, "preview": preview}
+
+    fake.render_stack = render_stack
+    fake.read_stack_config = lambda stack: {}
     monkeypatch.setitem(sys.modules, "preflight.render", fake)
     assert check_cli.main(["check", "--stack", "prod"]) == 0
     out = capsys.readouterr().out
-    assert "Stack prod:" in out
+    assert sorted(calls) == [("prod", False), ("prod", True)]
+    assert "== First preview" in out and "== Applied stack" in out and "Gate for stack prod: passed" in out
 
 
 def test_one_shot_api_and_report():

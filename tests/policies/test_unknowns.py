@@ -1,0 +1,143 @@
+"""Every policy answers "cannot judge yet" on an unknown value: no violation, and a not-applicable answer naming it.
+
+On a first preview the engine sends unknowns for every value computed from a resource that does not exist yet
+("We only allow unknown property values to be exposed to the provider if we are performing an update preview",
+pulumi/pulumi pkg/resource/deploy/step_generator.go); on the wire an unknown is the sentinel string
+04da6b54-80e4-46f7-96ec-b56ff0331ba9 (pulumi/pulumi sdk/go/common/resource/plugin/rpc.go UnknownStringValue), also in
+place of a whole list or object. Each case below puts one into the field its policy judges. A new policy adds its case
+here (test_every_policy_has_an_unknown_case enforces it).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from .snapshots import UNKNOWN, compliant_stack, find, find_all, vllm_containers_of
+from .test_policies import EXPECTED_POLICIES
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+EKS_COMPONENT = "eks:index:Cluster"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+SUBNET = "aws:ec2/subnet:Subnet"
+
+
+def _container(s):
+    return next(iter(vllm_containers_of(s)))
+
+
+def _set(type_, *path, name=None):
+    """Put UNKNOWN at props[path...] of one resource (every resource of the type when name is '*')."""
+    def mutate(s):
+        targets = find_all(s, type_) if name == "*" else [find(s, type_, name)]
+        assert targets, type_
+        for target in targets:
+            node = target["props"]
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = UNKNOWN
+    return mutate
+
+
+def _container_field(*path):
+    def mutate(s):
+        node = _container(s)
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = UNKNOWN
+    return mutate
+
+
+def _model_bucket_tag_unknown(s):
+    bucket = find(s, "aws:s3/bucket:Bucket")
+    bucket["props"]["tags"]["vllm-eks:purpose"] = UNKNOWN
+    bucket["options"]["protect"] = False  # whether this is the model bucket is not known yet
+
+
+def _web_acl_unknown_without_dependency(s):
+    distribution = find(s, "aws:cloudfront/distribution:Distribution")
+    distribution["props"]["webAclId"] = UNKNOWN
+    distribution["propertyDependencies"].pop("webAclId", None)
+
+
+def _each_integration_timeout_unknown(s):
+    for integration in find_all(s, "aws:apigateway/integration:Integration"):
+        if integration["props"].get("type") == "HTTP_PROXY":
+            integration["props"]["timeoutMilliseconds"] = UNKNOWN
+
+
+CASES = [
+    # (policy, base snapshot, mutation putting an unknown where the policy looks)
+    ("no-public-node-ips", "compliant", _set(SUBNET, "mapPublicIpOnLaunch", name="net-private-a")),
+    ("nodes-in-private-subnets", "compliant", _set("eks:index:ManagedNodeGroup", "subnetIds", name="gpu-system")),
+    ("eks-endpoint-private", "compliant", _set(EKS_CLUSTER, "vpcConfig", "endpointPublicAccess", name="gpu-eksCluster")),
+    ("irsa-only-model-access", "compliant", _set("aws:iam/role:Role", "assumeRolePolicy", name="models-qwen3-8b-reader")),
+    ("no-wildcard-model-actions", "compliant", _set("aws:iam/rolePolicy:RolePolicy", "policy", name="models-qwen3-8b-read")),
+    ("model-bucket-encrypted", "compliant", _set(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "rules", name="*")),
+    ("model-bucket-versioned", "compliant", _set(
+        "aws:s3/bucketVersioning:BucketVersioning", "versioningConfiguration", "status", name="*")),
+    ("model-bucket-public-access-blocked", "compliant", _set(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "blockPublicAcls", name="*")),
+    ("model-bucket-tls-only", "compliant", _set("aws:s3/bucketPolicy:BucketPolicy", "policy", name="*")),
+    ("model-bucket-retained", "compliant", _model_bucket_tag_unknown),
+    ("eks-secrets-encrypted", "compliant", _set(EKS_CLUSTER, "encryptionConfig", name="gpu-eksCluster")),
+    ("eks-control-plane-logging", "compliant", _set(EKS_CLUSTER, "enabledClusterLogTypes", name="gpu-eksCluster")),
+    ("containers-run-as-non-root", "compliant", _container_field("securityContext", "runAsNonRoot")),
+    ("containers-read-only-root-filesystem", "compliant", _container_field("securityContext", "readOnlyRootFilesystem")),
+    ("containers-no-privilege-escalation", "compliant", _container_field("securityContext", "allowPrivilegeEscalation")),
+    ("vllm-api-key-from-secret", "compliant", _container_field("args")),  # an unknown list may hold --api-key
+    ("images-pinned", "compliant", _container_field("image")),
+    ("images-pinned-by-digest", "compliant", _container_field("image")),
+    ("cluster-multi-az", "compliant", _set(SUBNET, "availabilityZone", name="*")),
+    ("vllm-startup-probe-budget", "compliant", _container_field("startupProbe", "failureThreshold")),
+    ("vllm-pod-disruption-budget", "compliant", _set(
+        "kubernetes:policy/v1:PodDisruptionBudget", "spec", "minAvailable", name="*")),
+    ("vllm-rolling-update-keeps-ready-pod", "compliant", _set(
+        DEPLOYMENT, "spec", "strategy", "rollingUpdate", "maxUnavailable", name="*")),
+    # The issue's case: the argument list is built from the bucket name, so on a first preview it is unknown.
+    ("vllm-tensor-parallel-matches-gpus", "compliant", _container_field("args")),
+    ("vllm-gpu-memory-utilization-range", "compliant", _container_field("args")),
+    ("vllm-keda-autoscaling", "compliant", _set(
+        "kubernetes:keda.sh/v1alpha1:ScaledObject", "spec", "scaleTargetRef", "name", name="*")),
+    ("gpu-on-demand-pool", "compliant", _set(
+        "kubernetes:karpenter.sh/v1:NodePool", "spec", "template", "spec", "requirements", name="*")),
+    ("s3-gateway-endpoint", "compliant", _set("aws:ec2/vpcEndpoint:VpcEndpoint", "serviceName", name="*")),
+    ("vllm-ttft-alert", "compliant", _set("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "spec", "groups",
+                                          name="*")),
+    ("edge-no-public-lb-to-serving", "dev", _set("aws:lb/loadBalancer:LoadBalancer", "internal", name="*")),
+    ("edge-waf-on-public-entry", "dev", _web_acl_unknown_without_dependency),
+    ("edge-tls-1-2", "dev", _set("aws:cloudfront/distribution:Distribution", "viewerCertificate",
+                                 "minimumProtocolVersion", name="*")),
+    ("edge-methods-require-authorizer", "dev", _set("aws:apigateway/method:Method", "authorization", name="*")),
+    ("edge-no-unauthenticated-routes", "dev", _set("aws:apigateway/resource:Resource", "pathPart", name="*")),
+    ("edge-timeouts-cover-max-request", "dev", _each_integration_timeout_unknown),
+]
+
+# These judge a resource's type alone, which a preview always knows: an unknown property changes nothing.
+TYPE_ONLY = {"no-pod-identity", "no-iam-users"}
+
+
+def test_every_policy_has_an_unknown_case():
+    assert {policy for policy, _, _ in CASES} | TYPE_ONLY == set(EXPECTED_POLICIES)
+
+
+@pytest.mark.parametrize("policy, base, mutation", CASES, ids=[c[0] for c in CASES])
+def test_unknown_value_cannot_be_judged_yet(pack, request, policy, base, mutation):
+    snapshot = copy.deepcopy(compliant_stack() if base == "compliant" else request.getfixturevalue("dev_snapshot"))
+    mutation(snapshot)
+    result = pack.check(snapshot)
+    assert not result.by_policy(policy), [v.message for v in result.by_policy(policy)]
+    reasons = [item["reason"] for item in result.not_applicable if item["policy"] == policy]
+    assert any(reason.startswith("unknown during preview") for reason in reasons), (policy, reasons)
+
+
+@pytest.mark.parametrize("policy", sorted(TYPE_ONLY))
+def test_type_only_policies_fire_whatever_the_properties(check, policy):
+    type_ = {"no-pod-identity": "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+             "no-iam-users": "aws:iam/user:User"}[policy]
+    snapshot = compliant_stack()
+    snapshot["resources"].append({"urn": f"urn:pulumi:test::vllm-eks::{type_}::x", "type": type_, "name": "x",
+                                  "parent": None, "props": {"name": UNKNOWN}, "options": {}})
+    assert check(snapshot).by_policy(policy)
