@@ -26,5 +26,5 @@ fi
 echo "No Pulumi CLI or AWS credentials: rendering '$stack' offline (python -m preflight)." >&2
 mkdir -p out
 .venv/bin/python -m preflight render --stack "$stack" --json "out/$stack.json"
-.venv/bin/python -m preflight check --snapshot "out/$stack.json"
+.venv/bin/python -m preflight check --stack "$stack"   # first preview and applied stack, as the real gate sees them
 exec .venv/bin/python -m preflight plan --stack "$stack"
