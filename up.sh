@@ -34,9 +34,9 @@ echo "No Pulumi CLI or AWS credentials: rendering '$stack' offline (python -m pr
 mkdir -p out
 step "render: the program under Pulumi mocks -> out/$stack.json"
 .venv/bin/python -m preflight render --stack "$stack" --json "out/$stack.json"
-step "check: the policy pack over out/$stack.json, as pulumi preview would run it"
+step "check: the policy pack over the first preview and the applied stack, as the real gate sees them"
 checked=0
-.venv/bin/python -m preflight check --snapshot "out/$stack.json" || checked=$?
+.venv/bin/python -m preflight check --stack "$stack" || checked=$?
 step "plan: capacity, start-up time and cost"
 .venv/bin/python -m preflight plan --stack "$stack"
 if [ "$checked" -ne 0 ]; then

@@ -212,3 +212,39 @@ def round_down_percent(value: Any, total: float) -> Any:
 
 def vllm_deployments(view: StackView) -> list[Any]:
     return [r for r in view.of_type(DEPLOYMENT) if is_vllm_deployment(r.resource_type, view.p(r))]
+
+
+def vllm_identity(resource_type: str, props: Mapping) -> Any:
+    """Whether a workload is a vLLM Deployment: True, False, or UNKNOWN when its pod template cannot tell yet (an
+    unknown template, container list, image with no recognisable entrypoint, or app.kubernetes.io/name label)."""
+    if resource_type != DEPLOYMENT:
+        return False
+    if is_vllm_deployment(resource_type, props):
+        return True
+    template = pod_template(resource_type, props)
+    spec = get(template, "spec")
+    if is_unknown(spec) or is_unknown(get(spec, "containers")):
+        return UNKNOWN
+    if any(is_unknown(c.get("image")) for c in containers(spec, include_init=False)):
+        return UNKNOWN
+    labels = get(template, "metadata", "labels")
+    if is_unknown(labels) or (isinstance(labels, Mapping) and is_unknown(labels.get("app.kubernetes.io/name"))):
+        return UNKNOWN
+    return False
+
+
+def judged_as_vllm(resource_type: str, props: Mapping, findings: Any) -> bool:
+    """For a resource policy on vLLM Deployments: judge it (True), skip it, or say it cannot be judged yet."""
+    identity = vllm_identity(resource_type, props)
+    if is_unknown(identity):
+        findings.cannot_judge("pod template (is this Deployment vLLM?)")
+        return False
+    return identity is True
+
+
+def undecided_vllm_deployments(view: StackView, findings: Any) -> list[Any]:
+    """Deployments that may be vLLM but cannot be told yet; each is reported as "cannot judge yet"."""
+    undecided = [r for r in view.of_type(DEPLOYMENT) if is_unknown(vllm_identity(r.resource_type, view.p(r)))]
+    for deployment in undecided:
+        findings.cannot_judge(f"{deployment.name} pod template (is it vLLM?)")
+    return undecided

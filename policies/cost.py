@@ -6,7 +6,7 @@ import re
 from typing import Mapping
 
 from _aws import MODEL_BUCKET_CONFIG, model_buckets
-from _kubernetes import namespace_of, object_name, same_namespace, vllm_deployments
+from _kubernetes import namespace_of, object_name, same_namespace, undecided_vllm_deployments, vllm_deployments
 from _stack import ADVISORY, StackView, stack_policy
 from _values import as_list, contains_unknown, get, is_unknown
 
@@ -24,6 +24,7 @@ KEDA_CONFIG = {
 
 def _check_keda(view: StackView, config, findings, args):
     scaled_objects = view.of_type(SCALED_OBJECT)
+    undecided_vllm_deployments(view, findings)
     for deployment in vllm_deployments(view):
         props = view.p(deployment)
         name, namespace = object_name(props), namespace_of(props)
@@ -101,6 +102,7 @@ def _is_on_demand(spec: Mapping) -> bool:
 
 
 def _check_on_demand_pool(view: StackView, config, findings, args):
+    undecided_vllm_deployments(view, findings)  # "cannot judge yet" for those; judged below only if vLLM is known
     if not vllm_deployments(view):
         return
     unknown = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from _aws import EKS_CLUSTER, EKS_COMPONENT
-from _kubernetes import vllm_deployments
+from _kubernetes import undecided_vllm_deployments, vllm_deployments
 from _stack import ADVISORY, StackView, resource_policy, stack_policy
 from _values import as_list, get, is_unknown
 
@@ -19,6 +19,7 @@ TTFT_CONFIG = {
 
 
 def _check_ttft_alert(view: StackView, config, findings, args):
+    undecided_vllm_deployments(view, findings)  # "cannot judge yet" for those; judged below only if vLLM is known
     if not vllm_deployments(view):
         return
     unknown = False

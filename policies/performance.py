@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from _kubernetes import flag_values, is_vllm_deployment, vllm_containers
+from _kubernetes import flag_values, judged_as_vllm, vllm_containers
 from _stack import ADVISORY, MANDATORY, resource_policy
 from _values import UNKNOWN, as_number, fmt_number, get, is_unknown
 
@@ -21,7 +21,7 @@ def _flag_number(container, *flags, default=None):
 
 
 def _check_tensor_parallel(resource_type, props, config, findings, args):
-    if not is_vllm_deployment(resource_type, props):
+    if not judged_as_vllm(resource_type, props, findings):
         return
     for container in vllm_containers(resource_type, props):
         name = container.get("name", "?")
@@ -71,7 +71,7 @@ VLLM_DEFAULT_GPU_MEMORY_UTILIZATION = 0.9  # vLLM's own default when the flag is
 
 
 def _check_gpu_memory_utilization(resource_type, props, config, findings, args):
-    if not is_vllm_deployment(resource_type, props):
+    if not judged_as_vllm(resource_type, props, findings):
         return
     low, high = float(config["minUtilization"]), float(config["maxUtilization"])
     for container in vllm_containers(resource_type, props):

@@ -9,8 +9,8 @@ from _aws import (
     tags_of,
 )
 from _kubernetes import (
-    is_vllm_deployment, namespace_of, pod_labels, round_down_percent, same_namespace, selector_matches, vllm_containers,
-    vllm_deployments,
+    judged_as_vllm, namespace_of, pod_labels, round_down_percent, same_namespace, selector_matches,
+    undecided_vllm_deployments, vllm_containers, vllm_deployments,
 )
 from _stack import MANDATORY, StackView, describe, resource_policy, stack_policy
 from _values import UNKNOWN, as_list, as_number, contains_unknown, fmt_number, get, is_unknown
@@ -111,7 +111,7 @@ STARTUP_CONFIG = {
 
 
 def _check_startup_probe(resource_type, props, config, findings, args):
-    if not is_vllm_deployment(resource_type, props):
+    if not judged_as_vllm(resource_type, props, findings):
         return
     minimum = float(config["minStartupSeconds"])
     for container in vllm_containers(resource_type, props):
@@ -162,6 +162,7 @@ PDB_CONFIG = {
 def _check_pdb(view: StackView, config, findings, args):
     minimum = float(config["minAvailable"])
     budgets = view.of_type(PDB)
+    undecided_vllm_deployments(view, findings)
     for deployment in vllm_deployments(view):
         props = view.p(deployment)
         labels = pod_labels(deployment.resource_type, props)
@@ -213,7 +214,7 @@ vllm_pod_disruption_budget = stack_policy(
 # ---------------------------------------------------------------------------------------------------------------
 
 def _check_rolling_update(resource_type, props, config, findings, args):
-    if not is_vllm_deployment(resource_type, props):
+    if not judged_as_vllm(resource_type, props, findings):
         return
     strategy = get(props, "spec", "strategy", default={}) or {}
     replicas = as_number(get(props, "spec", "replicas", default=1))

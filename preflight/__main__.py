@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml")
     which.add_argument("--stack-file", type=Path, help="render a stack file kept elsewhere (Pulumi.<name>.yaml)")
     render.add_argument("--json", metavar="FILE", type=Path, help="write the snapshot of every resource to FILE")
+    render.add_argument("--first-preview", action="store_true",
+                        help="render as a first `pulumi preview` of a new stack sees it (computed values unknown)")
     commands.add_parser("check", help="run the policy pack over a stack or snapshot", add_help=False)
     commands.add_parser("plan", help="capacity, start-up time and cost of a stack", add_help=False)
     commands.add_parser("doctor", help="read-only checks of the AWS account and the deployer before pulumi up", add_help=False)
@@ -42,16 +44,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    return _render(known.stack, known.stack_file, known.json)
+    return _render(known.stack, known.stack_file, known.json, known.first_preview)
 
 
-def _render(stack: str | None, stack_path: Path | None, json_path: Path | None) -> int:
+def _render(stack: str | None, stack_path: Path | None, json_path: Path | None, preview: bool = False) -> int:
     from preflight.render import render_stack, render_stack_file, write_snapshot
     from stack_config import StackConfigError
 
     started = time.perf_counter()
     try:
-        snapshot = render_stack(stack) if stack else render_stack_file(_given(stack_path))
+        snapshot = render_stack(stack, preview=preview) if stack else render_stack_file(_given(stack_path), preview=preview)
     except (StackConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -168,8 +168,10 @@ class PolicyPackSession(PolicyPackProcess):
 
     # -- the check ---------------------------------------------------------------------------------------------
 
-    def check(self, snapshot: dict, policy_config: Optional[dict] = None) -> CheckResult:
-        """Configure, Analyze every resource, AnalyzeStack once; collect diagnostics."""
+    def check(self, snapshot: dict, policy_config: Optional[dict] = None,
+              analyze_only: Optional[set[str]] = None) -> CheckResult:
+        """Configure, Analyze every resource (or only the URNs in `analyze_only`), AnalyzeStack once; collect
+        diagnostics."""
         with self._lock:
             started = time.perf_counter()
             self.configure(policy_config)
@@ -197,7 +199,7 @@ class PolicyPackSession(PolicyPackProcess):
             with futures.ThreadPoolExecutor(max_workers=4) as pool:
                 responses = list(pool.map(
                     lambda resource: (resource, self._call("Analyze", analyze_request(resource, by_urn))),
-                    resources))
+                    [r for r in resources if analyze_only is None or r.get("urn") in analyze_only]))
             for resource, response in responses:
                 collect(response, resource)
             collect(self._call("AnalyzeStack", analyze_stack_request(resources, by_urn)), None)

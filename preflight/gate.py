@@ -46,7 +46,8 @@ def _offline_only(session: PolicyPackSession, applied: dict, applied_result: Che
     variant = offline_only_snapshot(applied)
     if variant is None:
         return None
-    result = session.check(variant, policy_config)
+    remote = {r["urn"] for r in variant["resources"] if r.get("remote")}
+    result = session.check(variant, policy_config, analyze_only=remote)  # other resources are as in `applied`
     seen = {_key(v) for v in applied_result.violations}
     result.violations = [v for v in result.violations if _key(v) not in seen]
     result.not_applicable = []

@@ -22,7 +22,7 @@ import sys
 import threading
 from concurrent import futures
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import grpc
 from google.protobuf import empty_pb2
@@ -83,7 +83,7 @@ def stack_environment(project_dir: Path, stack: str, stack_config: dict) -> tupl
 
     project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
     name = str(project.get("name", DEFAULT_PROJECT))
-    config: dict[str, str] = {}
+    config: dict[str, Any] = {}
     for key, value in (project.get("config") or {}).items():
         value = value.get("value", value.get("default")) if isinstance(value, dict) else value
         if value is not None:
@@ -94,7 +94,8 @@ def stack_environment(project_dir: Path, stack: str, stack_config: dict) -> tupl
     tags = {"pulumi:project": name, "pulumi:runtime": runtime.get("name") if isinstance(runtime, dict) else runtime}
     if project.get("description"):
         tags["pulumi:description"] = str(project["description"])
-    for key, value in (config.get("pulumi:tags") or {}).items():
+    configured_tags = config.get("pulumi:tags")
+    for key, value in (configured_tags if isinstance(configured_tags, dict) else {}).items():
         tags[key] = str(value)
     return as_strings, {key: str(value) for key, value in tags.items() if value}
 

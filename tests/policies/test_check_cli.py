@@ -91,3 +91,13 @@ def test_one_shot_api_and_report():
     assert report.startswith("Policies:\n    ❌ vllm-eks-well-architected@v0.1.0")
     assert "images-pinned  (kubernetes:apps/v1:Deployment: qwen3-8b-deployment)" in report
     assert result_to_json(result)["mandatoryCount"] == result.mandatory_count
+
+
+def test_cli_checks_a_first_preview_snapshot_as_a_preview(tmp_path, capsys):
+    """`preflight render --first-preview --json` marks its snapshot; `check --snapshot` then judges it as the
+    first preview (PULUMI_DRY_RUN=true), not as the applied stack."""
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps({**compliant_stack(), "preview": True}))
+    assert check_cli.main(["--snapshot", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "== First preview" in out and "== Applied stack" not in out
