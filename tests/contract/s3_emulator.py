@@ -40,8 +40,13 @@ ADMIN_USER = "contract-admin"
 # (aws/amazon-eks-pod-identity-webhook README: AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_STS_REGIONAL_ENDPOINTS;
 # the projected token's audience defaults to sts.amazonaws.com).
 TOKEN_PATH = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
-# S3-compatible endpoints need path-style addressing in the streamer (docs.vllm.ai, Loading models with Run:ai Model Streamer).
-STREAMER_PATH_STYLE = {"RUNAI_STREAMER_S3_USE_VIRTUAL_ADDRESSING": "0"}
+# Test-only streamer settings, never rendered. Path-style addressing for an S3-compatible endpoint (docs.vllm.ai, "Loading
+# models with Run:ai Model Streamer"). And the web-identity exchange done by boto3 in Python (runai_model_streamer_s3
+# credentials.py: RUNAI_STREAMER_NO_BOTO3_SESSION=0 resolves credentials with boto3 and hands them to the C++ reader):
+# the default, the C++ SDK's own provider chain, sends AssumeRoleWithWebIdentity to the regional AWS STS endpoint and
+# ignores AWS_ENDPOINT_URL(_STS) (measured with 0.17.1: no STS request reached moto, S3 answered 403), so on loopback
+# the exchange must run in Python. Same role, same token, same policy; only the process that asks STS differs.
+STREAMER_TEST_SETTINGS = {"RUNAI_STREAMER_S3_USE_VIRTUAL_ADDRESSING": "0", "RUNAI_STREAMER_NO_BOTO3_SESSION": "0"}
 START_TIMEOUT_SECONDS = 60
 
 
@@ -191,7 +196,9 @@ class MotoServer:
 
     def enforce_iam(self) -> None:
         """From now on every request is authenticated and authorised (moto's `/moto-api/reset-auth`, count 0)."""
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset-auth", data=b"0", method="POST")
+        # A form content type would make moto's Flask app swallow the body.
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset-auth", data=b"0", method="POST",
+                                         headers={"Content-Type": "application/octet-stream"})
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert json.loads(answer.read())["status"] == "ok"
 
@@ -235,13 +242,14 @@ class MotoServer:
                                            PolicyDocument=document.replace(identity.kms_key_arn, key_arn))
 
     def upload(self, bucket: str, prefix: str, directory: Path, region: str = "us-east-1") -> int:
-        """Every file of `directory` under `prefix/`, replacing what was there; returns the bytes uploaded."""
+        """The checkpoint in `directory` under `prefix/` (not the builder's own description), replacing what was there;
+        returns the bytes uploaded."""
         s3 = self.client("s3", region=region)
         existing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/").get("Contents", [])
         for item in existing:
             s3.delete_object(Bucket=bucket, Key=item["Key"])
         total = 0
-        for path in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.endswith(".json.lock")):
+        for path in sorted(p for p in directory.iterdir() if p.is_file() and p.name != "tiny-model.json"):
             s3.upload_file(str(path), bucket, f"{prefix}/{path.name}")
             total += path.stat().st_size
         return total
@@ -254,7 +262,7 @@ class MotoServer:
             "AWS_STS_REGIONAL_ENDPOINTS": "regional",
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_EC2_METADATA_DISABLED": "true",
-            **STREAMER_PATH_STYLE,
+            **STREAMER_TEST_SETTINGS,
         }
 
 
