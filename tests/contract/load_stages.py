@@ -22,10 +22,9 @@ import vllm_server as vs
 
 # A "few hundred MB" checkpoint of the tiny model's architecture: hidden 1024, 12 layers, MLP 2816 (about 290 MB bf16).
 SYNTHETIC_SHAPE = (1024, 12, 2816)
-# What the runai streamer prints when it is done (runai_model_streamer/file_streamer, 0.17):
-# "[RunAI Streamer] Overall time to stream 69.3 GiB of all files to cpu: 41.52s, 1.7 GiB/s".
-STREAMER_SUMMARY = re.compile(r"Overall time to stream ([\d.]+ ?[KMGT]?i?B) of all files.*?: ([\d.]+) ?s, ([\d.]+ ?[KMGT]?i?B/s)")
-VLLM_WEIGHTS_TOOK = re.compile(r"Loading weights took ([\d.]+) seconds")
+# Where the weights start (vllm/v1/worker/cpu_model_runner.py load_model); the stream ends at the planner's marker.
+LOAD_START = ("load start", r"Starting to load model")
+VLLM_WEIGHTS_TOOK = re.compile(r"Loading weights took ([\d.]+) seconds")  # the default loader only
 # Harness-measured stages (not in vLLM's log): the local process has no image to pull; s3-sync's copy is timed around
 # the init container's command.
 PROCESS_START = "image pull"
@@ -40,13 +39,12 @@ class StageTimes:
     load: str
     weight_bytes: int
     marks: dict[str, float] = field(default_factory=dict)
-    streamer_summary: str | None = None
     vllm_weights_seconds: float | None = None
     weight_copy_seconds: float | None = None
     log: str = ""
 
     def measured_stages(self) -> set[str]:
-        stages = set(self.marks) | {PROCESS_START}  # process start is where the pull would end
+        stages = (set(self.marks) - {LOAD_START[0]}) | {PROCESS_START}  # process start is where the pull would end
         if self.weight_copy_seconds is not None:
             stages.add(WEIGHT_COPY)
         return stages
@@ -55,16 +53,23 @@ class StageTimes:
         def at(stage: str) -> str:
             return f"{self.marks[stage]:.1f}" if stage in self.marks else "-"
 
-        rate = (f"{self.weight_bytes / self.vllm_weights_seconds / 1e6:.0f}"
-                if self.vllm_weights_seconds else "-")  # fmt: skip
+        weights = self.weights_seconds
+        rate = f"{self.weight_bytes / weights / 1e6:.0f}" if weights else "-"
         copy = f"{self.weight_copy_seconds:.1f}" if self.weight_copy_seconds is not None else "-"
-        return [self.run, self.load, f"{self.weight_bytes / 1e6:.1f}", copy, "0.0", at("weight stream"),
-                f"{self.vllm_weights_seconds:.2f}" if self.vllm_weights_seconds else "-", rate,
-                self.streamer_summary or "-", at("engine init"), at("compile/graph capture"), at("ready")]
+        return [self.run, self.load, f"{self.weight_bytes / 1e6:.1f}", copy, "0.0", at("compile/graph capture"),
+                at(LOAD_START[0]), at("weight stream"), f"{weights:.2f}" if weights else "-", rate,
+                f"{self.vllm_weights_seconds:.2f}" if self.vllm_weights_seconds else "-", at("engine init"), at("ready")]
+
+    @property
+    def weights_seconds(self) -> float | None:
+        """Load start to weights loaded, as the log's lines arrived (polled every 0.25 s)."""
+        if "weight stream" not in self.marks or LOAD_START[0] not in self.marks:
+            return None
+        return self.marks["weight stream"] - self.marks[LOAD_START[0]]
 
 
-TABLE_HEADERS = ["run", "weights from", "MB", "s3 sync s", "process start", "weights loaded s", "vLLM load s",
-                 "MB/s", "streamer says", "KV cache allocated s", "compile/graph s", "ready s"]  # fmt: skip
+TABLE_HEADERS = ["run", "weights from", "MB", "s3 sync s", "process start", "compile skipped s", "load start s",
+                 "weights loaded s", "weights s", "MB/s", "vLLM says s", "KV cache allocated s", "ready s"]  # fmt: skip
 
 
 def format_table(rows: list[StageTimes]) -> str:
@@ -93,12 +98,9 @@ class StagedServer(vs.VllmServer):
             pending += chunk
             *lines, pending = pending.split("\n")
             for line in lines:
-                for stage, pattern in markers.items():
+                for stage, pattern in (*markers.items(), LOAD_START):
                     if stage not in times.marks and re.search(pattern, line):
                         times.marks[stage] = now
-                summary = STREAMER_SUMMARY.search(line)
-                if summary:
-                    times.streamer_summary = f"{summary.group(1)} in {summary.group(2)} s, {summary.group(3)}"
                 took = VLLM_WEIGHTS_TOOK.search(line)
                 if took:
                     times.vllm_weights_seconds = float(took.group(1))
