@@ -180,8 +180,10 @@ def test_streams_the_model_from_s3_with_the_rendered_role(vllm_python, container
 
 def test_a_policy_narrowed_to_another_prefix_fails_the_load(vllm_python, containers, moto, identity, api_key, work_dir,
                                                             contract_report):
-    """The same role with its read policy built for another prefix (iam_documents.model_read_policy): the load fails
-    with AccessDenied in vLLM's log (moto: the GetObject resource no longer matches, S3 answers 403 AccessDenied)."""
+    """The same role with its read policy built for another prefix (iam_documents.model_read_policy): vLLM exits, and
+    its log names the refused S3 call. vLLM first fetches config and tokenizer with boto3 (HeadObject, then GetObject);
+    S3 answers a denied HEAD with 403 and no body (HEAD responses carry none: S3 API Reference, HeadObject), so boto3
+    reports "(403) ... HeadObject operation: Forbidden" rather than the AccessDenied code a GET carries."""
     _import_project()
     from components.iam_documents import model_read_policy
 
@@ -196,10 +198,13 @@ def test_a_policy_narrowed_to_another_prefix_fails_the_load(vllm_python, contain
             server.kill()
     finally:
         moto.put_read_policy(identity, moto.key_arn, identity.read_policy)
-    denied = [line for line in log.splitlines() if "AccessDenied" in line or "403" in line]
-    contract_report["narrowed_policy_error"] = denied[-3:]
+    refused = [line for line in log.splitlines() if "ClientError" in line]
+    contract_report["narrowed_policy_error"] = refused[-1:]
     assert server.process.returncode != 0, "vLLM started although its role may not read the model's prefix"
-    assert any("AccessDenied" in line for line in denied), f"no AccessDenied in the log:\n{log[-3000:]}"
+    assert any("(403)" in line and "Forbidden" in line for line in refused), f"no refused S3 call in the log:\n{log[-3000:]}"
+    denied_at_s3 = [line for line in moto.log_file.read_text().splitlines()
+                    if f"/{identity.bucket}/{identity.prefix}/" in line and '" 403 ' in line]  # fmt: skip
+    assert denied_at_s3, "the emulator logged no 403 for the model's prefix"
 
 
 # --- the s3-sync fallback -------------------------------------------------------------------------------------------------
@@ -212,11 +217,13 @@ def _run_fetch(snapshot: dict, container: vs.VllmContainer, moto, identity, root
     fetch = next(c for c in deployment["props"]["spec"]["template"]["spec"]["initContainers"] if c["name"] == "fetch-weights")
     script = fetch["command"][2]
     env = {item["name"]: str(item["value"]) for item in fetch["env"]}
-    for mount in sorted((m["mountPath"] for m in fetch["volumeMounts"]), key=len, reverse=True):
-        local = root / "volumes" / mount.lstrip("/")
+    mounts = {m["mountPath"]: root / "volumes" / m["mountPath"].lstrip("/") for m in fetch["volumeMounts"]}
+    for local in mounts.values():
         local.mkdir(parents=True, exist_ok=True)
-        script = re.sub(rf"(?<=\s){re.escape(mount)}(?=/|\s|$)", str(local), script)  # not inside s3:// URLs
-        env = {k: str(local) if v == mount else v for k, v in env.items()}
+    # One pass (a local twin may itself start with /tmp), and only paths that start a word (not inside s3:// URLs).
+    pattern = "|".join(re.escape(mount) for mount in sorted(mounts, key=len, reverse=True))
+    script = re.sub(rf"(?<=\s)({pattern})(?=/|\s|$)", lambda match: str(mounts[match.group(1)]), script)
+    env = {k: str(mounts.get(v, v)) for k, v in env.items()}
     env.update(moto.pod_environment(identity, _token_file(root, identity)))
     env["PATH"] = f"{vs.venv_dir() / 'bin'}:/usr/bin:/bin"  # `aws` is the venv's awscli
     started = time.monotonic()
