@@ -262,7 +262,7 @@ def test_synthetic_checkpoint_synced_from_s3_and_read_from_local_disk(vllm_pytho
     assert 150e6 < model["weight_bytes"] < 600e6
     moto.upload(identity.bucket, identity.prefix, Path(model["path"]), identity.region)
     container = containers["s3-sync"]
-    root = work_dir / "sync-synthetic"
+    root = work_dir / "sync-big"  # short: vLLM binds zmq IPC sockets under TMPDIR (107-character limit)
     copy_seconds = _run_fetch(snapshots["s3-sync"], container, moto, identity, root)
     local_model = container.local_path(vs.flag_value(container.args, "--model"), root / "volumes")
     assert (Path(local_model) / "model.safetensors").stat().st_size == model["weight_bytes"]
