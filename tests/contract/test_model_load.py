@@ -286,6 +286,7 @@ def test_every_stage_the_planner_names_appears_in_the_measured_runs(containers, 
     table = ls.format_table(STAGES)
     vs.log("model load, stage by stage (seconds since process start; local disk = the s3-sync copy):\n" + table)
     contract_report["load_stages"] = [dict(zip(ls.TABLE_HEADERS, times.row())) for times in STAGES]
+    contract_report["load_stage_table"] = table
     raw = read_stack_config(STACK)
     config = load_stack_config({section: raw.get(f"{PROJECT}:{section}") for section in SECTIONS})
     model = config.models[0]
