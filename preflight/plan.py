@@ -12,10 +12,7 @@ from typing import Any
 from components.catalog import (
     HOURS_PER_MONTH,
     PRICE_SNAPSHOT_DATE,
-    S3_STREAMING_BYTES_PER_SECOND,
-    S3_STREAMING_SOURCE,
     SPOT_DISCOUNT_SOURCE,
-    VLLM_ENGINE_START_SECONDS,
 )
 from components.cost import (
     fixed_costs,
@@ -68,9 +65,6 @@ def build_plan(stack: str, raw_config: dict[str, Any], rps: float | None = None)
             "utilisation": workload.utilisation,
             "spotDiscount": workload.spot_discount,
             "spotDiscountSource": SPOT_DISCOUNT_SOURCE,
-            "s3StreamingGBps": S3_STREAMING_BYTES_PER_SECOND / 1e9,
-            "s3StreamingSource": S3_STREAMING_SOURCE,
-            "engineStartSeconds": VLLM_ENGINE_START_SECONDS,
             "throughputMethod": THROUGHPUT_METHOD,
             "rps": rps,
         },
@@ -103,7 +97,7 @@ def _model_plan(model, plan, config, window_month_hours: float, rps: float | Non
     workload = config.plan
     prompt, output = workload.typical_prompt_tokens, workload.typical_output_tokens
     throughput = estimate_throughput(plan, prompt, output)
-    startup = estimate_startup(plan.weight_bytes, model.startup_budget_seconds)
+    startup = estimate_startup(plan.weight_bytes, model.startup_budget_seconds, plan.instance_type, model.load_format)
     threshold = config.autoscaling.queue_threshold_per_replica
     discount = workload.spot_discount
     on_demand_price = gpu_usd_per_hour(prices, region, plan.instance_type)
@@ -190,9 +184,12 @@ def _model_plan(model, plan, config, window_month_hours: float, rps: float | Non
         "scaling": scaling,
         "startup": {
             "loadFormat": model.load_format,
-            "weightsSeconds": startup.weights_seconds,
-            "engineStartSeconds": startup.engine_start_seconds,
+            "stages": [
+                {"name": stage.name, "seconds": stage.seconds, "basis": stage.basis, "inProbeBudget": stage.in_probe_budget}
+                for stage in startup.stages
+            ],
             "estimateSeconds": startup.estimate_seconds,
+            "podStartSeconds": startup.pod_start_seconds,
             "budgetSeconds": startup.budget_seconds,
             "withinBudget": startup.within_budget,
         },

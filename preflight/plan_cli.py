@@ -93,12 +93,22 @@ def tables(plan: dict[str, Any]) -> list[Table]:
     )
     startup = (
         "Start-up",
-        ["model", "load format", "weights s", "engine start s", "estimate s", "budget s", "verdict"],
+        ["model", "load format", "in probe budget s", "budget s", "verdict", "pod start on a fresh node s"],
         [
-            [m["name"], m["startup"]["loadFormat"], f'{m["startup"]["weightsSeconds"]:.0f}',
-             f'{m["startup"]["engineStartSeconds"]:.0f}', f'{m["startup"]["estimateSeconds"]:.0f}',
-             str(m["startup"]["budgetSeconds"]), "fits" if m["startup"]["withinBudget"] else "EXCEEDS BUDGET"]
+            [m["name"], m["startup"]["loadFormat"], f'{m["startup"]["estimateSeconds"]:.0f}',
+             str(m["startup"]["budgetSeconds"]), "fits" if m["startup"]["withinBudget"] else "EXCEEDS BUDGET",
+             f'{m["startup"]["podStartSeconds"]:.0f}']
             for m in models
+        ],
+    )
+    stages = (
+        "Start-up stages",
+        ["model", "stage", "s", "in probe budget", "basis"],
+        [
+            [m["name"], stage["name"], f'{stage["seconds"]:.0f}', "yes" if stage["inProbeBudget"] else "no (before the container starts)",
+             stage["basis"]]
+            for m in models
+            for stage in m["startup"]["stages"]
         ],
     )
     cost = (
@@ -145,7 +155,7 @@ def tables(plan: dict[str, Any]) -> list[Table]:
             ["not included (traffic volume)", ", ".join(f"{name} {rate}" for name, rate in totals["usageRatesNotIncluded"].items())],
         ],
     )
-    return [fit, throughput, scaling, startup, cost, fixed, summary]
+    return [fit, throughput, scaling, startup, stages, cost, fixed, summary]
 
 
 def assumptions(plan: dict[str, Any]) -> list[str]:
@@ -154,8 +164,6 @@ def assumptions(plan: dict[str, Any]) -> list[str]:
         f'typical request: {a["typicalPromptTokens"]} prompt + {a["typicalOutputTokens"]} output tokens',
         f'utilisation for $/M tokens: {a["utilisation"]:g}',
         f'Spot discount: {a["spotDiscount"]:g} ({a["spotDiscountSource"]})',
-        f'S3 streaming rate: {a["s3StreamingGBps"]:g} GB/s ({a["s3StreamingSource"]})',
-        f'engine start: {a["engineStartSeconds"]} s',
         f'throughput: {a["throughputMethod"]}',
     ]
 

@@ -52,6 +52,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # no
     for name, seconds in STAGES.items():
         terminalreporter.write_line(f"{name:<45} {seconds:7.1f}s")
     terminalreporter.write_line(f"{'whole session':<45} {time.monotonic() - _SESSION_START:7.1f}s")
+    if "load_stage_table" in REPORT:  # test_model_load.py: the start-up stages of each load, as a table
+        terminalreporter.section("vLLM contract: model load, stage by stage (s since process start)")
+        for line in REPORT.pop("load_stage_table").splitlines():
+            terminalreporter.write_line(line)
     if REPORT:
         terminalreporter.section("vLLM contract: findings")
         for key, value in REPORT.items():

@@ -1,7 +1,8 @@
 """Build a tiny random Llama model and its tokenizer, offline, for the vLLM contract tests.
 
 Run inside the vLLM venv (it has torch, transformers and tokenizers):
-    python tiny_model.py OUT_DIR
+    python tiny_model.py OUT_DIR [HIDDEN_SIZE LAYERS INTERMEDIATE_SIZE]
+The optional numbers scale the same architecture up (the load-time measurements use a few-hundred-MB checkpoint).
 Writes a Hugging Face model directory (config.json, model.safetensors in bf16, tokenizer.json,
 tokenizer_config.json with a ChatML chat template) and prints one JSON line describing it.
 Nothing is downloaded. The architecture numbers below are what the planner cross-check compares with:
@@ -57,7 +58,8 @@ def _corpus() -> list[str]:
     return lines
 
 
-def build(out_dir: Path) -> dict:
+def build(out_dir: Path, hidden_size: int = HIDDEN_SIZE, layers: int = LAYERS,
+          intermediate_size: int = INTERMEDIATE_SIZE) -> dict:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -91,12 +93,12 @@ def build(out_dir: Path) -> dict:
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=vocab_size,
-        hidden_size=HIDDEN_SIZE,
-        intermediate_size=INTERMEDIATE_SIZE,
-        num_hidden_layers=LAYERS,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=layers,
         num_attention_heads=ATTENTION_HEADS,
         num_key_value_heads=KV_HEADS,
-        head_dim=HEAD_DIM,
+        head_dim=hidden_size // ATTENTION_HEADS,
         max_position_embeddings=MAX_POSITION_EMBEDDINGS,
         bos_token_id=None,
         eos_token_id=fast.convert_tokens_to_ids("<|im_end|>"),
@@ -113,19 +115,20 @@ def build(out_dir: Path) -> dict:
     return {
         "path": str(out_dir),
         "architecture": "LlamaForCausalLM",
-        "hidden_size": HIDDEN_SIZE,
-        "layers": LAYERS,
+        "hidden_size": hidden_size,
+        "layers": layers,
         "attention_heads": ATTENTION_HEADS,
         "kv_heads": KV_HEADS,
-        "head_dim": HEAD_DIM,
+        "head_dim": hidden_size // ATTENTION_HEADS,
         "dtype": DTYPE,
         "dtype_bytes": DTYPE_BYTES,
         "vocab_size": vocab_size,
         "tokenizer_tokens": len(fast),
         "max_position_embeddings": MAX_POSITION_EMBEDDINGS,
-        "kv_bytes_per_token": 2 * LAYERS * KV_HEADS * HEAD_DIM * DTYPE_BYTES,
+        "kv_bytes_per_token": 2 * layers * KV_HEADS * (hidden_size // ATTENTION_HEADS) * DTYPE_BYTES,
+        "weight_bytes": sum(path.stat().st_size for path in out_dir.glob("*.safetensors")),
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(build(Path(sys.argv[1]))))
+    print(json.dumps(build(Path(sys.argv[1]), *(int(value) for value in sys.argv[2:5]))))

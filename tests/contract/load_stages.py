@@ -1,0 +1,159 @@
+"""Start-up measured stage by stage: a vLLM server whose log is watched while it loads, and the table of the results.
+
+The stages and their log markers are the planner's own (components/startup_time.py names them, components/catalog.py
+VLLM_STAGE_LOG_MARKERS says what vLLM 0.32 logs when each ends), so the planner and the engine cannot drift apart:
+a stage the planner names that no run shows fails test_model_load.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import vllm_server as vs
+
+# A "few hundred MB" checkpoint of the tiny model's architecture: hidden 1024, 12 layers, MLP 2816 (about 290 MB bf16).
+SYNTHETIC_SHAPE = (1024, 12, 2816)
+# Where the weights start (vllm/v1/worker/cpu_model_runner.py load_model); the stream ends at the planner's marker.
+LOAD_START = ("load start", r"Starting to load model")
+VLLM_WEIGHTS_TOOK = re.compile(r"Loading weights took ([\d.]+) seconds")  # the default loader only
+# Harness-measured stages (not in vLLM's log): the local process has no image to pull; s3-sync's copy is timed around
+# the init container's command.
+PROCESS_START = "image pull"
+WEIGHT_COPY = "weight copy"
+
+
+@dataclass
+class StageTimes:
+    """Seconds from process start to the first log line of each stage, plus what the loaders said about themselves."""
+
+    run: str
+    load: str
+    weight_bytes: int
+    marks: dict[str, float] = field(default_factory=dict)
+    vllm_weights_seconds: float | None = None
+    weight_copy_seconds: float | None = None
+    log: str = ""
+
+    def measured_stages(self) -> set[str]:
+        stages = (set(self.marks) - {LOAD_START[0]}) | {PROCESS_START}  # process start is where the pull would end
+        if self.weight_copy_seconds is not None:
+            stages.add(WEIGHT_COPY)
+        return stages
+
+    def row(self) -> list[str]:
+        def at(stage: str) -> str:
+            return f"{self.marks[stage]:.1f}" if stage in self.marks else "-"
+
+        weights = self.weights_seconds
+        rate = f"{self.weight_bytes / weights / 1e6:.0f}" if weights else "-"
+        copy = f"{self.weight_copy_seconds:.1f}" if self.weight_copy_seconds is not None else "-"
+        return [self.run, self.load, f"{self.weight_bytes / 1e6:.1f}", copy, "0.0", at("compile/graph capture"),
+                at(LOAD_START[0]), at("weight stream"), f"{weights:.2f}" if weights else "-", rate,
+                f"{self.vllm_weights_seconds:.2f}" if self.vllm_weights_seconds else "-", at("engine init"), at("ready")]
+
+    @property
+    def weights_seconds(self) -> float | None:
+        """Load start to weights loaded, as the log's lines arrived (polled every 0.25 s)."""
+        if "weight stream" not in self.marks or LOAD_START[0] not in self.marks:
+            return None
+        return self.marks["weight stream"] - self.marks[LOAD_START[0]]
+
+
+TABLE_HEADERS = ["run", "weights from", "MB", "s3 sync s", "process start", "compile skipped s", "load start s",
+                 "weights loaded s", "weights s", "MB/s", "vLLM says s", "KV cache allocated s", "ready s"]  # fmt: skip
+
+
+def format_table(rows: list[StageTimes]) -> str:
+    cells = [TABLE_HEADERS] + [row.row() for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_HEADERS))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells)
+
+
+class StagedServer(vs.VllmServer):
+    """A vLLM server whose environment holds no credential of this machine and whose log is watched for stages."""
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        return {k: v for k, v in env.items() if not k.startswith("AWS_") or k in self.extra_env}
+
+    def wait_stages(self, budget_seconds: float, markers: dict[str, str], times: StageTimes) -> StageTimes:
+        """Poll the log and /health; record when each marker first appears. Raises with the log tail on death."""
+        deadline = self.started_at + budget_seconds
+        offset, pending = 0, ""
+        while time.monotonic() < deadline:
+            with self.log_file.open(errors="replace") as handle:
+                handle.seek(offset)
+                chunk = handle.read()
+                offset = handle.tell()
+            now = time.monotonic() - self.started_at
+            pending += chunk
+            *lines, pending = pending.split("\n")
+            for line in lines:
+                for stage, pattern in (*markers.items(), LOAD_START):
+                    if stage not in times.marks and re.search(pattern, line):
+                        times.marks[stage] = now
+                took = VLLM_WEIGHTS_TOOK.search(line)
+                if took:
+                    times.vllm_weights_seconds = float(took.group(1))
+            if not self.alive():
+                times.log = self.log_file.read_text(errors="replace")
+                raise RuntimeError(f"vLLM exited with {self.process.returncode} before /health:\n{self.log_tail()}")
+            try:
+                status, _, _ = vs.request(self.base_url, "GET", "/health", timeout=2)
+                if status == 200:
+                    times.marks.setdefault("ready", time.monotonic() - self.started_at)
+                    times.log = self.log_file.read_text(errors="replace")
+                    return times
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"/health not 200 within {budget_seconds:.0f}s:\n{self.log_tail()}")
+
+    def wait_exit_logged(self, timeout: float) -> str:
+        """For a start that must fail: wait for the process to end and return the whole log."""
+        self.process.wait(timeout=timeout)
+        return self.log_file.read_text(errors="replace")
+
+
+def load_argv(container: vs.VllmContainer, port: int, model: str | None = None) -> tuple[list[str], list[str]]:
+    """The rendered arguments with the load flags kept; only device flags adapted to one CPU, and host/port local."""
+    args = container.args if model is None else vs.replace_flag(container.args, "--model", model, add=False)
+    device_flags = tuple(flag for flag in vs.CPU_DROPPED_FLAGS if flag not in ("--load-format", "--model-loader-extra-config"))
+    args, dropped = vs.drop_flags(args, device_flags)
+    args = vs.replace_flag(args, "--host", "127.0.0.1")
+    args = vs.replace_flag(args, "--port", str(port))
+    if "--enforce-eager" not in args:
+        args.append("--enforce-eager")  # no torch.compile: the compile stage shows up as skipped, in seconds
+    return args, dropped
+
+
+def build_scaled_model(python: Path, log_file: Path, shape: tuple[int, int, int] = SYNTHETIC_SHAPE) -> dict[str, Any]:
+    """The tiny model's architecture scaled to `shape` (hidden, layers, MLP), cached by content like the tiny model."""
+    key = hashlib.sha256(vs.TINY_MODEL_SCRIPT.read_bytes() + vs.REQUIREMENTS.read_bytes() + repr(shape).encode()).hexdigest()[:16]
+    out = vs.cache_root() / f"synthetic-llama-{key}"
+    description = out / "tiny-model.json"
+    if description.exists():
+        return json.loads(description.read_text())
+    partial = out.with_name(out.name + f".partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    result = subprocess.run([str(python), str(vs.TINY_MODEL_SCRIPT), str(partial), *map(str, shape)],
+                            capture_output=True, text=True, timeout=vs.TINY_MODEL_TIMEOUT_SECONDS, env=env)  # fmt: skip
+    log_file.write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise RuntimeError(f"tiny_model.py {shape} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    info = json.loads(result.stdout.strip().splitlines()[-1])
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    info["path"] = str(out)
+    description.write_text(json.dumps(info, indent=2))
+    return info
