@@ -59,13 +59,14 @@ def test_config_as_the_engine_passes_it_is_decoded():
 
 
 def _broken_everywhere() -> dict:
-    """A schema error, a 70B model on an L4 (sizing) and a 70B model whose 300 s budget is too short (start-up)."""
+    """A schema error, a 70B model on an L4 (sizing) and a 70B model whose 300 s budget is too short (start-up: copied
+    to local disk by s3-sync, 141 GB read at the published gp3 rate, components/startup_time.py)."""
     config = copy.deepcopy(read_stack_config("dev"))
     model = config["vllm-eks:models"][0]
     config["vllm-eks:network"]["availabilityZones"] = 1
     config["vllm-eks:models"] = [
-        dict(model, name="big-on-l4", servedName="big-on-l4", catalogModel="llama-3.1-70b", instanceType="g6.2xlarge", maxModelLen=8192),
-        dict(model, name="big-slow", servedName="big-slow", catalogModel="llama-3.1-70b", instanceType="g6e.12xlarge", maxModelLen=8192),
+        dict(model, name="big-on-l4", servedName="big-on-l4", catalogModel="llama-3.1-70b", instanceType="g6.2xlarge", maxModelLen=8192, loadFormat="s3-sync"),
+        dict(model, name="big-slow", servedName="big-slow", catalogModel="llama-3.1-70b", instanceType="g6e.12xlarge", maxModelLen=8192, loadFormat="s3-sync"),
     ]
     return config
 
