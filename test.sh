@@ -8,9 +8,9 @@ cd "$(dirname "$0")"
 # Alert rules are checked by the real promtool (Debian: prometheus), Alertmanager's routing by amtool
 # (Debian: prometheus-alertmanager).
 if ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1; then
-  packages="prometheus prometheus-alertmanager"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages >/dev/null
-  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $packages >/dev/null; fi
+  install="apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive $install >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive $install >/dev/null; fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt

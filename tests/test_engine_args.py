@@ -112,8 +112,9 @@ def test_thinking_on_is_refused_for_a_model_without_a_thinking_mode():
     llama = {"name": "llama", "servedName": "llama", "catalogModel": "llama-3.1-8b", "s3Prefix": "models/llama",
              "maxModelLen": 8192, "thinking": True}
     edge = {"consumers": [{"name": "a", "requestsPerSecond": 1, "burst": 1}], "maxRequestSeconds": 175}
+    quiet_alerts = {"alerting": {"allowNoReceiver": True}}
     with pytest.raises(StackConfigError, match=r"models\[0\]\.thinking: got True, expected false or unset: llama-3.1-8b has no thinking mode \(models with one: qwen3-1.7b, qwen3-32b, qwen3-8b\)"):
-        load_stack_config({"models": [llama], "edge": edge})
+        load_stack_config({"models": [llama], "edge": edge, "observability": quiet_alerts})
     # A model that never thinks satisfies `false`, and nothing is rendered for it.
-    quiet = load_stack_config({"models": [llama | {"thinking": False}], "edge": edge}).models[0]
+    quiet = load_stack_config({"models": [llama | {"thinking": False}], "edge": edge, "observability": quiet_alerts}).models[0]
     assert "--default-chat-template-kwargs" not in _args(quiet)
