@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 from _aws import EKS_CLUSTER, EKS_COMPONENT
 from _kubernetes import vllm_deployments
@@ -15,13 +16,20 @@ TTFT_CONFIG = {
                            "description": "Text the alert expression must contain (the quantile it alerts on)."},
     "metric": {"type": "string", "default": "vllm:time_to_first_token_seconds",
                "description": "vLLM histogram the alert must read."},
+    "maxThresholdSeconds": {"type": "number", "minimum": 0, "default": 0,
+                            "description": "Highest P95 threshold (s) the alert may compare against; 0 = any. A "
+                                           "stack's policy config sets its real target, so an alert that would "
+                                           "never fire does not count."},
 }
+# The comparison that ends an alert expression: `... > 2` (Prometheus comparison binary operators).
+_THRESHOLD = re.compile(r"(?:>|>=)\s*([0-9]+(?:\.[0-9]+)?(?:e[+-]?[0-9]+)?)\s*$")
 
 
 def _check_ttft_alert(view: StackView, config, findings, args):
     if not vllm_deployments(view):
         return
-    unknown = False
+    unknown, too_lax = False, []
+    ceiling = float(config["maxThresholdSeconds"] or 0)
     for rule_resource in view.of_type(PROMETHEUS_RULE):
         groups = get(view.p(rule_resource), "spec", "groups")
         if is_unknown(groups):
@@ -36,9 +44,18 @@ def _check_ttft_alert(view: StackView, config, findings, args):
                 text = "".join(str(expr).split())
                 if get(rule, "alert") and "".join(config["quantileExpression"].split()) in text \
                         and config["metric"] in text:
+                    threshold = _THRESHOLD.search(str(expr).strip())
+                    if ceiling and (threshold is None or float(threshold.group(1)) > ceiling):
+                        too_lax.append(f"{get(rule, 'alert')} ({threshold.group(1) if threshold else 'no'} s)")
+                        continue
                     return
     if unknown:
         findings.cannot_judge("PrometheusRule expressions")
+        return
+    if too_lax:
+        findings.fail(f"The P95 time-to-first-token alert {', '.join(too_lax)} compares against more than the "
+                      f"stack's target of {ceiling:g} s (policy config maxThresholdSeconds); it would not fire when "
+                      "answers are already slow.")
         return
     findings.fail("vLLM is deployed but no PrometheusRule alerts on P95 time to first token "
                   f"({config['quantileExpression']} ... {config['metric']}_bucket ...)); slow answers would go unseen.")

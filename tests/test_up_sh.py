@@ -55,5 +55,6 @@ def test_preparations_follow_what_is_missing():
     assert preparations({"PULUMI_BACKEND_URL": "s3://state"}, True, True, False) == []
     assert any("PULUMI_CONFIG_PASSPHRASE" in line for line in preparations({}, True, True, False))
     text = report("prod", {}, {}, has_pulumi=True, has_credentials=True, has_doctor=True)
-    assert "preflight doctor --stack prod" in text and text.endswith("then: ./up.sh prod   (pulumi up --stack prod --policy-pack policies)")
+    assert "preflight doctor --stack prod" in text and text.endswith(
+        "then: ./up.sh prod   (pulumi up --stack prod --policy-pack policies --policy-pack-config policies/config/prod.json)")
 

@@ -50,7 +50,7 @@ EXPECTED_POLICIES = {
     "vllm-keda-autoscaling": ("advisory", {"queueMetric"}),
     "gpu-on-demand-pool": ("advisory", set()),
     "s3-gateway-endpoint": ("advisory", {"modelBucketTagKey", "modelBucketTagValue"}),
-    "vllm-ttft-alert": ("advisory", {"quantileExpression", "metric"}),
+    "vllm-ttft-alert": ("advisory", {"quantileExpression", "metric", "maxThresholdSeconds"}),
     "eks-control-plane-logging": ("advisory", {"requiredLogTypes"}),
     # The request path; fired and kept quiet in test_edge_policies.py.
     "edge-no-public-lb-to-serving": ("mandatory", {"servingNamespacePrefixes"}),
@@ -77,7 +77,7 @@ def test_analyzer_info_lists_every_policy_with_description_level_and_schema(pack
         assert policy["enforcementLevel"] == level, name
         assert policy["type"] in ("resource", "stack")
         properties = policy["configSchema"]["properties"]
-        assert set(properties) == config_keys, name
+        assert set(properties) == config_keys | {"reason"}, name  # every policy takes a lowering's reason
         for key, schema in properties.items():
             assert "default" in schema and schema.get("description"), f"{name}.{key}"
 
@@ -453,6 +453,13 @@ def _no_ttft_alert(s):
 def _p50_alert(s):
     rule = find(s, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")["props"]["spec"]["groups"][0]["rules"][0]
     rule["expr"] = rule["expr"].replace("0.95", "0.5")
+
+
+def test_ttft_alert_threshold_above_the_stacks_target_fires(check):
+    """The compliant alert compares P95 against 2 s; a stack whose target is 1 s does not accept it."""
+    assert not check(compliant_stack(), {"vllm-ttft-alert": {"maxThresholdSeconds": 2}}).by_policy("vllm-ttft-alert")
+    hits = check(compliant_stack(), {"vllm-ttft-alert": {"maxThresholdSeconds": 1}}).by_policy("vllm-ttft-alert")
+    assert hits and "VllmSlowFirstToken (2 s)" in hits[0].message
 
 
 def _partial_logging(s):
