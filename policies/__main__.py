@@ -14,6 +14,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
 import cost  # noqa: E402
 import edge  # noqa: E402
+import irsa_trust  # noqa: E402
 import model_reads  # noqa: E402
 import operations  # noqa: E402
 import performance  # noqa: E402
@@ -24,7 +25,8 @@ import security_storage  # noqa: E402
 import security_workloads  # noqa: E402
 
 SECURITY = [*security_network.POLICIES, *security_identity.POLICIES, *security_storage.POLICIES,
-            *security_workloads.POLICIES, *edge.SECURITY_POLICIES, *model_reads.POLICIES]
+            *security_workloads.POLICIES, *edge.SECURITY_POLICIES, *model_reads.POLICIES,
+            *irsa_trust.POLICIES]
 RELIABILITY = [*reliability.POLICIES, *edge.RELIABILITY_POLICIES]
 
 PolicyPack(

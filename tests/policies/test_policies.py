@@ -28,6 +28,7 @@ EXPECTED_POLICIES = {
     "no-pod-identity": ("mandatory", set()),
     "no-iam-users": ("mandatory", set()),
     "no-wildcard-model-actions": ("mandatory", set()),
+    "irsa-trust-pinned": ("mandatory", set()),
     "pod-reads-within-role": ("mandatory", set()),  # fired and kept quiet in test_model_reads_policy.py
     "model-bucket-encrypted": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue", "requireCustomerManagedKey"}),
     "model-bucket-versioned": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
@@ -535,6 +536,8 @@ FIRING = [
     ("s3-gateway-endpoint", _interface_s3_endpoint),
     ("vllm-ttft-alert", _no_ttft_alert),
     ("vllm-ttft-alert", _p50_alert),
+    ("irsa-trust-pinned", _trust_without_aud),
+    ("irsa-trust-pinned", _trust_wildcard_sub),
     ("eks-control-plane-logging", _partial_logging),
     ("eks-control-plane-logging", _no_logging_aws),
 ]
@@ -561,7 +564,8 @@ RELATED = {
     "no-public-node-ips": {"nodes-in-private-subnets"},
     "nodes-in-private-subnets": {"no-public-node-ips"},
     # A grant wider than the pod's prefix is also more than the pod reads (pod-reads-within-role).
-    "irsa-only-model-access": {"no-wildcard-model-actions", "pod-reads-within-role"},
+    "irsa-only-model-access": {"no-wildcard-model-actions", "pod-reads-within-role", "irsa-trust-pinned"},
+    "irsa-trust-pinned": {"irsa-only-model-access"},
     "no-wildcard-model-actions": {"irsa-only-model-access", "pod-reads-within-role"},
     "images-pinned": {"images-pinned-by-digest"},
 }
