@@ -18,6 +18,7 @@ import irsa_trust  # noqa: E402
 import model_reads  # noqa: E402
 import operations  # noqa: E402
 import performance  # noqa: E402
+import pod_isolation  # noqa: E402
 import reliability  # noqa: E402
 import security_identity  # noqa: E402
 import security_network  # noqa: E402
@@ -26,7 +27,7 @@ import security_workloads  # noqa: E402
 
 SECURITY = [*security_network.POLICIES, *security_identity.POLICIES, *security_storage.POLICIES,
             *security_workloads.POLICIES, *edge.SECURITY_POLICIES, *model_reads.POLICIES,
-            *irsa_trust.POLICIES]
+            *irsa_trust.POLICIES, *pod_isolation.POLICIES]
 RELIABILITY = [*reliability.POLICIES, *edge.RELIABILITY_POLICIES]
 
 PolicyPack(

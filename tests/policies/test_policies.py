@@ -29,6 +29,7 @@ EXPECTED_POLICIES = {
     "no-iam-users": ("mandatory", set()),
     "no-wildcard-model-actions": ("mandatory", set()),
     "irsa-trust-pinned": ("mandatory", set()),
+    "serving-namespace-default-deny": ("mandatory", {"requiredDirections"}),
     "pod-reads-within-role": ("mandatory", set()),  # fired and kept quiet in test_model_reads_policy.py
     "model-bucket-encrypted": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue", "requireCustomerManagedKey"}),
     "model-bucket-versioned": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
@@ -536,6 +537,7 @@ FIRING = [
     ("s3-gateway-endpoint", _interface_s3_endpoint),
     ("vllm-ttft-alert", _no_ttft_alert),
     ("vllm-ttft-alert", _p50_alert),
+    ("serving-namespace-default-deny", lambda s: remove(s, "kubernetes:networking.k8s.io/v1:NetworkPolicy")),
     ("irsa-trust-pinned", _trust_without_aud),
     ("irsa-trust-pinned", _trust_wildcard_sub),
     ("eks-control-plane-logging", _partial_logging),

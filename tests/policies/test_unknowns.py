@@ -74,6 +74,8 @@ CASES = [
     ("eks-endpoint-private", "compliant", _set(EKS_CLUSTER, "vpcConfig", "endpointPublicAccess", name="gpu-eksCluster")),
     ("irsa-only-model-access", "compliant", _set("aws:iam/role:Role", "assumeRolePolicy", name="models-qwen3-8b-reader")),
     ("irsa-trust-pinned", "compliant", _set("aws:iam/role:Role", "assumeRolePolicy", name="models-qwen3-8b-reader")),
+    ("serving-namespace-default-deny", "compliant", _set("kubernetes:networking.k8s.io/v1:NetworkPolicy", "spec",
+                                                         name="*")),
     ("no-wildcard-model-actions", "compliant", _set("aws:iam/rolePolicy:RolePolicy", "policy", name="models-qwen3-8b-read")),
     ("model-bucket-encrypted", "compliant", _set(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "rules", name="*")),
