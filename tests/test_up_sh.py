@@ -33,6 +33,7 @@ def test_offline_run_announces_each_step_before_its_output_and_ends_with_what_to
     assert all(position >= 0 for position in positions), dict(zip(order, positions))
     assert positions == sorted(positions), dict(zip(order, positions))
     assert "(policy check of a saved snapshot)" in text and "render + policy check" not in text
+    assert f"Policy config {PROJECT_DIR / 'policies' / 'config' / 'dev.json'}" in text  # the stack's own levels
     for expected in ("edge.domainName", "edge.certificateArn", "cluster.adminPrincipalArn", "PULUMI_CONFIG_PASSPHRASE",
                      "install the Pulumi CLI", "configure AWS credentials"):
         assert expected in text.split("next steps:")[1], expected

@@ -90,6 +90,10 @@ def test_check_cli_prints_the_reasons_and_refuses_a_silent_lowering(tmp_path, ca
     assert main(["--snapshot", str(snapshot), "--policy-config", str(CONFIG / "prod.json")]) == 0
     out = capsys.readouterr().out
     assert "images-pinned-by-digest -> advisory: images are pinned to exact release tags" in out
+    prod_named = compliant_stack() | {"stack": "prod"}  # a snapshot of stack prod takes policies/config/prod.json
+    snapshot.write_text(json.dumps(prod_named))
+    assert main(["--snapshot", str(snapshot)]) == 0
+    assert f"Policy config {CONFIG / 'prod.json'} lowers 1 policy below mandatory" in capsys.readouterr().out
     silent = tmp_path / "silent.json"
     silent.write_text(json.dumps({"all": "mandatory", "images-pinned-by-digest": "advisory"}))
     assert main(["--snapshot", str(snapshot), "--policy-config", str(silent)]) == 1
