@@ -101,7 +101,40 @@ eks_control_plane_logging = resource_policy(
 )
 
 
+IAC_CONFIG = {
+    "allowedIgnoreChanges": {
+        "type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        # KEDA's HPA owns a scaled Deployment's replica count (keda.sh, "Scaling Deployments"): the program lets go
+        # of that one field on purpose.
+        "default": {"kubernetes:apps/v1:Deployment": ["spec.replicas"]},
+        "description": "Per resource type, the properties a controller owns that the program may ignore changes to.",
+    },
+}
+
+
+def _check_code_is_the_source_of_truth(resource_type, props, config, findings, args):
+    allowed = set(as_list((config["allowedIgnoreChanges"] or {}).get(resource_type)))
+    # A protobuf repeated field, not a list: iterate it.
+    ignored = [str(p) for p in (getattr(args.opts, "ignore_changes", None) or [])]
+    drifting = [p for p in ignored if p not in allowed]
+    if drifting:
+        findings.fail(f"ignoreChanges {drifting} lets changes made outside the code stay: the program would no longer "
+                      "describe this resource. Allowed here: "
+                      f"{sorted(allowed) or 'nothing'} (policy config allowedIgnoreChanges).")
+
+
+code_is_the_source_of_truth = resource_policy(
+    name="code-is-the-source-of-truth",
+    description="Infrastructure as code: no resource ignores changes to its properties, except fields a controller "
+                "owns (a scaled Deployment's replicas).",
+    enforcement_level=ADVISORY,
+    check=_check_code_is_the_source_of_truth,
+    config=IAC_CONFIG,
+)
+
+
 POLICIES = [
     vllm_ttft_alert,
     eks_control_plane_logging,
+    code_is_the_source_of_truth,
 ]

@@ -321,6 +321,11 @@ def control_plane_logs_partial(s):
     _eks_inputs(s)["enabledClusterLogTypes"] = ["api", "audit"]
 
 
+def trust_changes_ignored(s):
+    _named(s, "aws:iam/role:Role", "models-qwen3-8b-read").setdefault("options", {})["ignoreChanges"] = [
+        "assumeRolePolicy"]
+
+
 def every_hop_at_29s(s):
     """Lower every hop together: a relative check alone would pass; the stack's own 600 s must not."""
     for integration in _of_type(s, "aws:apigateway/integration:Integration"):
@@ -377,6 +382,7 @@ MUTATIONS = [
     (ttft_alert_removed, "vllm-ttft-alert"),
     (ttft_alert_threshold_30s, "vllm-ttft-alert"),
     (control_plane_logs_partial, "eks-control-plane-logging"),
+    (trust_changes_ignored, "code-is-the-source-of-truth"),
     # every IRSA trust, not only the model readers
     (karpenter_trust_stringlike, "irsa-trust-pinned"),
     (lb_controller_trust_without_aud, "irsa-trust-pinned"),

@@ -30,6 +30,7 @@ EXPECTED_POLICIES = {
     "no-wildcard-model-actions": ("mandatory", set()),
     "irsa-trust-pinned": ("mandatory", set()),
     "serving-namespace-default-deny": ("mandatory", {"requiredDirections"}),
+    "code-is-the-source-of-truth": ("advisory", {"allowedIgnoreChanges"}),
     "pod-reads-within-role": ("mandatory", set()),  # fired and kept quiet in test_model_reads_policy.py
     "model-bucket-encrypted": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue", "requireCustomerManagedKey"}),
     "model-bucket-versioned": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
@@ -464,6 +465,20 @@ def test_ttft_alert_threshold_above_the_stacks_target_fires(check):
     assert hits and "VllmSlowFirstToken (2 s)" in hits[0].message
 
 
+def _role_ignores_trust_changes(s):
+    find(s, "aws:iam/role:Role")["options"]["ignoreChanges"] = ["assumeRolePolicy"]
+
+
+def test_ignoring_a_controller_owned_field_is_quiet_and_everything_else_fires(check):
+    """KEDA's HPA owns spec.replicas of the Deployment it scales (keda.sh, Scaling Deployments)."""
+    snapshot = compliant_stack()
+    find(snapshot, "kubernetes:apps/v1:Deployment")["options"]["ignoreChanges"] = ["spec.replicas"]
+    assert not check(snapshot).by_policy("code-is-the-source-of-truth")
+    find(snapshot, "kubernetes:apps/v1:Deployment")["options"]["ignoreChanges"] = ["*"]
+    hits = check(snapshot).by_policy("code-is-the-source-of-truth")
+    assert hits and "['*']" in hits[0].message
+
+
 def _partial_logging(s):
     find(s, EKS_COMPONENT)["props"]["enabledClusterLogTypes"] = ["api", "audit"]
 
@@ -540,6 +555,7 @@ FIRING = [
     ("serving-namespace-default-deny", lambda s: remove(s, "kubernetes:networking.k8s.io/v1:NetworkPolicy")),
     ("irsa-trust-pinned", _trust_without_aud),
     ("irsa-trust-pinned", _trust_wildcard_sub),
+    ("code-is-the-source-of-truth", _role_ignores_trust_changes),
     ("eks-control-plane-logging", _partial_logging),
     ("eks-control-plane-logging", _no_logging_aws),
 ]
