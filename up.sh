@@ -27,7 +27,9 @@ if command -v pulumi >/dev/null 2>&1 && has_aws_credentials; then
   [ -x policies/venv/bin/python ] || python3 -m venv policies/venv
   policies/venv/bin/python -m pip install -q --disable-pip-version-check -r policies/requirements.txt
   pulumi stack select "$stack" --create
-  exec pulumi up --stack "$stack" --policy-pack policies "$@"
+  policy_config=()
+  [ -f "policies/config/$stack.json" ] && policy_config=(--policy-pack-config "policies/config/$stack.json")
+  exec pulumi up --stack "$stack" --policy-pack policies "${policy_config[@]}" "$@"
 fi
 
 echo "No Pulumi CLI or AWS credentials: rendering '$stack' offline (python -m preflight)." >&2

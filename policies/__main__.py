@@ -14,9 +14,11 @@ from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
 import cost  # noqa: E402
 import edge  # noqa: E402
+import irsa_trust  # noqa: E402
 import model_reads  # noqa: E402
 import operations  # noqa: E402
 import performance  # noqa: E402
+import pod_isolation  # noqa: E402
 import reliability  # noqa: E402
 import reliability_cluster  # noqa: E402
 import security_cluster  # noqa: E402
@@ -26,7 +28,8 @@ import security_storage  # noqa: E402
 import security_workloads  # noqa: E402
 
 SECURITY = [*security_network.POLICIES, *security_identity.POLICIES, *security_storage.POLICIES,
-            *security_workloads.POLICIES, *security_cluster.POLICIES, *edge.SECURITY_POLICIES, *model_reads.POLICIES]
+            *security_workloads.POLICIES, *security_cluster.POLICIES, *edge.SECURITY_POLICIES, *model_reads.POLICIES,
+            *irsa_trust.POLICIES, *pod_isolation.POLICIES]
 RELIABILITY = [*reliability.POLICIES, *reliability_cluster.POLICIES, *edge.RELIABILITY_POLICIES]
 
 PolicyPack(

@@ -127,8 +127,14 @@ def describe(resource: Any) -> str:
     return f"{resource.resource_type} '{resource.name}'"
 
 
+# Every policy accepts `reason` beside its enforcement level: a stack's policy config (policies/config/<stack>.json)
+# that lowers a policy says why, and `preflight check` prints it. Declared in each schema so the CLI's validation
+# (pkg/resource/analyzer/config.go validatePolicyPackConfig) checks it is a string.
+REASON = {"type": "string", "default": "", "description": "Why this stack's policy config lowers the policy's enforcement level."}
+
+
 def schema(**properties: dict) -> PolicyConfigSchema:
-    return PolicyConfigSchema(properties=properties)
+    return PolicyConfigSchema(properties={**properties, "reason": REASON})
 
 
 def config_value(args: Any, schema: PolicyConfigSchema, key: str) -> Any:
@@ -177,10 +183,10 @@ def resource_policy(*, name: str, description: str, enforcement_level: Enforceme
     def evaluate(args, values, findings):
         check(args.resource_type, plain(args.props), values, findings, args)
 
-    config_schema = schema(**config) if config else None
+    config_schema = schema(**(config or {}))
     return ResourceValidationPolicy(
         name=name, description=description, enforcement_level=enforcement_level, config_schema=config_schema,
-        validate=_validator(evaluate, config_schema or schema(), "this resource"))
+        validate=_validator(evaluate, config_schema, "this resource"))
 
 
 def stack_policy(*, name: str, description: str, enforcement_level: EnforcementLevel, check,
@@ -190,7 +196,7 @@ def stack_policy(*, name: str, description: str, enforcement_level: EnforcementL
     def evaluate(args, values, findings):
         check(StackView(args.resources), values, findings, args)
 
-    config_schema = schema(**config) if config else None
+    config_schema = schema(**(config or {}))
     return StackValidationPolicy(
         name=name, description=description, enforcement_level=enforcement_level, config_schema=config_schema,
-        validate=_validator(evaluate, config_schema or schema(), "the stack"))
+        validate=_validator(evaluate, config_schema, "the stack"))

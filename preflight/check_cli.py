@@ -3,7 +3,9 @@
 Runs the CrossGuard pack in policies/ over a rendered stack exactly as `pulumi preview --policy-pack policies
 [--policy-pack-config FILE]` would, without the Pulumi CLI or an AWS account: `--stack` renders it twice, as a
 first preview (unknowns) and as applied (every value known), and checks both (`preflight.gate`). Exit 1 on any
-mandatory violation, or on a policy config the CLI would refuse (`preflight.policy_config`); 2 when the snapshot or the
+mandatory violation, on a policy config the CLI would refuse (`preflight.policy_config`), or on a policy the config
+lowers below mandatory without a `reason` (`preflight.stack_policy_config`); `--stack <s>` takes
+policies/config/<s>.json unless `--policy-config` names another file. 2 when the snapshot or the
 pack itself cannot be read or started.
 """
 
@@ -20,6 +22,7 @@ from preflight.engine import PolicyConfigError, PolicyPackError, PolicyPackSessi
 from preflight.gate import format_gate, gate_to_json, run_gate
 from preflight.pack_process import PROJECT_ROOT, stack_environment
 from preflight.policy_config import load_policy_pack_config
+from preflight.stack_policy_config import default_config_path, format_lowerings, lowerings, unexplained
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--snapshot", metavar="FILE", help="check a snapshot saved by `python -m preflight render`")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
     parser.add_argument("--policy-config", metavar="FILE",
-                        help="policy pack config JSON, the same file `pulumi preview --policy-pack-config` takes")
+                        help="policy pack config JSON, the same file `pulumi preview --policy-pack-config` takes "
+                             "(default: policies/config/<stack>.json when the repository has one)")
     return parser
 
 
@@ -78,8 +82,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
             stack = args.stack or "dev"
             snapshots = {"preview": render_stack(stack, preview=True), "applied": render_stack(stack)}
-        policy_config = policy_config_from(args.policy_config)
         stack_name = next(iter(snapshots.values())).get("stack") or "dev"
+        config_path = args.policy_config or default_config_path(stack_name)
+        policy_config = policy_config_from(str(config_path) if config_path else None)
         config, tags = stack_environment(PROJECT_ROOT, stack_name, _stack_config(stack_name))
         sessions = {mode: PolicyPackSession(stack=stack_name, dry_run=(mode == "preview"), config=config, tags=tags)
                     for mode in snapshots}
@@ -88,6 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 session.start()
             gate = run_gate(sessions.get("preview") or sessions["applied"], policy_config=policy_config,
                             applied_session=sessions.get("applied"), **snapshots)
+            lowered = lowerings(next(iter(sessions.values())).policies(), policy_config)
         finally:
             for session in sessions.values():
                 session.close()
@@ -104,14 +110,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
 
     total = time.perf_counter() - started
+    refused = unexplained(lowered)
     if args.json:
         payload = gate_to_json(gate)
+        payload["policyConfig"] = str(config_path) if config_path else None
+        payload["lowered"] = [{"policy": item.policy, "level": item.level, "reason": item.reason} for item in lowered]
+        payload["passed"] = gate.passed and not refused
         payload["totalSeconds"] = round(total, 3)
         print(json.dumps(payload, indent=2))
     else:
         print(format_gate(gate))
+        if config_path:
+            print(format_lowerings(str(config_path), lowered))
+        if refused:
+            print(f"error: {config_path} lowers {', '.join(refused)} below mandatory without a `reason` beside "
+                  "its enforcementLevel; say why, or keep it mandatory", file=sys.stderr)
         print(f"Elapsed: {total:.2f}s ({'policy check of a saved snapshot' if args.snapshot else 'render + policy check'})")
-    return 0 if gate.passed else 1
+    return 0 if gate.passed and not refused else 1
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def report(stack: str, config: Mapping[str, Any], environment: Mapping[str, str]
     steps = [*edits(stack, config), *preparations(environment, has_pulumi, has_credentials, has_doctor)]
     steps = [step.replace("<stack>", stack) for step in steps]
     numbered = [f"  {index}. {step}" for index, step in enumerate(steps, 1)]
-    return "\n".join(["next steps:", *numbered, f"then: ./up.sh {stack}   (pulumi up --stack {stack} --policy-pack policies)"])
+    return "\n".join(["next steps:", *numbered, f"then: ./up.sh {stack}   (pulumi up --stack {stack} --policy-pack policies "
+                                                     f"--policy-pack-config policies/config/{stack}.json)"])
 
 
 def main(argv: list[str]) -> int:

@@ -139,6 +139,7 @@ def _resource_entry(record: dict[str, Any], registered_outputs: dict[str, Any]) 
         # The full provider reference "<provider URN>::<provider id>" (sdk/go/common/providers/reference.go).
         "provider": request.provider or None,
         "dependsOn": list(request.dependencies),
+        "ignoreChanges": list(request.ignoreChanges),
     }
     # What AnalyzeStack judges (pulumi/pulumi pkg/resource/deploy/step_generator.go AnalyzeResources: "called on
     # the final outputs of each resource"): a provider's answer for resources and remote components, the outputs

@@ -33,6 +33,7 @@ def test_offline_run_announces_each_step_before_its_output_and_ends_with_what_to
     assert all(position >= 0 for position in positions), dict(zip(order, positions))
     assert positions == sorted(positions), dict(zip(order, positions))
     assert "(policy check of a saved snapshot)" in text and "render + policy check" not in text
+    assert f"Policy config {PROJECT_DIR / 'policies' / 'config' / 'dev.json'}" in text  # the stack's own levels
     for expected in ("edge.domainName", "edge.certificateArn", "cluster.adminPrincipalArn", "PULUMI_CONFIG_PASSPHRASE",
                      "install the Pulumi CLI", "configure AWS credentials"):
         assert expected in text.split("next steps:")[1], expected
@@ -55,5 +56,6 @@ def test_preparations_follow_what_is_missing():
     assert preparations({"PULUMI_BACKEND_URL": "s3://state"}, True, True, False) == []
     assert any("PULUMI_CONFIG_PASSPHRASE" in line for line in preparations({}, True, True, False))
     text = report("prod", {}, {}, has_pulumi=True, has_credentials=True, has_doctor=True)
-    assert "preflight doctor --stack prod" in text and text.endswith("then: ./up.sh prod   (pulumi up --stack prod --policy-pack policies)")
+    assert "preflight doctor --stack prod" in text and text.endswith(
+        "then: ./up.sh prod   (pulumi up --stack prod --policy-pack policies --policy-pack-config policies/config/prod.json)")
 

@@ -201,6 +201,9 @@ def compliant_stack() -> dict:
         resource("aws:iam/rolePolicy:RolePolicy", "models-qwen3-8b-read", {
             "role": "vllm-qwen3-8b-reader", "policy": read_policy()}, parent=store_urn, parent_type=store_type),
         resource("kubernetes:core/v1:Namespace", "llm", {"metadata": {"name": "llm"}}),
+        resource("kubernetes:networking.k8s.io/v1:NetworkPolicy", "llm-default-deny", {
+            "metadata": {"name": "default-deny", "namespace": "llm"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}),
         vllm_deployment(),
         resource("kubernetes:policy/v1:PodDisruptionBudget", "qwen3-8b-pdb", {
             "metadata": {"name": "qwen3-8b", "namespace": "llm"},

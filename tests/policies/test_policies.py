@@ -29,6 +29,9 @@ EXPECTED_POLICIES = {
     "no-pod-identity": ("mandatory", set()),
     "no-iam-users": ("mandatory", set()),
     "no-wildcard-model-actions": ("mandatory", set()),
+    "irsa-trust-pinned": ("mandatory", set()),
+    "serving-namespace-default-deny": ("mandatory", {"requiredDirections"}),
+    "code-is-the-source-of-truth": ("advisory", {"allowedIgnoreChanges"}),
     "pod-reads-within-role": ("mandatory", set()),  # fired and kept quiet in test_model_reads_policy.py
     "model-bucket-encrypted": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue", "requireCustomerManagedKey"}),
     "model-bucket-versioned": ("mandatory", {"modelBucketTagKey", "modelBucketTagValue"}),
@@ -56,7 +59,7 @@ EXPECTED_POLICIES = {
     "vllm-keda-autoscaling": ("advisory", {"queueMetric"}),
     "gpu-on-demand-pool": ("advisory", set()),
     "s3-gateway-endpoint": ("advisory", {"modelBucketTagKey", "modelBucketTagValue"}),
-    "vllm-ttft-alert": ("advisory", {"quantileExpression", "metric"}),
+    "vllm-ttft-alert": ("advisory", {"quantileExpression", "metric", "maxThresholdSeconds"}),
     "eks-control-plane-logging": ("advisory", {"requiredLogTypes"}),
     # The request path; fired and kept quiet in test_edge_policies.py.
     "edge-no-public-lb-to-serving": ("mandatory", {"servingNamespacePrefixes"}),
@@ -83,7 +86,7 @@ def test_analyzer_info_lists_every_policy_with_description_level_and_schema(pack
         assert policy["enforcementLevel"] == level, name
         assert policy["type"] in ("resource", "stack")
         properties = policy["configSchema"]["properties"]
-        assert set(properties) == config_keys, name
+        assert set(properties) == config_keys | {"reason"}, name  # every policy takes a lowering's reason
         for key, schema in properties.items():
             assert "default" in schema and schema.get("description"), f"{name}.{key}"
 
@@ -461,6 +464,27 @@ def _p50_alert(s):
     rule["expr"] = rule["expr"].replace("0.95", "0.5")
 
 
+def test_ttft_alert_threshold_above_the_stacks_target_fires(check):
+    """The compliant alert compares P95 against 2 s; a stack whose target is 1 s does not accept it."""
+    assert not check(compliant_stack(), {"vllm-ttft-alert": {"maxThresholdSeconds": 2}}).by_policy("vllm-ttft-alert")
+    hits = check(compliant_stack(), {"vllm-ttft-alert": {"maxThresholdSeconds": 1}}).by_policy("vllm-ttft-alert")
+    assert hits and "VllmSlowFirstToken (2 s)" in hits[0].message
+
+
+def _role_ignores_trust_changes(s):
+    find(s, "aws:iam/role:Role")["options"]["ignoreChanges"] = ["assumeRolePolicy"]
+
+
+def test_ignoring_a_controller_owned_field_is_quiet_and_everything_else_fires(check):
+    """KEDA's HPA owns spec.replicas of the Deployment it scales (keda.sh, Scaling Deployments)."""
+    snapshot = compliant_stack()
+    find(snapshot, "kubernetes:apps/v1:Deployment")["options"]["ignoreChanges"] = ["spec.replicas"]
+    assert not check(snapshot).by_policy("code-is-the-source-of-truth")
+    find(snapshot, "kubernetes:apps/v1:Deployment")["options"]["ignoreChanges"] = ["*"]
+    hits = check(snapshot).by_policy("code-is-the-source-of-truth")
+    assert hits and "['*']" in hits[0].message
+
+
 def _partial_logging(s):
     find(s, EKS_COMPONENT)["props"]["enabledClusterLogTypes"] = ["api", "audit"]
 
@@ -534,6 +558,10 @@ FIRING = [
     ("s3-gateway-endpoint", _interface_s3_endpoint),
     ("vllm-ttft-alert", _no_ttft_alert),
     ("vllm-ttft-alert", _p50_alert),
+    ("serving-namespace-default-deny", lambda s: remove(s, "kubernetes:networking.k8s.io/v1:NetworkPolicy")),
+    ("irsa-trust-pinned", _trust_without_aud),
+    ("irsa-trust-pinned", _trust_wildcard_sub),
+    ("code-is-the-source-of-truth", _role_ignores_trust_changes),
     ("eks-control-plane-logging", _partial_logging),
     ("eks-control-plane-logging", _no_logging_aws),
 ]
@@ -560,7 +588,8 @@ RELATED = {
     "no-public-node-ips": {"nodes-in-private-subnets"},
     "nodes-in-private-subnets": {"no-public-node-ips"},
     # A grant wider than the pod's prefix is also more than the pod reads (pod-reads-within-role).
-    "irsa-only-model-access": {"no-wildcard-model-actions", "pod-reads-within-role"},
+    "irsa-only-model-access": {"no-wildcard-model-actions", "pod-reads-within-role", "irsa-trust-pinned"},
+    "irsa-trust-pinned": {"irsa-only-model-access"},
     "no-wildcard-model-actions": {"irsa-only-model-access", "pod-reads-within-role"},
     # The image mutations also pull from Docker Hub directly.
     "images-pinned": {"images-pinned-by-digest", "images-from-private-registry"},
