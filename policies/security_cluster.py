@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from _aws import EKS_CLUSTER, EKS_COMPONENT, NODE_SUBNET_CONFIG, SUBNET, tags_of
-from _kubernetes import container_label, containers, namespace_of, pod_labels, pod_spec, same_namespace, \
+from _kubernetes import container_label, containers, containers_unknown, namespace_of, pod_labels, pod_spec, same_namespace, \
     selector_matches
 from _router import ROUTER_CONFIG, router_workloads, serving_ports
 from _stack import MANDATORY, StackView, describe, resource_policy, stack_policy
@@ -259,9 +259,8 @@ def _check_image_sources(resource_type, props, config, findings, args):
         return
     if namespace in config["exemptNamespaces"]:
         return
-    if is_unknown(spec):
-        findings.cannot_judge("pod spec")
-        return
+    if containers_unknown(spec):
+        findings.cannot_judge("pod spec containers")
     for container in containers(spec):
         image = container.get("image")
         if not isinstance(image, str) or is_unknown(image):
