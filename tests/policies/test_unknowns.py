@@ -53,6 +53,7 @@ def _model_bucket_tag_unknown(s):
     bucket = find(s, "aws:s3/bucket:Bucket")
     bucket["props"]["tags"]["vllm-eks:purpose"] = UNKNOWN
     bucket["options"]["protect"] = False  # whether this is the model bucket is not known yet
+    bucket["props"]["forceDestroy"] = True  # a verdict only the bucket's purpose decides (false passes any bucket)
 
 
 def _web_acl_unknown_without_dependency(s):
