@@ -20,7 +20,7 @@ from typing import Any
 # - `enabledClusterLogTypes: args.enabledClusterLogTypes`: unset means no control-plane logs;
 # - vpcCniOptions unset: the VpcCniAddon gets no `enableNetworkPolicy` (nodejs/eks/addons/cni-addon.ts), so none.
 _EKS_CLUSTER_DEFAULTS: dict[str, Any] = {
-    "vpcCniOptions": None,
+    "vpcCniOptions": {"enableNetworkPolicy": False},  # the vpc-cni add-on's own default; null or {} would not reach the pack
     "endpointPublicAccess": True,
     "nodeAssociatePublicIpAddress": True,
     "encryptionConfigKeyArn": None,
