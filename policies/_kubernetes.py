@@ -78,6 +78,14 @@ def containers(spec: Any, include_init: bool = True) -> list[dict]:
     return result
 
 
+def containers_unknown(spec: Any) -> bool:
+    """Is a container list of a pod spec, or one of its containers, unknown (so `containers` cannot list it)?"""
+    if not isinstance(spec, Mapping):
+        return is_unknown(spec)
+    return any(is_unknown(spec.get(kind)) or any(is_unknown(c) for c in as_list(spec.get(kind)))
+               for kind in ("containers", "initContainers", "ephemeralContainers"))
+
+
 def container_label(container: Mapping) -> str:
     kind = container.get("__kind", "containers")
     name = container.get("name")

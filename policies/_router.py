@@ -7,7 +7,7 @@ from typing import Any
 
 from _kubernetes import DEPLOYMENT, containers, flag_values, parse_image, pod_spec
 from _stack import StackView
-from _values import as_list, as_number, get, is_unknown
+from _values import UNKNOWN, as_list, as_number, contains_unknown, get, is_unknown
 
 ROUTER_CONFIG = {
     "routerImageNames": {
@@ -27,10 +27,14 @@ def is_router_container(container: Mapping, config: Mapping) -> bool:
                for c in as_list(container.get("command"))[:1])
 
 
-def serving_ports(container: Mapping) -> set:
-    """The router's serving port (`--port`, and its container port's name); the Prometheus port is apart."""
-    metrics = {as_number(value) for value in flag_values(container, "--prometheus-port")}
-    ports: set = {as_number(value) for value in flag_values(container, "--port")}
+def serving_ports(container: Mapping) -> Any:
+    """The router's serving port (`--port`, and its container port's name); the Prometheus port is apart. UNKNOWN
+    when the command line or the container ports are not known yet."""
+    metric_flags, port_flags = flag_values(container, "--prometheus-port"), flag_values(container, "--port")
+    if is_unknown(metric_flags) or is_unknown(port_flags) or contains_unknown(container.get("ports")):
+        return UNKNOWN
+    metrics = {as_number(value) for value in metric_flags}
+    ports: set = {as_number(value) for value in port_flags}
     for port in as_list(container.get("ports")):
         number = as_number(get(port, "containerPort"))
         if number not in metrics:

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any, Optional
 
 from _aws import grants, parse_json_document, statement_resources, statements
-from _kubernetes import DEPLOYMENT, container_label, containers, namespace_of, pod_spec
+from _kubernetes import DEPLOYMENT, command_unknown, container_label, containers, containers_unknown, namespace_of, \
+    pod_spec
 from _stack import MANDATORY, StackView, stack_policy
 from _values import UNKNOWN, as_list, contains_unknown, is_unknown
 from security_identity import ROLE, role_documents
@@ -121,14 +122,24 @@ def _roles_by_service_account(view: StackView, findings) -> dict[str, list[Any]]
 def _check_pod_reads(view: StackView, config, findings, args):
     roles = _roles_by_service_account(view, findings)
     reads_by_role: dict[str, list[tuple[str, Any, str]]] = {}
+    undecided_reads = False  # a pod whose reads or role are unknown yet: no role's grant can be called unused
     for workload in view.of_type(*SERVING_WORKLOADS):
         props = view.p(workload)
         spec = pod_spec(workload.resource_type, props)
+        if is_unknown(spec) or containers_unknown(spec) \
+                or any(command_unknown(c) or contains_unknown(c.get("env")) for c in containers(spec)):
+            findings.cannot_judge(f"{workload.resource_type} '{workload.name}' containers")
+            undecided_reads = True
+            continue
         if not isinstance(spec, Mapping):
             continue
         reads = pod_reads(spec)
         namespace, account = namespace_of(props), spec.get("serviceAccountName") or "default"
-        if not reads or is_unknown(namespace) or is_unknown(account):
+        if not reads:
+            continue
+        if is_unknown(namespace) or is_unknown(account):
+            findings.cannot_judge(f"{workload.resource_type} '{workload.name}' service account")
+            undecided_reads = True
             continue
         for role in roles.get(f"system:serviceaccount:{namespace or 'default'}:{account}", []):
             docs = role_documents(view, role)
@@ -138,7 +149,9 @@ def _check_pod_reads(view: StackView, config, findings, args):
             granted = granted_prefixes(docs)
             reads_by_role.setdefault(role.urn, []).extend(reads)
             for container, bucket, prefix in reads:
-                if not any(_covers(grant, bucket, prefix) for grant in granted):
+                if bucket is UNKNOWN and any(_covers(grant, bucket, prefix) for grant in granted):
+                    findings.cannot_judge(f"{workload.resource_type} '{workload.name}' {container} bucket")
+                elif not any(_covers(grant, bucket, prefix) for grant in granted):
                     location = f"s3://{'<unknown bucket>' if bucket is UNKNOWN else bucket}/{prefix}"
                     findings.fail(
                         f"{workload.resource_type} '{workload.name}' {container} reads {location}, but its role "
@@ -150,6 +163,9 @@ def _check_pod_reads(view: StackView, config, findings, args):
     for role in view.of_type(ROLE):
         reads = reads_by_role.get(role.urn)
         if not reads:
+            continue
+        if undecided_reads:
+            findings.cannot_judge(f"{role.name}: what every pod reads")
             continue
         for grant in granted_prefixes(role_documents(view, role)):
             if not any(_covers(grant, bucket, prefix) and grant[1].startswith(prefix) for _, bucket, prefix in reads):

@@ -8,7 +8,7 @@ from typing import Any
 from _kubernetes import container_label, namespace_of, pod_labels, same_namespace, selector_matches
 from _router import ROUTER_CONFIG, router_workloads
 from _stack import MANDATORY, StackView, describe, stack_policy
-from _values import as_list, contains_unknown, get, is_unknown
+from _values import UNKNOWN, as_list, contains_unknown, get, is_unknown
 
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 TARGET_GROUP_BINDING = "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
@@ -29,21 +29,39 @@ ROUTER_HEALTH_CONFIG = {
 }
 
 
-def _router_target_groups(view: StackView, deployment, props: Mapping) -> list:
-    """Target groups bound (TargetGroupBinding -> Service selecting the router's pods) to a router Deployment."""
+def _router_target_groups(view: StackView, deployment, props: Mapping, forbidden: set, findings) -> list:
+    """Target groups bound (TargetGroupBinding -> Service selecting the router's pods) to a router Deployment; a
+    Service or binding whose link is unknown yet is 'cannot judge yet'."""
     labels = pod_labels(deployment.resource_type, props)
     services = []
     for service in view.of_type(SERVICE):
         service_props = view.p(service)
         selector = get(service_props, "spec", "selector")
-        if same_namespace(namespace_of(service_props), namespace_of(props)) is True and isinstance(selector, Mapping) \
-                and selector and selector_matches({"matchLabels": selector}, labels) is True:
-            services.append(get(service_props, "metadata", "name"))
+        in_namespace = same_namespace(namespace_of(service_props), namespace_of(props))
+        selects = selector_matches({"matchLabels": selector}, labels) if isinstance(selector, Mapping) and selector \
+            else UNKNOWN if is_unknown(selector) else False
+        name = get(service_props, "metadata", "name")
+        if is_unknown(in_namespace) or is_unknown(selects) or (in_namespace is True and selects is True
+                                                               and is_unknown(name)):
+            findings.cannot_judge(f"{describe(service)} selector/namespace/name")
+        elif in_namespace is True and selects is True:
+            services.append((service, name))
     groups = []
     for binding in view.of_type(TARGET_GROUP_BINDING):
         binding_props = view.p(binding)
-        if get(binding_props, "spec", "serviceRef", "name") in services \
-                and same_namespace(namespace_of(binding_props), namespace_of(props)) is True:
+        service_name = get(binding_props, "spec", "serviceRef", "name")
+        in_namespace = same_namespace(namespace_of(binding_props), namespace_of(props))
+        # A Service's generated name is unknown on a first preview; the engine's dependency still links them.
+        bound = service_name in [name for _, name in services] or (
+            is_unknown(service_name) and view.resolve(binding, "spec", [service for service, _ in services]))
+        if is_unknown(in_namespace) or (is_unknown(service_name) and not bound):
+            # Which Service it binds is not known yet: only a target group it may bind that checks a forbidden
+            # (or unknown) path leaves the verdict open.
+            linked = view.resolve(binding, "spec", view.of_type(TARGET_GROUP))
+            paths = [get(view.p(group), "healthCheck", "path") for group in linked]
+            if not linked or any(contains_unknown(path) or path in forbidden for path in paths):
+                findings.cannot_judge(f"{describe(binding)} serviceRef/namespace")
+        elif bound and in_namespace is True:
             groups += view.resolve(binding, "spec", view.of_type(TARGET_GROUP))
     return groups
 
@@ -62,7 +80,7 @@ def _check_router_health(view: StackView, config, findings, args):
                     findings.fail(f"{describe(deployment)} {container_label(container)} {probe} asks for {path}, which "
                                   "fails as soon as any one worker is unhealthy; use the router's own /liveness.",
                                   deployment.urn)
-        for group in _router_target_groups(view, deployment, props):
+        for group in _router_target_groups(view, deployment, props, forbidden, findings):
             path = get(view.p(group), "healthCheck", "path")
             if contains_unknown(path):
                 findings.cannot_judge(f"{describe(group)} healthCheck.path")
@@ -93,6 +111,8 @@ def _claim_specs(resource_type: str, props: Mapping) -> list[tuple[str, Any]]:
             for key, item in value.items():
                 path = f"{where}.{key}" if where else str(key)
                 if key in CLAIM_TEMPLATE_KEYS:
+                    if is_unknown(item):
+                        found.append((path, UNKNOWN))
                     for index, template in enumerate(as_list(item)):
                         found.append((f"{path}[{index}]" if key.endswith("s") else path, get(template, "spec")))
                 else:
@@ -121,7 +141,7 @@ def _check_claims_name_a_class(view: StackView, config, findings, args):
             continue
         for where, spec in _claim_specs(resource.resource_type, view.p(resource)):
             name = get(spec, "storageClassName") if isinstance(spec, Mapping) else None
-            if contains_unknown(spec) or is_unknown(name):
+            if is_unknown(spec) or is_unknown(name):
                 findings.cannot_judge(f"{describe(resource)} {where}")
             elif not name:
                 findings.fail(f"{describe(resource)} {where} names no storageClassName: no class is default on EKS "

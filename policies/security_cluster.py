@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from _aws import EKS_CLUSTER, EKS_COMPONENT, NODE_SUBNET_CONFIG, SUBNET, tags_of
-from _kubernetes import container_label, containers, namespace_of, pod_labels, pod_spec, same_namespace, \
+from _kubernetes import container_label, containers, containers_unknown, namespace_of, pod_labels, pod_spec, same_namespace, \
     selector_matches
 from _router import ROUTER_CONFIG, router_workloads, serving_ports
 from _stack import MANDATORY, StackView, describe, resource_policy, stack_policy
-from _values import as_bool, as_list, as_number, contains_unknown, get, is_unknown
+from _values import UNKNOWN, as_bool, as_list, as_number, contains_unknown, get, is_unknown
 
 EKS_ADDON = "aws:eks/addon:Addon"
 EKS_VPC_CNI_ADDON = "eks:index:VpcCniAddon"  # pulumi-eks' own component for the add-on
@@ -39,34 +39,47 @@ def _addon_enables_network_policy(props: Mapping) -> Any:
 
 def _check_network_policy_enforced(view: StackView, config, findings, args):
     """AWS, "Limit Pod traffic with Kubernetes network policies": the VPC CNI enforces NetworkPolicy only when
-    `enableNetworkPolicy` is on; pulumi-eks passes it only from vpcCniOptions (nodejs/eks/addons/cni-addon.ts)."""
-    evidence: list[Any] = []
-    for addon in view.of_type(EKS_ADDON):
-        props = view.p(addon)
-        if props.get("addonName") == "vpc-cni":
-            evidence.append(_addon_enables_network_policy(props))
+    `enableNetworkPolicy` is on. pulumi-eks (nodejs/eks/addons/cni-addon.ts) turns vpcCniOptions into an
+    `eks:index:VpcCniAddon` whose `aws:eks/addon:Addon` child carries it in configurationValues. A real preview shows
+    the `eks:index:Cluster` with empty inputs: an absent vpcCniOptions is judged by the offline pass (provider
+    defaults) and by the add-on itself wherever it appears, never failed here."""
+    addons = [a for a in view.of_type(EKS_ADDON) if view.p(a).get("addonName") == "vpc-cni"]
+    evidence: list[tuple[Any, Any]] = [(a, _addon_enables_network_policy(view.p(a))) for a in addons]
     for addon in view.of_type(EKS_VPC_CNI_ADDON):
-        evidence.append(as_bool(view.p(addon).get("enableNetworkPolicy")))
+        if "enableNetworkPolicy" in view.p(addon):
+            evidence.append((addon, as_bool(view.p(addon).get("enableNetworkPolicy"))))
+    if any(value is True for _, value in evidence):
+        return
     components = view.of_type(EKS_COMPONENT)
     component_urns = {c.urn for c in components}
-    clusters = components + [c for c in view.of_type(EKS_CLUSTER) if view.parent_urn(c) not in component_urns]
-    if any(value is True for value in evidence):
-        return
-    for cluster in clusters:
-        if cluster.resource_type == EKS_COMPONENT:
-            value = as_bool(get(view.p(cluster), "vpcCniOptions", "enableNetworkPolicy"))
-            if value is True:
-                continue
-            if is_unknown(value):
-                findings.cannot_judge(f"{describe(cluster)} vpcCniOptions.enableNetworkPolicy")
-                continue
-        if any(is_unknown(value) for value in evidence):
-            findings.cannot_judge("vpc-cni add-on configurationValues")
+    for cluster in components:
+        props = view.p(cluster)
+        if "vpcCniOptions" not in props:
             continue
-        findings.fail(f"{describe(cluster)}: the VPC CNI does not enforce NetworkPolicy, so every NetworkPolicy of "
-                      "the stack is ignored and any pod reaches vLLM's keyless routes. Set vpcCniOptions."
-                      "enableNetworkPolicy: true (or the vpc-cni add-on's configurationValues "
-                      '{"enableNetworkPolicy": "true"}).', cluster.urn)
+        value = as_bool(get(props, "vpcCniOptions", "enableNetworkPolicy"))
+        if is_unknown(value):
+            findings.cannot_judge(f"{describe(cluster)} vpcCniOptions.enableNetworkPolicy")
+        elif value is not True:
+            _fail_not_enforced(findings, cluster)
+    for resource, value in evidence:
+        if is_unknown(value):
+            findings.cannot_judge(f"{describe(resource)} enableNetworkPolicy")
+        else:
+            _fail_not_enforced(findings, resource)
+    if evidence:
+        return
+    # A plain aws.eks.Cluster (not pulumi-eks') with no vpc-cni add-on of the stack: EKS installs the self-managed
+    # VPC CNI, which does not enforce NetworkPolicy.
+    for cluster in view.of_type(EKS_CLUSTER):
+        if view.parent_urn(cluster) not in component_urns:
+            _fail_not_enforced(findings, cluster)
+
+
+def _fail_not_enforced(findings, resource) -> None:
+    findings.fail(f"{describe(resource)}: the VPC CNI does not enforce NetworkPolicy, so every NetworkPolicy of "
+                  "the stack is ignored and any pod reaches vLLM's keyless routes. Set vpcCniOptions."
+                  "enableNetworkPolicy: true (or the vpc-cni add-on's configurationValues "
+                  '{"enableNetworkPolicy": "true"}).', resource.urn)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -115,7 +128,9 @@ def _load_balancer_only_cidrs(view: StackView, config: Mapping) -> Any:
             return value
         for subnet in view.resolve(balancer, "subnets", subnets):
             cidr = view.p(subnet).get("cidrBlock")
-            if subnet.urn not in node_subnets and isinstance(cidr, str) and not is_unknown(cidr):
+            if is_unknown(cidr):
+                return cidr
+            if subnet.urn not in node_subnets and isinstance(cidr, str):
                 cidrs.append(ipaddress.ip_network(cidr, strict=False))
     return cidrs
 
@@ -153,7 +168,8 @@ def _check_router_fenced(view: StackView, config, findings, args):
     subnets that hold the load balancer alone keep other pods away from them."""
     routers = []
     for deployment, props, found in router_workloads(view, config):
-        routers.append((deployment, props, set().union(*(serving_ports(c) for c in found))))
+        ports = [serving_ports(c) for c in found]
+        routers.append((deployment, props, UNKNOWN if any(is_unknown(p) for p in ports) else set().union(*ports)))
     if not routers:
         return
     allowed = _load_balancer_only_cidrs(view, config)
@@ -167,21 +183,32 @@ def _check_router_fenced(view: StackView, config, findings, args):
         if contains_unknown(labels) or is_unknown(namespace):
             findings.cannot_judge(f"{describe(deployment)} labels/namespace")
             continue
-        selecting = []
+        if contains_unknown(ports):
+            findings.cannot_judge(f"{describe(deployment)} serving port")
+            continue
+        selecting, undecided = [], []
         for policy in policies:
             policy_props = view.p(policy)
-            if contains_unknown(policy_props):
-                findings.cannot_judge(describe(policy))
-                continue
-            if same_namespace(namespace_of(policy_props), namespace) is True and _selects(policy_props, labels) is True \
-                    and _polices_ingress(policy_props):
+            verdicts = (same_namespace(namespace_of(policy_props), namespace), _selects(policy_props, labels))
+            if contains_unknown(get(policy_props, "spec", "policyTypes")) or any(is_unknown(v) for v in verdicts):
+                undecided.append(policy)
+            elif all(v is True for v in verdicts) and _polices_ingress(policy_props):
                 selecting.append((policy, policy_props))
-        if not selecting:
+        for policy in undecided:
+            findings.cannot_judge(f"{describe(policy)} namespace/podSelector/policyTypes")
+        if not selecting and not undecided:
             findings.fail(f"{describe(deployment)} runs a router whose admin routes have no authentication, and no "
                           "NetworkPolicy restricts its ingress: every pod can add or remove its workers.", deployment.urn)
             continue
         for policy, policy_props in selecting:
-            for index, rule in enumerate(as_list(get(policy_props, "spec", "ingress"))):
+            ingress = get(policy_props, "spec", "ingress")
+            if is_unknown(ingress):
+                findings.cannot_judge(f"{describe(policy)} spec.ingress")
+                continue
+            for index, rule in enumerate(as_list(ingress)):
+                if contains_unknown(rule):
+                    findings.cannot_judge(f"{describe(policy)} spec.ingress[{index}]")
+                    continue
                 if not _rule_admits(rule, ports):
                     continue
                 peers = as_list(get(rule, "from"))
@@ -232,9 +259,8 @@ def _check_image_sources(resource_type, props, config, findings, args):
         return
     if namespace in config["exemptNamespaces"]:
         return
-    if is_unknown(spec):
-        findings.cannot_judge("pod spec")
-        return
+    if containers_unknown(spec):
+        findings.cannot_judge("pod spec containers")
     for container in containers(spec):
         image = container.get("image")
         if not isinstance(image, str) or is_unknown(image):

@@ -17,8 +17,10 @@ from typing import Any
 # - `skipDefaultNodeGroup = args.skipDefaultNodeGroup || args.fargate || args.autoMode?.enabled`;
 # - `nodeAssociatePublicIpAddress = args.nodeAssociatePublicIpAddress ?? true` (the default node group);
 # - `if (args.encryptionConfigKeyArn) { encryptionConfig = ... }`: unset means no secrets encryption;
-# - `enabledClusterLogTypes: args.enabledClusterLogTypes`: unset means no control-plane logs.
+# - `enabledClusterLogTypes: args.enabledClusterLogTypes`: unset means no control-plane logs;
+# - vpcCniOptions unset: the VpcCniAddon gets no `enableNetworkPolicy` (nodejs/eks/addons/cni-addon.ts), so none.
 _EKS_CLUSTER_DEFAULTS: dict[str, Any] = {
+    "vpcCniOptions": {"enableNetworkPolicy": False},  # the vpc-cni add-on's own default; null or {} would not reach the pack
     "endpointPublicAccess": True,
     "nodeAssociatePublicIpAddress": True,
     "encryptionConfigKeyArn": None,

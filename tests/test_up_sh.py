@@ -23,6 +23,9 @@ def test_offline_run_announces_each_step_before_its_output_and_ends_with_what_to
         "==> render:",
         "resources per type:",  # render's own output
         "==> check:",
+        "== First preview",  # check renders the stack twice and judges both (preflight/gate.py TITLES)
+        "== Applied stack",
+        "Gate for stack dev: passed",
         "Elapsed:",  # check's own output
         "==> plan:",
         "plan for stack dev",  # plan's own output
@@ -32,7 +35,8 @@ def test_offline_run_announces_each_step_before_its_output_and_ends_with_what_to
     positions = [text.find(marker) for marker in order]
     assert all(position >= 0 for position in positions), dict(zip(order, positions))
     assert positions == sorted(positions), dict(zip(order, positions))
-    assert "(policy check of a saved snapshot)" in text and "render + policy check" not in text
+    # The check step renders the stack itself (first preview and applied), so its time includes the render.
+    assert "(render + policy check)" in text and "(policy check of a saved snapshot)" not in text
     assert f"Policy config {PROJECT_DIR / 'policies' / 'config' / 'dev.json'}" in text  # the stack's own levels
     for expected in ("edge.domainName", "edge.certificateArn", "cluster.adminPrincipalArn", "PULUMI_CONFIG_PASSPHRASE",
                      "install the Pulumi CLI", "configure AWS credentials"):

@@ -53,6 +53,7 @@ def _model_bucket_tag_unknown(s):
     bucket = find(s, "aws:s3/bucket:Bucket")
     bucket["props"]["tags"]["vllm-eks:purpose"] = UNKNOWN
     bucket["options"]["protect"] = False  # whether this is the model bucket is not known yet
+    bucket["props"]["forceDestroy"] = True  # a verdict only the bucket's purpose decides (false passes any bucket)
 
 
 def _web_acl_unknown_without_dependency(s):
@@ -65,6 +66,15 @@ def _each_integration_timeout_unknown(s):
     for integration in find_all(s, "aws:apigateway/integration:Integration"):
         if integration["props"].get("type") == "HTTP_PROXY":
             integration["props"]["timeoutMilliseconds"] = UNKNOWN
+
+
+def _router_ingress_sources_unknown(s):
+    """The router's NetworkPolicy admits the load balancer's subnets, whose CIDRs a program may take from outputs."""
+    policies = [r for r in find_all(s, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if r["props"]["metadata"]["name"] == "router-from-alb"]
+    assert policies
+    for policy in policies:
+        policy["props"]["spec"]["ingress"][0]["from"] = UNKNOWN
 
 
 CASES = [
@@ -116,6 +126,16 @@ CASES = [
     ("edge-methods-require-authorizer", "dev", _set("aws:apigateway/method:Method", "authorization", name="*")),
     ("edge-no-unauthenticated-routes", "dev", _set("aws:apigateway/resource:Resource", "pathPart", name="*")),
     ("edge-timeouts-cover-max-request", "dev", _each_integration_timeout_unknown),
+    ("vpc-cni-network-policy-enforced", "compliant", _set(EKS_COMPONENT, "vpcCniOptions", "enableNetworkPolicy",
+                                                          name="*")),
+    ("router-serving-port-from-alb-only", "dev", _router_ingress_sources_unknown),
+    ("images-from-private-registry", "compliant", _container_field("image")),
+    ("router-health-check-process-only", "dev", _set("aws:lb/targetGroup:TargetGroup", "healthCheck", "path",
+                                                     name="*")),
+    ("volume-claims-name-a-stack-storage-class", "dev", _set("kubernetes:storage.k8s.io/v1:StorageClass", "metadata",
+                                                             "name", name="*")),
+    # The streamer's s3:// URL is built from the bucket name: the argument list is unknown on a first preview.
+    ("pod-reads-within-role", "compliant", _container_field("args")),
 ]
 
 # These judge a resource's type alone, which a preview always knows: an unknown property changes nothing.
