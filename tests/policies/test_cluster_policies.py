@@ -151,7 +151,11 @@ def test_load_balancer_in_the_node_subnets_fires(check):
 
 
 def test_router_without_any_ingress_policy_fires(check):
-    [message] = _fired(check, _router_stack([], with_policy=False), "router-serving-port-from-alb-only")
+    """With no NetworkPolicy selecting the router (not even the namespace's default deny), every pod reaches it:
+    Kubernetes admits all ingress to a pod no policy selects (Kubernetes docs, "Network Policies", isolation)."""
+    snapshot = _router_stack([], with_policy=False)
+    snapshot["resources"] = [r for r in snapshot["resources"] if r["name"] != "llm-default-deny"]
+    [message] = _fired(check, snapshot, "router-serving-port-from-alb-only")
     assert "no NetworkPolicy restricts its ingress" in message
 
 
