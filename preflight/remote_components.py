@@ -52,4 +52,7 @@ def offline_only_snapshot(snapshot: dict[str, Any]) -> dict[str, Any] | None:
         found = True
         fill = _DEFAULTS_BY_TYPE.get(resource["type"], dict)
         resource["props"] = fill(inputs)
+        # AnalyzeStack sends outputs, and a component's outputs are what it registered: the stack policies of this
+        # offline-only pass must see the same program inputs as its resource policies.
+        resource["outputs"] = {**(resource.get("outputs") or {}), **resource["props"]}
     return result if found else None
