@@ -433,9 +433,9 @@ def test_one_dead_worker_fails_health_but_not_liveness_and_requests_flow(path, v
             assert health == 503, f"/health stayed {health} for {took:.0f}s with one of two workers dead"
             assert vs.request(router["url"], "GET", "/liveness", timeout=5)[0] == 200
             assert vs.request(router["url"], "GET", "/readiness", timeout=5)[0] == 200
-            _, headers = alb_and_api_gateway_stand_in(path["plan"], "/v1/chat/completions", _chat(served_a), path["key"])
-            statuses = [vs.request(router["url"], "POST", "/v1/chat/completions", body=_chat(served_a), headers=headers,
-                                   timeout=60)[0] for _ in range(6)]
+            decision = edge_stand_in.api_gateway_and_alb(path["plan"], "/v1/chat/completions", _chat(served_a), path["key"])
+            statuses = [vs.request(router["url"], "POST", decision.router_path, body=_chat(served_a),
+                                   headers=decision.headers, timeout=60)[0] for _ in range(6)]
             assert statuses == [200] * 6, f"{statuses}:\n{log_file.read_text()[-3000:]}"
             contract_report["one_dead_worker"] = {"health_503_after_seconds": round(took, 1), "liveness": 200,
                                                   "readiness": 200, "requests": statuses}
