@@ -7,12 +7,7 @@ a stage the planner names that no run shows fails test_model_load.py.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-import shutil
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,22 +133,4 @@ def load_argv(container: vs.VllmContainer, port: int, model: str | None = None) 
 
 def build_scaled_model(python: Path, log_file: Path, shape: tuple[int, int, int] = SYNTHETIC_SHAPE) -> dict[str, Any]:
     """The tiny model's architecture scaled to `shape` (hidden, layers, MLP), cached by content like the tiny model."""
-    key = hashlib.sha256(vs.TINY_MODEL_SCRIPT.read_bytes() + vs.REQUIREMENTS.read_bytes() + repr(shape).encode()).hexdigest()[:16]
-    out = vs.cache_root() / f"synthetic-llama-{key}"
-    description = out / "tiny-model.json"
-    if description.exists():
-        return json.loads(description.read_text())
-    partial = out.with_name(out.name + f".partial-{os.getpid()}")
-    shutil.rmtree(partial, ignore_errors=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    result = subprocess.run([str(python), str(vs.TINY_MODEL_SCRIPT), str(partial), *map(str, shape)],
-                            capture_output=True, text=True, timeout=vs.TINY_MODEL_TIMEOUT_SECONDS, env=env)  # fmt: skip
-    log_file.write_text(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise RuntimeError(f"tiny_model.py {shape} failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    info = json.loads(result.stdout.strip().splitlines()[-1])
-    shutil.rmtree(out, ignore_errors=True)
-    partial.rename(out)
-    info["path"] = str(out)
-    description.write_text(json.dumps(info, indent=2))
-    return info
+    return vs.build_tiny_model(python, log_file, shape)

@@ -221,10 +221,12 @@ def cache_root() -> Path:
     return Path(os.environ.get("VLLM_CONTRACT_CACHE", str(Path.home() / ".cache" / "vllm-eks"))).expanduser()
 
 
-def build_tiny_model(python: Path, log_file: Path) -> dict[str, Any]:
-    """The tiny model's directory, cached by the content of tiny_model.py and the vLLM pin."""
-    key = hashlib.sha256(TINY_MODEL_SCRIPT.read_bytes() + REQUIREMENTS.read_bytes()).hexdigest()[:16]
-    out = cache_root() / f"tiny-llama-{key}"
+def build_tiny_model(python: Path, log_file: Path, shape: tuple[int, int, int] | None = None) -> dict[str, Any]:
+    """The tiny model's directory, cached by the content of tiny_model.py and the vLLM pin; with `shape` (hidden,
+    layers, MLP) the same architecture scaled up, cached under its own key."""
+    scaled = b"" if shape is None else repr(shape).encode()
+    key = hashlib.sha256(TINY_MODEL_SCRIPT.read_bytes() + REQUIREMENTS.read_bytes() + scaled).hexdigest()[:16]
+    out = cache_root() / f"{'tiny' if shape is None else 'synthetic'}-llama-{key}"
     description = out / "tiny-model.json"
     if description.exists() and (out / "model.safetensors").exists():
         return json.loads(description.read_text())
@@ -232,7 +234,7 @@ def build_tiny_model(python: Path, log_file: Path) -> dict[str, Any]:
     shutil.rmtree(partial, ignore_errors=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     result = subprocess.run(
-        [str(python), str(TINY_MODEL_SCRIPT), str(partial)],
+        [str(python), str(TINY_MODEL_SCRIPT), str(partial), *map(str, shape or ())],
         capture_output=True,
         text=True,
         timeout=TINY_MODEL_TIMEOUT_SECONDS,
@@ -241,7 +243,7 @@ def build_tiny_model(python: Path, log_file: Path) -> dict[str, Any]:
     with log_file.open("a") as handle:
         handle.write(result.stdout + result.stderr)
     if result.returncode != 0:
-        raise RuntimeError(f"tiny_model.py failed ({result.returncode}):\n{result.stderr[-4000:]}")
+        raise RuntimeError(f"tiny_model.py {shape or ''} failed ({result.returncode}):\n{result.stderr[-4000:]}")
     info = json.loads(result.stdout.strip().splitlines()[-1])
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
