@@ -17,7 +17,7 @@ def test_vpc_cni_enforces_network_policies(stack, dev_snapshot, prod_snapshot):
     vpc-cni add-on only when `vpcCniOptions.enableNetworkPolicy` is passed; AWS "Limit Pod traffic with Kubernetes
     network policies": the VPC CNI ignores NetworkPolicy objects unless it is set."""
     snapshot = dev_snapshot if stack == "dev" else prod_snapshot
-    props = resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["props"]
+    props = resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
     assert props["vpcCniOptions"]["enableNetworkPolicy"] is True
 
 
@@ -59,5 +59,5 @@ def test_coredns_is_a_managed_add_on(stack, dev_snapshot, prod_snapshot):
     assert addon["props"]["addonName"] == "coredns" and addon["props"]["clusterName"] == f"vllm-eks-{stack}"
     assert addon["props"]["resolveConflictsOnCreate"] == "OVERWRITE"
     assert any(dependency.endswith("aws:eks/nodeGroup:NodeGroup::cluster-system") for dependency in addon["options"]["dependsOn"])
-    cluster = resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["props"]
+    cluster = resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
     assert cluster["corednsAddonOptions"]["enabled"] is False, "exactly one CoreDNS add-on"

@@ -123,7 +123,7 @@ def test_router_reaches_the_kubernetes_service_address(stack, request):
     router's discovery client dials the `kubernetes` Service, the first address of the cluster's Service range
     (Kubernetes, "Service ClusterIP allocation")."""
     snapshot = request.getfixturevalue(stack)
-    service_range = resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["props"]["kubernetesServiceIpAddressRange"]
+    service_range = resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]["kubernetesServiceIpAddressRange"]
     api_address = ipaddress.ip_network(service_range).network_address + 1
     egress = _router_policy_of(snapshot)["spec"]["egress"]
     assert {"to": [{"ipBlock": {"cidr": f"{api_address}/32"}}], "ports": [{"protocol": "TCP", "port": 443}]} in egress
