@@ -33,7 +33,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.catalog import KEDA_CHART, VLLM_REQUESTS_WAITING
-from components.iam_documents import irsa_trust_policy
+from components.irsa import irsa_trust_json
 from components.scaled_object import (
     SCALED_OBJECT_API_VERSION,
     ScaleTarget,
@@ -139,10 +139,8 @@ class Autoscaling(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-keda-operator",
-            assume_role_policy=pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
-                lambda resolved: json.dumps(
-                    irsa_trust_policy(resolved[0], resolved[1], KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT)
-                )
+            assume_role_policy=irsa_trust_json(
+                args["oidc_provider_arn"], args["oidc_issuer"], KEDA_NAMESPACE, KEDA_OPERATOR_SERVICE_ACCOUNT
             ),
             description="KEDA operator (IRSA): reads the edge's CloudWatch request counts to wake models from zero",
             opts=child,

@@ -13,7 +13,6 @@ the driver's managed policy may use without a key-policy grant; a customer key w
 
 from __future__ import annotations
 
-import json
 from typing import TypedDict
 
 import pulumi
@@ -21,7 +20,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.catalog import COREDNS_ADDON, EBS_CSI_ADDON, EBS_CSI_POLICY_ARN, EBS_CSI_PROVISIONER, EBS_CSI_SERVICE_ACCOUNT
-from components.iam_documents import irsa_trust_policy
+from components.irsa import irsa_trust_json
 
 STORAGE_CLASS_NAME = "gp3-encrypted"
 
@@ -57,9 +56,7 @@ class ClusterAddons(pulumi.ComponentResource):
         namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
         role = aws.iam.Role(
             f"{name}-ebs-csi",
-            assume_role_policy=pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
-                lambda values: json.dumps(irsa_trust_policy(values[0], values[1], namespace, service_account))
-            ),
+            assume_role_policy=irsa_trust_json(args["oidc_provider_arn"], args["oidc_issuer"], namespace, service_account),
             opts=child,
         )
         attachment = aws.iam.RolePolicyAttachment(

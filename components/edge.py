@@ -28,7 +28,8 @@ from components.catalog import (
 )
 from components.edge_api import build_rest_api
 from components.edge_cdn import distribution, domain_record, web_acl
-from components.iam_documents import irsa_trust_policy, service_trust_policy
+from components.iam_documents import service_trust_policy
+from components.irsa import irsa_trust_json
 from components.load_balancer_controller import controller_policy
 from components.router import ROUTER_NAME, ModelRouter
 from stack_config import EdgeConfig
@@ -298,10 +299,8 @@ class Edge(pulumi.ComponentResource):
         name, child = self._name, self._child
         role = aws.iam.Role(
             f"{name}-lb-controller",
-            assume_role_policy=pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
-                lambda values: json.dumps(
-                    irsa_trust_policy(values[0], values[1], CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT)
-                )
+            assume_role_policy=irsa_trust_json(
+                args["oidc_provider_arn"], args["oidc_issuer"], CONTROLLER_NAMESPACE, CONTROLLER_SERVICE_ACCOUNT
             ),
             opts=child,
         )

@@ -30,7 +30,8 @@ with warnings.catch_warnings():
 
 from components import karpenter
 from components.catalog import HELM_RELEASE_TIMEOUT_SECONDS, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart
-from components.iam_documents import interruption_queue_policy, irsa_trust_policy, service_trust_policy
+from components.iam_documents import interruption_queue_policy, service_trust_policy
+from components.irsa import irsa_trust_json
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 SYSTEM_NODE_LABEL = ("vllm-eks/node-role", "system")
@@ -280,10 +281,8 @@ class GpuCluster(pulumi.ComponentResource):
 
         controller_role = aws.iam.Role(
             f"{name}-karpenter-controller",
-            assume_role_policy=pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer).apply(
-                lambda values: json.dumps(
-                    irsa_trust_policy(values[0], values[1], karpenter.KARPENTER_NAMESPACE, karpenter.KARPENTER_SERVICE_ACCOUNT)
-                )
+            assume_role_policy=irsa_trust_json(
+                cluster.oidc_provider_arn, cluster.oidc_issuer, karpenter.KARPENTER_NAMESPACE, karpenter.KARPENTER_SERVICE_ACCOUNT
             ),
             opts=child,
         )

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import iam_documents as documents
+from components.irsa import irsa_trust_json
 from components.model_sync import SYNC_NAMESPACE, sync_job, sync_service_account
 
 PURPOSE_TAG = ("vllm-eks:purpose", "model-weights")
@@ -232,6 +233,4 @@ class ModelStore(pulumi.ComponentResource):
 
 
 def _trust(args: ModelStoreArgs, namespace: str, service_account: str) -> pulumi.Output[str]:
-    return pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
-        lambda values: json.dumps(documents.irsa_trust_policy(values[0], values[1], namespace, service_account))
-    )
+    return irsa_trust_json(args["oidc_provider_arn"], args["oidc_issuer"], namespace, service_account)

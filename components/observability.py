@@ -28,7 +28,7 @@ import pulumi_random as random
 from components.alert_rules import AlertThresholds, rule_groups
 from components.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, HelmChart
 from components.dashboard import dashboard
-from components.iam_documents import irsa_trust_policy
+from components.irsa import irsa_trust_json
 
 MONITORING_NAMESPACE = "monitoring"
 STACK_RELEASE_NAME = "kube-prometheus-stack"
@@ -172,10 +172,8 @@ class Observability(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             f"{name}-alertmanager",
-            assume_role_policy=pulumi.Output.all(args["oidc_provider_arn"], args["oidc_issuer"]).apply(
-                lambda values: json.dumps(
-                    irsa_trust_policy(values[0], values[1], MONITORING_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT)
-                )
+            assume_role_policy=irsa_trust_json(
+                args["oidc_provider_arn"], args["oidc_issuer"], MONITORING_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT
             ),
             opts=child,
         )

@@ -11,7 +11,7 @@ moto/core/authorization.py, moto_launcher.py):
   web-identity sign-in against the role's trust policy (provider, `:sub`, `:aud`; see moto_launcher.py).
 - not emulated: `StringLike` conditions (moto evaluates only StringEquals; the read policy's `s3:prefix` condition
   on ListBucket is therefore not enforced), KMS key policies and `kms:Decrypt` through S3 (moto's S3 does not call
-  KMS as the caller), bucket policies (resource-based policies are a moto TODO), the token's signature.
+  KMS as the caller), bucket policies (moto 5.2.5 does not evaluate resource-based policies), the token's signature.
 - not applied: the rendered bucket policy (DenyInsecureTransport) — this endpoint is plain HTTP on loopback, so in AWS
   that policy would refuse every request; the streamer's TLS is not what these tests measure.
 Only this module's fixtures talk to moto with the admin user; the vLLM process sees only the web-identity variables.
