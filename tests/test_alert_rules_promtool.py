@@ -76,6 +76,14 @@ def test_promtool_accepts_the_rendered_rule_groups(stack, tmp_path):
     assert "4 rules found" in result.stdout
 
 
+SERVING_CHAT = f'namespace="{NS}",handler="/v1/chat/completions",method="POST"'
+
+
+def _http_series(labels: str, status: str, values: str) -> dict:
+    """prometheus-fastapi-instrumentator's request counter, as vLLM's API server exports it."""
+    return {"series": f'http_requests_total{{{labels},status="{status}"}}', "values": values}
+
+
 def test_each_alert_fires_on_its_symptom(tmp_path):
     rules = _rules("prod")
     model_labels = {"namespace": NS, "model_name": MODEL}
@@ -108,10 +116,8 @@ def test_each_alert_fires_on_its_symptom(tmp_path):
             "input_series": [
                 {"series": f'vllm:request_success_total{{{SERIES},finished_reason="stop"}}', "values": "0+98x20"},
                 {"series": f'vllm:request_success_total{{{SERIES},finished_reason="error"}}', "values": "0+2x20"},
-                {"series": f'http_requests_total{{namespace="{NS}",handler="/v1/chat/completions",method="POST",status="2xx"}}',
-                 "values": "0+97x20"},
-                {"series": f'http_requests_total{{namespace="{NS}",handler="/v1/chat/completions",method="POST",status="5xx"}}',
-                 "values": "0+3x20"},
+                _http_series(SERVING_CHAT, "2xx", "0+97x20"),
+                _http_series(SERVING_CHAT, "5xx", "0+3x20"),
             ],
             "alert_rule_test": [{"eval_time": "12m", "alertname": "VllmErrorRatioHigh", "exp_alerts": [
                 _expected(rules["VllmErrorRatioHigh"], {"namespace": NS, "signal": "engine"}),
@@ -130,12 +136,10 @@ def test_http_errors_outside_the_serving_namespaces_raise_no_alert(tmp_path):
     tests = [{
         "interval": "1m",
         "input_series": [
-            {"series": f'http_requests_total{{{other},status="2xx"}}', "values": "0+50x20"},
-            {"series": f'http_requests_total{{{other},status="5xx"}}', "values": "0+50x20"},
-            {"series": f'http_requests_total{{namespace="{NS}",handler="/v1/chat/completions",method="POST",status="5xx"}}',
-             "values": "0+5x20"},
-            {"series": f'http_requests_total{{namespace="{NS}",handler="/v1/chat/completions",method="POST",status="2xx"}}',
-             "values": "0+95x20"},
+            _http_series(other, "2xx", "0+50x20"),
+            _http_series(other, "5xx", "0+50x20"),
+            _http_series(SERVING_CHAT, "5xx", "0+5x20"),
+            _http_series(SERVING_CHAT, "2xx", "0+95x20"),
         ],
         "alert_rule_test": [{"eval_time": "12m", "alertname": "VllmErrorRatioHigh", "exp_alerts": [
             _expected(rules["VllmErrorRatioHigh"], {"namespace": NS, "signal": "http"}),
