@@ -216,6 +216,7 @@ def _stable_id(text: str) -> str:
 
 def _plain(value: Any) -> Any:
     """JSON-safe copy: resource references become their URN, unknowns the engine's sentinel string."""
+    import pulumi
     from pulumi.runtime import rpc
 
     if isinstance(value, dict):
@@ -224,11 +225,24 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if value is rpc.UNKNOWN or type(value).__name__ == "Unknown":
         return rpc.UNKNOWN
+    if isinstance(value, pulumi.FileArchive):
+        # Its content, not its place on disk nor the object's address: two checkouts render the same snapshot.
+        return f"FileArchive(sha256:{_directory_digest(Path(value.path))})"
     if hasattr(value, "urn") and not isinstance(value, (str, bytes)):
         return getattr(value, "_name", None) or "resource-reference"
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+def _directory_digest(directory: Path) -> str:
+    """sha256 over the relative path and bytes of every source file (Python's bytecode caches left out)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def write_snapshot(snapshot: dict[str, Any], path: Path) -> None:
