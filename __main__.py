@@ -4,20 +4,22 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime.config import CONFIG, get_config_env
 
-from components.autoscaling import Autoscaling
-from components.catalog import VLLM_ROUTER_IMAGE
-from components.cluster_addons import ClusterAddons
-from components.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
-from components.edge import Edge
-from components.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster, is_same_principal
-from components.image_cache import ImageCache, cached_image
-from components.internal_api_key import InternalApiKey
-from components.karpenter import on_demand_gpus
-from components.model_store import ModelStore
-from components.model_sync import staging_gib
-from components.network import Network, kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
-from components.observability import Observability
-from components.vllm_service import VllmService
+from vllm_eks.autoscaling.autoscaling import Autoscaling
+from vllm_eks.planning.catalog import VLLM_ROUTER_IMAGE
+from vllm_eks.cluster.cluster_addons import ClusterAddons
+from vllm_eks.planning.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
+from vllm_eks.edge.edge import Edge
+from vllm_eks.cluster.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster, is_same_principal
+from vllm_eks.cluster.image_cache import ImageCache, cached_image
+from vllm_eks.serving.internal_api_key import InternalApiKey
+from vllm_eks.cluster.karpenter import on_demand_gpus
+from vllm_eks.model_store.model_store import ModelStore
+from vllm_eks.model_store.model_sync import staging_gib
+from vllm_eks.network.network import Network, kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
+from vllm_eks.observability.observability import Observability
+from vllm_eks.serving.vllm_service import VllmService
+from vllm_eks.planning.serving_plan import serving_plan
+from program_args import edge_settings, served_model
 from stack_checks import check_stack
 from stack_config import StackConfigError, foreign_account_errors, project_sections
 
@@ -144,8 +146,8 @@ vllm_services = {
     model.name: VllmService(
         f"vllm-{model.name}",
         {
-            "model": model,
-            "plan": capacity_plans[model.name],
+            "model": served_model(model),
+            "plan": serving_plan(capacity_plans[model.name]),
             "namespace": model_namespaces[model.name],
             "k8s_provider": gpu_cluster.k8s_provider,
             "read_role_arn": model_store.read_role_arns[model.name],
@@ -205,7 +207,7 @@ observability = Observability(
 edge = Edge(
     "edge",
     {
-        "edge": config.edge,
+        "edge": edge_settings(config.edge),
         "physical_name_prefix": cluster_name,
         "models": [
             {

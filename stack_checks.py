@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from components.sizing import CapacityPlan, SizingError, plan_capacity, plan_models
-from components.startup_time import StartupBudgetError, check_startup_budgets
+from vllm_eks.planning.sizing import CapacityPlan, SizingError, plan_capacity, plan_models
+from vllm_eks.planning.startup_time import StartupBudgetError, check_startup_budgets
 from stack_config import ModelConfig, StackConfig, StackConfigError, load_stack_config
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
-from components.catalog import (
+from vllm_eks.planning.catalog import (
     ALB_TARGET_GROUP_NAME_MAX,
     CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS,
     EKS_SUPPORTED_VERSIONS,
@@ -28,7 +28,7 @@ from components.catalog import (
     PULUMI_AUTONAME_SUFFIX_CHARS,
     SPOT_DISCOUNT_DEFAULT,
 )
-from components.edge_specs import HOP_MARGIN_SECONDS
+from vllm_eks.edge.edge_specs import HOP_MARGIN_SECONDS
 
 PROJECT = "vllm-eks"
 SECTIONS = ("network", "cluster", "models", "autoscaling", "observability", "edge", "plan")
@@ -249,7 +249,7 @@ class ModelConfig(_Schema):
     @field_validator("name")
     @classmethod
     def _name_fits_the_target_group_name(cls, value: str) -> str:
-        # The model's ALB target group is the resource "edge-<name>" (components/edge.py), autonamed with a suffix.
+        # The model's ALB target group is the resource "edge-<name>" (vllm_eks/edge/edge.py), autonamed with a suffix.
         longest = ALB_TARGET_GROUP_NAME_MAX - PULUMI_AUTONAME_SUFFIX_CHARS - len("edge-")
         if len(value) > longest:
             raise _expected(

@@ -94,11 +94,11 @@ def capacity_report(stack: str | None, stack_path: Path | None) -> str:
 
 def _price_line(instance_type: str, region: str) -> str:
     """The stack region's price, or a plain statement that the catalog has none (never another region's)."""
-    from components.catalog import PRICE_SNAPSHOT_DATE, REGION_PRICES
+    from vllm_eks.planning.catalog import PRICE_SNAPSHOT_DATE, REGION_PRICES
 
     price = REGION_PRICES[region].gpu_instance_usd_per_hour.get(instance_type) if region in REGION_PRICES else None
     if price is None:
-        return f"  on-demand price    missing: components/catalog.py REGION_PRICES has no {instance_type} price for {region}"
+        return f"  on-demand price    missing: vllm_eks/planning/catalog.py REGION_PRICES has no {instance_type} price for {region}"
     return f"  on-demand price    {price:8.3f} $/h per replica ({region}, list prices {PRICE_SNAPSHOT_DATE})"
 
 

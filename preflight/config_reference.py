@@ -35,7 +35,7 @@ _VALIDATED = {
     "cidr": "a private IPv4 block from /16 to /20",
     "publicAccessCidrs": "CIDR blocks, never `0.0.0.0/0`; at least one when `endpointPublicAccess` is true",
     "adminPrincipalArn": "an IAM role or user ARN",
-    "catalogModel": "a model in `components/catalog.py` `MODELS`",
+    "catalogModel": "a model in `vllm_eks/planning/catalog.py` `MODELS`",
     "huggingFaceId": "a Hugging Face repository id; required by `syncFromHuggingFace`",
     "s3Prefix": "a relative lowercase key prefix, no `..` segment, no leading or trailing `/` (a model's default `models/<name>`)",
     "thinking": "`false` (answers in `content`) or `true` (a model with a thinking mode: Qwen3); rendered as `--default-chat-template-kwargs`; unset keeps the model's own default",

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from components.catalog import EGRESS_IP_URL
+from vllm_eks.planning.catalog import EGRESS_IP_URL
 from preflight.doctor_checks import (
     Account,
     Finding,
@@ -88,9 +88,9 @@ class StackNeeds:
 
 def stack_needs(stack: str, raw_config: dict[str, Any]) -> StackNeeds:
     """Validate a stack's `config:` mapping as the program does and derive what its first deploy needs."""
-    from components.catalog import GPU_INSTANCES
-    from components.edge_specs import timeout_chain
-    from components.karpenter import on_demand_gpus
+    from vllm_eks.planning.catalog import GPU_INSTANCES
+    from vllm_eks.edge.edge_specs import timeout_chain
+    from vllm_eks.cluster.karpenter import on_demand_gpus
     from stack_checks import check_stack
     from stack_config import project_sections
 
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     import yaml
     from botocore.exceptions import BotoCoreError
 
-    from components.sizing import SizingError
+    from vllm_eks.planning.sizing import SizingError
     from preflight.render import read_stack_config
     from stack_config import StackConfigError
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from components.catalog import (
+from vllm_eks.planning.catalog import (
     CLOUDFRONT_QUOTA_REGION,
     CLOUDFRONT_RESPONSE_TIMEOUT_QUOTA,
     EC2_ELASTIC_IPS_QUOTA,
@@ -155,13 +155,13 @@ def family_quotas(instance_type: str) -> tuple[ServiceQuota, ServiceQuota]:
     family = instance_type.split(".")[0]
     prefix = max((p for p in EC2_VCPU_QUOTAS if family.startswith(p)), key=len, default=None)
     if prefix is None:
-        raise KeyError(f"no vCPU quota known for {instance_type}: add its family to EC2_VCPU_QUOTAS in components/catalog.py")
+        raise KeyError(f"no vCPU quota known for {instance_type}: add its family to EC2_VCPU_QUOTAS in vllm_eks/planning/catalog.py")
     return EC2_VCPU_QUOTAS[prefix]
 
 
 def check_gpu_offerings(needs: StackNeeds, account: Account) -> list[Finding]:
     """Each GPU type must be offered in the zones the network picks (the first N available zones by name)."""
-    from components.network import _first_zones
+    from vllm_eks.network.network import _first_zones
 
     ec2 = account.client("ec2")
     available = [zone["ZoneName"] for zone in ec2.describe_availability_zones(

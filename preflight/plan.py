@@ -2,19 +2,19 @@
 
 `build_plan(stack, config)` returns one plain dict (camelCase keys, the shape `preflight/plan_schema.json`
 describes); `plan_cli` prints it as text, Markdown or JSON. Every figure comes from the pure modules in
-`components/` (sizing, throughput, startup_time, cost) and the dated facts in `components/catalog.py`.
+`vllm_eks/planning/` (sizing, throughput, startup_time, cost) and the dated facts in `vllm_eks/planning/catalog.py`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from components.catalog import (
+from vllm_eks.planning.catalog import (
     HOURS_PER_MONTH,
     PRICE_SNAPSHOT_DATE,
     SPOT_DISCOUNT_SOURCE,
 )
-from components.cost import (
+from vllm_eks.planning.cost import (
     fixed_costs,
     gpu_usd_per_hour,
     monthly_hours_in_window,
@@ -26,10 +26,11 @@ from components.cost import (
     usd_per_million_requests,
     window_hours_per_week,
 )
-from components.scaled_object import working_hours_replicas
-from components.sizing import GIB
-from components.startup_time import estimate_startup
-from components.throughput import estimate_throughput, replicas_for_load
+from vllm_eks.autoscaling.scaled_object import working_hours_replicas
+from vllm_eks.planning.sizing import GIB
+from vllm_eks.edge.edge_specs import waf_rules
+from vllm_eks.planning.startup_time import estimate_startup
+from vllm_eks.planning.throughput import estimate_throughput, replicas_for_load
 from stack_checks import check_stack
 from stack_config import project_sections
 
@@ -51,7 +52,9 @@ def build_plan(stack: str, raw_config: dict[str, Any], rps: float | None = None)
         _model_plan(model, capacity_plans[model.name], config, window_month_hours, rps, prices, region)
         for model in config.models
     ]
-    fixed = fixed_costs(config, prices)
+    edge = config.edge
+    waf_rule_count = len(waf_rules("plan", edge.max_body_kib, edge.rate_limit_per_key_5min, edge.rate_limit_per_ip_5min))
+    fixed = fixed_costs(config, prices, waf_rule_count)
     fixed_per_hour = sum(item.usd_per_hour for item in fixed)
     at_min = fixed_per_hour + sum(model["cost"]["atMinReplicas"]["usdPerHour"] for model in models)
     at_max = fixed_per_hour + sum(model["cost"]["atMaxReplicas"]["usdPerHour"] for model in models)

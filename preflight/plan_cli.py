@@ -29,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rps is not None and args.rps < 0:
         parser.error(f"--rps: got {args.rps}, expected a number >= 0")
 
-    from components.cost import CostError
-    from components.sizing import SizingError
+    from vllm_eks.planning.cost import CostError
+    from vllm_eks.planning.sizing import SizingError
     from preflight.plan import build_plan
     from preflight.render import read_stack_config, read_stack_file
     from stack_config import StackConfigError

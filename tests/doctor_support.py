@@ -19,7 +19,7 @@ import boto3
 import botocore.session
 from botocore.stub import Stubber
 
-from components.catalog import (
+from vllm_eks.planning.catalog import (
     CLOUDFRONT_RESPONSE_TIMEOUT_QUOTA,
     EC2_ELASTIC_IPS_QUOTA,
     EC2_VCPU_QUOTAS,

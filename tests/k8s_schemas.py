@@ -18,7 +18,7 @@ import kubernetes_validate
 import yaml
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
-from components.catalog import KUBERNETES_VALIDATION_VERSIONS
+from vllm_eks.planning.catalog import KUBERNETES_VALIDATION_VERSIONS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CRDS_DIR = Path(os.environ.get("VLLM_EKS_CRDS_DIR", PROJECT_DIR / "tests" / "crds"))

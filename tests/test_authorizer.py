@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from botocore.stub import Stubber
 
-AUTHORIZER_DIR = Path(__file__).resolve().parent.parent / "lambdas" / "authorizer"
+AUTHORIZER_DIR = Path(__file__).resolve().parent.parent / "vllm_eks" / "edge" / "authorizer"
 INTERNAL_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:vllm/m/api-key-AbCdEf"
 ORIGIN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:edge-origin-verify-AbCdEf"
 INTERNAL_KEY = "internal0key0" + "x" * 35

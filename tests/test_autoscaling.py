@@ -9,15 +9,15 @@ import parliament
 import pytest
 import yaml
 
-from components.autoscaling import (
+from vllm_eks.autoscaling.autoscaling import (
     KEDA_NAMESPACE,
     KEDA_OPERATOR_SERVICE_ACCOUNT,
     cloudwatch_read_policy,
     missing_wake_up_signals,
 )
-from components.catalog import KEDA_CHART, VLLM_REQUESTS_WAITING
-from components.iam_documents import irsa_trust_policy
-from components.scaled_object import WAKE_UP_TARGET_REQUESTS_PER_MINUTE
+from vllm_eks.planning.catalog import KEDA_CHART, VLLM_REQUESTS_WAITING
+from vllm_eks.iam.iam_documents import irsa_trust_policy
+from vllm_eks.autoscaling.scaled_object import WAKE_UP_TARGET_REQUESTS_PER_MINUTE
 from preflight.render import read_stack_config
 from stack_config import SECTIONS, load_stack_config
 from k8s_schemas import CRDS_DIR, known_custom_resources, manifest, validate_core, validate_custom

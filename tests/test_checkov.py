@@ -37,7 +37,7 @@ SKIPS = {
         "cache; IfNotPresent means a restart or crash loop asks no registry at all (Kubernetes, \"Images\")"
     ),
     "kubernetes:helm.sh/v3:Release": (
-        "a Helm release is not an object: Helm renders the upstream chart (version pinned in components/catalog.py) "
+        "a Helm release is not an object: Helm renders the upstream chart (version pinned in vllm_eks/planning/catalog.py) "
         "in the cluster, and the chart is not fetched offline"
     ),
     "kubernetes:core/v1:NamespacePatch": (

@@ -60,7 +60,7 @@ def test_config_as_the_engine_passes_it_is_decoded():
 
 def _broken_everywhere() -> dict:
     """A schema error, a 70B model on an L4 (sizing) and a 70B model whose 300 s budget is too short (start-up: copied
-    to local disk by s3-sync, 141 GB read at the published gp3 rate, components/startup_time.py)."""
+    to local disk by s3-sync, 141 GB read at the published gp3 rate, vllm_eks/planning/startup_time.py)."""
     config = copy.deepcopy(read_stack_config("dev"))
     model = config["vllm-eks:models"][0]
     config["vllm-eks:network"]["availabilityZones"] = 1

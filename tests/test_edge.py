@@ -8,9 +8,9 @@ import json
 import pytest
 import yaml
 
-from components import catalog
-from components import edge_specs as specs
-from components.catalog import AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION, AWS_LOAD_BALANCER_CONTROLLER_CHART
+from vllm_eks.planning import catalog
+from vllm_eks.edge import edge_specs as specs
+from vllm_eks.planning.catalog import AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION, AWS_LOAD_BALANCER_CONTROLLER_CHART
 from rendered import resources_of
 from k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom
 from preflight.render import read_stack_config

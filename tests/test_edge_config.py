@@ -49,7 +49,7 @@ def test_a_model_name_whose_target_group_name_would_overflow_is_refused():
 
 @pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot"])
 def test_rendered_target_group_names_fit_after_autonaming(stack, request):
-    from components.catalog import ALB_TARGET_GROUP_NAME_MAX, PULUMI_AUTONAME_SUFFIX_CHARS
+    from vllm_eks.planning.catalog import ALB_TARGET_GROUP_NAME_MAX, PULUMI_AUTONAME_SUFFIX_CHARS
 
     snapshot = request.getfixturevalue(stack)
     groups = [r for r in snapshot["resources"] if r["type"] == "aws:lb/targetGroup:TargetGroup"]

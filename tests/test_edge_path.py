@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import edge_specs as specs
+from vllm_eks.edge import edge_specs as specs
 from edge_stand_in import api_gateway_and_alb, edge_plan
 
 ROUTED = [route.path for route in specs.ROUTES if route.routed_by_model]

@@ -1,11 +1,14 @@
-"""vLLM engine arguments from the typed model config (pure; the contract tests parse them with vLLM itself)."""
+"""vLLM engine arguments from the typed model config, mapped onto the library's ServedModel as the program does
+(program_args.served_model; pure; the contract tests parse them with vLLM itself)."""
 
 from __future__ import annotations
 
 import json
 
-from components.engine_args import engine_arguments, streamer_extra_config
-from components.sizing import plan_models
+from vllm_eks.serving.engine_args import engine_arguments, streamer_extra_config
+from vllm_eks.planning.serving_plan import serving_plan
+from vllm_eks.planning.sizing import plan_models
+from program_args import served_model
 from stack_config import ModelConfig
 
 S3_URI = "s3://weights-bucket/models/qwen3-8b"
@@ -20,8 +23,8 @@ def _model(**overrides) -> ModelConfig:
 
 
 def _args(model: ModelConfig, location: str = S3_URI, shutdown: int = 600) -> list[str]:
-    plan = plan_models([model])[model.name]
-    return engine_arguments(model, plan, model_location=location, shutdown_timeout_seconds=shutdown)
+    plan = serving_plan(plan_models([model])[model.name])
+    return engine_arguments(served_model(model), plan, model_location=location, shutdown_timeout_seconds=shutdown)
 
 
 def _value(args: list[str], flag: str) -> str:
@@ -60,7 +63,7 @@ def test_family_flags_come_from_the_catalog():
 
 def test_small_model_streams_with_fewer_readers_and_no_distribution():
     model = _model(name="small", catalogModel="qwen3-1.7b", maxModelLen=16384, instanceType="g6.2xlarge")
-    plan = plan_models([model])["small"]
+    plan = serving_plan(plan_models([model])["small"])
     assert streamer_extra_config(plan) == {"concurrency": 16, "memory_limit": 23 * 2**30 // 4}
 
 

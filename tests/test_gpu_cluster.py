@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.catalog import GPU_AMI_ALIASES, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART
+from vllm_eks.planning.catalog import GPU_AMI_ALIASES, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART
 from preflight.render import read_stack_config, render_config
 from stack_config import StackConfigError, load_stack_config
 from rendered import resource_named, resources_of

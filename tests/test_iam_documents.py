@@ -7,8 +7,8 @@ import json
 import pytest
 from parliament import analyze_policy_string
 
-from components import iam_documents as documents
-from components import karpenter
+from vllm_eks.iam import iam_documents as documents
+from vllm_eks.cluster import karpenter
 from rendered import resources_of
 
 BUCKET_ARN = "arn:aws:s3:::vllm-weights-abc"

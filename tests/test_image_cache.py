@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from components.image_cache import cached_image
+from vllm_eks.cluster.image_cache import cached_image
 from preflight.render import read_stack_config, render_config
 from rendered import resources_of
 from stack_config import StackConfigError, load_stack_config

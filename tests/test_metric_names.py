@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from components import catalog
+from vllm_eks.planning import catalog
 from k8s_schemas import manifest
 from rendered import rendered
 

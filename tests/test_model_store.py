@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.model_sync import staging_gib
+from vllm_eks.model_store.model_sync import staging_gib
 from preflight.render import read_stack_config, render_config
 from stack_config import StackConfigError, load_stack_config
 from rendered import resource_named, resources_of
@@ -135,7 +135,7 @@ def test_lora_adapter_name_and_prefix_are_validated(adapter, expected):
 
 
 def test_the_read_role_may_read_each_adapter_prefix_and_nothing_more():
-    """The pod's fetch init container syncs adapters with the pod's own IRSA role (components/vllm_pod.py)."""
+    """The pod's fetch init container syncs adapters with the pod's own IRSA role (vllm_eks/serving/vllm_pod.py)."""
     config = copy.deepcopy(read_stack_config("prod"))
     config["vllm-eks:models"][0]["loraAdapters"] = [{"name": "sql", "s3Prefix": "loras/sql"}, {"name": "chat", "s3Prefix": "loras/chat"}]
     snapshot = render_config("prod", config)

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from components.network import kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
+from vllm_eks.network.network import kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
 from rendered import resource_named, resources_of
 
 SUBNET = "aws:ec2/subnet:Subnet"

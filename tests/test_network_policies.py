@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from components.network_policies import default_deny, router_policy, serving_namespace_policies, vllm_policy
+from vllm_eks.network.network_policies import default_deny, router_policy, serving_namespace_policies, vllm_policy
 from rendered import resource_named, resources_of
 from k8s_schemas import manifest, validate_core
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
-from components.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, PROMETHEUS_OPERATOR_VERSION
-from components.vllm_pod import pod_labels, service_spec
+from vllm_eks.planning.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, PROMETHEUS_OPERATOR_VERSION
+from vllm_eks.serving.vllm_pod import pod_labels, service_spec
 from preflight.render import read_stack_config
 from stack_config import SECTIONS, load_stack_config
 from k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom

@@ -11,11 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from components.catalog import GPU_INSTANCES, HOURS_PER_MONTH, MODELS
-from components.cost import CostError, replica_split, window_hours_per_week
-from components.sizing import kv_bytes_per_token, plan_capacity
-from components.startup_time import StartupBudgetError, check_startup_budgets
-from components.throughput import estimate_throughput, replicas_for_load
+from vllm_eks.planning.catalog import GPU_INSTANCES, HOURS_PER_MONTH, MODELS
+from vllm_eks.planning.cost import CostError, replica_split, window_hours_per_week
+from vllm_eks.planning.sizing import kv_bytes_per_token, plan_capacity
+from vllm_eks.planning.startup_time import StartupBudgetError, check_startup_budgets
+from vllm_eks.planning.throughput import estimate_throughput, replicas_for_load
 from rendered import resources_of
 from preflight.plan import build_plan
 from preflight.plan_cli import main as plan_main
@@ -131,7 +131,7 @@ def test_a_70b_model_synced_to_local_disk_over_its_300_s_budget_fails_at_config_
 
 def test_the_same_70b_model_streamed_from_s3_fits_300_s_and_a_synced_one_fits_a_larger_budget():
     """runai_streamer: 141.2 GB at the published 3.5 GiB/s (g6e.12xlarge's 100 Gbps network does not cap it)."""
-    from components.sizing import plan_models
+    from vllm_eks.planning.sizing import plan_models
 
     config = _seventy_b_config()
     streamed = load_stack_config({"models": config["vllm-eks:models"], "edge": config["vllm-eks:edge"], "observability": config["vllm-eks:observability"]})
@@ -151,7 +151,7 @@ def test_the_same_70b_model_streamed_from_s3_fits_300_s_and_a_synced_one_fits_a_
 
 def test_a_small_instance_network_caps_the_stream():
     """g6.2xlarge has "up to 10 Gbps" (1.25 GB/s), below the streamer's published 3.5 GiB/s."""
-    from components.startup_time import estimate_startup
+    from vllm_eks.planning.startup_time import estimate_startup
 
     estimate = estimate_startup(4_060_000_000, 300, "g6.2xlarge", "runai_streamer")
     assert estimate.stage("weight stream").seconds == pytest.approx(4.06e9 / 1.25e9)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.catalog import GPU_INSTANCES, MODELS
-from components.sizing import (
+from vllm_eks.planning.catalog import GPU_INSTANCES, MODELS
+from vllm_eks.planning.sizing import (
     SizingError,
     cheapest_fitting_plan,
     fit_problem,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components import catalog
+from vllm_eks.planning import catalog
 from preflight.plan import build_plan
 from preflight.render import PROJECT_DIR, read_stack_config
 
@@ -31,7 +31,7 @@ def test_render_shows_the_regions_price_or_says_it_is_missing():
         f"  on-demand price       0.978 $/h per replica (us-east-1, list prices {catalog.PRICE_SNAPSHOT_DATE})"
     )
     assert _price_line("g6.2xlarge", "eu-west-1") == (
-        "  on-demand price    missing: components/catalog.py REGION_PRICES has no g6.2xlarge price for eu-west-1"
+        "  on-demand price    missing: vllm_eks/planning/catalog.py REGION_PRICES has no g6.2xlarge price for eu-west-1"
     )
 
 
@@ -39,7 +39,7 @@ def test_render_of_a_stack_in_another_region_shows_no_us_east_1_price(tmp_path):
     config = copy.deepcopy(read_stack_config("dev")) | {"aws:region": "eu-west-1"}
     result = _preflight("render", "--stack-file", str(_stack_file(tmp_path, "eu", config)))
     assert result.returncode == 0, result.stderr
-    assert "missing: components/catalog.py REGION_PRICES has no g6.2xlarge price for eu-west-1" in result.stdout
+    assert "missing: vllm_eks/planning/catalog.py REGION_PRICES has no g6.2xlarge price for eu-west-1" in result.stdout
     assert "$/h per replica" not in result.stdout
 
 
@@ -55,7 +55,7 @@ def test_plan_prices_gpus_at_the_stack_regions_row(monkeypatch):
 
 
 def test_plan_names_a_gpu_instance_the_region_row_does_not_price(monkeypatch):
-    from components.cost import CostError
+    from vllm_eks.planning.cost import CostError
 
     us = catalog.REGION_PRICES["us-east-1"]
     monkeypatch.setitem(catalog.REGION_PRICES, "eu-west-1", dataclasses.replace(us, gpu_instance_usd_per_hour={}))

