@@ -113,6 +113,9 @@ gpu_cluster = GpuCluster(
         "region": region,
     },
 )
+# Kubernetes children reach the cluster through the components' `providers` option (inherited by every child, as a
+# provider-hosted component gets it from another language's `providers: {kubernetes: ...}`).
+on_cluster = pulumi.ResourceOptions(providers=[gpu_cluster.k8s_provider])
 model_store = ModelStore(
     "models",
     {
@@ -131,12 +134,12 @@ model_store = ModelStore(
         ],
         "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
         "oidc_issuer": gpu_cluster.oidc_issuer,
-        "k8s_provider": gpu_cluster.k8s_provider,
         "region": region,
         "hugging_face_token_secret_name": config.cluster.hugging_face_token_secret_name,
         "sync_node_selector": {SYSTEM_NODE_LABEL[0]: SYSTEM_NODE_LABEL[1]},
         "image_registry": image_cache.registry_host,
     },
+    opts=on_cluster,
 )
 
 # --- vLLM: one hardened, self-sized server per model ---------------------------------------------------------------
@@ -149,7 +152,6 @@ vllm_services = {
             "model": served_model(model),
             "plan": serving_plan(capacity_plans[model.name]),
             "namespace": model_namespaces[model.name],
-            "k8s_provider": gpu_cluster.k8s_provider,
             "read_role_arn": model_store.read_role_arns[model.name],
             "bucket_name": model_store.bucket_name,
             "region": region,
@@ -158,6 +160,7 @@ vllm_services = {
             "shutdown_timeout_seconds": config.edge.max_request_seconds,
             "image_registry": image_cache.registry_host,
         },
+        opts=on_cluster,
     )
     for model in config.models
 }
@@ -168,9 +171,9 @@ cluster_addons = ClusterAddons(
         "cluster_name": gpu_cluster.cluster_name,
         "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
         "oidc_issuer": gpu_cluster.oidc_issuer,
-        "k8s_provider": gpu_cluster.k8s_provider,
         "nodes": gpu_cluster,
     },
+    opts=on_cluster,
 )
 
 # --- metrics, alerts and dashboard ----------------------------------------------------------------------------------
@@ -178,7 +181,6 @@ alerts = config.observability.alerts
 observability = Observability(
     "observability",
     {
-        "k8s_provider": gpu_cluster.k8s_provider,
         "retention_days": config.observability.prometheus_retention_days,
         "storage_gib": config.observability.prometheus_storage_gib,
         "storage_class_name": cluster_addons.storage_class_name,
@@ -201,6 +203,7 @@ observability = Observability(
         "gpu_taint_key": "nvidia.com/gpu",
         "gpu_node_label": "karpenter.k8s.aws/instance-gpu-count",
     },
+    opts=on_cluster,
 )
 
 # --- the request path: CloudFront + WAF -> API Gateway -> VPC link -> internal ALB -> router per model -> vLLM ---------
@@ -236,12 +239,12 @@ edge = Edge(
         "system_node_selector": system_node_selector,
         "system_node_group": gpu_cluster.system_node_group,
         "router_image": cached_image(VLLM_ROUTER_IMAGE, image_cache.registry_host),
-        "k8s_provider": gpu_cluster.k8s_provider,
         "scraper_namespace": observability.namespace,
         "scraper_pod_labels": observability.prometheus_pod_labels,
         "monitoring": observability,
         "log_retention_days": config.observability.log_retention_days,
     },
+    opts=on_cluster,
 )
 
 # --- autoscaling: KEDA on queue depth (and the edge's request count to wake a model at zero) ---------------------------
@@ -249,7 +252,6 @@ scaling, working_hours = config.autoscaling, config.autoscaling.working_hours
 Autoscaling(
     "autoscaling",
     {
-        "k8s_provider": gpu_cluster.k8s_provider,
         "region": region,
         "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
         "oidc_issuer": gpu_cluster.oidc_issuer,
@@ -290,6 +292,7 @@ Autoscaling(
         ],
         "system_node_selector": system_node_selector,
     },
+    opts=on_cluster,
 )
 
 STACK_OUTPUTS = {

@@ -23,8 +23,6 @@ load) the client gets the router's prompt 503 (no `Retry-After`, see docs/reques
 working-hours cron trigger keeps the baseline warm on workdays so this is the exception, not the rule.
 """
 
-from __future__ import annotations
-
 import json
 from typing import Any, TypedDict
 
@@ -69,7 +67,6 @@ class ScaledModel(TypedDict):
 
 
 class AutoscalingArgs(TypedDict):
-    k8s_provider: k8s.Provider
     region: str
     oidc_provider_arn: pulumi.Input[str]  # GpuCluster: IRSA for the KEDA operator
     oidc_issuer: pulumi.Input[str]  # without https://
@@ -89,7 +86,7 @@ class Autoscaling(pulumi.ComponentResource):
         problems = missing_wake_up_signals(args["models"])
         if problems:
             raise pulumi.RunError("\n".join(problems))
-        k8s_child = pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"])
+        k8s_child = pulumi.ResourceOptions(parent=self)
         needs_cloudwatch = any(model["wake_up"] is not None for model in args["models"])
 
         role = self._operator_role(name, args) if needs_cloudwatch else None

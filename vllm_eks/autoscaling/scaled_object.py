@@ -16,8 +16,6 @@ What each trigger is for, and why it is built this way (FACTS.md, "Autoscaling")
   Both use the stack's scale-down window, so "a replica goes after that many calm seconds" holds at every size.
 """
 
-from __future__ import annotations
-
 import copy
 from typing import Any, TypedDict
 

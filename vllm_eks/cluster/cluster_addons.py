@@ -11,8 +11,6 @@ the dashboard and KEDA's queue-depth trigger). Volumes are encrypted with the ac
 the driver's managed policy may use without a key-policy grant; a customer key would need one.
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi
@@ -34,7 +32,6 @@ class ClusterAddonsArgs(TypedDict):
     cluster_name: pulumi.Input[str]
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
-    k8s_provider: k8s.Provider
     nodes: pulumi.Resource  # the add-ons' pods need nodes before EKS reports them ACTIVE
 
 
@@ -80,7 +77,7 @@ class ClusterAddons(pulumi.ComponentResource):
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
             reclaim_policy="Delete",
-            opts=pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"], depends_on=[addon]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[addon]),
         )
         self.storage_class_name = storage_class.metadata.apply(lambda metadata: metadata["name"])
         self.register_outputs({"storage_class_name": self.storage_class_name})

@@ -10,8 +10,6 @@
   driver and the device plugin; only the AL2023 NVIDIA AMI gets the device-plugin DaemonSet.
 """
 
-from __future__ import annotations
-
 import json
 import re
 import warnings

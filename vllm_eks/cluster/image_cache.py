@@ -5,8 +5,6 @@ Docker Hub through the NAT's one address, which anonymous limits exhaust within 
 The first pull of a tag imports it from upstream; later pulls, on every node, are served by ECR.
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi

@@ -8,8 +8,6 @@ router. docs/request-path.md explains the choice and each hop's timeout (all der
 by edge_specs.timeout_chain).
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import TypedDict
@@ -72,7 +70,6 @@ class EdgeArgs(TypedDict):
     system_node_selector: dict[str, str]
     system_node_group: pulumi.Resource  # the controller's pods run there: installed after it, removed before it
     router_image: str  # vllm-router, from the account's ECR (ImageCache)
-    k8s_provider: k8s.Provider
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
     monitoring: pulumi.Resource  # the Observability component (Prometheus operator CRDs, the scraper)
@@ -115,7 +112,6 @@ class Edge(pulumi.ComponentResource):
                     "s3_cidrs": args["s3_cidrs"],
                     "scraper_namespace": args["scraper_namespace"],
                     "scraper_pod_labels": args["scraper_pod_labels"],
-                    "k8s_provider": args["k8s_provider"],
                     "controller": controller,
                     "monitoring": args["monitoring"],
                 },
@@ -340,7 +336,7 @@ class Edge(pulumi.ComponentResource):
             timeout=HELM_RELEASE_TIMEOUT_SECONDS,
             # Its permissions outlive it on `pulumi destroy`: target-group deregistration runs to the end.
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args["k8s_provider"], depends_on=[policy, args["system_node_group"]]
+                parent=self, depends_on=[policy, args["system_node_group"]]
             ),
         )
 

@@ -11,8 +11,6 @@ NetworkPolicy admits only the ALB's subnets and the metrics scraper.
 With no ready vLLM pod (dev at zero), the router answers 503 at once; nothing is held.
 """
 
-from __future__ import annotations
-
 from typing import Any, TypedDict, cast
 
 import pulumi
@@ -185,7 +183,6 @@ class ModelRouterArgs(TypedDict):
     s3_cidrs: pulumi.Input[list[str]]  # the region's S3 prefix list: vLLM's weights come from there
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
-    k8s_provider: k8s.Provider
     controller: pulumi.Resource  # the AWS Load Balancer Controller release (TargetGroupBinding CRD, webhooks)
     monitoring: pulumi.Resource  # the Prometheus operator's stack (PodMonitor CRD)
 
@@ -195,7 +192,7 @@ class ModelRouter(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelRouterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:ModelRouter", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"])
+        child = pulumi.ResourceOptions(parent=self)
         after_controller = child.merge(pulumi.ResourceOptions(depends_on=[args["controller"]]))
         model_name = args["model_name"]
         labels = router_labels(model_name)

@@ -12,8 +12,6 @@
 - Optional model sync: a one-shot Job per model (`model_sync.py`) with its own write-only role for that prefix.
 """
 
-from __future__ import annotations
-
 import json
 from typing import NotRequired, TypedDict
 
@@ -49,7 +47,6 @@ class ModelStoreArgs(TypedDict):
     models: list[ModelAccess]
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]  # host/path, without https://
-    k8s_provider: k8s.Provider
     region: str
     hugging_face_token_secret_name: str | None
     sync_node_selector: dict[str, str]  # where the sync Jobs run (the system nodes)
@@ -164,7 +161,7 @@ class ModelStore(pulumi.ComponentResource):
 
     def _sync_jobs(self, name: str, args: ModelStoreArgs, models: list[ModelAccess], bucket: aws.s3.Bucket, key: aws.kms.Key) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        k8s_child = pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"])
+        k8s_child = pulumi.ResourceOptions(parent=self)
         secret_name = args["hugging_face_token_secret_name"]
         token_secret_arn: pulumi.Output[str | None] = pulumi.Output.from_input(None)
         if secret_name is not None:

@@ -1,8 +1,6 @@
 """Network: a VPC whose public subnets hold NAT only, whose private subnets hold every node and pod, and whose small
 load-balancer subnets hold the internal ALB alone (so "from the ALB's subnets" means the ALB, never a pod)."""
 
-from __future__ import annotations
-
 import ipaddress
 import json
 from dataclasses import dataclass

@@ -6,8 +6,6 @@ so `promtool test rules` can state the exact text it expects. Series are grouped
 namespace) and `model_name` (vLLM's served name) where the metric has it.
 """
 
-from __future__ import annotations
-
 from typing import Any, TypedDict
 
 from vllm_eks.planning.catalog import (

@@ -15,8 +15,6 @@ Logs: vLLM writes JSON lines to stdout (VllmService), with the edge's X-Request-
 container runtime keeps them and `kubectl logs` reads them. Shipping them to CloudWatch Logs is not provisioned here.
 """
 
-from __future__ import annotations
-
 import json
 from typing import TypedDict
 
@@ -63,7 +61,6 @@ class ScrapeTarget(TypedDict):
 
 
 class ObservabilityArgs(TypedDict):
-    k8s_provider: k8s.Provider
     retention_days: int
     storage_gib: int
     storage_class_name: pulumi.Input[str]  # a class the stack creates (ClusterAddons): no class is default on EKS
@@ -86,7 +83,7 @@ class Observability(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Observability", name, None, opts)
-        k8s_child = pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"])
+        k8s_child = pulumi.ResourceOptions(parent=self)
 
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",

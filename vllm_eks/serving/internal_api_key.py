@@ -5,8 +5,6 @@ internal one: every served model therefore accepts the same internal key. It is 
 secret in state), kept in Secrets Manager for the authorizer, and mounted into each vLLM pod as a file.
 """
 
-from __future__ import annotations
-
 from typing import TypedDict
 
 import pulumi

@@ -17,8 +17,6 @@ Graceful stop: preStop waits PRE_STOP_SECONDS while endpoints stop routing new r
 in-flight requests for `--shutdown-timeout` seconds; terminationGracePeriodSeconds covers both plus a margin.
 """
 
-from __future__ import annotations
-
 from typing import TypedDict, cast
 
 import pulumi
@@ -48,7 +46,6 @@ class VllmServiceArgs(TypedDict):
     model: ServedModel
     plan: ServingPlan
     namespace: str  # the model's own namespace; its read role trusts <namespace>:vllm-server only
-    k8s_provider: k8s.Provider
     read_role_arn: pulumi.Input[str]  # the model's IRSA read role (ModelStore)
     bucket_name: pulumi.Input[str]  # the weights bucket (ModelStore)
     region: str
@@ -66,7 +63,7 @@ class VllmService(pulumi.ComponentResource):
     def __init__(self, name: str, args: VllmServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:VllmService", name, None, opts)
         model, plan = args["model"], args["plan"]
-        k8s_child = pulumi.ResourceOptions(parent=self, provider=args["k8s_provider"])
+        k8s_child = pulumi.ResourceOptions(parent=self)
         labels = pod_labels(model["name"])
 
         namespace = k8s.core.v1.Namespace(
