@@ -171,7 +171,7 @@ cluster_addons = ClusterAddons(
         "cluster_name": gpu_cluster.cluster_name,
         "oidc_provider_arn": gpu_cluster.oidc_provider_arn,
         "oidc_issuer": gpu_cluster.oidc_issuer,
-        "nodes": gpu_cluster,
+        "system_node_group": gpu_cluster.system_node_group,
     },
     opts=on_cluster,
 )
@@ -241,7 +241,7 @@ edge = Edge(
         "router_image": cached_image(VLLM_ROUTER_IMAGE, image_cache.registry_host),
         "scraper_namespace": observability.namespace,
         "scraper_pod_labels": observability.prometheus_pod_labels,
-        "monitoring": observability,
+        "prometheus_operator": observability.prometheus_operator,
         "log_retention_days": config.observability.log_retention_days,
     },
     opts=on_cluster,

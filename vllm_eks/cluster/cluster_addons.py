@@ -32,7 +32,7 @@ class ClusterAddonsArgs(TypedDict):
     cluster_name: pulumi.Input[str]
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
-    nodes: pulumi.Resource  # the add-ons' pods need nodes before EKS reports them ACTIVE
+    system_node_group: aws.eks.NodeGroup  # the add-ons' pods need nodes before EKS reports them ACTIVE
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -48,7 +48,7 @@ class ClusterAddons(pulumi.ComponentResource):
             # Adopts the self-managed CoreDNS EKS installed at cluster creation.
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[args["nodes"]])),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[args["system_node_group"]])),
         )
         namespace, service_account = EBS_CSI_SERVICE_ACCOUNT
         role = aws.iam.Role(
@@ -66,7 +66,7 @@ class ClusterAddons(pulumi.ComponentResource):
             service_account_role_arn=role.arn,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[attachment, args["nodes"]])),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[attachment, args["system_node_group"]])),
         )
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-gp3",

@@ -13,7 +13,7 @@
 import json
 import re
 import warnings
-from typing import Literal, TypedDict
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -66,7 +66,7 @@ class GpuClusterArgs(TypedDict):
     admin_principal_arn: str | None
     log_retention_days: int  # control-plane logs
     system_nodes: SystemNodes
-    gpu_ami_family: Literal["bottlerocket", "al2023"]
+    gpu_ami_family: str  # "bottlerocket" or "al2023"
     gpu_node_volume_gib: int
     gpu_instance_types: list[str]  # the instance types the models need
     max_gpus: int

@@ -68,11 +68,11 @@ class EdgeArgs(TypedDict):
     oidc_issuer: pulumi.Input[str]
     node_security_group_ids: list[pulumi.Input[str]]  # security groups of the system nodes (router pods)
     system_node_selector: dict[str, str]
-    system_node_group: pulumi.Resource  # the controller's pods run there: installed after it, removed before it
+    system_node_group: aws.eks.NodeGroup  # the controller's pods run there: installed after it, removed before it
     router_image: str  # vllm-router, from the account's ECR (ImageCache)
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
-    monitoring: pulumi.Resource  # the Observability component (Prometheus operator CRDs, the scraper)
+    prometheus_operator: k8s.helm.v3.Release  # Observability's kube-prometheus-stack: the PodMonitor CRD
     log_retention_days: int
 
 
@@ -113,7 +113,7 @@ class Edge(pulumi.ComponentResource):
                     "scraper_namespace": args["scraper_namespace"],
                     "scraper_pod_labels": args["scraper_pod_labels"],
                     "controller": controller,
-                    "monitoring": args["monitoring"],
+                    "prometheus_operator": args["prometheus_operator"],
                 },
                 opts=self._child,
             )

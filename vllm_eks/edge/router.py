@@ -184,7 +184,7 @@ class ModelRouterArgs(TypedDict):
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
     controller: pulumi.Resource  # the AWS Load Balancer Controller release (TargetGroupBinding CRD, webhooks)
-    monitoring: pulumi.Resource  # the Prometheus operator's stack (PodMonitor CRD)
+    prometheus_operator: k8s.helm.v3.Release  # kube-prometheus-stack (the PodMonitor CRD)
 
 
 class ModelRouter(pulumi.ComponentResource):
@@ -291,7 +291,7 @@ class ModelRouter(pulumi.ComponentResource):
                 "selector": {"matchLabels": labels},
                 "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics"}],
             },
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[args["monitoring"]])),
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[args["prometheus_operator"]])),
         )
         self.service_name = service.metadata.apply(lambda metadata: metadata["name"])
         self.register_outputs({"service_name": self.service_name})

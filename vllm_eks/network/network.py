@@ -4,7 +4,7 @@ load-balancer subnets hold the internal ALB alone (so "from the ALB's subnets" m
 import ipaddress
 import json
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -17,7 +17,7 @@ class NetworkArgs(TypedDict):
 
     cidr: str
     availability_zone_count: int
-    nat_gateways: Literal["single", "perAz"]
+    nat_gateways: str  # "single" or "perAz"
     interface_endpoints: list[str]  # service suffixes: "ecr.api", "ecr.dkr", "sts", "logs", ...
     flow_log_retention_days: int
     cluster_name: str  # value of the karpenter.sh/discovery tag on private subnets

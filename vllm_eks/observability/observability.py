@@ -80,6 +80,7 @@ class Observability(pulumi.ComponentResource):
     namespace: pulumi.Output[str]
     prometheus_url: pulumi.Output[str]
     prometheus_pod_labels: pulumi.Output[dict[str, str]]
+    prometheus_operator: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Observability", name, None, opts)
@@ -150,6 +151,7 @@ class Observability(pulumi.ComponentResource):
             )
 
         self.namespace = namespace_name
+        self.prometheus_operator = stack
         self.prometheus_url = namespace_name.apply(
             lambda ns: f"http://{STACK_FULLNAME}-prometheus.{ns}.svc.cluster.local:{PROMETHEUS_PORT}"
         )
