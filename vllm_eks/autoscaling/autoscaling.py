@@ -51,35 +51,58 @@ class WakeUpSource(TypedDict):
     """The edge's CloudWatch metric that counts one model's requests (e.g. ALB RequestCount per target group)."""
 
     namespace: str
+    """CloudWatch namespace, e.g. AWS/ApplicationELB."""
     metric_name: str
+    """CloudWatch metric, e.g. RequestCount."""
     dimensions: dict[str, pulumi.Input[str]]
+    """The metric's dimensions, e.g. LoadBalancer and TargetGroup."""
 
 
 class ScaledModel(TypedDict):
-    model: str  # the model's config name, for resource names
+    model: str
+    """The model's config name, for resource names."""
     served_model_name: str
-    namespace: pulumi.Input[str]  # VllmService outputs
+    """The served name (vLLM's model_name label)."""
+    namespace: pulumi.Input[str]
+    """The model's namespace (VllmService output)."""
     deployment_name: pulumi.Input[str]
+    """The vLLM Deployment to scale (VllmService output)."""
     min_replicas: int
+    """Fewest replicas; 0 lets the model sleep outside working hours."""
     max_replicas: int
+    """Most replicas."""
     on_demand_replicas: int
-    wake_up: WakeUpSource | None  # required when min_replicas is 0
+    """Replicas kept on on-demand capacity during working hours."""
+    wake_up: WakeUpSource | None
+    """The edge metric that wakes the model; required when min_replicas is 0."""
 
 
 class AutoscalingArgs(TypedDict):
     region: str
-    oidc_provider_arn: pulumi.Input[str]  # GpuCluster: IRSA for the KEDA operator
-    oidc_issuer: pulumi.Input[str]  # without https://
-    prometheus_url: pulumi.Input[str]  # Observability
+    """The Region of the wake-up metrics."""
+    oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IAM OIDC provider (IRSA for the KEDA operator)."""
+    oidc_issuer: pulumi.Input[str]
+    """The OIDC issuer host/path, without https://."""
+    prometheus_url: pulumi.Input[str]
+    """Prometheus inside the cluster (Observability output)."""
     policy: ScalingPolicy
+    """Queue threshold, polling, windows and fallback shared by every model."""
     working_hours: WorkingHours | None
+    """When on-demand replicas are held; absent for always."""
     models: list[ScaledModel]
+    """One ScaledObject per model."""
     system_node_selector: dict[str, str]
+    """Node labels where KEDA's pods run (the system nodes)."""
 
 
 class Autoscaling(pulumi.ComponentResource):
+    """KEDA (Helm) and one ScaledObject per model: queue depth, working hours and a wake-up trigger for models at zero."""
+
     keda_role_arn: pulumi.Output[str | None]
+    """The KEDA operator's IRSA role (only when a model wakes from zero)."""
     scaled_object_names: pulumi.Output[dict[str, str]]
+    """Model name to its ScaledObject."""
 
     def __init__(self, name: str, args: AutoscalingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Autoscaling", name, None, opts)

@@ -42,37 +42,58 @@ _SCALE_DOWN_POLICIES = [{"type": "Pods", "value": 1, "periodSeconds": 60}]
 
 class WorkingHours(TypedDict):
     timezone: str
-    start: str  # five-field cron
+    """IANA time zone of the cron expressions."""
+    start: str
+    """Five-field cron."""
     end: str
+    """Five-field cron when working hours end."""
 
 
 class WakeUpMetric(TypedDict):
     """A CloudWatch metric that counts the model's requests while it has no pod (the edge's, never vLLM's)."""
 
-    namespace: str  # e.g. AWS/ApplicationELB
-    metric_name: str  # e.g. RequestCount
-    dimensions: dict[str, str]  # e.g. {"LoadBalancer": "app/…", "TargetGroup": "targetgroup/…"}
+    namespace: str
+    """E.g. AWS/ApplicationELB."""
+    metric_name: str
+    """E.g. RequestCount."""
+    dimensions: dict[str, str]
+    """E.g. {"LoadBalancer": "app/…", "TargetGroup": "targetgroup/…"}."""
     region: str
-    authentication_name: str  # the TriggerAuthentication that uses the KEDA operator's role
+    """The metric's Region."""
+    authentication_name: str
+    """The TriggerAuthentication that uses the KEDA operator's role."""
 
 
 class ScalingPolicy(TypedDict):
     queue_threshold_per_replica: int
+    """Waiting requests per replica that add a replica (KEDA AverageValue)."""
     polling_interval_seconds: int
+    """How often KEDA reads the queue."""
     scale_down_window_seconds: int
+    """Calm time before a replica is removed (HPA stabilization and KEDA cooldown)."""
     scale_up_window_seconds: int
+    """HPA stabilization window for adding replicas."""
     fallback_replicas: int
+    """Replicas KEDA holds while the queue metric cannot be read."""
 
 
 class ScaleTarget(TypedDict):
-    name: str  # the ScaledObject's name
+    name: str
+    """The ScaledObject's name."""
     namespace: str
+    """The Deployment's namespace."""
     deployment_name: str
-    served_model_name: str  # vLLM's model_name label
+    """The Deployment to scale."""
+    served_model_name: str
+    """The served name (vLLM's model_name label)."""
     min_replicas: int
+    """Fewest replicas."""
     max_replicas: int
+    """Most replicas."""
     on_demand_replicas: int
+    """Replicas held during working hours."""
     prometheus_url: str
+    """The Prometheus that answers the queue query."""
 
 
 def queue_depth_query(namespace: str, served_model_name: str, waiting_metric: str) -> str:

@@ -30,13 +30,20 @@ def storage_class_parameters() -> dict[str, str]:
 
 class ClusterAddonsArgs(TypedDict):
     cluster_name: pulumi.Input[str]
+    """The EKS cluster the add-ons are installed in."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IAM OIDC provider (the EBS CSI driver's IRSA role trusts it)."""
     oidc_issuer: pulumi.Input[str]
-    system_node_group: aws.eks.NodeGroup  # the add-ons' pods need nodes before EKS reports them ACTIVE
+    """The OIDC issuer host/path, without https://."""
+    system_node_group: aws.eks.NodeGroup
+    """The add-ons' pods need nodes before EKS reports them ACTIVE."""
 
 
 class ClusterAddons(pulumi.ComponentResource):
+    """Managed EKS add-ons (CoreDNS, the EBS CSI driver with IRSA) and an encrypted gp3 StorageClass."""
+
     storage_class_name: pulumi.Output[str]
+    """The encrypted gp3 StorageClass (WaitForFirstConsumer) for persistent volumes."""
 
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:ClusterAddons", name, None, opts)

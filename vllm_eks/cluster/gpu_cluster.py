@@ -45,43 +45,73 @@ SYSTEM_NODE_DATA_VOLUME_GIB = 100
 
 class SystemNodes(TypedDict):
     instance_types: list[str]
+    """Instance types of the system node group (controllers, routers, monitoring)."""
     min_size: int
+    """Fewest system nodes."""
     desired_size: int
+    """System nodes at creation."""
     max_size: int
+    """Most system nodes."""
 
 
 class GpuClusterArgs(TypedDict):
     """The cluster and the GPU capacity the configured models need."""
 
     cluster_name: str
+    """The EKS cluster's name (also Karpenter's discovery tag)."""
     version: str
+    """Kubernetes version of the control plane."""
     vpc_id: pulumi.Input[str]
+    """The VPC the cluster runs in."""
     private_subnet_ids: pulumi.Input[list[str]]
-    service_cidr: str  # Kubernetes Service range (network.kubernetes_service_cidr): NetworkPolicies name its API address
+    """Private subnets for the control plane's interfaces and every node."""
+    service_cidr: str
+    """Kubernetes Service range (network.kubernetes_service_cidr): NetworkPolicies name its API address."""
     endpoint_public_access: bool
+    """Whether the API endpoint is reachable from the internet (then only from public_access_cidrs)."""
     public_access_cidrs: list[str]
-    # Networks and security groups of whoever runs `pulumi up`: 443 to the private endpoint (cluster security group).
+    """Addresses allowed to the public endpoint when it is on."""
     deployer_cidrs: list[str]
+    """Networks and security groups of whoever runs `pulumi up`: 443 to the private endpoint (cluster security group)."""
     deployer_security_group_ids: list[str]
+    """Security groups of whoever runs `pulumi up`: 443 to the private endpoint."""
     admin_principal_arn: str | None
-    log_retention_days: int  # control-plane logs
+    """An IAM principal given cluster admin through an access entry (not the deployer, whom EKS already admits)."""
+    log_retention_days: int
+    """Control-plane logs."""
     system_nodes: SystemNodes
-    gpu_ami_family: str  # "bottlerocket" or "al2023"
+    """The managed node group for controllers and routers."""
+    gpu_ami_family: str
+    """AMI family of GPU nodes: `bottlerocket` or `al2023`."""
     gpu_node_volume_gib: int
-    gpu_instance_types: list[str]  # the instance types the models need
+    """Root volume of GPU nodes (images and the s3-sync staging)."""
+    gpu_instance_types: list[str]
+    """The instance types the models need."""
     max_gpus: int
-    on_demand_gpu_limit: int  # GPUs of the on-demand baseline (sum over models of baseline replicas x GPUs)
+    """Karpenter's GPU limit across all GPU nodes."""
+    on_demand_gpu_limit: int
+    """GPUs of the on-demand baseline (sum over models of baseline replicas x GPUs)."""
     region: str
+    """The AWS Region of the cluster."""
 
 
 class GpuCluster(pulumi.ComponentResource):
+    """A private EKS cluster with a Bottlerocket system node group and Karpenter GPU capacity (on-demand and Spot pools)."""
+
     cluster_name: pulumi.Output[str]
+    """The EKS cluster's name."""
     kubeconfig: pulumi.Output[str]
+    """A kubeconfig for the cluster (aws eks get-token)."""
     oidc_provider_arn: pulumi.Output[str]
+    """The cluster's IAM OIDC provider, for IRSA roles."""
     oidc_issuer: pulumi.Output[str]
+    """The OIDC issuer host/path, without https://."""
     node_security_group_id: pulumi.Output[str]
+    """Security group of the system nodes."""
     cluster_security_group_id: pulumi.Output[str]
-    system_node_group: aws.eks.NodeGroup  # controllers' Helm releases wait for it (and are deleted before it)
+    """The cluster security group EKS creates."""
+    system_node_group: aws.eks.NodeGroup
+    """Controllers' Helm releases wait for it (and are deleted before it)."""
 
     def __init__(self, name: str, args: GpuClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:GpuCluster", name, None, opts)

@@ -42,13 +42,18 @@ def cached_image(image: str, host: str) -> str:
 
 class ImageCacheArgs(TypedDict):
     region: str
+    """The Region of the account's ECR registry."""
     account_id: str
-    # Secrets Manager secret (name starting ecr-pullthroughcache/) with Docker Hub `username` and `accessToken`.
+    """The AWS account that owns the registry."""
     docker_hub_credentials_secret_name: str
+    """Secrets Manager secret (name starting ecr-pullthroughcache/) with Docker Hub `username` and `accessToken`."""
 
 
 class ImageCache(pulumi.ComponentResource):
-    registry_host: str  # a plain value: image references are built before any resource exists
+    """ECR pull-through cache rules, so every image is pulled through the account's registry."""
+
+    registry_host: str
+    """The account's ECR registry host (a plain value: image references are built before any resource exists)."""
 
     def __init__(self, name: str, args: ImageCacheArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:ImageCache", name, None, opts)

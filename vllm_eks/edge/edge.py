@@ -41,48 +41,79 @@ class EdgeModel(TypedDict):
     """One served model, as VllmService created it."""
 
     name: str
+    """The model's short name."""
     served_name: str
+    """The name clients send in `model`; the ALB routes on it."""
     namespace: pulumi.Input[str]
+    """The model's namespace (VllmService output)."""
     pod_labels: pulumi.Input[dict[str, str]]
+    """Labels of the model's vLLM pods (VllmService output)."""
 
 
 class EdgeArgs(TypedDict):
     edge: EdgeSettings
-    # Prefix of every explicit physical name (Lambda, log groups, REST API, usage plans, WAF metrics). Those names are
-    # unique per account and region, so two stacks there need different prefixes: the stack's cluster name.
+    """Entry, limits and consumers of the request path."""
     physical_name_prefix: str
+    """Prefix of every explicit physical name (Lambda, log groups, REST API, usage plans, WAF metrics). Those names are unique per account and region, so two stacks there need different prefixes: the stack's cluster name."""
     models: list[EdgeModel]
-    # vLLM's internal key that every served model accepts; the authorizer swaps the consumer's key for it.
+    """The served models, one router and ALB rule each."""
     internal_key_secret_arn: pulumi.Input[str]
+    """VLLM's internal key that every served model accepts; the authorizer swaps the consumer's key for it."""
     region: str
+    """The Region of the API."""
     vpc_id: pulumi.Input[str]
+    """The VPC of the internal ALB and the VPC link."""
     vpc_cidr: str
-    kubernetes_api_address: str  # the `kubernetes` Service ClusterIP the routers' discovery client dials
-    s3_cidrs: pulumi.Input[list[str]]  # the region's S3 prefix list CIDRs (vLLM reads weights there)
+    """The VPC's range."""
+    kubernetes_api_address: str
+    """The `kubernetes` Service ClusterIP the routers' discovery client dials."""
+    s3_cidrs: pulumi.Input[list[str]]
+    """The Region's S3 prefix list CIDRs (vLLM reads weights there)."""
     private_subnet_ids: pulumi.Input[list[str]]
-    # The internal ALB's own subnets, where nothing else has an address: the routers admit only these.
+    """Private subnets of the VPC link."""
     load_balancer_subnet_ids: pulumi.Input[list[str]]
+    """The internal ALB's own subnets, where nothing else has an address: the routers admit only these."""
     load_balancer_subnet_cidrs: list[str]
+    """Ranges of load_balancer_subnet_ids."""
     cluster_name: pulumi.Input[str]
+    """The EKS cluster (the AWS Load Balancer Controller's)."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IAM OIDC provider (the controller's IRSA role trusts it)."""
     oidc_issuer: pulumi.Input[str]
-    node_security_group_ids: list[pulumi.Input[str]]  # security groups of the system nodes (router pods)
+    """The OIDC issuer host/path, without https://."""
+    node_security_group_ids: list[pulumi.Input[str]]
+    """Security groups of the system nodes (router pods)."""
     system_node_selector: dict[str, str]
-    system_node_group: aws.eks.NodeGroup  # the controller's pods run there: installed after it, removed before it
-    router_image: str  # vllm-router, from the account's ECR (ImageCache)
+    """Node labels where the controller and routers run."""
+    system_node_group: aws.eks.NodeGroup
+    """The controller's pods run there: installed after it, removed before it."""
+    router_image: str
+    """Vllm-router, from the account's ECR (ImageCache)."""
     scraper_namespace: pulumi.Input[str]
+    """Namespace of the Prometheus that scrapes the routers."""
     scraper_pod_labels: pulumi.Input[dict[str, str]]
-    prometheus_operator: k8s.helm.v3.Release  # Observability's kube-prometheus-stack: the PodMonitor CRD
+    """Labels of the Prometheus pods."""
+    prometheus_operator: k8s.helm.v3.Release
+    """Observability's kube-prometheus-stack: the PodMonitor CRD."""
     log_retention_days: int
+    """Retention of the API's access logs and the authorizer's logs."""
 
 
 class Edge(pulumi.ComponentResource):
+    """The request path: CloudFront + WAF, API Gateway (authorizer, usage plans), VPC link, internal ALB, a router per model."""
+
     endpoint: pulumi.Output[str]
+    """The public HTTPS endpoint of the OpenAI-compatible API."""
     waf_acl_arn: pulumi.Output[str]
+    """The WAF web ACL in front of the API."""
     load_balancer_arn_suffix: pulumi.Output[str]
-    target_group_arn_suffixes: pulumi.Output[dict[str, str]]  # model name -> CloudWatch TargetGroup dimension
+    """The internal ALB's CloudWatch LoadBalancer dimension."""
+    target_group_arn_suffixes: pulumi.Output[dict[str, str]]
+    """Model name -> CloudWatch TargetGroup dimension."""
     consumer_key_secret_arns: pulumi.Output[dict[str, str]]
-    dns_record: pulumi.Output[str]  # what points domainName at the edge: created here, or for you to create
+    """Consumer name to the Secrets Manager secret holding its API key."""
+    dns_record: pulumi.Output[str]
+    """What points domainName at the edge: created here, or for you to create."""
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Edge", name, None, opts)

@@ -32,32 +32,53 @@ class ModelAccess(TypedDict):
     """One model's prefix and the one service account that may read it."""
 
     name: str
+    """The model's short name (a DNS label): roles and Jobs are named after it."""
     prefix: str
+    """The model's weights prefix in the bucket."""
     namespace: str
+    """The namespace of the one service account allowed to read the prefix."""
     service_account: str
+    """The one service account (IRSA) allowed to read the prefix."""
     hugging_face_id: str | None
+    """The Hugging Face repository the sync Job copies from; absent without sync."""
     sync: bool
-    sync_staging_gib: int  # staging volume of the sync Job (the checkpoint with a margin)
-    adapter_prefixes: NotRequired[list[str]]  # the model's LoRA adapters, read by the same pod role
+    """Whether a Job copies the weights from Hugging Face into the prefix."""
+    sync_staging_gib: int
+    """Staging volume of the sync Job (the checkpoint with a margin)."""
+    adapter_prefixes: NotRequired[list[str]]
+    """The model's LoRA adapters, read by the same pod role."""
 
 
 class ModelStoreArgs(TypedDict):
     """Where weights live and who may read them."""
 
     models: list[ModelAccess]
+    """One read role per model, bound to one service account."""
     oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]  # host/path, without https://
+    """The cluster's IAM OIDC provider, trusted by the read roles."""
+    oidc_issuer: pulumi.Input[str]
+    """The OIDC issuer host/path, without https://."""
     region: str
+    """The bucket's Region."""
     hugging_face_token_secret_name: str | None
-    sync_node_selector: dict[str, str]  # where the sync Jobs run (the system nodes)
-    image_registry: str  # the account's ECR registry (ImageCache) the sync Jobs pull through
+    """Secrets Manager secret with a Hugging Face token for gated models; absent for public ones."""
+    sync_node_selector: dict[str, str]
+    """Where the sync Jobs run (the system nodes)."""
+    image_registry: str
+    """The account's ECR registry (ImageCache) the sync Jobs pull through."""
 
 
 class ModelStore(pulumi.ComponentResource):
+    """The weights bucket (SSE-KMS, versioned, retained), one IRSA read role per model, optional Hugging Face sync Jobs."""
+
     bucket_name: pulumi.Output[str]
+    """The weights bucket."""
     bucket_arn: pulumi.Output[str]
+    """The weights bucket's ARN."""
     kms_key_arn: pulumi.Output[str]
+    """The KMS key that encrypts the weights."""
     read_role_arns: dict[str, pulumi.Output[str]]
+    """Model name to its IRSA read role."""
 
     def __init__(self, name: str, args: ModelStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:ModelStore", name, None, opts)

@@ -16,12 +16,19 @@ class NetworkArgs(TypedDict):
     """VPC layout for one EKS cluster."""
 
     cidr: str
+    """The VPC's IPv4 range, e.g. 10.0.0.0/16."""
     availability_zone_count: int
-    nat_gateways: str  # "single" or "perAz"
-    interface_endpoints: list[str]  # service suffixes: "ecr.api", "ecr.dkr", "sts", "logs", ...
+    """How many Availability Zones get subnets (the first ones the Region offers)."""
+    nat_gateways: str
+    """NAT gateways: `single` (one for the VPC) or `perAz` (one per Availability Zone)."""
+    interface_endpoints: list[str]
+    """Service suffixes: "ecr.api", "ecr.dkr", "sts", "logs", ..."""
     flow_log_retention_days: int
-    cluster_name: str  # value of the karpenter.sh/discovery tag on private subnets
+    """Retention of the VPC flow logs in CloudWatch Logs."""
+    cluster_name: str
+    """Value of the karpenter.sh/discovery tag on private subnets."""
     region: str
+    """The AWS Region of the VPC."""
 
 
 # AWS, "Application Load Balancers" (subnets): each subnet needs at least a /27 with 8 free addresses.
@@ -88,11 +95,17 @@ class Network(pulumi.ComponentResource):
     """VPC, subnets per AZ, NAT, an S3 gateway endpoint on every private route table, endpoints, flow logs."""
 
     vpc_id: pulumi.Output[str]
+    """The VPC's id."""
     vpc_cidr: pulumi.Output[str]
+    """The VPC's IPv4 range."""
     private_subnet_ids: pulumi.Output[list[str]]
+    """One private subnet per Availability Zone, for every node."""
     public_subnet_ids: pulumi.Output[list[str]]
+    """One public subnet per Availability Zone, for the NAT gateways."""
     load_balancer_subnet_ids: pulumi.Output[list[str]]
+    """Small private subnets that hold the internal ALB alone."""
     availability_zones: pulumi.Output[list[str]]
+    """The Availability Zones the subnets are in."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Network", name, None, opts)

@@ -25,10 +25,16 @@ _CLIENT_HANDLERS = '/v1/.*'
 
 
 class AlertThresholds(TypedDict):
+    """Thresholds of the four serving alerts."""
+
     ttft_p95_seconds: float
+    """Time to first token, 95th percentile, that fires the latency alert."""
     kv_cache_usage_ratio: float
+    """KV-cache usage that fires the saturation alert."""
     requests_waiting: int
+    """Waiting requests that fire the queue alert."""
     error_ratio: float
+    """Share of 5xx answers that fires the error alert."""
 
 
 def rule_groups(thresholds: AlertThresholds, serving_namespaces: list[str]) -> list[dict[str, Any]]:

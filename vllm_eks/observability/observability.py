@@ -56,31 +56,53 @@ class ScrapeTarget(TypedDict):
     """One model's vLLM pods (VllmService outputs)."""
 
     model: str
+    """The model's short name."""
     namespace: pulumi.Input[str]
+    """The model's namespace."""
     pod_labels: pulumi.Input[dict[str, str]]
+    """Labels of the model's vLLM pods."""
 
 
 class ObservabilityArgs(TypedDict):
     retention_days: int
+    """Prometheus retention."""
     storage_gib: int
-    storage_class_name: pulumi.Input[str]  # a class the stack creates (ClusterAddons): no class is default on EKS
-    alert_sns_topic_arn: str | None  # Alertmanager's receiver; None only where the config waives it
+    """Prometheus volume size."""
+    storage_class_name: pulumi.Input[str]
+    """A class the stack creates (ClusterAddons): no class is default on EKS."""
+    alert_sns_topic_arn: str | None
+    """Alertmanager's receiver; None only where the config waives it."""
     oidc_provider_arn: pulumi.Input[str]
+    """The cluster's IAM OIDC provider (Alertmanager's SNS role trusts it)."""
     oidc_issuer: pulumi.Input[str]
+    """The OIDC issuer host/path, without https://."""
     region: str
+    """The Region of the SNS topic."""
     grafana: bool
+    """Whether Grafana (with the vLLM dashboard) is installed."""
     alerts: AlertThresholds
+    """Thresholds of the four serving alerts."""
     scrape_targets: list[ScrapeTarget]
-    system_node_selector: dict[str, str]  # controllers and monitoring run on the system node group
-    gpu_taint_key: str  # GPU nodes are tainted <key>=…:NoSchedule
-    gpu_node_label: str  # a label key only GPU nodes carry
+    """The vLLM pods to scrape, one entry per model."""
+    system_node_selector: dict[str, str]
+    """Controllers and monitoring run on the system node group."""
+    gpu_taint_key: str
+    """GPU nodes are tainted <key>=…:NoSchedule."""
+    gpu_node_label: str
+    """A label key only GPU nodes carry."""
 
 
 class Observability(pulumi.ComponentResource):
+    """kube-prometheus-stack, the DCGM exporter, PodMonitors, the serving alerts and the Grafana dashboard."""
+
     namespace: pulumi.Output[str]
+    """The monitoring namespace."""
     prometheus_url: pulumi.Output[str]
+    """Prometheus inside the cluster (KEDA queries it)."""
     prometheus_pod_labels: pulumi.Output[dict[str, str]]
+    """Labels of the Prometheus pods (NetworkPolicies admit them)."""
     prometheus_operator: k8s.helm.v3.Release
+    """The kube-prometheus-stack release: resources using its CRDs wait for it."""
 
     def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:Observability", name, None, opts)

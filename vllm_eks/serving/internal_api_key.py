@@ -13,12 +13,17 @@ import pulumi_random as random
 
 
 class InternalApiKeyArgs(TypedDict):
-    secret_name: str  # Secrets Manager name, e.g. vllm-eks-prod/vllm/api-key
+    secret_name: str
+    """Secrets Manager name, e.g. vllm-eks-prod/vllm/api-key."""
 
 
 class InternalApiKey(pulumi.ComponentResource):
-    value: pulumi.Output[str]  # secret
+    """vLLM's internal API key: random, kept in Secrets Manager, the only key the edge presents."""
+
+    value: pulumi.Output[str]
+    """The key (a secret output)."""
     secret_arn: pulumi.Output[str]
+    """The Secrets Manager secret holding the key."""
 
     def __init__(self, name: str, args: InternalApiKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:InternalApiKey", name, None, opts)

@@ -44,21 +44,36 @@ class VllmServiceArgs(TypedDict):
     """One configured model, its capacity plan, and where its weights and cluster are."""
 
     model: ServedModel
+    """The model and how vLLM serves it."""
     plan: ServingPlan
-    namespace: str  # the model's own namespace; its read role trusts <namespace>:vllm-server only
-    read_role_arn: pulumi.Input[str]  # the model's IRSA read role (ModelStore)
-    bucket_name: pulumi.Input[str]  # the weights bucket (ModelStore)
+    """The capacity planner's result for the model (vllm_eks.planning.serving_plan)."""
+    namespace: str
+    """The model's own namespace; its read role trusts <namespace>:vllm-server only."""
+    read_role_arn: pulumi.Input[str]
+    """The model's IRSA read role (ModelStore)."""
+    bucket_name: pulumi.Input[str]
+    """The weights bucket (ModelStore)."""
     region: str
-    api_key: pulumi.Input[str]  # the stack's internal key (InternalApiKey), mounted as a file, never in env or argv
-    shutdown_timeout_seconds: int  # vLLM's drain of in-flight requests: the longest request the edge allows
-    image_registry: str  # the account's ECR registry (ImageCache): every image is pulled through it
+    """The Region of the weights bucket."""
+    api_key: pulumi.Input[str]
+    """The stack's internal key (InternalApiKey), mounted as a file, never in env or argv."""
+    shutdown_timeout_seconds: int
+    """VLLM's drain of in-flight requests: the longest request the edge allows."""
+    image_registry: str
+    """The account's ECR registry (ImageCache): every image is pulled through it."""
 
 
 class VllmService(pulumi.ComponentResource):
+    """One model served by vLLM: namespace, IRSA service account, sized Deployment, Service and PodDisruptionBudget."""
+
     namespace: pulumi.Output[str]
+    """The model's namespace."""
     service_name: pulumi.Output[str]
+    """The ClusterIP Service in front of the vLLM pods (port 8000)."""
     deployment_name: pulumi.Output[str]
+    """The vLLM Deployment (the autoscaler's target)."""
     pod_labels: pulumi.Output[dict[str, str]]
+    """Labels of the vLLM pods (routers and scrapers select them)."""
 
     def __init__(self, name: str, args: VllmServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:VllmService", name, None, opts)
