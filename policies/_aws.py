@@ -31,6 +31,12 @@ NODE_SUBNET_CONFIG = {
 }
 
 
+def cluster_outside_stack(view: StackView) -> bool:
+    """The stack deploys onto an EKS cluster it does not create (neither pulumi-eks' component nor the AWS resource):
+    the cluster's StorageClasses, NodePools and VPC are another program's, and policies here cannot see them."""
+    return not view.of_type(EKS_COMPONENT) and not view.of_type(EKS_CLUSTER)
+
+
 def tags_of(props: Mapping) -> dict:
     tags = props.get("tags")
     return dict(tags) if isinstance(tags, Mapping) else {}

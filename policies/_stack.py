@@ -115,12 +115,17 @@ class Findings:
     def __init__(self) -> None:
         self.violations: list[tuple[str, Optional[str]]] = []
         self.unknown: list[str] = []
+        self.outside: list[str] = []
 
     def fail(self, message: str, urn: Optional[str] = None) -> None:
         self.violations.append((message, urn))
 
     def cannot_judge(self, where: str) -> None:
         self.unknown.append(where)
+
+    def outside_stack(self, what: str) -> None:
+        """What the policy would judge lives outside this stack (a program on an existing cluster or VPC)."""
+        self.outside.append(what)
 
 
 def describe(resource: Any) -> str:
@@ -171,6 +176,8 @@ def _validator(evaluate, config_schema: PolicyConfigSchema, subject: str):
             report_violation(message, urn)
         if not findings.violations and findings.unknown:
             args.not_applicable("unknown during preview: " + ", ".join(sorted(set(findings.unknown))))
+        elif not findings.violations and findings.outside:
+            args.not_applicable("not in this stack, judge it where it is created: " + ", ".join(sorted(set(findings.outside))))
 
     return validate
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from _aws import MODEL_BUCKET_CONFIG, model_buckets
+from _aws import MODEL_BUCKET_CONFIG, cluster_outside_stack, model_buckets
 from _kubernetes import namespace_of, object_name, same_namespace, undecided_vllm_deployments, vllm_deployments
 from _stack import ADVISORY, StackView, stack_policy
 from _values import as_list, contains_unknown, get, is_unknown
@@ -116,6 +116,9 @@ def _check_on_demand_pool(view: StackView, config, findings, args):
     if unknown:
         findings.cannot_judge("NodePool requirements")
         return
+    if cluster_outside_stack(view) and not view.of_type(NODE_POOL):
+        findings.outside_stack("the existing cluster's Karpenter NodePools")
+        return
     findings.fail("No Karpenter NodePool offers on-demand GPU capacity (requirements karpenter.sh/capacity-type In "
                   "[on-demand] plus an nvidia.com/gpu taint or GPU instance requirements); when spot GPUs run out, "
                   "models cannot start.")
@@ -131,6 +134,9 @@ gpu_on_demand_pool = stack_policy(
 
 def _check_s3_endpoint(view: StackView, config, findings, args):
     if not view.of_type(VPC) and not model_buckets(view, config):
+        return
+    if not view.of_type(VPC):
+        findings.outside_stack("the existing VPC's endpoints")
         return
     unknown = False
     for endpoint in view.of_type(VPC_ENDPOINT):

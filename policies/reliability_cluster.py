@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from _aws import cluster_outside_stack
 from _kubernetes import container_label, namespace_of, pod_labels, same_namespace, selector_matches
 from _router import ROUTER_CONFIG, router_workloads
 from _stack import MANDATORY, StackView, describe, stack_policy
@@ -147,6 +148,8 @@ def _check_claims_name_a_class(view: StackView, config, findings, args):
                 findings.fail(f"{describe(resource)} {where} names no storageClassName: no class is default on EKS "
                               "(1.30 and later), so the claim stays Pending. Name a StorageClass the stack creates"
                               f"{' (' + ', '.join(sorted(classes)) + ')' if classes else ''}.", resource.urn)
+            elif name not in classes and cluster_outside_stack(view):
+                findings.outside_stack(f"StorageClass {name!r} of the existing cluster ({describe(resource)} {where})")
             elif name not in classes:
                 findings.fail(f"{describe(resource)} {where} names storageClassName {name!r}, which the stack does not "
                               f"create (it creates: {', '.join(sorted(classes)) or 'none'}); the claim would stay "

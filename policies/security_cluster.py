@@ -112,6 +112,9 @@ def _subnet_ids_of(props: Mapping) -> list:
     return ids + as_list(get(props, "vpcConfig", "subnetIds"))
 
 
+EXTERNAL_SUBNETS = "external"
+
+
 def _load_balancer_only_cidrs(view: StackView, config: Mapping) -> Any:
     """CIDRs of subnets that hold a load balancer and no node, cluster or pod: the only sources a router may admit."""
     subnets = view.of_type(SUBNET)
@@ -126,6 +129,8 @@ def _load_balancer_only_cidrs(view: StackView, config: Mapping) -> Any:
         value = view.p(balancer).get("subnets")
         if contains_unknown(value) and not view.resolve(balancer, "subnets", subnets):
             return value
+        if as_list(value) and not view.resolve(balancer, "subnets", subnets):
+            return EXTERNAL_SUBNETS  # subnets of an existing VPC, given by id: their CIDRs are not in this stack
         for subnet in view.resolve(balancer, "subnets", subnets):
             cidr = view.p(subnet).get("cidrBlock")
             if is_unknown(cidr):
@@ -213,7 +218,13 @@ def _check_router_fenced(view: StackView, config, findings, args):
                     continue
                 peers = as_list(get(rule, "from"))
                 problems = ["every source (no `from`)"] if not peers else \
-                    [p for p in (_peer_problem(peer, allowed) for peer in peers) if p]
+                    [p for p in (_peer_problem(peer, [] if allowed == EXTERNAL_SUBNETS else allowed) for peer in peers) if p]
+                if allowed == EXTERNAL_SUBNETS:
+                    # An ipBlock may well be the existing VPC's load-balancer subnet: judge it where that VPC is made.
+                    for problem in [p for p in problems if p.startswith("ipBlock")]:
+                        findings.outside_stack(f"{describe(policy)} ingress[{index}] {problem.split(' (')[0]} "
+                                               "against the existing VPC's load-balancer subnets")
+                    problems = [p for p in problems if not p.startswith("ipBlock")]
                 for problem in problems:
                     findings.fail(f"{describe(policy)} ingress[{index}] admits {problem} to the router's serving port "
                                   f"of {describe(deployment)}, which also serves its unauthenticated admin routes; "

@@ -33,6 +33,12 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROJECT = "vllm-eks"
 
 
+def project_name(project_dir: Path) -> str:
+    """The `name:` of the program's Pulumi.yaml (the project, which scopes its config keys and URNs)."""
+    path = project_dir / "Pulumi.yaml"
+    return str((yaml.safe_load(path.read_text()) or {}).get("name", PROJECT)) if path.exists() else PROJECT
+
+
 def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
     return project_dir / f"Pulumi.{stack}.yaml"
 
@@ -81,13 +87,14 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
     from preflight.mocks import AwsLikeMocks, RecordingMonitor
 
     region = str(config.get("aws:region", "us-east-1"))
+    project = project_name(project_dir)
     mocks = AwsLikeMocks(region, preview=preview)
     monitor = RecordingMonitor(mocks)
     # Pulumi's own Settings declares these as untyped properties (its source carries `type: ignore` there too).
     pulumi.runtime.settings.SETTINGS.rpc_manager.clear()  # type: ignore[attr-defined]
     pulumi.runtime.settings.SETTINGS.outputs.clear()  # type: ignore[attr-defined]
     pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi_mocks.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     )
@@ -110,7 +117,7 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
         "preview": preview,
         "resources": resources,
         "engineResources": engine_resources(stack, config, resources, monitor.registrations, resolved_outputs,
-                                            preview=preview),
+                                            preview=preview, project=project),
         "outputs": resolved_outputs,
     }
 
@@ -173,7 +180,7 @@ def _resource_entry(record: dict[str, Any], registered_outputs: dict[str, Any]) 
 
 def engine_resources(stack: str, config: dict[str, Any], resources: list[dict[str, Any]],
                      registrations: list[dict[str, Any]], stack_outputs: dict[str, Any], *,
-                     preview: bool) -> list[dict[str, Any]]:
+                     preview: bool, project: str = PROJECT) -> list[dict[str, Any]]:
     """What the engine registers itself and analyses beside the program's resources: the Stack (its outputs are the
     exports) and one default provider per package and version a resource uses without an explicit provider
     (pkg/resource/deploy/default_providers.go: type `pulumi:providers:<pkg>`, name `default_<major>_<minor>_<patch>`,
@@ -181,9 +188,9 @@ def engine_resources(stack: str, config: dict[str, Any], resources: list[dict[st
     is set to the default provider's reference, as the engine records it; its id is unknown on a first preview."""
     from pulumi.runtime import rpc
 
-    prefix = f"urn:pulumi:{stack}::{PROJECT}::"
-    stack_entry = {"urn": f"{prefix}pulumi:pulumi:Stack::{PROJECT}-{stack}", "type": "pulumi:pulumi:Stack",
-                   "name": f"{PROJECT}-{stack}", "parent": None, "custom": False, "remote": False, "props": {},
+    prefix = f"urn:pulumi:{stack}::{project}::"
+    stack_entry = {"urn": f"{prefix}pulumi:pulumi:Stack::{project}-{stack}", "type": "pulumi:pulumi:Stack",
+                   "name": f"{project}-{stack}", "parent": None, "custom": False, "remote": False, "props": {},
                    "options": {"protect": False, "provider": None, "dependsOn": []}, "propertyDependencies": {},
                    "outputs": stack_outputs}
     providers: dict[str, dict[str, Any]] = {}
