@@ -70,3 +70,11 @@ def test_examples_of_types_as_a_consumer_sees_them(schema):
     edge = schema["resources"][f"{PACKAGE}:index:Edge"]["inputProperties"]
     assert edge["systemNodeGroup"]["$ref"].endswith("/schema.json#/resources/aws:eks%2FnodeGroup:NodeGroup")
     assert "k8sProvider" not in edge  # Kubernetes children get the provider from the `providers` resource option
+
+
+def test_readme_component_table_is_generated_from_the_schema(schema):
+    from provider_schema import README, TABLE_BEGIN, TABLE_END, component_table
+
+    readme = README.read_text()
+    section = readme[readme.index(TABLE_BEGIN): readme.index(TABLE_END) + len(TABLE_END)]
+    assert section == component_table(schema), "run `.venv/bin/python tests/provider_schema.py --write`"

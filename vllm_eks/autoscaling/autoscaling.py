@@ -97,7 +97,7 @@ class AutoscalingArgs(TypedDict):
 
 
 class Autoscaling(pulumi.ComponentResource):
-    """KEDA (Helm) and one ScaledObject per model: queue depth, working hours and a wake-up trigger for models at zero."""
+    """KEDA (Helm), a ScaledObject per model, the working-hours cron and the wake-up trigger."""
 
     keda_role_arn: pulumi.Output[str | None]
     """The KEDA operator's IRSA role (only when a model wakes from zero)."""

@@ -40,7 +40,9 @@ class ClusterAddonsArgs(TypedDict):
 
 
 class ClusterAddons(pulumi.ComponentResource):
-    """Managed EKS add-ons (CoreDNS, the EBS CSI driver with IRSA) and an encrypted gp3 StorageClass."""
+    """Managed EKS add-ons: CoreDNS, the EBS CSI driver (IRSA) and the encrypted gp3 `WaitForFirstConsumer` StorageClass
+    Prometheus claims.
+    """
 
     storage_class_name: pulumi.Output[str]
     """The encrypted gp3 StorageClass (WaitForFirstConsumer) for persistent volumes."""

@@ -96,7 +96,11 @@ class GpuClusterArgs(TypedDict):
 
 
 class GpuCluster(pulumi.ComponentResource):
-    """A private EKS cluster with a Bottlerocket system node group and Karpenter GPU capacity (on-demand and Spot pools)."""
+    """Private EKS (`pulumi_eks.Cluster`: API auth mode, access entries, OIDC, KMS envelope encryption, all five log types,
+    no default node group, VPC CNI NetworkPolicy enforcement, an explicit Service range), Bottlerocket system node
+    group, Karpenter (Helm, IRSA, SQS interruption queue + EventBridge rules), `EC2NodeClass` (Bottlerocket NVIDIA,
+    IMDSv2, encrypted gp3), `gpu-on-demand` and `gpu-spot` NodePools.
+    """
 
     cluster_name: pulumi.Output[str]
     """The EKS cluster's name."""

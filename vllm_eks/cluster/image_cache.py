@@ -50,7 +50,9 @@ class ImageCacheArgs(TypedDict):
 
 
 class ImageCache(pulumi.ComponentResource):
-    """ECR pull-through cache rules, so every image is pulled through the account's registry."""
+    """ECR pull-through cache rules (Docker Hub with its credentials secret, ECR Public): every image the stack renders is
+    pulled from the account's registry, `IfNotPresent`.
+    """
 
     registry_host: str
     """The account's ECR registry host (a plain value: image references are built before any resource exists)."""

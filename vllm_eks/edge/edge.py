@@ -100,7 +100,9 @@ class EdgeArgs(TypedDict):
 
 
 class Edge(pulumi.ComponentResource):
-    """The request path: CloudFront + WAF, API Gateway (authorizer, usage plans), VPC link, internal ALB, a router per model."""
+    """CloudFront + WAF, API Gateway REST + authorizer + usage plans, VPC link, internal ALB, AWS Load Balancer Controller,
+    a router per model, NetworkPolicies.
+    """
 
     endpoint: pulumi.Output[str]
     """The public HTTPS endpoint of the OpenAI-compatible API."""

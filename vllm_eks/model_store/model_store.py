@@ -69,7 +69,10 @@ class ModelStoreArgs(TypedDict):
 
 
 class ModelStore(pulumi.ComponentResource):
-    """The weights bucket (SSE-KMS, versioned, retained), one IRSA read role per model, optional Hugging Face sync Jobs."""
+    """Weights bucket (SSE-KMS, versioning, public access blocked, TLS-only, retained on destroy), one IRSA read role per
+    model (one service account; the model's prefix and its LoRA adapters' prefixes), optional Hugging Face sync Job
+    with a write-only role.
+    """
 
     bucket_name: pulumi.Output[str]
     """The weights bucket."""

@@ -92,7 +92,10 @@ def flow_log_write_policy(log_group_arn: str) -> dict:
 
 
 class Network(pulumi.ComponentResource):
-    """VPC, subnets per AZ, NAT, an S3 gateway endpoint on every private route table, endpoints, flow logs."""
+    """VPC, public subnets for NAT, private subnets for every node (`internal-elb` and `karpenter.sh/discovery` tags),
+    small load-balancer subnets that hold the internal ALB alone, NAT per AZ or single, S3 gateway endpoint on every
+    private route table, interface endpoints, flow logs.
+    """
 
     vpc_id: pulumi.Output[str]
     """The VPC's id."""

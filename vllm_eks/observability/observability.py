@@ -93,7 +93,9 @@ class ObservabilityArgs(TypedDict):
 
 
 class Observability(pulumi.ComponentResource):
-    """kube-prometheus-stack, the DCGM exporter, PodMonitors, the serving alerts and the Grafana dashboard."""
+    """kube-prometheus-stack (no scrapes of the control plane EKS hides; Alertmanager to the SNS topic in
+    `observability.alerting`), DCGM exporter, PodMonitors, the four alerts, the Grafana dashboard.
+    """
 
     namespace: pulumi.Output[str]
     """The monitoring namespace."""

@@ -18,7 +18,7 @@ class InternalApiKeyArgs(TypedDict):
 
 
 class InternalApiKey(pulumi.ComponentResource):
-    """vLLM's internal API key: random, kept in Secrets Manager, the only key the edge presents."""
+    """vLLM's internal key (random → Secrets Manager), the only key the edge ever presents."""
 
     value: pulumi.Output[str]
     """The key (a secret output)."""

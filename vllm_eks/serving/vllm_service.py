@@ -64,7 +64,9 @@ class VllmServiceArgs(TypedDict):
 
 
 class VllmService(pulumi.ComponentResource):
-    """One model served by vLLM: namespace, IRSA service account, sized Deployment, Service and PodDisruptionBudget."""
+    """Per model: namespace (Pod Security `restricted`), service account, Deployment sized by the capacity planner,
+    Service, PDB, the key mounted as a file.
+    """
 
     namespace: pulumi.Output[str]
     """The model's namespace."""
