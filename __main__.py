@@ -9,7 +9,8 @@ from vllm_eks.planning.catalog import VLLM_ROUTER_IMAGE
 from vllm_eks.cluster.cluster_addons import ClusterAddons
 from vllm_eks.planning.catalog import ALB_CLOUDWATCH_NAMESPACE, ALB_REQUEST_COUNT_METRIC
 from vllm_eks.edge.edge import Edge
-from vllm_eks.cluster.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster, is_same_principal
+from vllm_eks.cluster.gpu_cluster import SYSTEM_NODE_LABEL, GpuCluster
+from vllm_eks.iam.principals import is_same_principal
 from vllm_eks.cluster.image_cache import ImageCache, cached_image
 from vllm_eks.serving.internal_api_key import InternalApiKey
 from vllm_eks.cluster.karpenter import on_demand_gpus

@@ -137,7 +137,7 @@ def test_karpenter_listens_to_every_interruption_source(stack, request):
 ])
 def test_same_principal_across_iam_and_sts_arns(principal, caller, same):
     """IAM user guide, "IAM identifiers": a role session is arn:aws:sts::<account>:assumed-role/<name>/<session>."""
-    from vllm_eks.cluster.gpu_cluster import is_same_principal
+    from vllm_eks.iam.principals import is_same_principal
 
     assert is_same_principal(principal, caller) is same
 

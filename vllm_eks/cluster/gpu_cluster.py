@@ -11,7 +11,6 @@
 """
 
 import json
-import re
 import warnings
 from typing import TypedDict
 
@@ -27,7 +26,8 @@ with warnings.catch_warnings():
     import pulumi_eks as eks
 
 from vllm_eks.cluster import karpenter
-from vllm_eks.planning.catalog import HELM_RELEASE_TIMEOUT_SECONDS, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart
+from vllm_eks.cluster.kubernetes_resources import custom_resource, helm_release
+from vllm_eks.planning.catalog import KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART
 from vllm_eks.iam.iam_documents import interruption_queue_policy, service_trust_policy
 from vllm_eks.iam.irsa import irsa_trust_json
 
@@ -338,7 +338,7 @@ class GpuCluster(pulumi.ComponentResource):
         )
         # The controller runs on the system nodes and, until its finalizers have terminated every GPU node it made,
         # needs its permissions, its nodes' access entry and its queue: created before it, deleted after it.
-        release = _helm_release(
+        release = helm_release(
             f"{name}-karpenter",
             KARPENTER_CHART,
             karpenter.KARPENTER_NAMESPACE,
@@ -352,33 +352,13 @@ class GpuCluster(pulumi.ComponentResource):
         node_class = karpenter.ec2_node_class(
             args["cluster_name"], node_role.name, args["gpu_ami_family"], args["gpu_node_volume_gib"]
         )
-        _custom_resource(f"{name}-gpu-node-class", node_class, after_chart)
+        custom_resource(f"{name}-gpu-node-class", node_class, after_chart)
         spot_gpus = max(args["max_gpus"] - args["on_demand_gpu_limit"], 0)
         for pool, gpu_limit in ((karpenter.ON_DEMAND_POOL, args["on_demand_gpu_limit"]), (karpenter.SPOT_POOL, spot_gpus)):
-            _custom_resource(f"{name}-{pool}", karpenter.node_pool(pool, args["gpu_instance_types"], gpu_limit), after_chart)
+            custom_resource(f"{name}-{pool}", karpenter.node_pool(pool, args["gpu_instance_types"], gpu_limit), after_chart)
         if args["gpu_ami_family"] == "al2023":
-            _helm_release(f"{name}-nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN_CHART, "kube-system", device_plugin_values(), k8s_child)
+            helm_release(f"{name}-nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN_CHART, "kube-system", karpenter.device_plugin_values(), k8s_child)
         return release
-
-
-def device_plugin_values() -> dict:
-    """Only on Karpenter's GPU nodes (their taint tolerated); never on Bottlerocket, whose NVIDIA variant runs its own."""
-    return {
-        "affinity": {
-            "nodeAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": "karpenter.sh/nodepool", "operator": "In", "values": [karpenter.ON_DEMAND_POOL, karpenter.SPOT_POOL]}
-                            ]
-                        }
-                    ]
-                }
-            }
-        },
-        "tolerations": [{**karpenter.GPU_TAINT, "operator": "Equal"}],
-    }
 
 
 def _node_role(resource_name: str, child: pulumi.ResourceOptions) -> aws.iam.Role:
@@ -410,42 +390,3 @@ def _system_launch_template(name: str, child: pulumi.ResourceOptions) -> aws.eks
         opts=child,
     )
     return {"id": template.id, "version": template.latest_version.apply(lambda version: str(int(version)))}
-
-
-def is_same_principal(principal_arn: str, caller_arn: str) -> bool:
-    """True when an IAM role/user ARN names the caller. STS reports a role session as
-    arn:aws:sts::<account>:assumed-role/<role name>/<session> (IAM user guide, "IAM identifiers"), without the role's
-    path, so a role is matched by account and name."""
-    principal = re.fullmatch(r"arn:(aws[a-z-]*):iam::(\d{12}):(role|user)/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)", principal_arn)
-    if principal is None:
-        return False
-    partition, account, kind, name = principal.groups()
-    session = re.fullmatch(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+", caller_arn)
-    if session is not None:
-        return kind == "role" and session.groups() == (partition, account, name)
-    caller = re.fullmatch(r"arn:(aws[a-z-]*):iam::(\d{12}):(role|user)/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)", caller_arn)
-    return caller is not None and caller.groups() == (partition, account, kind, name)
-
-
-def _helm_release(resource_name: str, chart: HelmChart, namespace: str, values: dict, opts) -> k8s.helm.v3.Release:
-    oci = chart.repository.startswith("oci://")
-    return k8s.helm.v3.Release(
-        resource_name,
-        name=chart.chart,
-        chart=f"{chart.repository}/{chart.chart}" if oci else chart.chart,
-        version=chart.version,
-        repository_opts=None if oci else {"repo": chart.repository},
-        namespace=namespace,
-        values=values,
-        atomic=True,
-        # Explicit: the pods wait for system nodes that may still be joining on a first deploy (Helm's 300 s
-        # default is too short for a node group and its images).
-        timeout=HELM_RELEASE_TIMEOUT_SECONDS,
-        opts=opts,
-    )
-
-
-def _custom_resource(resource_name: str, obj: dict, opts) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        resource_name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"], spec=obj["spec"], opts=opts
-    )

@@ -307,3 +307,23 @@ def controller_policy(
         {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Resource": instance_profiles, "Action": "iam:GetInstanceProfile"},
     ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def device_plugin_values() -> dict:
+    """Only on Karpenter's GPU nodes (their taint tolerated); never on Bottlerocket, whose NVIDIA variant runs its own."""
+    return {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": "sh/nodepool", "operator": "In", "values": [ON_DEMAND_POOL, SPOT_POOL]}
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+        "tolerations": [{**GPU_TAINT, "operator": "Equal"}],
+    }

@@ -9,30 +9,26 @@ by edge_specs.timeout_chain).
 """
 
 import json
-from pathlib import Path
 from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from vllm_eks.edge import edge_specs as specs
 from vllm_eks.planning.catalog import (
-    AUTHORIZER_LAMBDA_RUNTIME,
     AWS_LOAD_BALANCER_CONTROLLER_CHART,
     HELM_RELEASE_TIMEOUT_SECONDS,
     VLLM_ROUTER_LIVENESS_PATH,
 )
 from vllm_eks.edge.edge_api import build_rest_api
 from vllm_eks.edge.edge_cdn import distribution, domain_record, web_acl
-from vllm_eks.iam.iam_documents import service_trust_policy
+from vllm_eks.edge.edge_keys import authorizer_function, consumer_keys, origin_verify_secret
 from vllm_eks.iam.irsa import irsa_trust_json
 from vllm_eks.edge.load_balancer_controller import controller_policy
 from vllm_eks.edge.router import ROUTER_NAME, ModelRouter
 from vllm_eks.edge.settings import EdgeSettings
 
-AUTHORIZER_SOURCE = Path(__file__).resolve().parent / "authorizer"
 CONTROLLER_NAMESPACE = "kube-system"
 CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 
@@ -151,8 +147,10 @@ class Edge(pulumi.ComponentResource):
                 opts=self._child,
             )
 
-        origin_secret = self._origin_verify_secret() if config["cloudfront"] else None
-        authorizer_function = self._authorizer_function(args, origin_secret)
+        origin = origin_verify_secret(name, self._child) if config["cloudfront"] else None
+        origin_secret = origin[0] if origin else None
+        authorizer = authorizer_function(name, self._prefix, self._child, args["internal_key_secret_arn"],
+                                         args["log_retention_days"], origin[1] if origin else None)
         api, stage = build_rest_api(
             self,
             name,
@@ -163,7 +161,7 @@ class Edge(pulumi.ComponentResource):
                 "listener": listener,
                 "vpc_link_subnet_ids": args["private_subnet_ids"],
                 "vpc_link_security_group_id": self._vpc_link_group.id,
-                "authorizer_function": authorizer_function,
+                "authorizer_function": authorizer,
                 "origin_verify": origin_secret is not None,
                 "timeouts": self._timeouts,
                 "log_retention_days": args["log_retention_days"],
@@ -171,7 +169,7 @@ class Edge(pulumi.ComponentResource):
                 "manage_api_gateway_account": config["manage_api_gateway_account"],
             },
         )
-        self.consumer_key_secret_arns = self._consumers(config, api, stage)
+        self.consumer_key_secret_arns = consumer_keys(name, self._prefix, self._child, config, api, stage)
 
         scope = "CLOUDFRONT" if config["cloudfront"] else "REGIONAL"
         acl = web_acl(self, name, self._prefix, config, scope)
@@ -372,107 +370,3 @@ class Edge(pulumi.ComponentResource):
                 parent=self, depends_on=[policy, args["system_node_group"]]
             ),
         )
-
-    # --- Lambda REQUEST authorizer --------------------------------------------------------------------------------
-
-    def _origin_verify_secret(self) -> random.RandomPassword:
-        """The header value CloudFront adds and the authorizer requires (kept in Secrets Manager)."""
-        name, child = self._name, self._child
-        value = random.RandomPassword(f"{name}-origin-verify", length=48, special=False, opts=child)
-        secret = aws.secretsmanager.Secret(
-            f"{name}-origin-verify",
-            description="CloudFront -> API Gateway origin-verify header value (read by the authorizer)",
-            recovery_window_in_days=7,
-            opts=child,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{name}-origin-verify", secret_id=secret.id, secret_string=value.result, opts=child
-        )
-        self._origin_secret_arn = secret.arn
-        return value
-
-    def _authorizer_function(self, args: EdgeArgs, origin_secret) -> aws.lambda_.Function:
-        name, child = self._name, self._child
-        readable = [args["internal_key_secret_arn"]] + ([self._origin_secret_arn] if origin_secret else [])
-        role = aws.iam.Role(
-            f"{name}-authorizer",
-            assume_role_policy=json.dumps(service_trust_policy("lambda.amazonaws.com")),
-            opts=child,
-        )
-        function_name = f"{self._prefix}-authorizer"
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-authorizer", name=f"/aws/lambda/{function_name}", retention_in_days=args["log_retention_days"], opts=child
-        )
-        aws.iam.RolePolicy(
-            f"{name}-authorizer",
-            role=role.id,
-            policy=pulumi.Output.all(log_group.arn, *readable).apply(
-                lambda values: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                "Resource": f"{values[0]}:*",
-                            },
-                            {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": list(values[1:])},
-                        ],
-                    }
-                )
-            ),
-            opts=child,
-        )
-        environment = {"INTERNAL_KEY_SECRET_ARN": args["internal_key_secret_arn"]}
-        if origin_secret:
-            environment["ORIGIN_VERIFY_SECRET_ARN"] = self._origin_secret_arn
-        return aws.lambda_.Function(
-            f"{name}-authorizer",
-            name=function_name,
-            runtime=AUTHORIZER_LAMBDA_RUNTIME,
-            handler="handler.handler",
-            code=pulumi.FileArchive(str(AUTHORIZER_SOURCE)),
-            role=role.arn,
-            timeout=5,
-            memory_size=256,
-            environment={"variables": environment},
-            logging_config={"log_format": "Text", "log_group": log_group.name},
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[log_group])),
-        )
-
-    # --- API Gateway REST ---------------------------------------------------------------------------------------
-
-    def _consumers(self, config: EdgeSettings, api, stage) -> pulumi.Output[dict[str, str]]:
-        """One key, secret and usage plan per consumer; bumping keyVersion replaces the key (rotation)."""
-        name, child = self._name, self._child
-        secret_arns = {}
-        for consumer in config["consumers"]:
-            prefix = f"{name}-consumer-{consumer['name']}"
-            physical = f"{self._prefix}-consumer-{consumer['name']}"
-            key_value = random.RandomPassword(
-                prefix, length=48, special=False, keepers={"keyVersion": str(consumer["key_version"])}, opts=child
-            )
-            secret = aws.secretsmanager.Secret(
-                prefix,
-                description=f"API key of consumer {consumer['name']} (Authorization: Bearer <key>)",
-                recovery_window_in_days=7,
-                opts=child,
-            )
-            aws.secretsmanager.SecretVersion(prefix, secret_id=secret.id, secret_string=key_value.result, opts=child)
-            key = aws.apigateway.ApiKey(
-                prefix, name=f"{physical}-v{consumer['key_version']}", value=key_value.result, enabled=True, opts=child
-            )
-            monthly_quota = consumer.get("monthly_quota")
-            plan = aws.apigateway.UsagePlan(
-                prefix,
-                name=physical,
-                api_stages=[{"api_id": api.id, "stage": stage.stage_name}],
-                throttle_settings={"rate_limit": consumer["requests_per_second"], "burst_limit": consumer["burst"]},
-                quota_settings=(
-                    {"limit": monthly_quota, "period": "MONTH"} if monthly_quota is not None else None
-                ),
-                opts=child,
-            )
-            aws.apigateway.UsagePlanKey(prefix, key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id, opts=child)
-            secret_arns[consumer["name"]] = secret.arn
-        return pulumi.Output.all(**secret_arns)
