@@ -24,5 +24,5 @@ def test_the_program_imports_pulumi_eks_without_it():
 
 
 def test_the_stack_uses_no_pulumi_eks_node_group():
-    source = (PROJECT_DIR / "components" / "gpu_cluster.py").read_text()
+    source = (PROJECT_DIR / "vllm_eks" / "cluster" / "gpu_cluster.py").read_text()
     assert "eks.NodeGroup(" not in source.replace("aws.eks.NodeGroup(", "") and "eks.NodeGroupV2(" not in source
