@@ -109,6 +109,7 @@ gpu_cluster = GpuCluster(
             for model in config.models
         ),
         "region": region,
+        "node_image_import_policy": image_cache.node_import_policy,
     },
 )
 model_store = ModelStore(

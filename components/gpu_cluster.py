@@ -74,6 +74,7 @@ class GpuClusterArgs(TypedDict):
     max_gpus: int
     on_demand_gpu_limit: int  # GPUs of the on-demand baseline (sum over models of baseline replicas x GPUs)
     region: str
+    node_image_import_policy: pulumi.Input[str]  # ImageCache.node_import_policy: first pulls through the cache rules
 
 
 class GpuCluster(pulumi.ComponentResource):
@@ -141,7 +142,7 @@ class GpuCluster(pulumi.ComponentResource):
         if args["admin_principal_arn"]:
             self._admin_access(name, cluster_name, args["admin_principal_arn"], after_cluster)
 
-        system_role = _node_role(f"{name}-system-node-role", child)
+        system_role = _node_role(f"{name}-system-node-role", args["node_image_import_policy"], child)
         # A plain EKS managed node group (EKS creates its access entry): the inputs are all visible to tests and
         # policies, unlike pulumi_eks's remote ManagedNodeGroup component.
         self.system_node_group = aws.eks.NodeGroup(
@@ -245,7 +246,7 @@ class GpuCluster(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         child = pulumi.ResourceOptions(parent=self)
-        node_role = _node_role(f"{name}-karpenter-node-role", child)
+        node_role = _node_role(f"{name}-karpenter-node-role", args["node_image_import_policy"], child)
         # Nodes Karpenter launches join through this entry (EC2_LINUX also covers Bottlerocket).
         node_access = aws.eks.AccessEntry(
             f"{name}-karpenter-node-access",
@@ -349,13 +350,15 @@ def device_plugin_values() -> dict:
     }
 
 
-def _node_role(resource_name: str, child: pulumi.ResourceOptions) -> aws.iam.Role:
-    return aws.iam.Role(
+def _node_role(resource_name: str, image_import_policy: pulumi.Input[str], child: pulumi.ResourceOptions) -> aws.iam.Role:
+    role = aws.iam.Role(
         resource_name,
         assume_role_policy=json.dumps(service_trust_policy("ec2.amazonaws.com")),
         managed_policy_arns=[f"arn:aws:iam::aws:policy/{policy}" for policy in NODE_MANAGED_POLICIES],
         opts=child,
     )
+    aws.iam.RolePolicy(f"{resource_name}-image-import", role=role.id, policy=image_import_policy, opts=child)
+    return role
 
 
 def _system_launch_template(name: str, child: pulumi.ResourceOptions) -> aws.eks.NodeGroupLaunchTemplateArgsDict:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+import json
+
 import pulumi
 import pulumi_aws as aws
 
 from components.catalog import PULL_THROUGH_UPSTREAMS
+from components.iam_documents import pull_through_import_policy
 
 
 def registry_host(account_id: str, region: str) -> str:
@@ -51,6 +54,8 @@ class ImageCacheArgs(TypedDict):
 
 class ImageCache(pulumi.ComponentResource):
     registry_host: str  # a plain value: image references are built before any resource exists
+    # The policy every node role needs to import images through these rules on their first pull.
+    node_import_policy: pulumi.Output[str]
 
     def __init__(self, name: str, args: ImageCacheArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:ImageCache", name, None, opts)
@@ -70,4 +75,9 @@ class ImageCache(pulumi.ComponentResource):
                 opts=child,
             )
         self.registry_host = registry_host(args["account_id"], args["region"])
-        self.register_outputs({})
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        prefixes = sorted(prefix for prefix, _, _ in PULL_THROUGH_UPSTREAMS.values())
+        self.node_import_policy = partition.apply(
+            lambda value: json.dumps(pull_through_import_policy(value, args["region"], args["account_id"], prefixes))
+        )
+        self.register_outputs({"node_import_policy": self.node_import_policy})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -73,3 +74,26 @@ def test_docker_hub_credentials_secret_must_carry_the_ecr_prefix():
     sections["cluster"] = {**sections.get("cluster", {}), "dockerHubCredentialsSecretName": "docker-hub"}
     with pytest.raises(StackConfigError, match="cluster.dockerHubCredentialsSecretName: got 'docker-hub'"):
         load_stack_config(sections)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_node_role_may_import_through_the_cache_rules_and_nothing_else(stack, request):
+    """Amazon ECR User Guide, "IAM permissions required to sync an upstream registry with an Amazon ECR private
+    registry": the principal that pulls needs `ecr:BatchImportUpstreamImage`, and `ecr:CreateRepository` while the
+    cached repository does not exist (every image's first pull). AmazonEC2ContainerRegistryPullOnly, the nodes'
+    managed policy, only pulls (AWS Managed Policy reference). Both node roles pull: system nodes (router, controllers)
+    and Karpenter's GPU nodes (vLLM)."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    node_roles = {"cluster-system-node-role", "cluster-karpenter-node-role"}
+    policies = {
+        resource["name"]: json.loads(resource["props"]["policy"])
+        for resource in resources_of(snapshot, "aws:iam/rolePolicy:RolePolicy")
+        if resource["name"].endswith("-image-import")
+    }
+    assert set(policies) == {f"{role}-image-import" for role in node_roles}
+    for document in policies.values():
+        (statement,) = document["Statement"]
+        assert statement["Action"] == ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+        assert statement["Resource"] == [
+            f"arn:aws:ecr:us-east-1:123456789012:repository/{prefix}/*" for prefix in ("docker-hub", "ecr-public")
+        ]
