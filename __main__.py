@@ -66,6 +66,7 @@ image_cache = ImageCache(
         "region": region,
         "account_id": caller.account_id,
         "docker_hub_credentials_secret_name": config.cluster.docker_hub_credentials_secret_name,
+        "github_credentials_secret_name": config.cluster.github_credentials_secret_name,
     },
 )
 
@@ -110,6 +111,7 @@ gpu_cluster = GpuCluster(
         ),
         "region": region,
         "node_image_import_policy": image_cache.node_import_policy,
+        "image_registry": image_cache.registry_host,
     },
 )
 model_store = ModelStore(
@@ -199,6 +201,7 @@ observability = Observability(
         "system_node_selector": system_node_selector,
         "gpu_taint_key": "nvidia.com/gpu",
         "gpu_node_label": "karpenter.k8s.aws/instance-gpu-count",
+        "image_registry": image_cache.registry_host,
     },
 )
 
@@ -235,6 +238,7 @@ edge = Edge(
         "system_node_selector": system_node_selector,
         "system_node_group": gpu_cluster.system_node_group,
         "router_image": cached_image(VLLM_ROUTER_IMAGE, image_cache.registry_host),
+        "image_registry": image_cache.registry_host,
         "k8s_provider": gpu_cluster.k8s_provider,
         "scraper_namespace": observability.namespace,
         "scraper_pod_labels": observability.prometheus_pod_labels,
@@ -288,6 +292,7 @@ Autoscaling(
             for model in config.models
         ],
         "system_node_selector": system_node_selector,
+        "image_registry": image_cache.registry_host,
     },
 )
 

@@ -29,6 +29,7 @@ from components.catalog import (
 from components.edge_api import build_rest_api
 from components.edge_cdn import distribution, domain_record, web_acl
 from components.iam_documents import service_trust_policy
+from components.image_cache import with_chart_images
 from components.irsa import irsa_trust_json
 from components.load_balancer_controller import controller_policy
 from components.router import ROUTER_NAME, ModelRouter
@@ -72,6 +73,7 @@ class EdgeArgs(TypedDict):
     system_node_selector: dict[str, str]
     system_node_group: pulumi.Resource  # the controller's pods run there: installed after it, removed before it
     router_image: str  # vllm-router, from the account's ECR (ImageCache)
+    image_registry: str  # the account's ECR registry (ImageCache): the controller chart's image is pulled through it
     k8s_provider: k8s.Provider
     scraper_namespace: pulumi.Input[str]
     scraper_pod_labels: pulumi.Input[dict[str, str]]
@@ -318,7 +320,7 @@ class Edge(pulumi.ComponentResource):
             version=AWS_LOAD_BALANCER_CONTROLLER_CHART.version,
             repository_opts={"repo": AWS_LOAD_BALANCER_CONTROLLER_CHART.repository},
             namespace=CONTROLLER_NAMESPACE,
-            values={
+            values=with_chart_images({
                 "clusterName": args["cluster_name"],
                 "region": args["region"],
                 "vpcId": args["vpc_id"],
@@ -335,7 +337,7 @@ class Edge(pulumi.ComponentResource):
                 # Its pod webhook fails closed in every readiness-gate namespace: only router pods need the gate, so
                 # only they go through it, and a controller outage never blocks a vLLM pod (scale-up) there.
                 "objectSelector": {"matchLabels": {"app.kubernetes.io/name": ROUTER_NAME}},
-            },
+            }, AWS_LOAD_BALANCER_CONTROLLER_CHART, args["image_registry"]),
             # Explicit, like every release here: Helm's 300 s default is short for nodes still joining.
             timeout=HELM_RELEASE_TIMEOUT_SECONDS,
             # Its permissions outlive it on `pulumi destroy`: target-group deregistration runs to the end.

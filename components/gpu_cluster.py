@@ -31,6 +31,7 @@ with warnings.catch_warnings():
 from components import karpenter
 from components.catalog import HELM_RELEASE_TIMEOUT_SECONDS, KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART, HelmChart
 from components.iam_documents import interruption_queue_policy, service_trust_policy
+from components.image_cache import with_chart_images
 from components.irsa import irsa_trust_json
 
 CONTROL_PLANE_LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -75,6 +76,7 @@ class GpuClusterArgs(TypedDict):
     on_demand_gpu_limit: int  # GPUs of the on-demand baseline (sum over models of baseline replicas x GPUs)
     region: str
     node_image_import_policy: pulumi.Input[str]  # ImageCache.node_import_policy: first pulls through the cache rules
+    image_registry: str  # the account's ECR registry (ImageCache): the Karpenter chart's image is pulled through it
 
 
 class GpuCluster(pulumi.ComponentResource):
@@ -311,7 +313,11 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-karpenter",
             KARPENTER_CHART,
             karpenter.KARPENTER_NAMESPACE,
-            karpenter.helm_values(args["cluster_name"], queue.name, controller_role.arn, SYSTEM_NODE_LABEL),
+            with_chart_images(
+                karpenter.helm_values(args["cluster_name"], queue.name, controller_role.arn, SYSTEM_NODE_LABEL),
+                KARPENTER_CHART,
+                args["image_registry"],
+            ),
             k8s_child.merge(pulumi.ResourceOptions(
                 depends_on=[self.system_node_group, controller_policy, node_access, queue_policy]
             )),

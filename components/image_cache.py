@@ -7,14 +7,14 @@ The first pull of a tag imports it from upstream; later pulls, on every node, ar
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import json
 
 import pulumi
 import pulumi_aws as aws
 
-from components.catalog import PULL_THROUGH_UPSTREAMS
+from components.catalog import PULL_THROUGH_UPSTREAMS, HelmChart
 from components.iam_documents import pull_through_import_policy
 
 
@@ -45,11 +45,42 @@ def cached_image(image: str, host: str) -> str:
     return f"{host}/{PULL_THROUGH_UPSTREAMS[registry][0]}/{path}"
 
 
+def chart_image_values(chart: HelmChart, host: str) -> dict[str, Any]:
+    """Helm values that make every image of `chart` (catalog `HelmChart.images`) pull through the cache rules."""
+    values: dict[str, Any] = {}
+    for image in chart.images:
+        cached = cached_image(image.upstream, host)
+        if image.split:
+            _, _, repository = image.upstream.partition("/")
+            override = {"registry": cached.removesuffix(f"/{repository}")}
+        else:
+            override = {"repository": cached}
+        *parents, leaf = image.path
+        node = values
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = override
+    return values
+
+
+def with_chart_images(values: dict[str, Any], chart: HelmChart, host: str) -> dict[str, Any]:
+    """`values` with the chart's image registries pointed at the cache (a deep merge; other keys untouched)."""
+    return _deep_merge(values, chart_image_values(chart, host))
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
+    return merged
+
+
 class ImageCacheArgs(TypedDict):
     region: str
     account_id: str
-    # Secrets Manager secret (name starting ecr-pullthroughcache/) with Docker Hub `username` and `accessToken`.
+    # Secrets Manager secrets (names starting ecr-pullthroughcache/) with the upstream's `username` and `accessToken`.
     docker_hub_credentials_secret_name: str
+    github_credentials_secret_name: str  # a GitHub token with read:packages (KEDA and the certgen Job are on ghcr.io)
 
 
 class ImageCache(pulumi.ComponentResource):
@@ -60,11 +91,15 @@ class ImageCache(pulumi.ComponentResource):
     def __init__(self, name: str, args: ImageCacheArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:ImageCache", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        for registry, (prefix, upstream, needs_credentials) in sorted(PULL_THROUGH_UPSTREAMS.items()):
+        secret_names = {
+            "docker_hub": args["docker_hub_credentials_secret_name"],
+            "github": args["github_credentials_secret_name"],
+        }
+        for registry, (prefix, upstream, credentials) in sorted(PULL_THROUGH_UPSTREAMS.items()):
             credential_arn = None
-            if needs_credentials:
+            if credentials:
                 secret = aws.secretsmanager.get_secret_output(
-                    name=args["docker_hub_credentials_secret_name"], opts=pulumi.InvokeOutputOptions(parent=self)
+                    name=secret_names[credentials], opts=pulumi.InvokeOutputOptions(parent=self)
                 )
                 credential_arn = secret.arn
             aws.ecr.PullThroughCacheRule(

@@ -28,6 +28,7 @@ import pulumi_random as random
 from components.alert_rules import AlertThresholds, rule_groups
 from components.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, HelmChart
 from components.dashboard import dashboard
+from components.image_cache import with_chart_images
 from components.irsa import irsa_trust_json
 
 MONITORING_NAMESPACE = "monitoring"
@@ -77,6 +78,7 @@ class ObservabilityArgs(TypedDict):
     system_node_selector: dict[str, str]  # controllers and monitoring run on the system node group
     gpu_taint_key: str  # GPU nodes are tainted <key>=…:NoSchedule
     gpu_node_label: str  # a label key only GPU nodes carry
+    image_registry: str  # the account's ECR registry (ImageCache): the chart's images are pulled through it
 
 
 class Observability(pulumi.ComponentResource):
@@ -105,7 +107,9 @@ class Observability(pulumi.ComponentResource):
             namespace=namespace_name,
             **_chart(KUBE_PROMETHEUS_STACK_CHART),
             values=pulumi.Output.all(args["storage_class_name"], alertmanager_role_arn).apply(
-                lambda values: stack_values(args, values[0], values[1])
+                lambda values: with_chart_images(
+                    stack_values(args, values[0], values[1]), KUBE_PROMETHEUS_STACK_CHART, args["image_registry"]
+                )
             ),
             opts=in_namespace.merge(pulumi.ResourceOptions(depends_on=[grafana_secret] if grafana_secret else [])),
         )
