@@ -69,6 +69,7 @@ image_cache = ImageCache(
         "region": region,
         "account_id": caller.account_id,
         "docker_hub_credentials_secret_name": config.cluster.docker_hub_credentials_secret_name,
+        "github_credentials_secret_name": config.cluster.github_credentials_secret_name,
     },
 )
 
@@ -112,6 +113,8 @@ gpu_cluster = GpuCluster(
             for model in config.models
         ),
         "region": region,
+        "node_image_import_policy": image_cache.node_import_policy,
+        "image_registry": image_cache.registry_host,
     },
 )
 # Kubernetes children reach the cluster through the components' `providers` option (inherited by every child, as a
@@ -203,6 +206,7 @@ observability = Observability(
         "system_node_selector": system_node_selector,
         "gpu_taint_key": "nvidia.com/gpu",
         "gpu_node_label": "karpenter.k8s.aws/instance-gpu-count",
+        "image_registry": image_cache.registry_host,
     },
     opts=on_cluster,
 )
@@ -240,6 +244,7 @@ edge = Edge(
         "system_node_selector": system_node_selector,
         "system_node_group": gpu_cluster.system_node_group,
         "router_image": cached_image(VLLM_ROUTER_IMAGE, image_cache.registry_host),
+        "image_registry": image_cache.registry_host,
         "scraper_namespace": observability.namespace,
         "scraper_pod_labels": observability.prometheus_pod_labels,
         "prometheus_operator": observability.prometheus_operator,
@@ -292,6 +297,7 @@ Autoscaling(
             for model in config.models
         ],
         "system_node_selector": system_node_selector,
+        "image_registry": image_cache.registry_host,
     },
     opts=on_cluster,
 )

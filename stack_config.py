@@ -91,6 +91,9 @@ class SystemNodesConfig(_Schema):
         return value
 
 
+_PULL_THROUGH_SECRET_NAME = r"^ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]{1,491}$"
+
+
 class ClusterConfig(_Schema):
     version: Literal[EKS_SUPPORTED_VERSIONS] = EKS_SUPPORTED_VERSIONS[2]  # type: ignore[valid-type]
     endpoint_public_access: bool = False
@@ -108,11 +111,12 @@ class ClusterConfig(_Schema):
     # A Secrets Manager secret (created outside the stack) holding the Hugging Face token for gated models;
     # only the model sync Jobs may read it. Never the token itself: config and state must not hold it.
     hugging_face_token_secret_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$")
-    # ECR pull-through cache credentials for Docker Hub (AWS requires the ecr-pullthroughcache/ prefix); create the
-    # secret (`username`, `accessToken`) before the first deploy.
+    # ECR pull-through cache credentials for Docker Hub and GitHub Container Registry (AWS requires the
+    # ecr-pullthroughcache/ prefix); create each secret (`username`, `accessToken`) before the first deploy.
     docker_hub_credentials_secret_name: str = Field(
-        default="ecr-pullthroughcache/docker-hub", pattern=r"^ecr-pullthroughcache/[A-Za-z0-9/_+=.@-]{1,491}$"
+        default="ecr-pullthroughcache/docker-hub", pattern=_PULL_THROUGH_SECRET_NAME
     )
+    github_credentials_secret_name: str = Field(default="ecr-pullthroughcache/github", pattern=_PULL_THROUGH_SECRET_NAME)
 
     @field_validator("public_access_cidrs")
     @classmethod

@@ -121,7 +121,16 @@ def stack_needs(stack: str, raw_config: dict[str, Any]) -> StackNeeds:
         else None,
         domain_name=edge.domain_name,
         certificate_arn=edge.certificate_arn if edge.cloudfront else None,
-        read_secrets=tuple(name for name in [cluster.hugging_face_token_secret_name] if name),
+        # The pull-through cache rules' credentials (ImageCache looks them up) and the gated models' token.
+        read_secrets=tuple(
+            name
+            for name in [
+                cluster.docker_hub_credentials_secret_name,
+                cluster.github_credentials_secret_name,
+                cluster.hugging_face_token_secret_name,
+            ]
+            if name
+        ),
         created_secrets=(f"{cluster_name}/vllm/api-key",),
         admin_principal_arn=cluster.admin_principal_arn,
         endpoint_public_access=cluster.endpoint_public_access,

@@ -19,6 +19,12 @@ class Assumption:
 
 ASSUMPTIONS = (
     Assumption(
+        "VPC Flow Logs sends aws:SourceAccount and aws:SourceArn (its flow log's ARN) when it assumes the delivery "
+        "role, so a trust policy may pin both against the confused deputy problem",
+        "IAM role for publishing flow logs to CloudWatch Logs",
+        ("test_network.py",),
+    ),
+    Assumption(
         "A REST API private integration (VPC link) sends the stage in front of the path: stage `live` reaches the "
         "ALB as /live/v1/...",
         "Private integrations for REST APIs",

@@ -46,6 +46,8 @@ def test_fresh_account_lists_every_first_deploy_blocker_with_its_fix(aws, capsys
         "certificate",  # the stack file's example ARN does not exist
         "spot-role",  # the burst pool uses Spot
         "endpoint-access",  # private-only endpoint on a VPC this deploy creates
+        "secret ecr-pullthroughcache/docker-hub",  # the pull-through cache rules' credentials
+        "secret ecr-pullthroughcache/github",
     ])
     assert all(fix for fix in blockers.values())
     assert {f.check: f.status for f in findings}["elastic-ips"] == "ok"  # 3 NAT gateways within the default 5
@@ -55,7 +57,10 @@ def test_fresh_account_lists_every_first_deploy_blocker_with_its_fix(aws, capsys
 def _prepare(domain: str) -> str:
     """The account after following the fresh account's fixes (quotas are raised in the Stubber's answers)."""
     boto3.client("iam").create_service_linked_role(AWSServiceName="spot.amazonaws.com")
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="vllm-eks/hf-token", SecretString="hf_x")
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    secrets.create_secret(Name="vllm-eks/hf-token", SecretString="hf_x")
+    for upstream in ("docker-hub", "github"):
+        secrets.create_secret(Name=f"ecr-pullthroughcache/{upstream}", SecretString='{"username": "u", "accessToken": "t"}')
     return import_certificate(domain)
 
 

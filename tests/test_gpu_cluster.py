@@ -74,8 +74,14 @@ def test_node_roles_have_no_s3_access(prod_snapshot):
             "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
             "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
         ]
-    role_policies = {r["props"]["role"] for r in resources_of(prod_snapshot, "aws:iam/rolePolicy:RolePolicy")}
-    assert not any("node-role" in str(role) for role in role_policies)
+    node_role_policies = [
+        json.loads(r["props"]["policy"])
+        for r in resources_of(prod_snapshot, "aws:iam/rolePolicy:RolePolicy")
+        if "node-role" in str(r["props"]["role"])
+    ]
+    assert len(node_role_policies) == 2  # the image-import policy of each (tests/test_image_cache.py)
+    actions = [action for document in node_role_policies for statement in document["Statement"] for action in statement["Action"]]
+    assert not any(action.startswith("s3:") for action in actions)
 
 
 def test_system_nodes_bottlerocket_on_demand_private_imdsv2(prod_snapshot):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
-from vllm_eks.cluster.image_cache import cached_image
+from vllm_eks.planning.catalog import AWS_LOAD_BALANCER_CONTROLLER_CHART, KARPENTER_CHART, KEDA_CHART, KUBE_PROMETHEUS_STACK_CHART
+from vllm_eks.cluster.image_cache import cached_image, chart_image_values
 from preflight.render import read_stack_config, render_config
 from rendered import resources_of
 from stack_config import StackConfigError, load_stack_config
@@ -29,8 +31,10 @@ def test_cached_image_paths(upstream, cached):
 
 
 def test_an_image_from_a_registry_without_a_rule_is_refused():
-    with pytest.raises(ValueError, match="registry quay.io has no pull-through cache rule"):
-        cached_image("quay.io/prometheus/prometheus:v3.0.0", HOST)
+    """nvcr.io is not among the upstreams ECR pull-through cache supports (Amazon ECR User Guide, "Sync an upstream
+    registry with an Amazon ECR private registry")."""
+    with pytest.raises(ValueError, match="registry nvcr.io has no pull-through cache rule"):
+        cached_image("nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless", HOST)
 
 
 def _containers(snapshot):
@@ -64,12 +68,92 @@ def test_every_rendered_image_comes_from_the_account_registry_if_not_present(sta
     assert rules["docker-hub"]["credentialArn"].startswith(
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-")
     assert rules["ecr-public"]["upstreamRegistryUrl"] == "public.ecr.aws" and "credentialArn" not in rules["ecr-public"]
+    assert rules["github"]["upstreamRegistryUrl"] == "ghcr.io"
+    assert rules["github"]["credentialArn"].startswith(
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/github-")
+    for prefix, upstream in (("quay", "quay.io"), ("kubernetes", "registry.k8s.io")):
+        assert rules[prefix]["upstreamRegistryUrl"] == upstream and "credentialArn" not in rules[prefix]
 
 
-def test_docker_hub_credentials_secret_must_carry_the_ecr_prefix():
+@pytest.mark.parametrize("key", ["dockerHubCredentialsSecretName", "githubCredentialsSecretName"])
+def test_pull_through_credentials_secrets_must_carry_the_ecr_prefix(key):
     """AWS, "Storing your upstream repository credentials in an AWS Secrets Manager secret": the secret's name must
     start with ecr-pullthroughcache/."""
     sections = {key.split(":", 1)[1]: value for key, value in read_stack_config("prod").items() if key.startswith("vllm-eks:")}
-    sections["cluster"] = {**sections.get("cluster", {}), "dockerHubCredentialsSecretName": "docker-hub"}
-    with pytest.raises(StackConfigError, match="cluster.dockerHubCredentialsSecretName: got 'docker-hub'"):
+    sections["cluster"] = {**sections.get("cluster", {}), key: "docker-hub"}
+    with pytest.raises(StackConfigError, match=f"cluster.{key}: got 'docker-hub'"):
         load_stack_config(sections)
+    sections["cluster"][key] = "ecr-pullthroughcache/team-hub"
+    load_stack_config(sections)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_node_role_may_import_through_the_cache_rules_and_nothing_else(stack, request):
+    """Amazon ECR User Guide, "IAM permissions required to sync an upstream registry with an Amazon ECR private
+    registry": the principal that pulls needs `ecr:BatchImportUpstreamImage`, and `ecr:CreateRepository` while the
+    cached repository does not exist (every image's first pull). AmazonEC2ContainerRegistryPullOnly, the nodes'
+    managed policy, only pulls (AWS Managed Policy reference). Both node roles pull: system nodes (router, controllers)
+    and Karpenter's GPU nodes (vLLM)."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    node_roles = {"cluster-system-node-role", "cluster-karpenter-node-role"}
+    policies = {
+        resource["name"]: json.loads(resource["props"]["policy"])
+        for resource in resources_of(snapshot, "aws:iam/rolePolicy:RolePolicy")
+        if resource["name"].endswith("-image-import")
+    }
+    assert set(policies) == {f"{role}-image-import" for role in node_roles}
+    for document in policies.values():
+        (statement,) = document["Statement"]
+        assert statement["Action"] == ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+        assert statement["Resource"] == [
+            f"arn:aws:ecr:us-east-1:123456789012:repository/{prefix}/*"
+            for prefix in ("docker-hub", "ecr-public", "github", "kubernetes", "quay")
+        ]
+
+
+def test_chart_image_values_point_each_chart_image_at_its_cache_rule():
+    """Chart defaults as their values.yaml gives them (vllm_eks/planning/catalog.py names each file): Karpenter and the Load
+    Balancer Controller take the whole reference in `repository` (tag and digest stay the chart's); KEDA and
+    kube-prometheus-stack join `registry` and `repository`, so only the registry moves to <host>/<rule prefix>."""
+    assert chart_image_values(KARPENTER_CHART, HOST) == {
+        "controller": {"image": {"repository": f"{HOST}/ecr-public/karpenter/controller"}}
+    }
+    assert chart_image_values(AWS_LOAD_BALANCER_CONTROLLER_CHART, HOST) == {
+        "image": {"repository": f"{HOST}/ecr-public/eks/aws-load-balancer-controller"}
+    }
+    assert chart_image_values(KEDA_CHART, HOST) == {
+        "image": {part: {"registry": f"{HOST}/github"} for part in ("keda", "metricsApiServer", "webhooks")}
+    }
+    stack = chart_image_values(KUBE_PROMETHEUS_STACK_CHART, HOST)
+    assert stack["kube-state-metrics"] == {"image": {"registry": f"{HOST}/kubernetes"}}
+    assert stack["grafana"] == {"image": {"registry": f"{HOST}/docker-hub"}, "sidecar": {"image": {"registry": f"{HOST}/quay"}}}
+    assert stack["prometheusOperator"]["admissionWebhooks"] == {"patch": {"image": {"registry": f"{HOST}/github"}}}
+
+
+def _at(values: dict, path: tuple[str, ...]) -> dict:
+    for key in path:
+        values = values[key]
+    return values
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot"])
+def test_every_chart_image_is_pulled_through_the_account_registry(stack, request):
+    """Every image a Helm release runs is redirected to the account's registry; only NVIDIA's charts are not, because
+    ECR pull-through cache has no rule for nvcr.io (Amazon ECR User Guide, "Sync an upstream registry with an Amazon
+    ECR private registry", supported upstream registries)."""
+    snapshot = request.getfixturevalue(stack)
+    charts = {chart.chart: chart for chart in (KARPENTER_CHART, AWS_LOAD_BALANCER_CONTROLLER_CHART, KEDA_CHART, KUBE_PROMETHEUS_STACK_CHART)}
+    releases = resources_of(snapshot, "kubernetes:helm.sh/v3:Release")
+    redirected = set()
+    for release in releases:
+        chart_name = release["props"]["chart"].rsplit("/", 1)[-1]
+        if chart_name in {"dcgm-exporter", "nvidia-device-plugin"}:
+            continue
+        redirected.add(chart_name)
+        for image in charts[chart_name].images:
+            override = _at(release["props"]["values"], image.path)
+            reference = override["registry"] if image.split else override["repository"]
+            assert reference.startswith(f"{HOST}/"), (chart_name, image.path, reference)
+    assert redirected == set(charts)
+    keda = next(r for r in releases if r["props"]["chart"] == "keda")
+    assert keda["props"]["values"]["image"]["pullPolicy"] == "IfNotPresent"  # the chart's default is Always

@@ -1,10 +1,12 @@
 """Network: AZs, subnet layout, public IPs, NAT count and the S3 gateway endpoint, as rendered."""
 
 import ipaddress
+import json
 
 import pytest
 
 from vllm_eks.network.network import kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
+from preflight.mocks import ACCOUNT_ID
 from rendered import resource_named, resources_of
 
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -126,3 +128,16 @@ def test_service_range_never_overlaps_the_vpc(vpc, expected):
     Service takes the range's first address (Kubernetes, "Service ClusterIP allocation")."""
     assert kubernetes_service_cidr(vpc) == expected
     assert kubernetes_api_service_address(expected) == expected.replace("0.0/16", "0.1")
+
+
+def test_flow_log_role_trusts_only_this_accounts_flow_logs(prod_snapshot, dev_snapshot):
+    """Amazon VPC User Guide, "IAM role for publishing flow logs to CloudWatch Logs": the trust policy should pin
+    `aws:SourceAccount` to the flow log's owner and `aws:SourceArn` to its flow logs (confused-deputy prevention)."""
+    for snapshot in (prod_snapshot, dev_snapshot):
+        role = resource_named(snapshot, "aws:iam/role:Role", "network-flow-logs-role")
+        (statement,) = json.loads(role["props"]["assumeRolePolicy"])["Statement"]
+        assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:vpc-flow-log/*"},
+        }

@@ -46,7 +46,8 @@ for index, model in enumerate(models):
 
 on_cluster = pulumi.ResourceOptions(providers=[k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))])
 images = ImageCache("images", {"region": region, "account_id": caller.account_id,
-                               "docker_hub_credentials_secret_name": config.require("dockerHubCredentialsSecretName")})
+                               "docker_hub_credentials_secret_name": config.require("dockerHubCredentialsSecretName"),
+                               "github_credentials_secret_name": config.require("githubCredentialsSecretName")})
 namespaces = {model["name"]: f"vllm-{model['name']}" for model in models}
 store = ModelStore("models", {
     "models": [{"name": model["name"], "prefix": f"models/{model['name']}", "namespace": namespaces[model["name"]],
@@ -78,7 +79,7 @@ observability = Observability("observability", {
     "scrape_targets": [{"model": name, "namespace": service.namespace, "pod_labels": service.pod_labels}
                        for name, service in services.items()],
     "system_node_selector": system_node_selector, "gpu_taint_key": "nvidia.com/gpu",
-    "gpu_node_label": "karpenter.k8s.aws/instance-gpu-count",
+    "gpu_node_label": "karpenter.k8s.aws/instance-gpu-count", "image_registry": images.registry_host,
 }, opts=on_cluster)
 vpc, edge_config = config.require_object("vpc"), config.require_object("edge")
 edge = Edge("edge", {
@@ -107,6 +108,7 @@ edge = Edge("edge", {
     "router_image": cached_image(VLLM_ROUTER_IMAGE, images.registry_host),
     "scraper_namespace": observability.namespace, "scraper_pod_labels": observability.prometheus_pod_labels,
     "prometheus_operator": observability.prometheus_operator, "log_retention_days": 30,
+    "image_registry": images.registry_host,
 }, opts=on_cluster)
 
 Autoscaling("autoscaling", {
@@ -119,9 +121,11 @@ Autoscaling("autoscaling", {
                 "namespace": services[model["name"]].namespace, "deployment_name": services[model["name"]].deployment_name,
                 "min_replicas": model["minReplicas"], "max_replicas": model["maxReplicas"],
                 "on_demand_replicas": model["minReplicas"], "wake_up": None} for model in models],
-    "system_node_selector": system_node_selector,
+    "system_node_selector": system_node_selector, "image_registry": images.registry_host,
 }, opts=on_cluster)
 
+# Your node roles import images through the cache rules on a first pull: attach this policy to them.
+pulumi.export("nodeImageImportPolicy", images.node_import_policy)
 pulumi.export("modelBucket", store.bucket_name)
 pulumi.export("services", {name: service.service_name for name, service in services.items()})
 pulumi.export("prometheusUrl", observability.prometheus_url)

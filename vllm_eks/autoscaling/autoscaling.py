@@ -31,6 +31,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from vllm_eks.planning.catalog import KEDA_CHART, VLLM_REQUESTS_WAITING
+from vllm_eks.cluster.image_cache import with_chart_images
 from vllm_eks.iam.irsa import irsa_trust_json
 from vllm_eks.autoscaling.scaled_object import (
     SCALED_OBJECT_API_VERSION,
@@ -94,6 +95,8 @@ class AutoscalingArgs(TypedDict):
     """One ScaledObject per model."""
     system_node_selector: dict[str, str]
     """Node labels where KEDA's pods run (the system nodes)."""
+    image_registry: str
+    """The account's ECR registry (ImageCache): the chart's images are pulled through it."""
 
 
 class Autoscaling(pulumi.ComponentResource):
@@ -121,7 +124,9 @@ class Autoscaling(pulumi.ComponentResource):
             chart=KEDA_CHART.chart,
             version=KEDA_CHART.version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KEDA_CHART.repository),
-            values=keda_values(args["system_node_selector"], role.arn if role else None),
+            values=with_chart_images(
+                keda_values(args["system_node_selector"], role.arn if role else None), KEDA_CHART, args["image_registry"]
+            ),
             opts=k8s_child.merge(pulumi.ResourceOptions(depends_on=[namespace])),
         )
         after_keda = k8s_child.merge(pulumi.ResourceOptions(depends_on=[keda]))
@@ -193,7 +198,8 @@ def cloudwatch_read_policy() -> dict[str, Any]:
 
 
 def keda_values(system_node_selector: dict[str, str], operator_role_arn: pulumi.Input[str] | None) -> dict[str, Any]:
-    values: dict[str, Any] = {"nodeSelector": dict(system_node_selector)}
+    # The chart's default pull policy is Always: every restart would ask the registry again.
+    values: dict[str, Any] = {"nodeSelector": dict(system_node_selector), "image": {"pullPolicy": "IfNotPresent"}}
     if operator_role_arn is not None:
         values["podIdentity"] = {"aws": {"irsa": {"enabled": True, "roleArn": operator_role_arn}}}
     return values

@@ -26,6 +26,7 @@ with warnings.catch_warnings():
     import pulumi_eks as eks
 
 from vllm_eks.cluster import karpenter
+from vllm_eks.cluster.image_cache import with_chart_images
 from vllm_eks.cluster.kubernetes_resources import custom_resource, helm_release
 from vllm_eks.planning.catalog import KARPENTER_CHART, NVIDIA_DEVICE_PLUGIN_CHART
 from vllm_eks.iam.iam_documents import interruption_queue_policy, service_trust_policy
@@ -93,6 +94,10 @@ class GpuClusterArgs(TypedDict):
     """GPUs of the on-demand baseline (sum over models of baseline replicas x GPUs)."""
     region: str
     """The AWS Region of the cluster."""
+    node_image_import_policy: pulumi.Input[str]
+    """ImageCache.node_import_policy: nodes import images through the cache rules on their first pull."""
+    image_registry: str
+    """The account's ECR registry (ImageCache): the Karpenter chart's image is pulled through it."""
 
 
 class GpuCluster(pulumi.ComponentResource):
@@ -173,7 +178,7 @@ class GpuCluster(pulumi.ComponentResource):
         if args["admin_principal_arn"]:
             self._admin_access(name, cluster_name, args["admin_principal_arn"], after_cluster)
 
-        system_role = _node_role(f"{name}-system-node-role", child)
+        system_role = _node_role(f"{name}-system-node-role", args["node_image_import_policy"], child)
         # A plain EKS managed node group (EKS creates its access entry): the inputs are all visible to tests and
         # policies, unlike pulumi_eks's remote ManagedNodeGroup component.
         self.system_node_group = aws.eks.NodeGroup(
@@ -277,7 +282,7 @@ class GpuCluster(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         child = pulumi.ResourceOptions(parent=self)
-        node_role = _node_role(f"{name}-karpenter-node-role", child)
+        node_role = _node_role(f"{name}-karpenter-node-role", args["node_image_import_policy"], child)
         # Nodes Karpenter launches join through this entry (EC2_LINUX also covers Bottlerocket).
         node_access = aws.eks.AccessEntry(
             f"{name}-karpenter-node-access",
@@ -342,7 +347,11 @@ class GpuCluster(pulumi.ComponentResource):
             f"{name}-karpenter",
             KARPENTER_CHART,
             karpenter.KARPENTER_NAMESPACE,
-            karpenter.helm_values(args["cluster_name"], queue.name, controller_role.arn, SYSTEM_NODE_LABEL),
+            with_chart_images(
+                karpenter.helm_values(args["cluster_name"], queue.name, controller_role.arn, SYSTEM_NODE_LABEL),
+                KARPENTER_CHART,
+                args["image_registry"],
+            ),
             k8s_child.merge(pulumi.ResourceOptions(
                 depends_on=[self.system_node_group, controller_policy, node_access, queue_policy]
             )),
@@ -361,13 +370,15 @@ class GpuCluster(pulumi.ComponentResource):
         return release
 
 
-def _node_role(resource_name: str, child: pulumi.ResourceOptions) -> aws.iam.Role:
-    return aws.iam.Role(
+def _node_role(resource_name: str, image_import_policy: pulumi.Input[str], child: pulumi.ResourceOptions) -> aws.iam.Role:
+    role = aws.iam.Role(
         resource_name,
         assume_role_policy=json.dumps(service_trust_policy("ec2.amazonaws.com")),
         managed_policy_arns=[f"arn:aws:iam::aws:policy/{policy}" for policy in NODE_MANAGED_POLICIES],
         opts=child,
     )
+    aws.iam.RolePolicy(f"{resource_name}-image-import", role=role.id, policy=image_import_policy, opts=child)
+    return role
 
 
 def _system_launch_template(name: str, child: pulumi.ResourceOptions) -> aws.eks.NodeGroupLaunchTemplateArgsDict:

@@ -5,12 +5,14 @@ Docker Hub through the NAT's one address, which anonymous limits exhaust within 
 The first pull of a tag imports it from upstream; later pulls, on every node, are served by ECR.
 """
 
-from typing import TypedDict
+import json
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from vllm_eks.planning.catalog import PULL_THROUGH_UPSTREAMS
+from vllm_eks.planning.catalog import PULL_THROUGH_UPSTREAMS, HelmChart
+from vllm_eks.iam.iam_documents import pull_through_import_policy
 
 
 def registry_host(account_id: str, region: str) -> str:
@@ -40,6 +42,36 @@ def cached_image(image: str, host: str) -> str:
     return f"{host}/{PULL_THROUGH_UPSTREAMS[registry][0]}/{path}"
 
 
+def chart_image_values(chart: HelmChart, host: str) -> dict[str, Any]:
+    """Helm values that make every image of `chart` (catalog `HelmChart.images`) pull through the cache rules."""
+    values: dict[str, Any] = {}
+    for image in chart.images:
+        cached = cached_image(image.upstream, host)
+        if image.split:
+            _, _, repository = image.upstream.partition("/")
+            override = {"registry": cached.removesuffix(f"/{repository}")}
+        else:
+            override = {"repository": cached}
+        *parents, leaf = image.path
+        node = values
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = override
+    return values
+
+
+def with_chart_images(values: dict[str, Any], chart: HelmChart, host: str) -> dict[str, Any]:
+    """`values` with the chart's image registries pointed at the cache (a deep merge; other keys untouched)."""
+    return _deep_merge(values, chart_image_values(chart, host))
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _deep_merge(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) else value
+    return merged
+
+
 class ImageCacheArgs(TypedDict):
     region: str
     """The Region of the account's ECR registry."""
@@ -47,24 +79,36 @@ class ImageCacheArgs(TypedDict):
     """The AWS account that owns the registry."""
     docker_hub_credentials_secret_name: str
     """Secrets Manager secret (name starting ecr-pullthroughcache/) with Docker Hub `username` and `accessToken`."""
+    github_credentials_secret_name: str
+    """Secrets Manager secret (name starting ecr-pullthroughcache/) with a GitHub `username` and a token with
+    read:packages as `accessToken` (KEDA and the certgen Job are on ghcr.io)."""
 
 
 class ImageCache(pulumi.ComponentResource):
-    """ECR pull-through cache rules (Docker Hub with its credentials secret, ECR Public): every image the stack renders is
-    pulled from the account's registry, `IfNotPresent`.
+    """ECR pull-through cache rules (Docker Hub and GitHub with their credentials secrets, ECR Public, Quay,
+    registry.k8s.io): every image the stack renders and every image of its Helm charts (Karpenter, Load Balancer
+    Controller, KEDA, kube-prometheus-stack with Grafana) is pulled from the account's registry, `IfNotPresent`; both
+    node roles may import through those rules only (`ecr:BatchImportUpstreamImage`, and `ecr:CreateRepository` for an
+    image's first pull).
     """
 
     registry_host: str
     """The account's ECR registry host (a plain value: image references are built before any resource exists)."""
+    node_import_policy: pulumi.Output[str]
+    """The policy every node role needs to import images through these rules on their first pull."""
 
     def __init__(self, name: str, args: ImageCacheArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("vllm-eks:index:ImageCache", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        for registry, (prefix, upstream, needs_credentials) in sorted(PULL_THROUGH_UPSTREAMS.items()):
+        secret_names = {
+            "docker_hub": args["docker_hub_credentials_secret_name"],
+            "github": args["github_credentials_secret_name"],
+        }
+        for registry, (prefix, upstream, credentials) in sorted(PULL_THROUGH_UPSTREAMS.items()):
             credential_arn = None
-            if needs_credentials:
+            if credentials:
                 secret = aws.secretsmanager.get_secret_output(
-                    name=args["docker_hub_credentials_secret_name"], opts=pulumi.InvokeOutputOptions(parent=self)
+                    name=secret_names[credentials], opts=pulumi.InvokeOutputOptions(parent=self)
                 )
                 credential_arn = secret.arn
             aws.ecr.PullThroughCacheRule(
@@ -75,4 +119,9 @@ class ImageCache(pulumi.ComponentResource):
                 opts=child,
             )
         self.registry_host = registry_host(args["account_id"], args["region"])
-        self.register_outputs({})
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        prefixes = sorted(prefix for prefix, _, _ in PULL_THROUGH_UPSTREAMS.values())
+        self.node_import_policy = partition.apply(
+            lambda value: json.dumps(pull_through_import_policy(value, args["region"], args["account_id"], prefixes))
+        )
+        self.register_outputs({"node_import_policy": self.node_import_policy})

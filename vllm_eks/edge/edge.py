@@ -24,6 +24,7 @@ from vllm_eks.planning.catalog import (
 from vllm_eks.edge.edge_api import build_rest_api
 from vllm_eks.edge.edge_cdn import distribution, domain_record, web_acl
 from vllm_eks.edge.edge_keys import authorizer_function, consumer_keys, origin_verify_secret
+from vllm_eks.cluster.image_cache import with_chart_images
 from vllm_eks.iam.irsa import irsa_trust_json
 from vllm_eks.edge.load_balancer_controller import controller_policy
 from vllm_eks.edge.router import ROUTER_NAME, ModelRouter
@@ -84,7 +85,9 @@ class EdgeArgs(TypedDict):
     system_node_group: aws.eks.NodeGroup
     """The controller's pods run there: installed after it, removed before it."""
     router_image: str
-    """Vllm-router, from the account's ECR (ImageCache)."""
+    """vllm-router, from the account's ECR (ImageCache)."""
+    image_registry: str
+    """The account's ECR registry (ImageCache): the controller chart's image is pulled through it."""
     scraper_namespace: pulumi.Input[str]
     """Namespace of the Prometheus that scrapes the routers."""
     scraper_pod_labels: pulumi.Input[dict[str, str]]
@@ -345,7 +348,7 @@ class Edge(pulumi.ComponentResource):
             version=AWS_LOAD_BALANCER_CONTROLLER_CHART.version,
             repository_opts={"repo": AWS_LOAD_BALANCER_CONTROLLER_CHART.repository},
             namespace=CONTROLLER_NAMESPACE,
-            values={
+            values=with_chart_images({
                 "clusterName": args["cluster_name"],
                 "region": args["region"],
                 "vpcId": args["vpc_id"],
@@ -362,7 +365,7 @@ class Edge(pulumi.ComponentResource):
                 # Its pod webhook fails closed in every readiness-gate namespace: only router pods need the gate, so
                 # only they go through it, and a controller outage never blocks a vLLM pod (scale-up) there.
                 "objectSelector": {"matchLabels": {"app.kubernetes.io/name": ROUTER_NAME}},
-            },
+            }, AWS_LOAD_BALANCER_CONTROLLER_CHART, args["image_registry"]),
             # Explicit, like every release here: Helm's 300 s default is short for nodes still joining.
             timeout=HELM_RELEASE_TIMEOUT_SECONDS,
             # Its permissions outlive it on `pulumi destroy`: target-group deregistration runs to the end.

@@ -36,8 +36,51 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, 
 
 
 def service_trust_policy(service: str) -> dict:
-    """A role assumed by one AWS service principal (e.g. `ec2.amazonaws.com` for node roles) and nothing else."""
+    """A role assumed by one AWS service principal (e.g. `ec2.amazonaws.com` for node roles) and nothing else.
+
+    No `aws:SourceAccount` here: EC2 (instance profiles), Lambda (execution roles) and API Gateway (the CloudWatch
+    logging role) document their trust policies without it, and a condition key the service does not send makes every
+    AssumeRole fail. Services that document the confused-deputy keys get their own builder (`flow_log_trust_policy`).
+    """
     return _document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+
+
+def flow_log_trust_policy(partition: str, region: str, account_id: str) -> dict:
+    """The flow-log delivery role, assumable by VPC Flow Logs only for this account's flow logs in this region.
+
+    Amazon VPC User Guide, "IAM role for publishing flow logs to CloudWatch Logs": AWS recommends `aws:SourceAccount`
+    (the flow log's owner) and `aws:SourceArn` (the flow log's ARN, `vpc-flow-log/*` before its ID is known) against
+    the confused deputy problem.
+    """
+    return _document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:ec2:{region}:{account_id}:vpc-flow-log/*"},
+            },
+        }
+    )
+
+
+def pull_through_import_policy(partition: str, region: str, account_id: str, repository_prefixes: list[str]) -> dict:
+    """What a node needs beyond pulling, to pull an image through a pull-through cache rule for the first time.
+
+    Amazon ECR User Guide, "IAM permissions required to sync an upstream registry with an Amazon ECR private
+    registry": `ecr:BatchImportUpstreamImage` imports the upstream image, and `ecr:CreateRepository` is required when
+    the cached repository does not exist yet (the first pull of every image). Limited to the rules' prefixes.
+    """
+    repositories = [f"arn:{partition}:ecr:{region}:{account_id}:repository/{prefix}/*" for prefix in repository_prefixes]
+    return _document(
+        {
+            "Sid": "ImportThroughPullThroughCache",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+            "Resource": repositories,
+        }
+    )
 
 
 def _objects_under(bucket_arn: str, prefix: str) -> str:

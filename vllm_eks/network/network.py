@@ -9,7 +9,7 @@ from typing import TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from vllm_eks.iam.iam_documents import service_trust_policy
+from vllm_eks.iam.iam_documents import flow_log_trust_policy
 
 
 class NetworkArgs(TypedDict):
@@ -278,9 +278,14 @@ class Network(pulumi.ComponentResource):
             retention_in_days=args["flow_log_retention_days"],
             opts=child,
         )
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        partition = aws.get_partition_output(opts=invoke).partition
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=json.dumps(service_trust_policy("vpc-flow-logs.amazonaws.com")),
+            assume_role_policy=pulumi.Output.all(partition, account_id).apply(
+                lambda values: json.dumps(flow_log_trust_policy(values[0], args["region"], values[1]))
+            ),
             opts=child,
         )
         aws.iam.RolePolicy(

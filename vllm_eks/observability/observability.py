@@ -26,6 +26,7 @@ import pulumi_random as random
 from vllm_eks.observability.alert_rules import AlertThresholds, rule_groups
 from vllm_eks.planning.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, HelmChart
 from vllm_eks.observability.dashboard import dashboard
+from vllm_eks.cluster.image_cache import with_chart_images
 from vllm_eks.iam.irsa import irsa_trust_json
 
 MONITORING_NAMESPACE = "monitoring"
@@ -90,6 +91,8 @@ class ObservabilityArgs(TypedDict):
     """GPU nodes are tainted <key>=…:NoSchedule."""
     gpu_node_label: str
     """A label key only GPU nodes carry."""
+    image_registry: str
+    """The account's ECR registry (ImageCache): the chart's images are pulled through it."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -127,7 +130,9 @@ class Observability(pulumi.ComponentResource):
             namespace=namespace_name,
             **_chart(KUBE_PROMETHEUS_STACK_CHART),
             values=pulumi.Output.all(args["storage_class_name"], alertmanager_role_arn).apply(
-                lambda values: stack_values(args, values[0], values[1])
+                lambda values: with_chart_images(
+                    stack_values(args, values[0], values[1]), KUBE_PROMETHEUS_STACK_CHART, args["image_registry"]
+                )
             ),
             opts=in_namespace.merge(pulumi.ResourceOptions(depends_on=[grafana_secret] if grafana_secret else [])),
         )

@@ -110,10 +110,15 @@ INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "sts", "logs", "secretsmana
 # leaves through the NAT's address (Docker, "Docker Hub usage and limits"). ECR pull-through cache rules serve the
 # same images from the account's registry through the ecr.api/ecr.dkr endpoints (AWS, "Sync an upstream registry
 # with an Amazon ECR private registry"): upstream registry -> (repository prefix in ECR, upstream URL, needs a
-# Secrets Manager credential named ecr-pullthroughcache/...). Docker Hub requires one; ECR Public does not.
+# Secrets Manager credential named ecr-pullthroughcache/..., or None). The same document lists the upstreams ECR
+# supports: Docker Hub and GitHub Container Registry need credentials; ECR Public, Quay and registry.k8s.io do not.
+# NVIDIA's nvcr.io is not among them, so the DCGM exporter and the NVIDIA device plugin still pull from NGC.
 PULL_THROUGH_UPSTREAMS = {
-    "docker.io": ("docker-hub", "registry-1.docker.io", True),
-    "public.ecr.aws": ("ecr-public", "public.ecr.aws", False),
+    "docker.io": ("docker-hub", "registry-1.docker.io", "docker_hub"),
+    "public.ecr.aws": ("ecr-public", "public.ecr.aws", None),
+    "quay.io": ("quay", "quay.io", None),
+    "registry.k8s.io": ("kubernetes", "registry.k8s.io", None),
+    "ghcr.io": ("github", "ghcr.io", "github"),
 }
 
 # --- vLLM serving (VllmService, sizing) -----------------------------------------------------------------------
@@ -171,10 +176,24 @@ RUNAI_STREAMER_MAX_BUFFER_GIB = 8
 
 
 @dataclass(frozen=True)
+class ChartImage:
+    """One image a chart runs with this stack's values: its values key, and what the chart's defaults pull.
+
+    `split`: the chart joins `<registry>/<repository>` from two keys, so only `registry` is replaced; otherwise
+    `repository` holds the whole reference (tag and digest stay the chart's).
+    """
+
+    path: tuple[str, ...]
+    upstream: str  # registry/repository
+    split: bool
+
+
+@dataclass(frozen=True)
 class HelmChart:
     chart: str
     version: str
     repository: str
+    images: tuple[ChartImage, ...] = ()  # every image it runs, pulled through ImageCache instead
 
 
 # Seconds a controller Helm release may take (its `timeout`): Helm's default of 300 s is short on a first deploy,
@@ -184,12 +203,44 @@ HELM_RELEASE_TIMEOUT_SECONDS = 900
 
 # KEDA: the chart version is the KEDA release. 2.20.2 is the v2.20.x line whose CRDs are vendored in tests/crds
 # (kedacore/keda tag v2.20.2). Source: kedacore/charts keda/Chart.yaml (version 2.20.2, appVersion 2.20.2).
-KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
+# Images: keda/values.yaml at that version (image.{keda,metricsApiServer,webhooks}.registry = ghcr.io; the templates
+# join registry and repository).
+KEDA_CHART = HelmChart(
+    "keda",
+    "2.20.2",
+    "https://kedacore.github.io/charts",
+    tuple(
+        ChartImage(("image", key), f"ghcr.io/kedacore/{repository}", split=True)
+        for key, repository in (
+            ("keda", "keda"), ("metricsApiServer", "keda-metrics-apiserver"), ("webhooks", "keda-admission-webhooks")
+        )
+    ),
+)
 # kube-prometheus-stack 88.0.0 ships prometheus-operator v0.93.0, the CRDs vendored in tests/crds (a new operator minor
 # is a new chart major). Source: prometheus-community/helm-charts#7152. Grafana is its dependency: the Grafana chart
 # version is the one this chart pins.
+# Images: charts/kube-prometheus-stack/values.yaml at 88.0.0 and its dependencies' values (kube-state-metrics 8.0.0,
+# prometheus-node-exporter 4.56.1, grafana-community grafana 12.10.0); every template joins registry and repository.
+# Left out because these values never enable them: Thanos, the CRD upgrade Job, the admission webhook Deployment,
+# kube-rbac-proxy, Grafana's image renderer, chown init container (no persistence) and dashboard downloader.
 KUBE_PROMETHEUS_STACK_CHART = HelmChart(
-    "kube-prometheus-stack", "88.0.0", "https://prometheus-community.github.io/helm-charts"
+    "kube-prometheus-stack",
+    "88.0.0",
+    "https://prometheus-community.github.io/helm-charts",
+    tuple(
+        ChartImage(path, upstream, split=True)
+        for path, upstream in (
+            (("prometheusOperator", "image"), "quay.io/prometheus-operator/prometheus-operator"),
+            (("prometheusOperator", "prometheusConfigReloader", "image"), "quay.io/prometheus-operator/prometheus-config-reloader"),
+            (("prometheusOperator", "admissionWebhooks", "patch", "image"), "ghcr.io/jkroepke/kube-webhook-certgen"),
+            (("prometheus", "prometheusSpec", "image"), "quay.io/prometheus/prometheus"),
+            (("alertmanager", "alertmanagerSpec", "image"), "quay.io/prometheus/alertmanager"),
+            (("kube-state-metrics", "image"), "registry.k8s.io/kube-state-metrics/kube-state-metrics"),
+            (("prometheus-node-exporter", "image"), "quay.io/prometheus/node-exporter"),
+            (("grafana", "image"), "docker.io/grafana/grafana"),
+            (("grafana", "sidecar", "image"), "quay.io/kiwigrid/k8s-sidecar"),
+        )
+    ),
 )
 PROMETHEUS_OPERATOR_VERSION = "0.93.0"  # what KUBE_PROMETHEUS_STACK_CHART installs (its appVersion)
 # NVIDIA DCGM exporter chart 4.8.3 (image nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless).
@@ -261,7 +312,13 @@ ALB_REQUEST_COUNT_METRIC = "RequestCount"
 # AWS Load Balancer Controller: chart 3.5.0 = app v3.5.0, the release whose TargetGroupBinding CRD is vendored in tests/crds
 # (kubernetes-sigs/aws-load-balancer-controller tag v3.5.0). Source: aws/eks-charts stable/aws-load-balancer-controller
 # Chart.yaml. It only binds router pods to target groups Pulumi owns (TargetGroupBinding); it creates no load balancer.
-AWS_LOAD_BALANCER_CONTROLLER_CHART = HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
+# Its image: helm/aws-load-balancer-controller/values.yaml (image.repository, the whole reference).
+AWS_LOAD_BALANCER_CONTROLLER_CHART = HelmChart(
+    "aws-load-balancer-controller",
+    "3.5.0",
+    "https://aws.github.io/eks-charts",
+    (ChartImage(("image",), "public.ecr.aws/eks/aws-load-balancer-controller", split=False),),
+)
 AWS_LOAD_BALANCER_CONTROLLER_APP_VERSION = "v3.5.0"
 # The namespace label that makes the controller's webhook inject pod readiness gates into new pods, so a rolling
 # update waits until the ALB reports the new router healthy. Source: docs/deploy/pod_readiness_gate.md (v3.5.0).
@@ -361,7 +418,13 @@ AUTHORIZER_LAMBDA_RUNTIME = "python3.13"
 # --- GPU cluster (GpuCluster, ModelStore) -----------------------------------------------------------------------------
 # Karpenter: chart 1.14.1 = controller v1.14.1, the release whose NodePool/EC2NodeClass CRDs are vendored in
 # tests/crds (aws/karpenter-provider-aws tag v1.14.1; its chart's crds/ link to pkg/apis/crds/). The chart is published as an OCI artifact.
-KARPENTER_CHART = HelmChart("karpenter", "1.14.1", "oci://public.ecr.aws/karpenter")
+# Its image: charts/karpenter/values.yaml (controller.image.repository; tag and digest stay the chart's).
+KARPENTER_CHART = HelmChart(
+    "karpenter",
+    "1.14.1",
+    "oci://public.ecr.aws/karpenter",
+    (ChartImage(("controller", "image"), "public.ecr.aws/karpenter/controller", split=False),),
+)
 # EC2NodeClass AMI aliases, pinned (Karpenter advises against @latest in production: a new AMI drifts every node).
 # The alias picks the NVIDIA variant for GPU instance types. Bottlerocket 1.68.1 ships aws-k8s-1.33..1.36-nvidia with
 # the NVIDIA driver and device plugin built in (https://github.com/bottlerocket-os/bottlerocket/releases,
