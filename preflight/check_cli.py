@@ -91,15 +91,15 @@ def check_renders(stack: str, renders: dict[str, Callable[[], dict]], config_pat
     # at the end they go straight to the oldest generation (freeze, unfreeze) rather than through a young
     # collection that walks them all (half a second).
     collecting = gc.isenabled()
-    gc.disable()
     with futures.ThreadPoolExecutor(max_workers=2 * len(sessions)) as pool:
         started = {mode: pool.submit(session.start) for mode, session in sessions.items()}
+        gc.disable()
         try:
             checks: dict[str, futures.Future] = {}
             policy_config: Optional[dict] = None
             for mode, render in renders.items():
                 snapshot = render()
-                if not checks:  # read after the first render, as before: a bad stack config is reported first
+                if not checks:  # after the first render: a bad stack config is still the error reported first
                     policy_config = policy_config_from(config_path)
                 checks[mode] = pool.submit(_when_started, started[mode], sessions[mode].check, snapshot, policy_config)
                 if mode == "applied":
