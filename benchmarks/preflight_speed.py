@@ -108,7 +108,7 @@ def _row(label: str, values: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Time `preflight check` and its stages over several runs.")
     parser.add_argument("--stack", default="prod")
     parser.add_argument("-n", "--runs", type=int, default=5)
     parser.add_argument("--stages-only", action="store_true", help=argparse.SUPPRESS)  # the per-run child

@@ -71,17 +71,13 @@ def test_cli_stack_without_render_or_bad_input(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_stack_renders_first_preview_and_applied(monkeypatch, capsys):
-    import types
     calls = []
-    fake = types.ModuleType("preflight.render")
 
     def render_stack(stack, preview=False):
         calls.append((stack, preview))
         return {**compliant_stack(), "stack": stack, "preview": preview}
 
-    fake.render_stack = render_stack
-    fake.read_stack_config = lambda stack: {}
-    monkeypatch.setitem(sys.modules, "preflight.render", fake)
+    _fake_render(monkeypatch, render_stack)
     assert check_cli.main(["check", "--stack", "prod"]) == 0
     out = capsys.readouterr().out
     assert sorted(calls) == [("prod", False), ("prod", True)]
@@ -110,8 +106,8 @@ def test_cli_checks_a_first_preview_snapshot_as_a_preview(tmp_path, capsys):
 def _fake_render(monkeypatch, render_stack):
     import types
     fake = types.ModuleType("preflight.render")
-    fake.render_stack = render_stack
-    fake.read_stack_config = lambda stack: {}
+    setattr(fake, "render_stack", render_stack)
+    setattr(fake, "read_stack_config", lambda stack: {})
     monkeypatch.setitem(sys.modules, "preflight.render", fake)
 
 
@@ -160,19 +156,21 @@ def test_a_failed_render_stops_every_pack_it_started(monkeypatch, capsys):
         raise RunError("vllm-eks:models: at least one model")
 
     started: list[PolicyPackSession] = []
+    pids: list[int] = []
 
     class Recorded(PolicyPackSession):
         def start(self):
             started.append(self)
             super().start()
-            self.pid = self.process.pid if self.process else None
+            assert self.process is not None
+            pids.append(self.process.pid)
 
     _fake_render(monkeypatch, render_stack)
     monkeypatch.setattr(check_cli, "PolicyPackSession", Recorded)
     assert check_cli.main(["check", "--stack", "prod"]) == 2
     assert "at least one model" in capsys.readouterr().err
-    assert len(started) == 3  # first preview, applied, offline-only
-    for session in started:
-        assert session.process is None and session.channel is None
+    assert len(started) == len(pids) == 3  # first preview, applied, offline-only
+    assert all(session.process is None and session.channel is None for session in started)
+    for pid in pids:
         with pytest.raises(ProcessLookupError):
-            os.kill(session.pid, 0)
+            os.kill(pid, 0)
