@@ -103,8 +103,8 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
         exports.update(namespace.get("STACK_OUTPUTS", {}))
 
     # The cyclic collector would walk the growing heap of SDK modules again and again while the program imports
-    # them (pulumi-aws' `_inputs` alone are thousands of classes and typing objects) and would find nothing to free:
-    # off for the render, a third less CPU (benchmarks/preflight_speed.py), a few MiB more at peak.
+    # them (pulumi-aws' `_inputs` alone are thousands of classes and typing objects) and find little to free (prod:
+    # 1,154 collections freed 82 thousand objects): off for the render, a third less CPU, a few MiB more at peak.
     collecting = gc.isenabled()
     gc.disable()
     try:
