@@ -12,15 +12,17 @@ pack itself cannot be read or started.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
+from concurrent import futures
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from preflight.engine import PolicyConfigError, PolicyPackError, PolicyPackSession, load_snapshot
-from preflight.gate import format_gate, gate_to_json, run_gate
-from preflight.pack_process import PROJECT_ROOT, stack_environment
+from preflight.gate import GateResult, format_gate, gate_of, gate_to_json, offline_only_check
+from preflight.pack_process import DEFAULT_POLICY_PACK, PROJECT_ROOT, ensure_pack_python, stack_environment
 from preflight.policy_config import load_policy_pack_config
 from preflight.stack_policy_config import default_config_path, format_lowerings, lowerings, unexplained
 
@@ -61,6 +63,62 @@ def policy_config_from(path: Optional[str]) -> Optional[dict]:
     return config
 
 
+def _has_remote(snapshot: dict) -> bool:
+    return any(r.get("remote") and isinstance(r.get("offlineOnlyProgramInputs"), dict)
+               for r in snapshot.get("resources", []) if isinstance(r, dict))
+
+
+def _when_started(started: "futures.Future[None]", work: Callable[..., Any], *args) -> Any:
+    started.result()
+    return work(*args)
+
+
+def check_renders(stack: str, renders: dict[str, Callable[[], dict]], config_path: Optional[str], *,
+                  offline_pack: bool) -> tuple[GateResult, list]:
+    """Render (`renders`: "preview" and/or "applied", in that order) and judge each snapshot as `run_gate` does,
+    with the work spread over both cores: the packs start while the program renders (the first render is mostly
+    importing pulumi-aws), the first preview is judged while the applied stack renders, and the offline-only pass
+    has a `pulumi up` pack of its own beside the applied one (`offline_pack`: the applied snapshot may have remote
+    components). Each pack is one process for one mode, as the CLI runs it: pulumi-policy reads PULUMI_DRY_RUN from
+    its environment at every Analyze, so a preview pack cannot also judge as `pulumi up`."""
+    config, tags = stack_environment(PROJECT_ROOT, stack, _stack_config(stack))
+    python = str(ensure_pack_python(DEFAULT_POLICY_PACK))  # once, before the packs start side by side
+    modes = [*renders, *(["offlineOnly"] if "applied" in renders and offline_pack else [])]
+    sessions = {mode: PolicyPackSession(stack=stack, dry_run=(mode == "preview"), config=config, tags=tags,
+                                        python=python) for mode in modes}
+    # No cyclic collection while the check runs: the renders (see preflight.render) and the passes allocate a
+    # million long-lived objects (SDK modules, snapshots, messages) and free their garbage by reference counting;
+    # at the end they go straight to the oldest generation (freeze, unfreeze) rather than through a young
+    # collection that walks them all (half a second).
+    collecting = gc.isenabled()
+    with futures.ThreadPoolExecutor(max_workers=2 * len(sessions)) as pool:
+        started = {mode: pool.submit(session.start) for mode, session in sessions.items()}
+        gc.disable()
+        try:
+            checks: dict[str, futures.Future] = {}
+            policy_config: Optional[dict] = None
+            for mode, render in renders.items():
+                snapshot = render()
+                if not checks:  # after the first render: a bad stack config is still the error reported first
+                    policy_config = policy_config_from(config_path)
+                checks[mode] = pool.submit(_when_started, started[mode], sessions[mode].check, snapshot, policy_config)
+                if mode == "applied":
+                    offline = sessions.get("offlineOnly") or sessions["applied"]
+                    checks["offlineOnly"] = pool.submit(_when_started, started.get("offlineOnly", started["applied"]),
+                                                        offline_only_check, offline, snapshot, policy_config)
+            results = {mode: check.result() for mode, check in checks.items()}
+            gate = gate_of(stack, results.get("preview"), results.get("applied"), results.get("offlineOnly"))
+            return gate, lowerings(sessions[modes[0]].policies(), policy_config)
+        finally:
+            futures.wait(started.values())
+            for session in sessions.values():
+                session.close()
+            gc.freeze()
+            gc.unfreeze()
+            if collecting:
+                gc.enable()
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["check"]:
@@ -71,32 +129,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.snapshot:
             snapshot = load_snapshot(args.snapshot)
-            snapshots = {"preview": snapshot} if snapshot.get("preview") else {"applied": snapshot}
+            stack_name = snapshot.get("stack") or "dev"
+            renders = {"preview" if snapshot.get("preview") else "applied": lambda: snapshot}
+            offline_pack = _has_remote(snapshot)
         elif args.stack_file:
-            from preflight.render import render_stack_file
+            from preflight.render import read_stack_file, render_stack_file
 
-            snapshots = {"preview": render_stack_file(args.stack_file, preview=True),
-                         "applied": render_stack_file(args.stack_file)}
+            stack_name = read_stack_file(args.stack_file)[0] or "dev"
+            renders = {"preview": lambda: render_stack_file(args.stack_file, preview=True),
+                       "applied": lambda: render_stack_file(args.stack_file)}
+            offline_pack = True  # known once rendered; the pack starts meanwhile
         else:
             from preflight.render import render_stack
 
-            stack = args.stack or "dev"
-            snapshots = {"preview": render_stack(stack, preview=True), "applied": render_stack(stack)}
-        stack_name = next(iter(snapshots.values())).get("stack") or "dev"
+            stack_name = args.stack or "dev"
+            renders = {"preview": lambda: render_stack(stack_name, preview=True),
+                       "applied": lambda: render_stack(stack_name)}
+            offline_pack = True
         config_path = args.policy_config or default_config_path(stack_name)
-        policy_config = policy_config_from(str(config_path) if config_path else None)
-        config, tags = stack_environment(PROJECT_ROOT, stack_name, _stack_config(stack_name))
-        sessions = {mode: PolicyPackSession(stack=stack_name, dry_run=(mode == "preview"), config=config, tags=tags)
-                    for mode in snapshots}
-        try:
-            for session in sessions.values():
-                session.start()
-            gate = run_gate(sessions.get("preview") or sessions["applied"], policy_config=policy_config,
-                            applied_session=sessions.get("applied"), **snapshots)
-            lowered = lowerings(next(iter(sessions.values())).policies(), policy_config)
-        finally:
-            for session in sessions.values():
-                session.close()
+        gate, lowered = check_renders(stack_name, renders, str(config_path) if config_path else None,
+                                      offline_pack=offline_pack)
     except PolicyConfigError as error:  # the CLI's plain error: exit 1 (pkg/cmd/pulumi/cmd/exit_codes.go)
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -41,17 +41,35 @@ def _key(violation) -> tuple:
     return violation.policy_name, violation.urn, violation.message
 
 
-def _offline_only(session: PolicyPackSession, applied: dict, applied_result: CheckResult,
-                  policy_config: Optional[dict]) -> Optional[CheckResult]:
+def offline_only_check(session: PolicyPackSession, applied: dict,
+                       policy_config: Optional[dict]) -> Optional[CheckResult]:
+    """The offline-only pass over an applied snapshot, as the pack reports it; None without remote components.
+    `without_applied` then leaves out what the applied pass reported already."""
     variant = offline_only_snapshot(applied)
     if variant is None:
         return None
     remote = {r["urn"] for r in variant["resources"] if r.get("remote")}
-    result = session.check(variant, policy_config, analyze_only=remote)  # other resources are as in `applied`
+    return session.check(variant, policy_config, analyze_only=remote)  # other resources are as in `applied`
+
+
+def without_applied(result: CheckResult, applied_result: CheckResult) -> CheckResult:
     seen = {_key(v) for v in applied_result.violations}
     result.violations = [v for v in result.violations if _key(v) not in seen]
     result.not_applicable = []
     return result
+
+
+def gate_of(stack: str, first_preview: Optional[CheckResult] = None, applied: Optional[CheckResult] = None,
+            offline_only: Optional[CheckResult] = None) -> GateResult:
+    """The verdict from the passes' results (the offline-only one as `offline_only_check` returned it)."""
+    gate = GateResult(stack=stack)
+    if first_preview is not None:
+        gate.checks["firstPreview"] = first_preview
+    if applied is not None:
+        gate.checks["applied"] = applied
+        if offline_only is not None:
+            gate.checks["offlineOnly"] = without_applied(offline_only, applied)
+    return gate
 
 
 def run_gate(session: PolicyPackSession, *, preview: Optional[dict] = None, applied: Optional[dict] = None,
@@ -59,16 +77,13 @@ def run_gate(session: PolicyPackSession, *, preview: Optional[dict] = None, appl
     """Check the snapshots given (a first-preview render, an applied render, or both). The CLI starts the pack
     afresh for `pulumi up` (PULUMI_DRY_RUN=false): pass that one as `applied_session`; by default one pack serves."""
     stack = (preview or applied or {}).get("stack", session.stack)
-    gate = GateResult(stack=stack)
-    if preview is not None:
-        gate.checks["firstPreview"] = session.check(preview, policy_config)
+    first_preview = session.check(preview, policy_config) if preview is not None else None
+    applied_result = offline = None
     if applied is not None:
         up = applied_session or session
-        gate.checks["applied"] = up.check(applied, policy_config)
-        extra = _offline_only(up, applied, gate.checks["applied"], policy_config)
-        if extra is not None:
-            gate.checks["offlineOnly"] = extra
-    return gate
+        applied_result = up.check(applied, policy_config)
+        offline = offline_only_check(up, applied, policy_config)
+    return gate_of(stack, first_preview, applied_result, offline)
 
 
 def format_gate(gate: GateResult) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from preflight import check_cli
-from preflight.engine import check_snapshot, format_report, result_to_json
-from .snapshots import compliant_stack, mutated, vllm_containers_of
+from preflight.engine import PolicyPackSession, check_snapshot, format_report, result_to_json
+from preflight.gate import gate_to_json, run_gate
+from preflight.pack_process import PROJECT_ROOT, stack_environment
+from preflight.stack_policy_config import default_config_path
+from .snapshots import compliant_stack, find, mutated, vllm_containers_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,17 +71,13 @@ def test_cli_stack_without_render_or_bad_input(tmp_path, monkeypatch, capsys):
 
 
 def test_cli_stack_renders_first_preview_and_applied(monkeypatch, capsys):
-    import types
     calls = []
-    fake = types.ModuleType("preflight.render")
 
     def render_stack(stack, preview=False):
         calls.append((stack, preview))
         return {**compliant_stack(), "stack": stack, "preview": preview}
 
-    fake.render_stack = render_stack
-    fake.read_stack_config = lambda stack: {}
-    monkeypatch.setitem(sys.modules, "preflight.render", fake)
+    _fake_render(monkeypatch, render_stack)
     assert check_cli.main(["check", "--stack", "prod"]) == 0
     out = capsys.readouterr().out
     assert sorted(calls) == [("prod", False), ("prod", True)]
@@ -101,3 +101,76 @@ def test_cli_checks_a_first_preview_snapshot_as_a_preview(tmp_path, capsys):
     assert check_cli.main(["--snapshot", str(path)]) == 0
     out = capsys.readouterr().out
     assert "== First preview" in out and "== Applied stack" not in out
+
+
+def _fake_render(monkeypatch, render_stack):
+    import types
+    fake = types.ModuleType("preflight.render")
+    setattr(fake, "render_stack", render_stack)
+    setattr(fake, "read_stack_config", lambda stack: {})
+    monkeypatch.setitem(sys.modules, "preflight.render", fake)
+
+
+def _remote_cluster(snapshot):
+    """The EKS cluster as a render keeps a remote component: `{}` for the engine, the program's inputs aside."""
+    cluster = find(snapshot, "eks:index:Cluster")
+    inputs = dict(cluster["props"])
+    inputs.pop("vpcCniOptions")  # left out: the offline-only pass reads pulumi-eks' default and fires
+    cluster.update({"remote": True, "offlineOnlyProgramInputs": inputs, "props": {}})
+
+
+def test_overlapped_cli_reports_what_run_gate_reports(monkeypatch, capsys):
+    """`check --stack` renders, starts its packs and judges the passes side by side (`check_renders`); its verdict
+    is the sequential `run_gate` verdict over the same snapshots: first preview, applied and offline-only, each
+    violation and not-applicable answer."""
+    def broken(s):
+        _latest(s)
+        _remote_cluster(s)
+    snapshots = {preview: {**mutated(broken), "stack": "prod", "preview": preview} for preview in (True, False)}
+    _fake_render(monkeypatch, lambda stack, preview=False: snapshots[preview])
+    assert check_cli.main(["check", "--stack", "prod", "--json"]) == 1
+    overlapped = json.loads(capsys.readouterr().out)
+
+    config, tags = stack_environment(PROJECT_ROOT, "prod", {})
+    policy_config = check_cli.policy_config_from(str(default_config_path("prod")))
+    with PolicyPackSession(stack="prod", dry_run=True, config=config, tags=tags) as preview_pack, \
+            PolicyPackSession(stack="prod", dry_run=False, config=config, tags=tags) as applied_pack:
+        sequential = gate_to_json(run_gate(preview_pack, preview=snapshots[True], applied=snapshots[False],
+                                           policy_config=policy_config, applied_session=applied_pack))
+
+    def without_timings(gate):
+        return {key: {k: v for k, v in check.items() if k != "elapsedSeconds"} for key, check in gate["checks"].items()}
+    assert set(overlapped["checks"]) == {"firstPreview", "applied", "offlineOnly"}
+    assert {"images-pinned"} <= {v["policy"] for v in overlapped["checks"]["applied"]["violations"]}
+    assert [v["policy"] for v in overlapped["checks"]["offlineOnly"]["violations"]] == ["vpc-cni-network-policy-enforced"]
+    assert without_timings(overlapped) == without_timings(sequential)
+
+
+def test_a_failed_render_stops_every_pack_it_started(monkeypatch, capsys):
+    """The packs start while the program renders; a render that fails (the program's RunError: a bad stack config)
+    still ends each of them, and the CLI reports the program's error (exit 2)."""
+    class RunError(Exception):
+        pass
+
+    def render_stack(stack, preview=False):
+        raise RunError("vllm-eks:models: at least one model")
+
+    started: list[PolicyPackSession] = []
+    pids: list[int] = []
+
+    class Recorded(PolicyPackSession):
+        def start(self):
+            started.append(self)
+            super().start()
+            assert self.process is not None
+            pids.append(self.process.pid)
+
+    _fake_render(monkeypatch, render_stack)
+    monkeypatch.setattr(check_cli, "PolicyPackSession", Recorded)
+    assert check_cli.main(["check", "--stack", "prod"]) == 2
+    assert "at least one model" in capsys.readouterr().err
+    assert len(started) == len(pids) == 3  # first preview, applied, offline-only
+    assert all(session.process is None and session.channel is None for session in started)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
