@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import load_stages as ls
+import s3_emulator as s3e
 import vllm_server as vs
 
 pytestmark = pytest.mark.vllm
