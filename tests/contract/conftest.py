@@ -1,7 +1,9 @@
 """Fixtures for the contract tests against a real vLLM CPU server (marker `vllm`; see README.md here).
 
-Session order: vLLM venv (install or reuse) -> tiny model -> argument probe -> one server started with the
-rendered command and arguments of the first dev model -> HTTP contracts -> SIGTERM drain (last test).
+Session order: vLLM venv (install or reuse) -> tiny model -> argument probe -> S3 emulator with the rendered bucket and
+role -> one server started with the rendered command and arguments of the first dev model, streaming the tiny model
+from that bucket as the pod's IRSA role -> HTTP contracts -> SIGTERM drain (last test of test_vllm_contract.py) ->
+test_model_load.py -> test_routing.py (MODULE_ORDER).
 Every stage's duration is shown live as it ends (live_progress.py) and again in the terminal summary.
 """
 
