@@ -18,11 +18,12 @@ import s3_emulator as s3e
 import vllm_server as vs
 
 # A "few hundred MB" checkpoint of the tiny model's architecture: hidden 1024, 12 layers, MLP 2816 (about 290 MB bf16),
-# saved in 50 MB shards as published checkpoints are (transformers' save_pretrained `max_shard_size`; Qwen3-8B ships
-# five). Sharded because moto 5.2.5 answers every ranged GET by reading the WHOLE object and slicing it
+# saved in 50 MB shards as published multi-GB checkpoints are split (transformers' save_pretrained `max_shard_size`).
+# Sharded because moto 5.2.5 answers every ranged GET by reading the WHOLE object and slicing it
 # (moto/s3/responses.py get_object returns `key.value`, _handle_range_header slices it; FakeKey.value reads the
 # entire buffer under the key's lock, moto/s3/models.py): the streamer's ~300 ranged GETs of one 290 MB object
-# made moto copy ~90 GB, so its answers stalled past the streamer's 1 s no-progress limit (see README.md).
+# made moto copy ~90 GB and stall past the streamer's 1 s no-progress limit (README.md; on a loaded machine the tests
+# also lengthen that limit, s3_emulator.STREAMER_TEST_SETTINGS).
 SYNTHETIC_SHAPE = (1024, 12, 2816, 50)
 # Where the weights start (vllm/v1/worker/cpu_model_runner.py load_model); the stream ends at the planner's marker.
 LOAD_START = ("load start", r"Starting to load model")
