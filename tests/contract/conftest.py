@@ -1,12 +1,15 @@
 """Fixtures for the contract tests against a real vLLM CPU server (marker `vllm`; see README.md here).
 
-Session order: vLLM venv (install or reuse) -> tiny model -> argument probe -> one server started with the
-rendered command and arguments of the first dev model -> HTTP contracts -> SIGTERM drain (last test).
+Session order: vLLM venv (install or reuse) -> tiny model -> argument probe -> S3 emulator with the rendered bucket and
+role -> one server started with the rendered command and arguments of the first dev model, streaming the tiny model
+from that bucket as the pod's IRSA role -> HTTP contracts -> SIGTERM drain (last test of test_vllm_contract.py) ->
+test_model_load.py -> test_routing.py (MODULE_ORDER).
 Every stage's duration is shown live as it ends (live_progress.py) and again in the terminal summary.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import secrets
@@ -19,6 +22,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import load_stages as ls  # noqa: E402
+import s3_emulator as s3e  # noqa: E402
 import vllm_server as vs  # noqa: E402
 
 STAGES: dict[str, float] = {}
@@ -36,6 +41,19 @@ def pytest_configure(config: pytest.Config) -> None:
     import live_progress  # progress lines on the terminal as each stage runs, not after capture
 
     live_progress.install(config)
+
+
+# Module order: the live server (test_vllm_contract.py, drained by its last test) is also the tiny model's streamed run
+# of test_model_load.py, whose table needs it; then the other modules, so no two of their vLLM servers overlap.
+MODULE_ORDER = ("test_vllm_contract.py", "test_model_load.py", "test_routing.py")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:  # noqa: ARG001
+    def rank(item) -> int:
+        name = item.path.name
+        return MODULE_ORDER.index(name) if name in MODULE_ORDER else len(MODULE_ORDER)
+
+    items.sort(key=rank)  # stable: the order inside each module stays the file's
 
 
 def _stage(name: str, seconds: float) -> None:
@@ -79,29 +97,41 @@ def work_dir(tmp_path_factory) -> Path:
 # --- the project: rendered stacks and the data module --------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def catalog():
+def _import_project() -> None:
     if str(vs.PROJECT_DIR) not in sys.path:
         sys.path.insert(0, str(vs.PROJECT_DIR))
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    _import_project()
     from vllm_eks.planning import catalog as module
 
     return module
 
 
 @pytest.fixture(scope="session")
-def rendered_containers() -> list[vs.VllmContainer]:
-    """The vLLM container of every model in every stack file (dev and prod), as the program renders them."""
-    if str(vs.PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(vs.PROJECT_DIR))
+def rendered_snapshots() -> dict[str, dict[str, Any]]:
+    """Every stack file (dev and prod) rendered once by preflight.render.render_stack, for every module here."""
+    _import_project()
+    from preflight.render import render_stack
+
     stacks = vs.project_stacks()
     assert stacks, "no Pulumi.<stack>.yaml files to render"
     start = time.monotonic()
+    snapshots = {stack: render_stack(stack) for stack in stacks}
+    _stage("render stacks " + ",".join(stacks), time.monotonic() - start)
+    return snapshots
+
+
+@pytest.fixture(scope="session")
+def rendered_containers(rendered_snapshots) -> list[vs.VllmContainer]:
+    """The vLLM container of every model in every stack file (dev and prod), as the program renders them."""
     containers = []
-    for stack in stacks:
-        found = vs.rendered_vllm_containers(stack)
+    for stack, snapshot in rendered_snapshots.items():
+        found = vs.vllm_containers_from_snapshot(snapshot)
         assert found, f"stack {stack} renders no Deployment labelled app.kubernetes.io/name=vllm with a 'vllm' container"
         containers += found
-    _stage("render stacks " + ",".join(stacks), time.monotonic() - start)
     return containers
 
 
@@ -172,29 +202,89 @@ def api_key() -> str:
     return "sk-contract-" + secrets.token_urlsafe(18)
 
 
+# --- the weights bucket and the pod's identity (s3_emulator.py, moto_launcher.py) -------------------------------------
+
+
 @pytest.fixture(scope="session")
-def vllm_server(vllm_python, tiny_model, server_container, api_key, work_dir, contract_report):
-    """A live server started exactly like the container (entrypoint script, rendered args), torn down always."""
-    port = vs.free_port()
+def load_snapshots(rendered_snapshots, server_container) -> dict[str, dict[str, Any]]:
+    """The live server's stack as rendered (runai_streamer from s3://), and the same stack with every model on
+    `loadFormat: s3-sync` (the init container's copy to an emptyDir)."""
+    _import_project()
+    from preflight.render import read_stack_config, render_config
+    from stack_config import PROJECT
+
+    config = copy.deepcopy(read_stack_config(server_container.stack))
+    for model in config[f"{PROJECT}:models"]:
+        model["loadFormat"] = "s3-sync"
+    return {"runai_streamer": rendered_snapshots[server_container.stack],
+            "s3-sync": render_config(server_container.stack, config)}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def load_containers(load_snapshots, server_container) -> dict[str, vs.VllmContainer]:
+    """The live server's Deployment in each load format."""
+    return {load: next(c for c in vs.vllm_containers_from_snapshot(snapshot) if c.deployment == server_container.deployment)
+            for load, snapshot in load_snapshots.items()}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def identity(load_snapshots, server_container) -> s3e.RenderedIdentity:
+    return s3e.rendered_identity(load_snapshots["runai_streamer"], server_container.deployment)
+
+
+@pytest.fixture(scope="session")
+def moto(vllm_python, work_dir, identity, tiny_model, contract_report):
+    """moto on 127.0.0.1: the rendered bucket, key, OIDC provider and read role; the tiny model under the prefix."""
+    server = s3e.MotoServer(vllm_python, work_dir / "moto")
+    started = time.monotonic()
+    server.start()
+    try:
+        server.provision(identity)
+        uploaded = server.upload(identity.bucket, identity.prefix, Path(tiny_model["path"]), identity.region)
+        server.enforce_iam()
+        contract_report["s3_emulator"] = {"endpoint": server.endpoint, "bucket": identity.bucket,
+                                          "prefix": identity.prefix, "role": identity.role_arn,
+                                          "tiny_model_bytes": uploaded, "log": str(server.log_file)}  # fmt: skip
+        _stage("S3 emulator (moto) up, provisioned, IAM enforced", time.monotonic() - started)
+        yield server
+    finally:
+        server.stop()
+
+
+# --- the live server -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_key, work_dir, contract_report):
+    """The pod as rendered: its entrypoint script and arguments (only tensor parallelism and host/port adapted), its
+    env plus the IRSA variables, streaming the tiny model from s3://<rendered bucket>/<rendered prefix> on moto as the
+    rendered read role. Its start is measured stage by stage (the tiny / S3 row of load_stages.RUNS); torn down always.
+    """
+    _import_project()
+    from vllm_eks.planning.catalog import VLLM_STAGE_LOG_MARKERS
+
+    if vs.flag_value(server_container.args, "--load-format") != "runai_streamer":
+        pytest.fail(f"{server_container.label} does not render --load-format runai_streamer; the live server streams "
+                    "the weights as the pod does (pick a runai_streamer model with VLLM_CONTRACT_DEPLOYMENT)")
     server_dir = work_dir / "server"
-    command = vs.remap_entrypoint(server_container, server_dir / "secrets", api_key)
-    args, dropped = vs.cpu_server_argv(server_container, tiny_model["path"], port)
-    # The pod's plain env, with every path on a volume mount (home, /tmp, caches) moved under server_dir/volumes.
-    pod_env, unmounted = server_container.local_environment(server_dir / "volumes")
-    server = vs.VllmServer(vllm_python, command, args, port, server_dir, extra_env=pod_env)
+    server = ls.start_pod(vllm_python, server_container, moto, identity, server_dir, api_key)
     contract_report["server"] = {
         "imitates": server_container.label,
-        "dropped_for_cpu": dropped,
-        "env_paths_on_no_mount": unmounted,
+        "model": vs.flag_value(server.args, "--model"),
+        "adapted_for_cpu": [arg for arg in server_container.args if arg not in server.args],
+        "env_paths_on_no_mount": server_container.local_environment(server_dir / "volumes")[1],
         "startup_budget_seconds": server_container.startup_budget_seconds,
         "log": str(server.log_file),
     }
-    vs.log(f"starting vLLM for {server_container.label} on port {port}; log {server.log_file}")
-    server.start()
+    vs.log(f"starting vLLM for {server_container.label} on port {server.port}, weights from "
+           f"{vs.flag_value(server.args, '--model')}; log {server.log_file}")
     try:
-        ready = server.wait_ready(server_container.startup_budget_seconds)
-        _stage("server ready (/health 200)", ready)
-        server.ready_seconds = ready
+        times = ls.StageTimes(run="tiny", load=ls.STREAMED, weight_bytes=tiny_model["weight_bytes"])
+        server.wait_stages(server_container.startup_budget_seconds, VLLM_STAGE_LOG_MARKERS, times)
+        ls.RUNS.append(times)
+        server.stage_times = times
+        server.ready_seconds = times.marks["ready"]
+        _stage("server ready (/health 200)", server.ready_seconds)
         _TESTS_START.append(time.monotonic())
         yield server
     finally:

@@ -8,15 +8,23 @@ a stage the planner names that no run shows fails test_model_load.py.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import s3_emulator as s3e
 import vllm_server as vs
 
-# A "few hundred MB" checkpoint of the tiny model's architecture: hidden 1024, 12 layers, MLP 2816 (about 290 MB bf16).
-SYNTHETIC_SHAPE = (1024, 12, 2816)
+# A "few hundred MB" checkpoint of the tiny model's architecture: hidden 1024, 12 layers, MLP 2816 (about 290 MB bf16),
+# saved in 50 MB shards as published multi-GB checkpoints are split (transformers' save_pretrained `max_shard_size`).
+# Sharded because moto 5.2.5 answers every ranged GET by reading the WHOLE object and slicing it
+# (moto/s3/responses.py get_object returns `key.value`, _handle_range_header slices it; FakeKey.value reads the
+# entire buffer under the key's lock, moto/s3/models.py): the streamer's ~300 ranged GETs of one 290 MB object
+# made moto copy ~90 GB and stall past the streamer's 1 s no-progress limit (README.md; on a loaded machine the tests
+# also lengthen that limit, s3_emulator.STREAMER_TEST_SETTINGS).
+SYNTHETIC_SHAPE = (1024, 12, 2816, 50)
 # Where the weights start (vllm/v1/worker/cpu_model_runner.py load_model); the stream ends at the planner's marker.
 LOAD_START = ("load start", r"Starting to load model")
 VLLM_WEIGHTS_TOOK = re.compile(r"Loading weights took ([\d.]+) seconds")  # the default loader only
@@ -24,6 +32,8 @@ VLLM_WEIGHTS_TOOK = re.compile(r"Loading weights took ([\d.]+) seconds")  # the 
 # the init container's command.
 PROCESS_START = "image pull"
 WEIGHT_COPY = "weight copy"
+STREAMED, LOCAL = "S3 (runai_streamer)", "local disk (s3-sync copy)"  # the two load paths, as the table names them
+RUNS: list["StageTimes"] = []  # every measured start of the session, in order: the table and the planner check
 
 
 @dataclass
@@ -76,6 +86,8 @@ def format_table(rows: list[StageTimes]) -> str:
 class StagedServer(vs.VllmServer):
     """A vLLM server whose environment holds no credential of this machine and whose log is watched for stages."""
 
+    stage_times: StageTimes | None = None
+
     def environment(self) -> dict[str, str]:
         env = super().environment()
         return {k: v for k, v in env.items() if not k.startswith("AWS_") or k in self.extra_env}
@@ -118,12 +130,49 @@ class StagedServer(vs.VllmServer):
         self.process.wait(timeout=timeout)
         return self.log_file.read_text(errors="replace")
 
+    def stop_in_background(self) -> threading.Thread:
+        """The usual bounded SIGTERM -> SIGKILL of the group, while the next test goes on: vLLM takes 6-10 s to exit
+        after SIGTERM on this CPU, time the measured runs need not wait for. Join the thread before the session ends."""
+        thread = threading.Thread(target=self.kill, name=f"stop vLLM {self.process.pid}", daemon=True)
+        thread.start()
+        STOPPING.append(thread)
+        return thread
+
+
+STOPPING: list[threading.Thread] = []
+
+
+def join_stopping() -> None:
+    """Wait for every server stopped in the background (each stop is bounded by VllmServer.kill)."""
+    while STOPPING:
+        STOPPING.pop().join()
+
+
+def token_file(root: Path, identity: s3e.RenderedIdentity, **claims) -> Path:
+    """The projected service-account token the pod identity webhook mounts, under `root`."""
+    path = root / s3e.TOKEN_PATH.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(s3e.web_identity_token(identity, **claims))
+    return path
+
+
+def start_pod(python: Path, container: vs.VllmContainer, moto: s3e.MotoServer, identity: s3e.RenderedIdentity,
+              root: Path, api_key: str, model: str | None = None) -> StagedServer:
+    """A vLLM server started like the pod: rendered entrypoint, args (load flags kept), env, and the IRSA variables."""
+    port = vs.free_port()
+    args, _ = load_argv(container, port, model)
+    command = vs.remap_entrypoint(container, root / "secrets", api_key)
+    pod_env, _ = container.local_environment(root / "volumes")
+    pod_env.update(moto.pod_environment(identity, token_file(root, identity)))
+    server = StagedServer(python, command, args, port, root, extra_env=pod_env)
+    server.start()
+    return server
+
 
 def load_argv(container: vs.VllmContainer, port: int, model: str | None = None) -> tuple[list[str], list[str]]:
     """The rendered arguments with the load flags kept; only device flags adapted to one CPU, and host/port local."""
     args = container.args if model is None else vs.replace_flag(container.args, "--model", model, add=False)
-    device_flags = tuple(flag for flag in vs.CPU_DROPPED_FLAGS if flag not in ("--load-format", "--model-loader-extra-config"))
-    args, dropped = vs.drop_flags(args, device_flags)
+    args, dropped = vs.drop_flags(args, vs.CPU_DROPPED_FLAGS)
     args = vs.replace_flag(args, "--host", "127.0.0.1")
     args = vs.replace_flag(args, "--port", str(port))
     if "--enforce-eager" not in args:
@@ -131,6 +180,7 @@ def load_argv(container: vs.VllmContainer, port: int, model: str | None = None) 
     return args, dropped
 
 
-def build_scaled_model(python: Path, log_file: Path, shape: tuple[int, int, int] = SYNTHETIC_SHAPE) -> dict[str, Any]:
-    """The tiny model's architecture scaled to `shape` (hidden, layers, MLP), cached by content like the tiny model."""
+def build_scaled_model(python: Path, log_file: Path, shape: tuple[int, ...] = SYNTHETIC_SHAPE) -> dict[str, Any]:
+    """The tiny model's architecture scaled to `shape` (hidden, layers, MLP, max shard MB), cached by content like the
+    tiny model."""
     return vs.build_tiny_model(python, log_file, shape)

@@ -46,7 +46,14 @@ TOKEN_PATH = "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"
 # the default, the C++ SDK's own provider chain, sends AssumeRoleWithWebIdentity to the regional AWS STS endpoint and
 # ignores AWS_ENDPOINT_URL(_STS) (measured with 0.17.1: no STS request reached moto, S3 answered 403), so on loopback
 # the exchange must run in Python. Same role, same token, same policy; only the process that asks STS differs.
-STREAMER_TEST_SETTINGS = {"RUNAI_STREAMER_S3_USE_VIRTUAL_ADDRESSING": "0", "RUNAI_STREAMER_NO_BOTO3_SESSION": "0"}
+# And a longer no-progress limit for one GET: moto answers each ranged GET by copying the whole object in Python, one
+# request per object at a time (moto/s3/responses.py get_object + _handle_range_header; moto/s3/models.py FakeKey.value
+# under the key's lock), so on this shared 2-core machine a queued GET can wait more than the streamer's default 1 s
+# for its first byte, and the streamer then drops it ("failure to meet throughput minimum", not retried; the limit is
+# RUNAI_STREAMER_S3_REQUEST_TIMEOUT_MS, default 1000, run-ai/runai-model-streamer
+# cpp/s3/client_configuration/client_configuration.cc). A loopback emulator's pace, not S3's: see README.md.
+STREAMER_TEST_SETTINGS = {"RUNAI_STREAMER_S3_USE_VIRTUAL_ADDRESSING": "0", "RUNAI_STREAMER_NO_BOTO3_SESSION": "0",
+                          "RUNAI_STREAMER_S3_REQUEST_TIMEOUT_MS": "30000"}
 START_TIMEOUT_SECONDS = 60
 
 

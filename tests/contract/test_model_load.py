@@ -5,13 +5,13 @@ and `--model-loader-extra-config` kept; only tensor parallelism and host/port ad
 env plus what the EKS pod identity webhook injects for IRSA. moto (s3_emulator.py, moto_launcher.py) plays S3, STS and
 IAM with enforcement on, so the role's rendered read policy is what lets the streamer read; a narrowed policy must
 fail the load with AccessDenied. The s3-sync fallback runs its rendered init command against the same server.
-Every run is watched stage by stage (load_stages.py) and the stages are checked against the planner's.
+Every run is watched stage by stage (load_stages.py) and the stages are checked against the planner's. The tiny model's
+streamed run is the live server of test_vllm_contract.py (conftest.vllm_server), started once for both modules.
 What moto does and does not emulate is listed in s3_emulator.py's docstring.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import shlex
@@ -27,8 +27,6 @@ import vllm_server as vs
 
 pytestmark = pytest.mark.vllm
 
-STACK = "dev"  # the first dev model is what the live servers imitate (as in test_vllm_contract.py)
-STAGES: list[ls.StageTimes] = []
 OTHER_PREFIX = "models/another-model"  # a prefix the role must not reach
 SYNC_TIMEOUT_SECONDS = 300
 
@@ -40,64 +38,12 @@ def _import_project():
         sys.path.insert(0, str(vs.PROJECT_DIR))
 
 
-@pytest.fixture(scope="module")
-def snapshots():
-    """The dev stack as rendered, and the same stack with `loadFormat: s3-sync` (the fallback path)."""
-    _import_project()
-    from preflight.render import read_stack_config, render_config
-
-    config = read_stack_config(STACK)
-    synced = copy.deepcopy(config)
-    synced["vllm-eks:models"][0]["loadFormat"] = "s3-sync"
-    return {"runai_streamer": render_config(STACK, config), "s3-sync": render_config(STACK, synced)}
-
-
-@pytest.fixture(scope="module")
-def containers(snapshots) -> dict[str, vs.VllmContainer]:
-    return {load: vs.vllm_containers_from_snapshot(snapshot)[0] for load, snapshot in snapshots.items()}
-
-
-@pytest.fixture(scope="module")
-def identity(snapshots, containers) -> s3e.RenderedIdentity:
-    return s3e.rendered_identity(snapshots["runai_streamer"], containers["runai_streamer"].deployment)
-
-
-@pytest.fixture(scope="module")
-def moto(vllm_python, work_dir, identity, tiny_model, contract_report):
-    """moto on 127.0.0.1: the rendered bucket, key, OIDC provider and read role; the tiny model under the prefix."""
-    server = s3e.MotoServer(vllm_python, work_dir / "moto")
-    started = time.monotonic()
-    server.start()
-    try:
-        server.provision(identity)
-        uploaded = server.upload(identity.bucket, identity.prefix, Path(tiny_model["path"]), identity.region)
-        server.enforce_iam()
-        contract_report["s3_emulator"] = {"endpoint": server.endpoint, "bucket": identity.bucket,
-                                          "prefix": identity.prefix, "role": identity.role_arn,
-                                          "tiny_model_bytes": uploaded, "log": str(server.log_file)}  # fmt: skip
-        vs.log(f"moto ready on {server.endpoint} in {time.monotonic() - started:.1f}s (IAM enforced)")
-        yield server
-    finally:
-        server.stop()
-
-
-def _token_file(root: Path, identity: s3e.RenderedIdentity, **claims) -> Path:
-    path = root / s3e.TOKEN_PATH.lstrip("/")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(s3e.web_identity_token(identity, **claims))
-    return path
-
-
-def _start(vllm_python, container: vs.VllmContainer, moto, identity, root: Path, api_key: str, model: str | None = None):
-    """A vLLM server started like the pod: rendered entrypoint, args, env, and the IRSA variables."""
-    port = vs.free_port()
-    args, _ = ls.load_argv(container, port, model)
-    command = vs.remap_entrypoint(container, root / "secrets", api_key)
-    pod_env, _ = container.local_environment(root / "volumes")
-    pod_env.update(moto.pod_environment(identity, _token_file(root, identity)))
-    server = ls.StagedServer(vllm_python, command, args, port, root, extra_env=pod_env)
-    server.start()
-    return server
+@pytest.fixture(scope="module", autouse=True)
+def _servers_stopped():
+    """Servers of this module are stopped in the background (load_stages.StagedServer.stop_in_background); all are
+    gone before the module ends, pass or fail."""
+    yield
+    ls.join_stopping()
 
 
 def _serve_and_stage(server, container, run: str, load: str, weight_bytes: int, api_key: str) -> ls.StageTimes:
@@ -112,10 +58,16 @@ def _serve_and_stage(server, container, run: str, load: str, weight_bytes: int, 
                                            "messages": [{"role": "user", "content": "hello"}]}, timeout=120)  # fmt: skip
         assert status == 200, body
     finally:
-        server.kill()
+        server.stop_in_background()
     vs.log(f"{run} / {load}: " + ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in times.marks.items()))
-    STAGES.append(times)
+    ls.RUNS.append(times)
     return times
+
+
+def _ranged_gets(moto, identity, file_name: str) -> list[str]:
+    """The emulator's log lines of ranged GETs (206) of one checkpoint file under the prefix."""
+    return [line for line in moto.log_file.read_text().splitlines()
+            if f"{identity.prefix}/{file_name} HTTP/1.1\" 206" in line]  # fmt: skip
 
 
 # --- identity, without vLLM ------------------------------------------------------------------------------------------
@@ -160,26 +112,23 @@ def test_web_identity_sign_in_follows_the_trust_policy(moto, identity, work_dir)
 # --- the streamed load ---------------------------------------------------------------------------------------------------
 
 
-def test_streams_the_model_from_s3_with_the_rendered_role(vllm_python, containers, moto, identity, tiny_model, api_key,
-                                                          work_dir, contract_report):
-    """vLLM serves after streaming the tiny model from s3://<rendered bucket>/<rendered prefix> as the read role."""
-    container = containers["runai_streamer"]
-    assert vs.flag_value(container.args, "--load-format") == "runai_streamer"
-    assert vs.flag_value(container.args, "--model") == f"s3://{identity.bucket}/{identity.prefix}"
-    server = _start(vllm_python, container, moto, identity, work_dir / "s3-tiny", api_key)
-    times = _serve_and_stage(server, container, "tiny", "S3 (runai_streamer)", tiny_model["weight_bytes"], api_key)
-    contract_report["s3_streamed_log"] = str(server.log_file)
-    assert "Loading safetensors using Runai Model Streamer: 100%" in times.log, "the Run:ai streamer did not load"
+def test_streams_the_model_from_s3_with_the_rendered_role(vllm_server, server_container, moto, identity, contract_report):
+    """The live server (conftest.vllm_server: the pod's rendered args and env, the IRSA variables) became Ready after
+    streaming the tiny model from s3://<rendered bucket>/<rendered prefix> as the read role, with no static key."""
+    assert vs.flag_value(server_container.args, "--load-format") == "runai_streamer"
+    assert vs.flag_value(vllm_server.args, "--model") == f"s3://{identity.bucket}/{identity.prefix}"
+    contract_report["s3_streamed_log"] = str(vllm_server.log_file)
+    log = vllm_server.stage_times.log
+    assert "Loading safetensors using Runai Model Streamer: 100%" in log, "the Run:ai streamer did not load"
     # The bytes came from the emulator: ranged GETs of the checkpoint, answered 206 under the role's credentials.
-    streamed = [line for line in moto.log_file.read_text().splitlines()
-                if f"{identity.prefix}/model.safetensors HTTP/1.1\" 206" in line]  # fmt: skip
-    assert streamed, "no ranged GET of the checkpoint reached the emulator"
-    assert "AWS_ACCESS_KEY_ID" not in server.environment()
-    assert "AccessDenied" not in times.log
+    assert _ranged_gets(moto, identity, "model.safetensors"), "no ranged GET of the checkpoint reached the emulator"
+    assert "AWS_ACCESS_KEY_ID" not in vllm_server.environment()
+    assert vllm_server.environment()["AWS_ROLE_ARN"] == identity.role_arn
+    assert "AccessDenied" not in log
 
 
-def test_a_policy_narrowed_to_another_prefix_fails_the_load(vllm_python, containers, moto, identity, api_key, work_dir,
-                                                            contract_report):
+def test_a_policy_narrowed_to_another_prefix_fails_the_load(vllm_python, load_containers, moto, identity, api_key,
+                                                            work_dir, contract_report):
     """The same role with its read policy built for another prefix (iam_documents.model_read_policy): vLLM exits, and
     its log names the refused S3 call. vLLM first fetches config and tokenizer with boto3 (HeadObject, then GetObject);
     S3 answers a denied HEAD with 403 and no body (HEAD responses carry none: S3 API Reference, HeadObject), so boto3
@@ -187,13 +136,14 @@ def test_a_policy_narrowed_to_another_prefix_fails_the_load(vllm_python, contain
     _import_project()
     from vllm_eks.iam.iam_documents import model_read_policy
 
+    container = load_containers["runai_streamer"]
     narrowed = json.dumps(model_read_policy(f"arn:aws:s3:::{identity.bucket}", OTHER_PREFIX, identity.kms_key_arn,
                                             identity.region))  # fmt: skip
     moto.put_read_policy(identity, moto.key_arn, narrowed)
     try:
-        server = _start(vllm_python, containers["runai_streamer"], moto, identity, work_dir / "s3-denied", api_key)
+        server = ls.start_pod(vllm_python, container, moto, identity, work_dir / "s3-denied", api_key)
         try:
-            log = server.wait_exit_logged(containers["runai_streamer"].startup_budget_seconds)
+            log = server.wait_exit_logged(container.startup_budget_seconds)
         finally:
             server.kill()
     finally:
@@ -224,7 +174,7 @@ def _run_fetch(snapshot: dict, container: vs.VllmContainer, moto, identity, root
     pattern = "|".join(re.escape(mount) for mount in sorted(mounts, key=len, reverse=True))
     script = re.sub(rf"(?<=\s)({pattern})(?=/|\s|$)", lambda match: str(mounts[match.group(1)]), script)
     env = {k: str(mounts.get(v, v)) for k, v in env.items()}
-    env.update(moto.pod_environment(identity, _token_file(root, identity)))
+    env.update(moto.pod_environment(identity, ls.token_file(root, identity)))
     env["PATH"] = f"{vs.venv_dir() / 'bin'}:/usr/bin:/bin"  # `aws` is the venv's awscli
     started = time.monotonic()
     result = subprocess.run(["/bin/sh", "-c", script], env=env, capture_output=True, text=True, timeout=SYNC_TIMEOUT_SECONDS)
@@ -232,49 +182,66 @@ def _run_fetch(snapshot: dict, container: vs.VllmContainer, moto, identity, root
     return time.monotonic() - started
 
 
-def test_s3_sync_copies_with_the_rendered_command_and_serves_from_the_copy(vllm_python, snapshots, containers, moto,
-                                                                           identity, tiny_model, api_key, work_dir):
-    """loadFormat s3-sync: the init container's `aws s3 sync` (same role, same server), then vLLM reads the copy."""
-    container = containers["s3-sync"]
-    root = work_dir / "sync-tiny"
-    copy_seconds = _run_fetch(snapshots["s3-sync"], container, moto, identity, root)
-    model_dir = vs.flag_value(container.args, "--model")
-    local_model = container.local_path(model_dir, root / "volumes")
-    assert local_model and sorted(p.name for p in Path(local_model).iterdir()) == sorted(
-        p.name for p in Path(tiny_model["path"]).iterdir() if p.is_file() and p.name != "tiny-model.json")
-    server = _start(vllm_python, container, moto, identity, root, api_key, model=local_model)
-    times = _serve_and_stage(server, container, "tiny", "local disk (s3-sync copy)", tiny_model["weight_bytes"], api_key)
+def _sync_and_serve(vllm_python, load_snapshots, load_containers, moto, identity, model: dict, run: str, root: Path,
+                    api_key: str) -> ls.StageTimes:
+    """The init container's rendered `aws s3 sync` (same role, same server), then vLLM with the rendered
+    `--model /models/<name>` on the copy; the copy must hold every checkpoint file byte for byte in size."""
+    container = load_containers["s3-sync"]
+    copy_seconds = _run_fetch(load_snapshots["s3-sync"], container, moto, identity, root)
+    local_model = container.local_path(vs.flag_value(container.args, "--model"), root / "volumes")
+    assert local_model, f"{container.label}: --model is on no volume mount"
+    source = {p.name: p.stat().st_size for p in Path(model["path"]).iterdir() if p.is_file() and p.name != "tiny-model.json"}
+    assert {p.name: p.stat().st_size for p in Path(local_model).iterdir()} == source
+    server = ls.start_pod(vllm_python, container, moto, identity, root, api_key, model=local_model)
+    times = _serve_and_stage(server, container, run, ls.LOCAL, model["weight_bytes"], api_key)
     times.weight_copy_seconds = copy_seconds
+    return times
 
 
-# --- a few hundred MB, both ways ----------------------------------------------------------------------------------------
+# --- a few hundred MB, streamed and synced ---------------------------------------------------------------------------
 
 
-def test_synthetic_checkpoint_synced_from_s3_and_read_from_local_disk(vllm_python, snapshots, containers, moto, identity,
-                                                                      api_key, work_dir):
-    """The same architecture scaled to a few hundred MB: uploaded under the prefix, copied by the rendered s3-sync
-    command with the role, and served from the copy.
-
-    Not streamed: against moto on this shared 2-core machine the streamer's AWS CRT client drops its connections with
-    "failure to meet throughput minimum" (aws-c-http AWS_ERROR_HTTP_CHANNEL_THROUGHPUT_FAILURE) for a 290 MB file at
-    the rendered concurrency 16 — moto is one Python process — and the load fails with "File access error"."""
+@pytest.fixture(scope="module")
+def synthetic_model(vllm_python, moto, identity, work_dir) -> dict:
+    """The tiny model's architecture scaled to a few hundred MB (load_stages.SYNTHETIC_SHAPE, in shards), uploaded under
+    the rendered prefix in place of the tiny model."""
     model = ls.build_scaled_model(vllm_python, work_dir / "synthetic-model.log")
     assert 150e6 < model["weight_bytes"] < 600e6
-    moto.upload(identity.bucket, identity.prefix, Path(model["path"]), identity.region)
-    container = containers["s3-sync"]
+    assert len(model["weight_files"]) > 1, model["weight_files"]
+    started = time.monotonic()
+    uploaded = moto.upload(identity.bucket, identity.prefix, Path(model["path"]), identity.region)
+    vs.log(f"synthetic checkpoint: {uploaded / 1e6:.0f} MB in {len(model['weight_files'])} shards uploaded in "
+           f"{time.monotonic() - started:.1f}s")
+    return model
+
+
+def test_synthetic_checkpoint_streamed_from_s3(vllm_python, load_containers, moto, identity, synthetic_model, api_key,
+                                               work_dir):
+    """The rendered pod streams the few-hundred-MB checkpoint (every shard, ranged GETs under the role) and serves."""
+    container = load_containers["runai_streamer"]
+    server = ls.start_pod(vllm_python, container, moto, identity, work_dir / "s3-big", api_key)
+    times = _serve_and_stage(server, container, "synthetic", ls.STREAMED, synthetic_model["weight_bytes"], api_key)
+    assert "Loading safetensors using Runai Model Streamer: 100%" in times.log, "the Run:ai streamer did not load"
+    assert all(_ranged_gets(moto, identity, name) for name in synthetic_model["weight_files"]), "a shard was not streamed"
+    assert "AccessDenied" not in times.log
+
+
+def test_s3_sync_copies_with_the_rendered_command_and_serves_from_the_copy(vllm_python, load_snapshots, load_containers,
+                                                                           moto, identity, synthetic_model, api_key,
+                                                                           work_dir):
+    """loadFormat s3-sync with the same checkpoint: the init container's rendered `aws s3 sync` (same role, same
+    server) copies it, then vLLM with the rendered `--model /models/<name>` serves from the copy. The tiny model is not
+    run this way too: the copy, the command and the local-disk load are the same, and its 3 MB load row said nothing
+    the local row of this checkpoint does not (it cost a whole vLLM start)."""
     root = work_dir / "sync-big"  # short: vLLM binds zmq IPC sockets under TMPDIR (107-character limit)
-    copy_seconds = _run_fetch(snapshots["s3-sync"], container, moto, identity, root)
-    local_model = container.local_path(vs.flag_value(container.args, "--model"), root / "volumes")
-    assert (Path(local_model) / "model.safetensors").stat().st_size == model["weight_bytes"]
-    server = _start(vllm_python, container, moto, identity, root, api_key, model=local_model)
-    times = _serve_and_stage(server, container, "synthetic", "local disk (s3-sync copy)", model["weight_bytes"], api_key)
-    times.weight_copy_seconds = copy_seconds
+    _sync_and_serve(vllm_python, load_snapshots, load_containers, moto, identity, synthetic_model, "synthetic", root,
+                    api_key)  # fmt: skip
 
 
 # --- the table, and the planner's stages --------------------------------------------------------------------------------
 
 
-def test_every_stage_the_planner_names_appears_in_the_measured_runs(containers, identity, contract_report):
+def test_every_stage_the_planner_names_appears_in_the_measured_runs(server_container, contract_report):
     """vllm_eks/planning/startup_time.py's stages for each load format are all seen in the runs of that format."""
     _import_project()
     from vllm_eks.planning.sizing import plan_models
@@ -282,19 +249,19 @@ def test_every_stage_the_planner_names_appears_in_the_measured_runs(containers, 
     from preflight.render import read_stack_config
     from stack_config import PROJECT, SECTIONS, load_stack_config
 
-    assert STAGES, "no run was measured"
-    table = ls.format_table(STAGES)
+    assert ls.RUNS, "no run was measured"
+    table = ls.format_table(ls.RUNS)
     vs.log("model load, stage by stage (seconds since process start; local disk = the s3-sync copy):\n" + table)
-    contract_report["load_stages"] = [dict(zip(ls.TABLE_HEADERS, times.row())) for times in STAGES]
+    contract_report["load_stages"] = [dict(zip(ls.TABLE_HEADERS, times.row())) for times in ls.RUNS]
     contract_report["load_stage_table"] = table
-    raw = read_stack_config(STACK)
+    raw = read_stack_config(server_container.stack)
     config = load_stack_config({section: raw.get(f"{PROJECT}:{section}") for section in SECTIONS})
-    model = config.models[0]
+    model = next(m for m in config.models if m.served_name == server_container.served_model_name)
     plan = plan_models(config.models)[model.name]
-    for load, label in (("runai_streamer", "S3 (runai_streamer)"), ("s3-sync", "local disk (s3-sync copy)")):
+    for load, label in (("runai_streamer", ls.STREAMED), ("s3-sync", ls.LOCAL)):
         planned = [stage.name for stage in estimate_startup(plan.weight_bytes, model.startup_budget_seconds,
                                                             plan.instance_type, load).stages]  # fmt: skip
-        runs = [times for times in STAGES if times.load == label]
+        runs = [times for times in ls.RUNS if times.load == label]
         assert runs, f"no {label} run was measured"
         for times in runs:
             missing = [stage for stage in planned if stage not in times.measured_stages()]

@@ -1,7 +1,8 @@
 """Contract tests: what the stack renders, run against vLLM's own parser and a real vLLM CPU server.
 
 The arguments, the container command, the startup probe and the metric names all come from the program
-(preflight.render, vllm_eks.planning.catalog); only the weights are swapped for a tiny self-made Llama.
+(preflight.render, vllm_eks.planning.catalog); the weights are a tiny self-made Llama, streamed by the rendered
+`--load-format runai_streamer` from the rendered bucket on an S3 API on loopback as the pod's IRSA role (conftest.py).
 The tests run in file order on one server; the SIGTERM drain test stops that server and therefore runs last.
 """
 

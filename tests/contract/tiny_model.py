@@ -1,8 +1,10 @@
 """Build a tiny random Llama model and its tokenizer, offline, for the vLLM contract tests.
 
 Run inside the vLLM venv (it has torch, transformers and tokenizers):
-    python tiny_model.py OUT_DIR [HIDDEN_SIZE LAYERS INTERMEDIATE_SIZE]
-The optional numbers scale the same architecture up (the load-time measurements use a few-hundred-MB checkpoint).
+    python tiny_model.py OUT_DIR [HIDDEN_SIZE LAYERS INTERMEDIATE_SIZE [MAX_SHARD_MB]]
+The optional numbers scale the same architecture up (the load-time measurements use a few-hundred-MB checkpoint),
+and MAX_SHARD_MB splits its weights into shards as published checkpoints are split (model-0000N-of-0000M.safetensors
+plus model.safetensors.index.json: transformers' save_pretrained `max_shard_size`).
 Writes a Hugging Face model directory (config.json, model.safetensors in bf16, tokenizer.json,
 tokenizer_config.json with a ChatML chat template) and prints one JSON line describing it.
 Nothing is downloaded. The architecture numbers below are what the planner cross-check compares with:
@@ -59,7 +61,7 @@ def _corpus() -> list[str]:
 
 
 def build(out_dir: Path, hidden_size: int = HIDDEN_SIZE, layers: int = LAYERS,
-          intermediate_size: int = INTERMEDIATE_SIZE) -> dict:
+          intermediate_size: int = INTERMEDIATE_SIZE, max_shard_mb: int | None = None) -> dict:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -108,7 +110,8 @@ def build(out_dir: Path, hidden_size: int = HIDDEN_SIZE, layers: int = LAYERS,
     )
     config.dtype = DTYPE
     model = LlamaForCausalLM(config).to(getattr(torch, DTYPE))
-    model.save_pretrained(out_dir, safe_serialization=True)
+    shards = {"max_shard_size": f"{max_shard_mb}MB"} if max_shard_mb else {}
+    model.save_pretrained(out_dir, safe_serialization=True, **shards)
     if hasattr(model, "generation_config") and model.generation_config is not None:
         model.generation_config.save_pretrained(out_dir)
 
@@ -127,8 +130,9 @@ def build(out_dir: Path, hidden_size: int = HIDDEN_SIZE, layers: int = LAYERS,
         "max_position_embeddings": MAX_POSITION_EMBEDDINGS,
         "kv_bytes_per_token": 2 * layers * KV_HEADS * (hidden_size // ATTENTION_HEADS) * DTYPE_BYTES,
         "weight_bytes": sum(path.stat().st_size for path in out_dir.glob("*.safetensors")),
+        "weight_files": sorted(path.name for path in out_dir.glob("*.safetensors")),
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(build(Path(sys.argv[1]), *(int(value) for value in sys.argv[2:5]))))
+    print(json.dumps(build(Path(sys.argv[1]), *(int(value) for value in sys.argv[2:6]))))

