@@ -1,0 +1,458 @@
+"""Mutation-testing benchmark: plant one small realistic bug at a time and count how many the fast suite catches.
+
+    ./mutation.sh --per-module 2 --seed 21          # two random mutants of every module (re-runnable per module)
+    ./mutation.sh --module components/network.py    # every mutant of one module (--module is repeatable)
+    ./mutation.sh --list                            # mutants per module, nothing run
+
+A benchmark, not a CI gate: it prints `killed/total` per module, every survivor (file:line, operator, diff) and the
+time each module took. The README's testing section records the last measured figures.
+
+Why cosmic-ray (8.7.0) and not mutmut 3: the policy pack runs in a separate process (policies/venv's python, spoken
+to over the Analyzer gRPC protocol, preflight/pack_process.py), so a mutant of policies/*.py must be on disk where that
+process imports it. cosmic-ray writes the mutated module to the file itself; mutmut 3 instead runs the tests from a
+`mutants/` copy whose functions are trampolines switched by an environment variable and that import mutmut at run
+time, which the pack's own virtualenv does not have, and it leaves module-level data (components/catalog.py, the
+policy tables) unmutated. This script uses cosmic-ray's parser and operators as a library and drives the runs itself,
+so it can select tests per module, sample, time out and report the way a 2-core machine needs.
+
+Every mutant is applied to a private copy of the working tree (tracked and untracked, not ignored, files), never to
+the checkout itself, so editing tests while a benchmark runs is safe. The pack's virtualenv is shared by a symlink.
+Bytecode caching is off (PYTHONDONTWRITEBYTECODE) and the copy's __pycache__ is removed around each mutant: a
+mutant of the same size written in the same second as its original would otherwise be served from a stale .pyc.
+
+Operators: a curated subset of cosmic-ray's core operators (one realistic slip per construct, not every operator
+pair), plus a string operator of our own, since most of this program's facts are strings (ports are numbers, but
+labels, IAM actions, severities, resource types, policy names are strings); docstrings, f-strings and sentences for
+people (descriptions, message text: three or more plain words) are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import parso
+from cosmic_ray.ast import ast_nodes, get_ast
+from cosmic_ray.mutating import MutationVisitor
+from cosmic_ray.operators.operator import Example, Operator
+from cosmic_ray.plugins import get_operator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---- What is mutated, and which tests judge it (the one place to re-point after a package move) -------------------
+# Tests are listed most specific first: pytest runs them in this order with -x, so a killed mutant stops early.
+
+_RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "tests/policies/test_policies.py"]
+_POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster_policies.py",
+                 "tests/policies/test_edge_policies.py", "tests/policies/test_pod_isolation.py",
+                 "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
+                 "tests/policies/test_unknowns.py", "tests/policies/test_parity.py",
+                 "tests/policies/test_policy_config.py"]
+_EDGE_TESTS = ["tests/test_edge.py", "tests/test_edge_config.py", "tests/test_edge_path.py",
+               "tests/test_authorizer.py", "tests/policies/test_edge_policies.py"]
+
+
+def _policy(specific: str) -> list[str]:
+    return [specific] + [test for test in _POLICY_TESTS if test != specific]
+
+
+TESTS_FOR_MODULE: dict[str, list[str]] = {
+    "components/alert_rules.py": ["tests/test_alerting.py", "tests/test_alert_rules_promtool.py",
+                                  "tests/test_observability.py", "tests/test_metric_names.py"],
+    "components/autoscaling.py": ["tests/test_autoscaling.py", *_RENDER_WIDE],
+    "components/catalog.py": ["tests/test_sizing.py", "tests/test_plan.py", "tests/test_metric_names.py",
+                              "tests/test_engine_args.py", "tests/test_gpu_cluster.py", "tests/test_stack_config.py",
+                              "tests/test_vllm_service.py", "tests/test_autoscaling.py", "tests/test_observability.py",
+                              "tests/test_edge_config.py", "tests/test_stack_file_and_region.py", *_RENDER_WIDE],
+    "components/cluster_addons.py": ["tests/test_gpu_cluster.py", "tests/test_cluster_enforcement.py",
+                                     "tests/test_network_policies.py", *_RENDER_WIDE],
+    "components/cost.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
+    "components/dashboard.py": ["tests/test_observability.py", "tests/test_metric_names.py"],
+    "components/edge.py": [*_EDGE_TESTS, "tests/test_router_health.py", *_RENDER_WIDE],
+    "components/edge_api.py": [*_EDGE_TESTS, *_RENDER_WIDE],
+    "components/edge_cdn.py": [*_EDGE_TESTS, *_RENDER_WIDE],
+    "components/edge_specs.py": [*_EDGE_TESTS, *_RENDER_WIDE],
+    "components/engine_args.py": ["tests/test_engine_args.py", "tests/test_vllm_service.py", "tests/test_sizing.py"],
+    "components/gpu_cluster.py": ["tests/test_gpu_cluster.py", "tests/test_cluster_enforcement.py",
+                                  "tests/test_warnings.py", "tests/test_destroy_and_first_deploy.py",
+                                  "tests/policies/test_cluster_policies.py", *_RENDER_WIDE],
+    "components/iam_documents.py": ["tests/test_iam_documents.py", "tests/test_model_store.py",
+                                    "tests/test_autoscaling.py", *_RENDER_WIDE],
+    "components/image_cache.py": ["tests/test_image_cache.py", *_RENDER_WIDE],
+    "components/internal_api_key.py": ["tests/test_edge.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
+    "components/irsa.py": ["tests/test_iam_documents.py", "tests/test_model_store.py", "tests/test_autoscaling.py",
+                           "tests/policies/test_irsa_trust.py", *_RENDER_WIDE],
+    "components/karpenter.py": ["tests/test_gpu_cluster.py", "tests/test_iam_documents.py", *_RENDER_WIDE],
+    "components/load_balancer_controller.py": ["tests/test_gpu_cluster.py", "tests/test_iam_documents.py",
+                                               "tests/test_edge.py", *_RENDER_WIDE],
+    "components/model_store.py": ["tests/test_model_store.py", "tests/test_iam_documents.py", *_RENDER_WIDE],
+    "components/model_sync.py": ["tests/test_model_store.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
+    "components/network.py": ["tests/test_network.py", *_RENDER_WIDE],
+    "components/network_policies.py": ["tests/test_network_policies.py", *_RENDER_WIDE],
+    "components/observability.py": ["tests/test_observability.py", "tests/test_alerting.py",
+                                    "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
+    "components/router.py": ["tests/test_router_health.py", "tests/test_vllm_service.py",
+                             "tests/test_network_policies.py", *_RENDER_WIDE],
+    "components/scaled_object.py": ["tests/test_autoscaling.py", "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
+    "components/sizing.py": ["tests/test_sizing.py", "tests/test_plan.py", "tests/test_engine_args.py"],
+    "components/startup_time.py": ["tests/test_plan.py", "tests/test_config_checks.py", "tests/test_sizing.py"],
+    "components/throughput.py": ["tests/test_plan.py", "tests/test_sizing.py"],
+    "components/vllm_pod.py": ["tests/test_vllm_service.py", "tests/test_observability.py",
+                               "tests/test_model_store.py", *_RENDER_WIDE],
+    "components/vllm_service.py": ["tests/test_vllm_service.py", "tests/test_router_health.py", *_RENDER_WIDE],
+    "stack_config.py": ["tests/test_stack_config.py", "tests/test_config_checks.py", "tests/test_edge_config.py",
+                        "tests/test_stack_file_and_region.py", "tests/test_readme.py", "tests/test_two_stacks.py",
+                        "tests/test_plan.py"],
+    "stack_checks.py": ["tests/test_config_checks.py", "tests/test_stack_config.py"],
+    "preflight/__main__.py": ["tests/test_stack_file_and_region.py", "tests/test_sizing.py", "tests/test_plan.py",
+                              "tests/test_up_sh.py"],
+    "preflight/analyzer_protocol.py": ["tests/policies/test_parity.py", "tests/policies/test_pack_runtime.py",
+                                       "tests/policies/test_policies.py"],
+    "preflight/check_cli.py": ["tests/policies/test_check_cli.py", "tests/policies/test_stack_policy_config.py",
+                               "tests/policies/test_policy_config.py"],
+    "preflight/config_reference.py": ["tests/test_readme.py"],
+    "preflight/doctor.py": ["tests/test_doctor.py", "tests/test_doctor_checks.py", "tests/test_up_sh.py"],
+    "preflight/doctor_checks.py": ["tests/test_doctor_checks.py", "tests/test_doctor.py"],
+    "preflight/engine.py": ["tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
+                            "tests/policies/test_check_cli.py", "tests/policies/test_unknowns.py"],
+    "preflight/gate.py": ["tests/test_up_sh.py", "tests/policies/test_parity.py", "tests/policies/test_check_cli.py",
+                          "tests/policies/test_mutations.py"],
+    "preflight/mocks.py": ["tests/test_network.py", "tests/test_stack_file_and_region.py",
+                           "tests/test_destroy_and_first_deploy.py", "tests/test_gpu_cluster.py",
+                           "tests/policies/test_unknowns.py", *_RENDER_WIDE],
+    "preflight/next_steps.py": ["tests/test_up_sh.py"],
+    "preflight/pack_process.py": ["tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
+                                  "tests/policies/test_stack_policy_config.py"],
+    "preflight/plan.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
+    "preflight/plan_cli.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
+    "preflight/policy_config.py": ["tests/policies/test_policy_config.py", "tests/policies/test_stack_policy_config.py",
+                                   "tests/policies/test_readme_policy_table.py", "tests/policies/test_check_cli.py"],
+    "preflight/remote_components.py": ["tests/policies/test_cluster_policies.py", "tests/test_gpu_cluster.py"],
+    "preflight/render.py": ["tests/test_stack_file_and_region.py", "tests/test_destroy_and_first_deploy.py",
+                            "tests/test_two_stacks.py", "tests/test_plan.py"],
+    "preflight/stack_policy_config.py": ["tests/policies/test_stack_policy_config.py"],
+    "policies/__main__.py": [*_POLICY_TESTS, "tests/policies/test_readme_policy_table.py"],
+    "policies/_aws.py": _POLICY_TESTS,
+    "policies/_kubernetes.py": _POLICY_TESTS,
+    "policies/_router.py": _POLICY_TESTS,
+    "policies/_stack.py": _POLICY_TESTS,
+    "policies/_values.py": [*_POLICY_TESTS, "tests/policies/test_stack_policy_config.py"],
+    "policies/cost.py": _POLICY_TESTS,
+    "policies/edge.py": _policy("tests/policies/test_edge_policies.py"),
+    "policies/irsa_trust.py": _policy("tests/policies/test_irsa_trust.py"),
+    "policies/model_reads.py": _policy("tests/policies/test_model_reads_policy.py"),
+    "policies/operations.py": _POLICY_TESTS,
+    "policies/performance.py": _POLICY_TESTS,
+    "policies/pod_isolation.py": _policy("tests/policies/test_pod_isolation.py"),
+    "policies/reliability.py": _POLICY_TESTS,
+    "policies/reliability_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
+    "policies/security_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
+    "policies/security_identity.py": _POLICY_TESTS,
+    "policies/security_network.py": _POLICY_TESTS,
+    "policies/security_storage.py": _POLICY_TESTS,
+    "policies/security_workloads.py": _POLICY_TESTS,
+}
+# The directories (and files) whose every module must appear above: a new module without tests is an error.
+MUTATED_ROOTS = ["components", "stack_config.py", "stack_checks.py", "preflight", "policies"]
+
+
+# ---- Operators ----------------------------------------------------------------------------------------------------
+
+class ReplaceString(Operator):
+    """Plant `XX` inside a string literal ("app" -> "XXapp"): a wrong label, action, type token or message."""
+
+    def mutation_positions(self, node):
+        if node.type == "string" and not _is_statement_string(node) and not _is_prose(node.value):
+            yield (node.start_pos, node.end_pos)
+
+    def mutate(self, node, index):
+        value = node.value
+        body = len(value) - len(value.lstrip("rRbBuU"))
+        quote = value[body:body + 3] if value[body:body + 3] in ('"""', "'''") else value[body]
+        node.value = value[:body + len(quote)] + "XX" + value[body + len(quote):]
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example('x = "a"', 'x = "XXa"'), Example("x = r'''a'''", "x = r'''XXa'''"))
+
+
+def _is_statement_string(node) -> bool:
+    """A docstring, or any string that is a statement on its own (it changes nothing when mutated)."""
+    parent = node.parent
+    while parent is not None and parent.type == "strings":
+        node, parent = parent, parent.parent
+    return parent is not None and parent.type == "simple_stmt" and parent.children[0] is node
+
+
+_WORD = re.compile(r"^[A-Za-z][A-Za-z'’]*[,.;:!?)]?$|^\(?[a-z]+$|^[0-9]+$")
+
+
+def _is_prose(literal: str) -> bool:
+    """A sentence for people (a description, part of a message): XX in it changes nothing a machine reads."""
+    try:
+        text = ast.literal_eval(literal)
+    except (ValueError, SyntaxError):
+        return False
+    words = text.split() if isinstance(text, str) else []
+    return len(words) >= 3 and sum(bool(_WORD.match(word)) for word in words) >= 0.8 * len(words)
+
+
+# One realistic slip per construct, not every operator pair (Add->Pow and friends are killed by anything).
+CORE_OPERATORS = [
+    "core/ReplaceComparisonOperator_Eq_NotEq", "core/ReplaceComparisonOperator_NotEq_Eq",
+    "core/ReplaceComparisonOperator_Lt_LtE", "core/ReplaceComparisonOperator_LtE_Lt",
+    "core/ReplaceComparisonOperator_Gt_GtE", "core/ReplaceComparisonOperator_GtE_Gt",
+    "core/ReplaceComparisonOperator_Is_IsNot", "core/ReplaceComparisonOperator_IsNot_Is",
+    "core/ReplaceBinaryOperator_Add_Sub", "core/ReplaceBinaryOperator_Sub_Add",
+    "core/ReplaceBinaryOperator_Mul_Div", "core/ReplaceBinaryOperator_Div_Mul",
+    "core/ReplaceBinaryOperator_FloorDiv_Div", "core/ReplaceUnaryOperator_USub_UAdd",
+    "core/ReplaceUnaryOperator_Delete_Not", "core/AddNot", "core/ReplaceTrueWithFalse", "core/ReplaceFalseWithTrue",
+    "core/ReplaceAndWithOr", "core/ReplaceOrWithAnd", "core/ReplaceBreakWithContinue",
+    "core/ReplaceContinueWithBreak", "core/NumberReplacer", "core/ZeroIterationForLoop", "core/RemoveDecorator",
+]
+
+
+def operators() -> dict[str, Operator]:
+    found = {name.removeprefix("core/"): get_operator(name)() for name in CORE_OPERATORS}
+    found["ReplaceString"] = ReplaceString()
+    return found
+
+
+# ---- Enumeration --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mutant:
+    module: str      # path relative to the repository root
+    operator: str
+    occurrence: int  # cosmic-ray's index of this operator's position within the module
+    line: int
+
+
+def modules_in_scope() -> list[str]:
+    found = []
+    for root in MUTATED_ROOTS:
+        path = ROOT / root
+        files = [path] if path.is_file() else sorted(path.glob("*.py"))
+        found += [str(file.relative_to(ROOT)) for file in files]
+    return found
+
+
+def enumerate_mutants(module: str, ops: dict[str, Operator]) -> list[Mutant]:
+    tree = get_ast((ROOT / module).read_text())
+    mutants = []
+    for name, operator in ops.items():
+        positions = [(node, start) for node in ast_nodes(tree) for start, _ in operator.mutation_positions(node)]
+        mutants += [Mutant(module, name, occurrence, start[0]) for occurrence, (node, start) in enumerate(positions)
+                    if not (name.startswith("ReplaceBinaryOperator") and node.parent.type not in ("arith_expr", "term"))]
+    return [mutant for mutant in mutants if not _in_main_guard(tree, mutant.line)]
+
+
+# (cosmic-ray also sees the `*` of a keyword-only parameter list and of `**kwargs` as a multiplication; those
+# mutants are skipped above, since `*` -> `/` there is a different signature, not an arithmetic slip.)
+
+
+def _in_main_guard(tree, line: int) -> bool:
+    """`if __name__ == "__main__":` blocks only dispatch to code that is mutated where it lives."""
+    for node in tree.children:
+        if node.type == "if_stmt" and "__name__" in node.children[1].get_code():
+            if node.start_pos[0] <= line <= node.end_pos[0]:
+                return True
+    return False
+
+
+# ---- Running ------------------------------------------------------------------------------------------------------
+
+def make_work_copy() -> Path:
+    """A private copy of the working tree, with the shared virtualenvs linked in."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    sys.path.insert(0, str(ROOT))
+    from preflight.pack_process import ensure_pack_python, pack_virtualenv
+    ensure_pack_python(ROOT / "policies")
+    pack_venv = pack_virtualenv(ROOT / "policies")
+    work = Path(tempfile.mkdtemp(prefix="vllm-eks-mutation-"))
+    for relative in filter(None, listed):
+        source = ROOT / relative
+        if source.is_symlink() or not source.exists():
+            continue
+        target = work / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    (work / pack_venv.relative_to(ROOT)).symlink_to(pack_venv)
+    return work
+
+
+def _drop_bytecode(work: Path, module: str) -> None:
+    cache = (work / module).parent / "__pycache__"
+    for stale in cache.glob(Path(module).stem + ".*.pyc"):
+        stale.unlink()
+
+
+@dataclass
+class Outcome:
+    mutant: Mutant
+    status: str   # killed, survived, timeout, not-applied
+    seconds: float
+    diff: str
+
+
+def run_mutant(work: Path, mutant: Mutant, ops: dict[str, Operator], timeout: float) -> Outcome:
+    path = work / mutant.module
+    original = path.read_text()
+    mutated = MutationVisitor.mutate_code(original, ops[mutant.operator], mutant.occurrence)
+    if mutated is None or mutated == original:
+        return Outcome(mutant, "not-applied", 0.0, "")
+    diff = _diff(original, mutated)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    tests = TESTS_FOR_MODULE[mutant.module]
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not vllm", "-p", "no:cacheprovider",
+               "--no-header", "-o", "addopts=", *tests]
+    started = time.monotonic()
+    try:
+        _drop_bytecode(work, mutant.module)
+        path.write_text(mutated)
+        process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        try:
+            code = process.wait(timeout=timeout)
+            status = "survived" if code == 0 else "killed"
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+            status = "timeout"
+    finally:
+        path.write_text(original)
+        _drop_bytecode(work, mutant.module)
+    return Outcome(mutant, status, time.monotonic() - started, diff)
+
+
+def _diff(original: str, mutated: str) -> str:
+    old, new = original.splitlines(), mutated.splitlines()
+    return "\n".join([f"- {a.strip()}\n+ {b.strip()}" for a, b in zip(old, new) if a != b][:3])
+
+
+def baseline(work: Path, modules: list[str], timeout: float) -> None:
+    """The selected tests must pass unmutated, or every mutant would count as killed."""
+    tests = sorted({test for module in modules for test in TESTS_FOR_MODULE[module]})
+    command = [sys.executable, "-m", "pytest", "-q", "-m", "not vllm", "-p", "no:cacheprovider", "--no-header",
+               "-o", "addopts=", *tests]
+    print(f"baseline: {len(tests)} test files unmutated ...", flush=True)
+    started = time.monotonic()
+    completed = subprocess.run(command, cwd=work, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                               capture_output=True, text=True, timeout=timeout * max(1, len(tests)))
+    if completed.returncode != 0:
+        sys.exit("the selected tests fail without any mutation; fix them first:\n" + completed.stdout[-3000:])
+    print(f"baseline passed in {time.monotonic() - started:.0f} s", flush=True)
+
+
+# ---- Report -------------------------------------------------------------------------------------------------------
+
+def report(outcomes: list[Outcome], totals: dict[str, int], elapsed: float) -> None:
+    by_module: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.status != "not-applied":
+            by_module[outcome.mutant.module].append(outcome)
+    print("\nmodule                                     killed/run  score  mutants  seconds")
+    killed_all = run_all = 0
+    for module in sorted(by_module):
+        runs = by_module[module]
+        killed = sum(outcome.status in ("killed", "timeout") for outcome in runs)
+        killed_all, run_all = killed_all + killed, run_all + len(runs)
+        seconds = sum(outcome.seconds for outcome in runs)
+        print(f"{module:<42} {killed:>5}/{len(runs):<5} {100 * killed / len(runs):5.1f}% {totals[module]:>8} "
+              f"{seconds:8.0f}")
+    if run_all:
+        print(f"{'ALL':<42} {killed_all:>5}/{run_all:<5} {100 * killed_all / run_all:5.1f}% "
+              f"{sum(totals[m] for m in by_module):>8} {elapsed:8.0f}")
+    survivors = [outcome for outcome in outcomes if outcome.status == "survived"]
+    print(f"\n{len(survivors)} survivor(s):")
+    for outcome in survivors:
+        print(f"{outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator} "
+              f"(occurrence {outcome.mutant.occurrence})\n{_indent(outcome.diff)}")
+    timeouts = [outcome for outcome in outcomes if outcome.status == "timeout"]
+    for outcome in timeouts:
+        print(f"timeout (counted as killed): {outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator}")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", default=[],
+                        help="a module path (repeatable) or a directory prefix such as policies/; default: all")
+    parser.add_argument("--sample", type=int, help="run this many mutants drawn at random (after --module)")
+    parser.add_argument("--per-module", type=int, help="run at most this many random mutants of each module")
+    parser.add_argument("--seed", type=int, default=21, help="random seed for --sample/--per-module (default 21)")
+    parser.add_argument("--operator", action="append", default=[], help="only these operators (repeatable)")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant before it counts as killed")
+    parser.add_argument("--list", action="store_true", help="print the mutants per module and stop")
+    parser.add_argument("--log", help="append each outcome as a JSON line to this file")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the selected tests")
+    args = parser.parse_args(argv)
+
+    ops = operators()
+    in_scope = {module: enumerate_mutants(module, ops) for module in modules_in_scope()}
+    unmapped = [module for module, found in in_scope.items() if found and module not in TESTS_FOR_MODULE]
+    if unmapped:
+        sys.exit(f"modules without tests in TESTS_FOR_MODULE: {unmapped}")
+    if args.operator:
+        in_scope = {module: [m for m in found if m.operator in args.operator] for module, found in in_scope.items()}
+    all_mutants = {module: found for module, found in in_scope.items() if found and (
+        not args.module or any(module == p or module.startswith(p.rstrip("/") + "/") for p in args.module))}
+    if not all_mutants:
+        sys.exit(f"--module {args.module} matches no module with mutants")
+    modules = list(all_mutants)
+    totals = {module: len(found) for module, found in all_mutants.items()}
+    if args.list:
+        for module, count in totals.items():
+            print(f"{module:<42} {count:>5}")
+        print(f"{'ALL':<42} {sum(totals.values()):>5}")
+        return 0
+
+    chosen = [mutant for found in all_mutants.values() for mutant in found]
+    if args.per_module:  # each module's draw depends only on the seed and that module, so it can be re-run alone
+        chosen = [m for module, found in all_mutants.items()
+                  for m in random.Random(f"{args.seed}:{module}").sample(found, min(args.per_module, len(found)))]
+    if args.sample and args.sample < len(chosen):
+        chosen = random.Random(args.seed).sample(chosen, args.sample)
+    chosen.sort(key=lambda mutant: (mutant.module, mutant.line, mutant.operator))
+    print(f"{len(chosen)} of {sum(totals.values())} mutants in {len(modules)} module(s); seed {args.seed}", flush=True)
+
+    started = time.monotonic()
+    work = make_work_copy()
+    try:
+        if not args.no_baseline:
+            baseline(work, sorted({m.module for m in chosen}), args.timeout)
+        outcomes = []
+        for index, mutant in enumerate(chosen, 1):
+            outcome = run_mutant(work, mutant, ops, args.timeout)
+            outcomes.append(outcome)
+            if args.log:
+                with open(args.log, "a") as log:
+                    log.write(json.dumps({**asdict(mutant), "status": outcome.status, "seconds": outcome.seconds,
+                                          "diff": outcome.diff}) + "\n")
+            print(f"[{index}/{len(chosen)}] {outcome.status:<8} {outcome.seconds:5.0f} s  "
+                  f"{mutant.module}:{mutant.line} {mutant.operator}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(outcomes, totals, time.monotonic() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
