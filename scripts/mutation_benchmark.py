@@ -35,6 +35,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -330,13 +331,32 @@ def run_mutant(work: Path, mutant: Mutant, ops: dict[str, Operator], timeout: fl
             code = process.wait(timeout=timeout)
             status = "survived" if code == 0 else "killed"
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
             status = "timeout"
+        finally:  # also on Ctrl-C/SIGTERM: the tests and what they started (the pack has a session of its own)
+            _kill_session(process)
+            _kill_started_in(work)
     finally:
         path.write_text(original)
         _drop_bytecode(work, mutant.module)
     return Outcome(mutant, status, time.monotonic() - started, diff)
+
+
+def _kill_session(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _kill_started_in(work: Path) -> None:
+    """Processes still running in the private copy (a policy pack whose test run was killed): all ours."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if os.readlink(proc / "cwd").startswith(str(work)):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except OSError:
+            continue
 
 
 def _diff(original: str, mutated: str) -> str:
@@ -387,6 +407,12 @@ def report(outcomes: list[Outcome], totals: dict[str, int], elapsed: float) -> N
         print(f"timeout (counted as killed): {outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator}")
 
 
+def _from_json(line: str) -> Outcome:
+    record = json.loads(line)
+    mutant = Mutant(record["module"], record["operator"], record["occurrence"], record["line"])
+    return Outcome(mutant, record["status"], record["seconds"], record["diff"])
+
+
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
@@ -402,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant before it counts as killed")
     parser.add_argument("--list", action="store_true", help="print the mutants per module and stop")
     parser.add_argument("--log", help="append each outcome as a JSON line to this file")
+    parser.add_argument("--from-log", help="print the report of the mutants selected here from an earlier --log")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the selected tests")
     args = parser.parse_args(argv)
 
@@ -430,9 +457,18 @@ def main(argv: list[str] | None = None) -> int:
                   for m in random.Random(f"{args.seed}:{module}").sample(found, min(args.per_module, len(found)))]
     if args.sample and args.sample < len(chosen):
         chosen = random.Random(args.seed).sample(chosen, args.sample)
+    # A seeded shuffle, so a run stopped early (see --from-log) still covers every module about evenly.
     chosen.sort(key=lambda mutant: (mutant.module, mutant.line, mutant.operator))
+    random.Random(args.seed).shuffle(chosen)
     print(f"{len(chosen)} of {sum(totals.values())} mutants in {len(modules)} module(s); seed {args.seed}", flush=True)
 
+    if args.from_log:
+        outcomes = [_from_json(line) for line in Path(args.from_log).read_text().splitlines() if line.strip()]
+        wanted = set(chosen)
+        report([o for o in outcomes if o.mutant in wanted], totals, sum(o.seconds for o in outcomes))
+        return 0
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))
     started = time.monotonic()
     work = make_work_copy()
     try:
