@@ -1,5 +1,6 @@
 """Stack config: the shipped stacks load; every bad value is reported with its path, value and what is allowed."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,97 @@ def test_preflight_render_of_a_bad_stack_names_every_key_without_a_traceback(tmp
     assert "Traceback" not in result.stderr
     for key in ("models[0].maxReplicas: got -1", "models[0].gpuMemoryUtilization: got 2", "network.availabilityZones: got 1"):
         assert key in result.stderr
+
+
+def _set(sections: dict, setting: str, value) -> None:
+    """Set `models[0].speculative.numSpeculativeTokens`-style paths, creating objects on the way."""
+    *parents, last = re.findall(r"[A-Za-z0-9]+|\[\d+\]", setting)
+    target = sections
+    for part in parents:
+        target = target[int(part[1:-1])] if part.startswith("[") else target.setdefault(part, {})
+    target[last] = value
+
+
+def _problems(stack: str, changes: dict) -> list[str]:
+    sections = sections_of(stack)
+    for setting, value in changes.items():
+        _set(sections, setting, value)
+    try:
+        load_stack_config(sections)
+    except StackConfigError as error:
+        return error.problems
+    return []
+
+
+_NGRAM = {"models[0].speculative.method": "ngram"}
+_NO_CLOUDFRONT = {"edge.cloudfront": False, "edge.domainName": None, "edge.certificateArn": None,
+                  "edge.cloudfrontOriginTimeoutQuotaSeconds": 60}
+
+# (setting, the last accepted value, the first refused value beyond it, other settings the case needs) on each side
+# of every bound of the schema, written out here rather than read from it.
+BOUNDARIES = [
+    ("network.availabilityZones", 2, 1, {}),
+    ("network.availabilityZones", 6, 7, {}),
+    ("cluster.systemNodes.minSize", 1, 0, {}),
+    ("cluster.systemNodes.desiredSize", 1, 0, {}),
+    ("cluster.systemNodes.maxSize", 3, 2, {}),  # prod's minSize is 3
+    ("cluster.gpuNodeVolumeGib", 100, 99, {}),
+    ("cluster.gpuNodeVolumeGib", 2000, 2001, {}),
+    ("cluster.maxGpus", 1, 0, {}),
+    ("models[0].maxModelLen", 256, 255, {}),
+    ("models[0].minReplicas", 0, -1, {}),
+    ("models[0].maxReplicas", 2, 1, {"models[0].onDemandReplicas": 1}),  # prod's minReplicas is 2
+    ("models[0].maxReplicas", 1, 0, {"models[0].minReplicas": 0, "models[0].onDemandReplicas": 0}),
+    ("models[0].onDemandReplicas", 0, -1, {}),
+    ("models[0].onDemandReplicas", 8, 9, {}),  # prod's maxReplicas is 8
+    ("models[0].gpuMemoryUtilization", 0.80, 0.79, {}),
+    ("models[0].gpuMemoryUtilization", 0.95, 0.96, {}),
+    ("models[0].startupBudgetSeconds", 300, 299, {}),
+    ("models[0].speculative.numSpeculativeTokens", 1, 0, _NGRAM),
+    ("models[0].speculative.numSpeculativeTokens", 16, 17, _NGRAM),
+    ("models[0].speculative.promptLookupMax", 1, 0, {**_NGRAM, "models[0].speculative.numSpeculativeTokens": 4}),
+    ("autoscaling.queueThresholdPerReplica", 1, 0, {}),
+    ("autoscaling.pollingIntervalSeconds", 5, 4, {}),
+    ("autoscaling.pollingIntervalSeconds", 300, 301, {}),
+    ("autoscaling.scaleDownWindowSeconds", 60, 59, {}),
+    ("autoscaling.scaleUpWindowSeconds", 0, -1, {}),
+    ("autoscaling.fallbackReplicas", 1, 0, {}),
+    ("observability.prometheusRetentionDays", 1, 0, {}),
+    ("observability.prometheusRetentionDays", 365, 366, {}),
+    ("observability.prometheusStorageGib", 10, 9, {}),
+    ("observability.alerts.ttftP95Seconds", 0.001, 0, {}),
+    ("observability.alerts.kvCacheUsageRatio", 0.001, 0, {}),
+    ("observability.alerts.kvCacheUsageRatio", 1, 1.001, {}),
+    ("observability.alerts.requestsWaiting", 1, 0, {}),
+    ("observability.alerts.errorRatio", 0.001, 0, {}),
+    ("observability.alerts.errorRatio", 0.999, 1, {}),
+    ("edge.maxRequestSeconds", 30, 29, _NO_CLOUDFRONT),
+    ("edge.maxRequestSeconds", 900, 901, _NO_CLOUDFRONT),
+    ("edge.maxBodyKib", 8, 7, {}),
+    ("edge.maxBodyKib", 64, 65, {}),
+    ("edge.rateLimitPerKey5Min", 10, 9, {}),
+    ("edge.rateLimitPerIp5Min", 10, 9, {}),
+    ("edge.consumers[0].requestsPerSecond", 0.001, 0, {}),
+    ("edge.consumers[0].burst", 1, 0, {}),
+    ("edge.consumers[0].monthlyQuota", 1, 0, {}),
+    ("edge.consumers[0].keyVersion", 1, 0, {}),
+    # CloudFront's origin timeout must outlast the longest request by the 5 s hop margin (prod: 600 s requests).
+    ("edge.cloudfrontOriginTimeoutQuotaSeconds", 605, 604, {}),
+    ("edge.cloudfrontOriginTimeoutQuotaSeconds", 900, 901, {"edge.maxRequestSeconds": 895}),
+    ("plan.typicalPromptTokens", 1, 0, {}),
+    ("plan.typicalOutputTokens", 1, 0, {}),
+    ("plan.utilisation", 0.001, 0, {}),
+    ("plan.utilisation", 1, 1.001, {}),
+    ("plan.spotDiscount", 0, -0.001, {}),
+    ("plan.spotDiscount", 0.999, 1, {}),
+    ("plan.hostedApiUsdPerMillionOutputTokens", 0.001, 0, {}),
+]
+
+
+@pytest.mark.parametrize("setting, accepted, refused, context", BOUNDARIES,
+                         ids=[f"{row[0]}={row[1]}|{row[2]}" for row in BOUNDARIES])
+def test_each_bound_accepts_its_last_value_and_refuses_the_next(setting, accepted, refused, context):
+    assert _problems("prod", {**context, setting: accepted}) == []
+    problems = _problems("prod", {**context, setting: refused})
+    assert [problem.split(": got")[0] for problem in problems] == [setting], problems
+    assert problems[0].startswith(f"{setting}: got {refused!r}, expected "), problems
