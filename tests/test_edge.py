@@ -271,8 +271,8 @@ def test_cloudfront_is_https_only_uncached_and_outlasts_api_gateway(stack, reque
     assert origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
     assert origin["customOriginConfig"]["originSslProtocols"] == ["TLSv1.2"]
     max_seconds = _edge_config(prod_snapshot)["maxRequestSeconds"]
-    assert float(origin["customOriginConfig"]["originReadTimeout"]) >= max_seconds
-    assert float(origin["responseCompletionTimeout"]) >= max_seconds
+    assert float(origin["customOriginConfig"]["originReadTimeout"]) == max_seconds + 5  # the 5 s hop margin
+    assert float(origin["responseCompletionTimeout"]) == max_seconds + 5
     assert origin["customHeaders"][0]["name"] == specs.ORIGIN_VERIFY_HEADER
     assert origin["originPath"] == "/live"
 
@@ -305,37 +305,47 @@ def test_cloudfront_origin_timeouts_fit_the_stated_quota(stack, request):
 # --- timeouts across every hop ------------------------------------------------------------------------------------------
 
 
+# The promised chain, written out: each hop behind API Gateway outlasts the one in front by the 5 s hop margin, the
+# deregistration delay lets the longest request finish on a draining router, and the router's grace period adds the
+# 15 s pre-stop (the ALB stops routing to a deregistering target within it) and one more margin.
+def _promised_chain(budget: int) -> dict[str, float]:
+    return {"api_gateway_integration_seconds": budget, "cloudfront_read_seconds": budget + 5,
+            "cloudfront_completion_seconds": budget + 5, "alb_idle_seconds": budget + 5,
+            "router_request_seconds": budget + 10, "deregistration_delay_seconds": budget + 10,
+            "router_termination_grace_seconds": budget + 30}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_timeouts_chain_holds_across_the_rendered_hops(stack, request):
     snapshot = request.getfixturevalue(stack)
     budget = _edge_config(snapshot)["maxRequestSeconds"]
-    integration_seconds = max(
-        float(i["props"]["timeoutMilliseconds"]) / 1000
-        for i in resources_of(snapshot, "aws:apigateway/integration:Integration")
-        if i["props"]["type"] == "HTTP_PROXY"
-    )
-    alb_idle = float(_one(snapshot, "aws:lb/loadBalancer:LoadBalancer")["props"]["idleTimeout"])
-    for deployment in _router_deployments(snapshot):
-        pod = deployment["props"]["spec"]["template"]["spec"]
-        router_seconds = float(_flag(pod["containers"][0]["args"], "--request-timeout-secs"))
-        assert integration_seconds <= alb_idle <= router_seconds
-        for group in resources_of(snapshot, "aws:lb/targetGroup:TargetGroup"):
-            delay = float(group["props"]["deregistrationDelay"])
-            assert delay >= budget, "a deregistering router must be allowed to finish the longest stream"
-            assert float(pod["terminationGracePeriodSeconds"]) > delay
-    assert integration_seconds >= budget
+    integrations = {float(i["props"]["timeoutMilliseconds"]) / 1000
+                    for i in resources_of(snapshot, "aws:apigateway/integration:Integration")
+                    if i["props"]["type"] == "HTTP_PROXY"}
+    rendered = {"api_gateway_integration_seconds": integrations,
+                "alb_idle_seconds": {float(_one(snapshot, "aws:lb/loadBalancer:LoadBalancer")["props"]["idleTimeout"])},
+                "deregistration_delay_seconds": {float(group["props"]["deregistrationDelay"]) for group in
+                                                 resources_of(snapshot, "aws:lb/targetGroup:TargetGroup")}}
+    pods = [deployment["props"]["spec"]["template"]["spec"] for deployment in _router_deployments(snapshot)]
+    assert pods
+    rendered["router_request_seconds"] = {float(_flag(pod["containers"][0]["args"], "--request-timeout-secs"))
+                                          for pod in pods}
+    rendered["router_termination_grace_seconds"] = {float(pod["terminationGracePeriodSeconds"]) for pod in pods}
     for distribution in resources_of(snapshot, "aws:cloudfront/distribution:Distribution"):
         origin = distribution["props"]["origins"][0]
-        assert float(origin["customOriginConfig"]["originReadTimeout"]) >= integration_seconds
+        rendered["cloudfront_read_seconds"] = {float(origin["customOriginConfig"]["originReadTimeout"])}
+        rendered["cloudfront_completion_seconds"] = {float(origin["responseCompletionTimeout"])}
+    promised = {hop: {float(seconds)} for hop, seconds in _promised_chain(budget).items() if hop in rendered}
+    assert rendered == promised
 
 
 @pytest.mark.parametrize("budget", [30, 60, 300, 600, 900])
 def test_timeout_chain_is_consistent_for_every_allowed_budget(budget):
     chain = specs.timeout_chain(budget)
-    assert chain.api_gateway_integration_ms == budget * 1000 <= 900_000
-    assert chain.cloudfront_read_seconds >= budget and chain.cloudfront_completion_seconds >= chain.cloudfront_read_seconds
-    assert budget <= chain.alb_idle_seconds <= chain.router_request_seconds
-    assert budget <= chain.deregistration_delay_seconds < chain.router_termination_grace_seconds
+    promised = _promised_chain(budget)
+    assert chain.request_seconds == budget
+    assert chain.api_gateway_integration_ms == promised.pop("api_gateway_integration_seconds") * 1000
+    assert {hop: getattr(chain, hop) for hop in promised} == promised
 
 
 def test_timeout_chain_refuses_budgets_api_gateway_cannot_stream():
