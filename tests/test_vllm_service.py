@@ -132,6 +132,32 @@ def test_prod_container_is_non_root_and_read_only(prod_snapshot):
     assert json.loads(_flag(container["args"], "--logging-config")) == {"formatter": "json"}
 
 
+# What each container of a model's pod may write, every path an emptyDir: vLLM its home (caches), /tmp and the shared
+# memory; the s3-sync fallback's fetch-weights the weights and adapters it copies, and /tmp.
+WRITABLE_PATHS = {"vllm": {"/home/vllm", "/tmp", "/dev/shm"}, "fetch-weights": {"/tmp", "/models", "/adapters"}}
+HARDENED = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot", "two_model_snapshot"])
+def test_every_container_of_every_model_pod_is_hardened_and_writes_only_its_empty_dirs(stack, request):
+    """Kubernetes "Configure a Security Context for a Pod or Container": readOnlyRootFilesystem leaves only mounted
+    volumes writable, so the writable set is exactly the read-write mounts."""
+    pods = [obj["spec"]["template"]["spec"] for obj in kubernetes_manifests(request.getfixturevalue(stack))
+            if obj["kind"] == "Deployment"]
+    seen = set()
+    for pod in pods:
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (10001, 10001)
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            seen.add(container["name"])
+            assert container["securityContext"] == HARDENED, container["name"]
+            writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+            assert writable == WRITABLE_PATHS[container["name"]], container["name"]
+            assert all("emptyDir" in volumes[m["name"]] for m in container["volumeMounts"] if not m.get("readOnly"))
+    assert seen == ({"vllm", "fetch-weights"} if stack == "two_model_snapshot" else {"vllm"})
+
+
 def test_prod_scheduling_targets_the_gpu_pools_and_the_planned_instance(prod_snapshot):
     pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
     assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in pod["tolerations"]
