@@ -109,8 +109,14 @@ def test_prometheus_rule_has_the_four_alerts_with_thresholds_from_config(stack):
     rules = {rule["alert"]: rule for rule in group["rules"]}
     assert sorted(rules) == ["VllmErrorRatioHigh", "VllmKvCacheNearlyFull", "VllmRequestsWaitingHigh",
                              "VllmTimeToFirstTokenHigh"]
+    # (for, severity) as the runbook promises: latency and KV-cache pressure warn, a queue and errors page.
+    assert {name: (rule["for"], rule["labels"]) for name, rule in rules.items()} == {
+        "VllmTimeToFirstTokenHigh": ("10m", {"severity": "warning"}),
+        "VllmKvCacheNearlyFull": ("5m", {"severity": "warning"}),
+        "VllmRequestsWaitingHigh": ("5m", {"severity": "critical"}),
+        "VllmErrorRatioHigh": ("5m", {"severity": "critical"}),
+    }
     for rule in rules.values():
-        assert rule["for"] and rule["labels"]["severity"] in {"warning", "critical"}
         assert rule["annotations"]["summary"] and rule["annotations"]["runbook"]
     assert rules["VllmTimeToFirstTokenHigh"]["expr"].endswith(f"> {thresholds.ttft_p95_seconds:g}")
     assert "1-2.5 s bucket" in rules["VllmTimeToFirstTokenHigh"]["annotations"]["runbook"]
