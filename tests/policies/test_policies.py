@@ -91,6 +91,59 @@ def test_analyzer_info_lists_every_policy_with_description_level_and_schema(pack
             assert "default" in schema and schema.get("description"), f"{name}.{key}"
 
 
+_NODE_TAGS = {"nodeSubnetTagKeys": ["kubernetes.io/role/internal-elb", "karpenter.sh/discovery"],
+              "publicSubnetTagKeys": ["kubernetes.io/role/elb"]}
+_BUCKET_TAG = {"modelBucketTagKey": "vllm-eks:purpose", "modelBucketTagValue": "model-weights"}
+
+# Every configurable default of the pack, written out (the README's policy table documents them). Sources of the
+# outside facts: the unauthenticated vLLM 0.32 paths (vllm/entrypoints/openai/api_server.py: --api-key guards only
+# /v1), the five EKS control-plane log types ("Amazon EKS control plane logging", EKS user guide), the subnet role
+# tags the AWS Load Balancer Controller reads ("Route application and HTTP traffic with Application Load Balancers").
+POLICY_CONFIG_DEFAULTS = {
+    "no-public-node-ips": _NODE_TAGS,
+    "nodes-in-private-subnets": _NODE_TAGS,
+    "eks-endpoint-private": {"forbiddenPublicCidrs": ["0.0.0.0/0", "::/0"], "minPublicCidrPrefixLength": 16},
+    "irsa-only-model-access": {**_BUCKET_TAG, "allowedActions": ["s3:GetObject", "s3:ListBucket"],
+                               "requireListBucketPrefixCondition": True},
+    "model-bucket-encrypted": {**_BUCKET_TAG, "requireCustomerManagedKey": True},
+    "model-bucket-versioned": _BUCKET_TAG,
+    "model-bucket-public-access-blocked": _BUCKET_TAG,
+    "model-bucket-tls-only": _BUCKET_TAG,
+    "containers-run-as-non-root": {"exemptNamespaces": ["kube-system"]},
+    "containers-read-only-root-filesystem": {"exemptNamespaces": ["kube-system"]},
+    "containers-no-privilege-escalation": {"exemptNamespaces": ["kube-system"]},
+    "vllm-api-key-from-secret": {"apiKeyEnvNames": ["VLLM_API_KEY"]},
+    "router-serving-port-from-alb-only": {"routerImageNames": ["vllm-router"], **_NODE_TAGS},
+    "images-from-private-registry": {"allowedRegistries": [], "exemptNamespaces": ["kube-system"]},
+    "edge-no-public-lb-to-serving": {"servingNamespacePrefixes": ["vllm-"]},
+    "edge-tls-1-2": {"allowDefaultCertificate": False},
+    "edge-methods-require-authorizer": {"allowedAuthorizationTypes": ["CUSTOM", "COGNITO_USER_POOLS"]},
+    "edge-no-unauthenticated-routes": {"forbiddenPaths": ["/metrics", "/health", "/ping", "/version", "/tokenize",
+                                                          "/detokenize", "/invocations", "/pooling"]},
+    "serving-namespace-default-deny": {"requiredDirections": ["Ingress", "Egress"]},
+    "cluster-multi-az": {"minAvailabilityZones": 2, "nodeSubnetTagKeys": _NODE_TAGS["nodeSubnetTagKeys"]},
+    "vllm-startup-probe-budget": {"minStartupSeconds": 300},
+    "vllm-pod-disruption-budget": {"minAvailable": 1},
+    "model-bucket-retained": _BUCKET_TAG,
+    "router-health-check-process-only": {"routerImageNames": ["vllm-router"], "forbiddenPaths": ["/health"]},
+    "edge-timeouts-cover-max-request": {"maxRequestSeconds": 0},
+    "vllm-gpu-memory-utilization-range": {"minUtilization": 0.85, "maxUtilization": 0.95},
+    "vllm-keda-autoscaling": {"queueMetric": "vllm:num_requests_waiting"},
+    "s3-gateway-endpoint": _BUCKET_TAG,
+    "vllm-ttft-alert": {"quantileExpression": "histogram_quantile(0.95", "metric": "vllm:time_to_first_token_seconds",
+                        "maxThresholdSeconds": 0},
+    "eks-control-plane-logging": {"requiredLogTypes": ["api", "audit", "authenticator", "controllerManager",
+                                                       "scheduler"]},
+    "code-is-the-source-of-truth": {"allowedIgnoreChanges": {"kubernetes:apps/v1:Deployment": ["spec.replicas"]}},
+}
+
+
+def test_every_policy_config_default_is_the_documented_one(pack):
+    defaults = {policy["name"]: {key: schema["default"] for key, schema in policy["configSchema"]["properties"].items()
+                                 if key != "reason"} for policy in pack.policies()}
+    assert {name: value for name, value in defaults.items() if value} == POLICY_CONFIG_DEFAULTS
+
+
 def test_engine_handshake_and_process(pack):
     # pulumi-policy 1.21 does not implement Handshake; the engine (and we) fall back without error.
     assert pack.handshake_supported is False
