@@ -784,3 +784,40 @@ def test_unknown_does_not_hide_a_known_violation(check):
     result = check(mutated(both))
     assert result.by_policy("images-pinned")
     assert not result.by_policy("eks-endpoint-private")  # the endpoint is private; the CIDRs don't matter
+
+
+# A PDB selects the vLLM pods (labels name=vllm, instance=qwen3-8b) or it does not: one case on each side of every
+# selector operator. Kubernetes "Labels and Selectors" (set-based requirements): In / NotIn compare the label's
+# value with the list (NotIn also matches when the label is absent), Exists / DoesNotExist test only the key, and all
+# requirements must hold; an empty selector here selects nothing useful (the policy's own rule).
+_INSTANCE = "app.kubernetes.io/instance"
+PDB_SELECTORS = [
+    ({"matchLabels": {"app.kubernetes.io/name": "vllm"}}, True),
+    ({"matchLabels": {"app.kubernetes.io/name": "vllm", _INSTANCE: "other"}}, False),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "In", "values": ["qwen3-8b", "x"]}]}, True),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "In", "values": ["other"]}]}, False),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "NotIn", "values": ["other"]}]}, True),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "NotIn", "values": ["qwen3-8b"]}]}, False),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "Exists"}]}, True),
+    ({"matchExpressions": [{"key": "team", "operator": "Exists"}]}, False),
+    ({"matchExpressions": [{"key": "team", "operator": "DoesNotExist"}]}, True),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "DoesNotExist"}]}, False),
+    ({"matchLabels": {"app.kubernetes.io/name": "vllm"},
+      "matchExpressions": [{"key": _INSTANCE, "operator": "In", "values": ["other"]}]}, False),
+    ({}, False),
+]
+
+
+@pytest.mark.parametrize("selector, selects", PDB_SELECTORS, ids=[f"{i}-{s}" for i, (_, s) in enumerate(PDB_SELECTORS)])
+def test_pdb_selector_operators(check, selector, selects):
+    snapshot = mutated(lambda s: find(s, "kubernetes:policy/v1:PodDisruptionBudget")["props"]["spec"].__setitem__(
+        "selector", selector))
+    assert bool(check(snapshot).by_policy("vllm-pod-disruption-budget")) is not selects
+
+
+@pytest.mark.parametrize("pdb_min, config_min, fires", [(1, 1, False), (1, 2, True), (2, 2, False), (0, 1, True)])
+def test_pdb_min_available_against_the_configured_least(check, pdb_min, config_min, fires):
+    snapshot = mutated(lambda s: find(s, "kubernetes:policy/v1:PodDisruptionBudget")["props"]["spec"].__setitem__(
+        "minAvailable", float(pdb_min)))
+    result = check(snapshot, {"vllm-pod-disruption-budget": {"minAvailable": config_min}})
+    assert bool(result.by_policy("vllm-pod-disruption-budget")) is fires
