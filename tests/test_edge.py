@@ -462,12 +462,19 @@ def test_router_per_model_on_system_nodes_discovering_only_its_model(stack, requ
         pod = spec["template"]["spec"]
         assert pod["nodeSelector"] == {"vllm-eks/node-role": "system"}
         args = pod["containers"][0]["args"]
-        assert "--service-discovery" in args and "--enable-igw" not in args and "--worker-urls" not in args
-        assert _flag(args, "--service-discovery-namespace") == namespace
         model = namespace.removeprefix("vllm-")
-        assert f"app.kubernetes.io/instance={model}" in args and "app.kubernetes.io/name=vllm" in args
-        assert _flag(args, "--policy") == "power_of_two"
-        assert _flag(args, "--request-id-headers") == "x-request-id"
+        # The whole command line (vllm-router 0.1.17 `--help`, ../shared/FACTS.md "vLLM router"): plain mode with
+        # Kubernetes discovery of this namespace's vLLM pods on vLLM's port 8000 (no --enable-igw, no static
+        # --worker-urls), serving on 8000 and metrics on 29000, timeouts from the 5 s-margin chain.
+        assert args == [
+            "--host", "0.0.0.0", "--port", "8000", "--policy", "power_of_two", "--service-discovery",
+            "--selector", f"app.kubernetes.io/instance={model}", "app.kubernetes.io/name=vllm",
+            "--service-discovery-port", "8000", "--service-discovery-namespace", namespace,
+            "--request-id-headers", "x-request-id",
+            "--request-timeout-secs", str(_edge_config(snapshot)["maxRequestSeconds"] + 10),
+            "--health-check-interval-secs", "5", "--prometheus-host", "0.0.0.0", "--prometheus-port", "29000",
+            "--log-level", "info",
+        ]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
 
