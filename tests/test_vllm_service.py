@@ -111,6 +111,20 @@ def test_the_internal_key_lives_in_secrets_manager_and_is_the_one_each_model_mou
     assert mounted["stringData"]["api-key"] == version["props"]["secretString"]["value"]
 
 
+# The vLLM container's whole environment: every cache inside the writable home (the root filesystem is read-only),
+# no Hugging Face Hub calls at start (HF_HUB_OFFLINE, huggingface_hub docs "Environment variables"; weights come from
+# S3), no usage reporting (vLLM docs "Usage Stats Collection": VLLM_NO_USAGE_STATS / DO_NOT_TRACK), the stack's
+# region for the Run:ai streamer's S3 client.
+VLLM_ENV = {
+    "HOME": "/home/vllm", "USER": "vllm", "XDG_CACHE_HOME": "/home/vllm/.cache", "XDG_CONFIG_HOME": "/home/vllm/.config",
+    "HF_HOME": "/home/vllm/.cache/huggingface", "VLLM_CACHE_ROOT": "/home/vllm/.cache/vllm",
+    "VLLM_CONFIG_ROOT": "/home/vllm/.config/vllm", "TRITON_CACHE_DIR": "/home/vllm/.cache/triton",
+    "TORCHINDUCTOR_CACHE_DIR": "/home/vllm/.cache/torchinductor", "NUMBA_CACHE_DIR": "/home/vllm/.cache/numba",
+    "TMPDIR": "/tmp", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "HF_HUB_OFFLINE": "1",
+    "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "VLLM_LOGGING_LEVEL": "INFO",
+}
+
+
 def test_prod_container_is_non_root_and_read_only(prod_snapshot):
     pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
     container = _vllm_container(prod_snapshot, "qwen3-8b")
@@ -126,8 +140,7 @@ def test_prod_container_is_non_root_and_read_only(prod_snapshot):
     writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
     assert writable == {"/home/vllm", "/tmp", "/dev/shm"}
     env = {e["name"]: e["value"] for e in container["env"]}
-    for variable in ("HF_HOME", "VLLM_CACHE_ROOT", "XDG_CACHE_HOME", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR"):
-        assert env[variable].startswith("/home/vllm/")
+    assert env == VLLM_ENV
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
     # Docker Hub's vllm/vllm-openai through the account's ECR pull-through cache (test_image_cache.py).
@@ -155,6 +168,8 @@ def test_every_container_of_every_model_pod_is_hardened_and_writes_only_its_empt
         for container in pod.get("initContainers", []) + pod["containers"]:
             seen.add(container["name"])
             assert container["securityContext"] == HARDENED, container["name"]
+            if container["name"] == "vllm":
+                assert {e["name"]: e["value"] for e in container["env"]} == VLLM_ENV
             writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
             assert writable == WRITABLE_PATHS[container["name"]], container["name"]
             assert all("emptyDir" in volumes[m["name"]] for m in container["volumeMounts"] if not m.get("readOnly"))
