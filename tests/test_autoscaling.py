@@ -141,6 +141,8 @@ def test_floor_stays_on_demand_and_only_burst_replicas_can_land_on_spot(stack):
     for model in _config(stack).models:
         spec = _scaled_objects(stack)[model.name]["spec"]
         assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (model.min_replicas, model.max_replicas)
+        # KEDA scales the model's own Deployment (metadata.name vllm-<model>), nothing else.
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"vllm-{model.name}"}
         assert spec["minReplicaCount"] <= model.on_demand_replicas <= spec["maxReplicaCount"]
         cron = _trigger({"spec": spec}, "cron")
         if cron is not None:
