@@ -381,30 +381,38 @@ def baseline(work: Path, modules: list[str], timeout: float) -> None:
 # ---- Report -------------------------------------------------------------------------------------------------------
 
 def report(outcomes: list[Outcome], totals: dict[str, int], elapsed: float) -> None:
+    """killed/judged per module; a timeout is neither (on a loaded machine it is as likely a slow survivor as a
+    mutant that hangs), so it is listed apart and left out of the score."""
     by_module: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         if outcome.status != "not-applied":
             by_module[outcome.mutant.module].append(outcome)
-    print("\nmodule                                     killed/run  score  mutants  seconds")
-    killed_all = run_all = 0
+    print("\nmodule                                     killed/judged  score  timeouts  mutants  seconds")
+    killed_all = judged_all = timeouts_all = 0
     for module in sorted(by_module):
         runs = by_module[module]
-        killed = sum(outcome.status in ("killed", "timeout") for outcome in runs)
-        killed_all, run_all = killed_all + killed, run_all + len(runs)
+        killed = sum(outcome.status == "killed" for outcome in runs)
+        timeouts = sum(outcome.status == "timeout" for outcome in runs)
+        judged = len(runs) - timeouts
+        killed_all, judged_all, timeouts_all = killed_all + killed, judged_all + judged, timeouts_all + timeouts
         seconds = sum(outcome.seconds for outcome in runs)
-        print(f"{module:<42} {killed:>5}/{len(runs):<5} {100 * killed / len(runs):5.1f}% {totals[module]:>8} "
+        print(f"{module:<42} {killed:>6}/{judged:<6} {_percent(killed, judged)} {timeouts:>9} {totals[module]:>8} "
               f"{seconds:8.0f}")
-    if run_all:
-        print(f"{'ALL':<42} {killed_all:>5}/{run_all:<5} {100 * killed_all / run_all:5.1f}% "
-              f"{sum(totals[m] for m in by_module):>8} {elapsed:8.0f}")
+    print(f"{'ALL':<42} {killed_all:>6}/{judged_all:<6} {_percent(killed_all, judged_all)} {timeouts_all:>9} "
+          f"{sum(totals[m] for m in by_module):>8} {elapsed:8.0f}")
     survivors = [outcome for outcome in outcomes if outcome.status == "survived"]
     print(f"\n{len(survivors)} survivor(s):")
     for outcome in survivors:
         print(f"{outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator} "
               f"(occurrence {outcome.mutant.occurrence})\n{_indent(outcome.diff)}")
-    timeouts = [outcome for outcome in outcomes if outcome.status == "timeout"]
-    for outcome in timeouts:
-        print(f"timeout (counted as killed): {outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator}")
+    for outcome in outcomes:
+        if outcome.status == "timeout":
+            print(f"timeout (not judged): {outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator}"
+                  f"\n{_indent(outcome.diff)}")
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "    -"
 
 
 def _from_json(line: str) -> Outcome:
