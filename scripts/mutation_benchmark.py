@@ -404,7 +404,8 @@ def report(outcomes: list[Outcome], totals: dict[str, int], elapsed: float) -> N
     print(f"\n{len(survivors)} survivor(s):")
     for outcome in survivors:
         print(f"{outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator} "
-              f"(occurrence {outcome.mutant.occurrence})\n{_indent(outcome.diff)}")
+              f"(--only {outcome.mutant.module}:{outcome.mutant.operator}:{outcome.mutant.occurrence})"
+              f"\n{_indent(outcome.diff)}")
     for outcome in outcomes:
         if outcome.status == "timeout":
             print(f"timeout (not judged): {outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator}"
@@ -432,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, help="run this many mutants drawn at random (after --module)")
     parser.add_argument("--per-module", type=int, help="run at most this many random mutants of each module")
     parser.add_argument("--seed", type=int, default=21, help="random seed for --sample/--per-module (default 21)")
+    parser.add_argument("--only", action="append", default=[],
+                        help="only this mutant, as module:operator:occurrence (repeatable), e.g. to re-check a survivor")
     parser.add_argument("--operator", action="append", default=[], help="only these operators (repeatable)")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant before it counts as killed")
     parser.add_argument("--list", action="store_true", help="print the mutants per module and stop")
@@ -463,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_module:  # each module's draw depends only on the seed and that module, so it can be re-run alone
         chosen = [m for module, found in all_mutants.items()
                   for m in random.Random(f"{args.seed}:{module}").sample(found, min(args.per_module, len(found)))]
+    if args.only:  # re-check survivors after a test fix: module:operator:occurrence as the report prints them
+        wanted = {tuple(item.rsplit(":", 2)) for item in args.only}
+        chosen = [m for m in chosen if (m.module, m.operator, str(m.occurrence)) in wanted]
     if args.sample and args.sample < len(chosen):
         chosen = random.Random(args.seed).sample(chosen, args.sample)
     # A seeded shuffle, so a run stopped early (see --from-log) still covers every module about evenly.
