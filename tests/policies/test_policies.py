@@ -821,3 +821,32 @@ def test_pdb_min_available_against_the_configured_least(check, pdb_min, config_m
         "minAvailable", float(pdb_min)))
     result = check(snapshot, {"vllm-pod-disruption-budget": {"minAvailable": config_min}})
     assert bool(result.by_policy("vllm-pod-disruption-budget")) is fires
+
+
+# How the on-demand pool is recognised as a GPU pool, one way at a time (the compliant pool has both a GPU family and
+# the nvidia.com/gpu taint). Karpenter's well-known labels ("Karpenter, NodePools: well-known labels"): instance
+# category g/p, instance family or type g*/p*, the GPU count/name/manufacturer/memory labels; the NVIDIA device
+# plugin's resource name nvidia.com/gpu is the taint GPU pools carry.
+_CAPACITY = {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]}
+GPU_POOL_SHAPES = [
+    ([_CAPACITY], [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["g"]}], [], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["p"]}], [], True),
+    ([_CAPACITY, {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["p4d.24xlarge"]}], [], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["0"]}], [], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["a10g"]}], [], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["m", "c"]}],
+     [{"key": "dedicated", "value": "system", "effect": "NoSchedule"}], False),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["m7i"]}], [], False),
+    ([{**_CAPACITY, "values": ["spot"]}], [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}], False),
+    ([{**_CAPACITY, "operator": "NotIn"}], [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}], False),
+]
+
+
+@pytest.mark.parametrize("requirements, taints, on_demand_gpu", GPU_POOL_SHAPES,
+                         ids=[f"{i}-{ok}" for i, (_, _, ok) in enumerate(GPU_POOL_SHAPES)])
+def test_on_demand_gpu_pool_recognised_each_way(check, requirements, taints, on_demand_gpu):
+    def reshape(s):
+        spec = find(s, "kubernetes:karpenter.sh/v1:NodePool")["props"]["spec"]["template"]["spec"]
+        spec["requirements"], spec["taints"] = requirements, taints
+    assert bool(check(mutated(reshape)).by_policy("gpu-on-demand-pool")) is not on_demand_gpu
