@@ -1,11 +1,13 @@
 """Mutation-testing benchmark: plant one small realistic bug at a time and count how many the fast suite catches.
 
+    ./mutation.sh --sample 30 --seed 21             # 30 mutants drawn over the whole program (the README's figures)
     ./mutation.sh --per-module 2 --seed 21          # two random mutants of every module (re-runnable per module)
     ./mutation.sh --module components/network.py    # every mutant of one module (--module is repeatable)
+    ./mutation.sh --only stack_checks.py:AddNot:0   # one mutant, e.g. a survivor after a test fix
     ./mutation.sh --list                            # mutants per module, nothing run
 
-A benchmark, not a CI gate: it prints `killed/total` per module, every survivor (file:line, operator, diff) and the
-time each module took. The README's testing section records the last measured figures.
+A benchmark, not a CI gate: it prints `killed/judged` per module, every survivor (file:line, operator, diff) and the
+time each module took; the modules and their tests are in scripts/mutation_targets.py. The README's testing section records the last measured figures.
 
 Why cosmic-ray (8.7.0) and not mutmut 3: the policy pack runs in a separate process (policies/venv's python, spoken
 to over the Analyzer gRPC protocol, preflight/pack_process.py), so a mutant of policies/*.py must be on disk where that
@@ -22,8 +24,8 @@ mutant of the same size written in the same second as its original would otherwi
 
 Operators: a curated subset of cosmic-ray's core operators (one realistic slip per construct, not every operator
 pair), plus a string operator of our own, since most of this program's facts are strings (ports are numbers, but
-labels, IAM actions, severities, resource types, policy names are strings); docstrings, f-strings and sentences for
-people (descriptions, message text: three or more plain words) are left alone.
+labels, IAM actions, severities, resource types, policy names are strings); docstrings, the literal text of
+f-strings and sentences for people (descriptions, message text: three or more plain words) are left alone.
 """
 
 from __future__ import annotations
@@ -50,123 +52,12 @@ from cosmic_ray.mutating import MutationVisitor
 from cosmic_ray.operators.operator import Example, Operator
 from cosmic_ray.plugins import get_operator
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mutation_targets import MUTATED_ROOTS, TESTS_FOR_MODULE  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 
-# ---- What is mutated, and which tests judge it (the one place to re-point after a package move) -------------------
-# Tests are listed most specific first: pytest runs them in this order with -x, so a killed mutant stops early.
-
-_RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "tests/policies/test_policies.py"]
-_POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster_policies.py",
-                 "tests/policies/test_edge_policies.py", "tests/policies/test_pod_isolation.py",
-                 "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
-                 "tests/policies/test_unknowns.py", "tests/policies/test_parity.py",
-                 "tests/policies/test_policy_config.py"]
-_EDGE_TESTS = ["tests/test_edge.py", "tests/test_edge_config.py", "tests/test_edge_path.py",
-               "tests/test_authorizer.py", "tests/policies/test_edge_policies.py"]
-
-
-def _policy(specific: str) -> list[str]:
-    return [specific] + [test for test in _POLICY_TESTS if test != specific]
-
-
-TESTS_FOR_MODULE: dict[str, list[str]] = {
-    "components/alert_rules.py": ["tests/test_alerting.py", "tests/test_alert_rules_promtool.py",
-                                  "tests/test_observability.py", "tests/test_metric_names.py"],
-    "components/autoscaling.py": ["tests/test_autoscaling.py", *_RENDER_WIDE],
-    "components/catalog.py": ["tests/test_sizing.py", "tests/test_plan.py", "tests/test_metric_names.py",
-                              "tests/test_engine_args.py", "tests/test_gpu_cluster.py", "tests/test_stack_config.py",
-                              "tests/test_vllm_service.py", "tests/test_autoscaling.py", "tests/test_observability.py",
-                              "tests/test_edge_config.py", "tests/test_stack_file_and_region.py", *_RENDER_WIDE],
-    "components/cluster_addons.py": ["tests/test_gpu_cluster.py", "tests/test_cluster_enforcement.py",
-                                     "tests/test_network_policies.py", *_RENDER_WIDE],
-    "components/cost.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
-    "components/dashboard.py": ["tests/test_observability.py", "tests/test_metric_names.py"],
-    "components/edge.py": [*_EDGE_TESTS, "tests/test_router_health.py", *_RENDER_WIDE],
-    "components/edge_api.py": [*_EDGE_TESTS, *_RENDER_WIDE],
-    "components/edge_cdn.py": [*_EDGE_TESTS, *_RENDER_WIDE],
-    "components/edge_specs.py": [*_EDGE_TESTS, *_RENDER_WIDE],
-    "components/engine_args.py": ["tests/test_engine_args.py", "tests/test_vllm_service.py", "tests/test_sizing.py"],
-    "components/gpu_cluster.py": ["tests/test_gpu_cluster.py", "tests/test_cluster_enforcement.py",
-                                  "tests/test_warnings.py", "tests/test_destroy_and_first_deploy.py",
-                                  "tests/policies/test_cluster_policies.py", *_RENDER_WIDE],
-    "components/iam_documents.py": ["tests/test_iam_documents.py", "tests/test_model_store.py",
-                                    "tests/test_autoscaling.py", *_RENDER_WIDE],
-    "components/image_cache.py": ["tests/test_image_cache.py", *_RENDER_WIDE],
-    "components/internal_api_key.py": ["tests/test_edge.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
-    "components/irsa.py": ["tests/test_iam_documents.py", "tests/test_model_store.py", "tests/test_autoscaling.py",
-                           "tests/policies/test_irsa_trust.py", *_RENDER_WIDE],
-    "components/karpenter.py": ["tests/test_gpu_cluster.py", "tests/test_iam_documents.py", *_RENDER_WIDE],
-    "components/load_balancer_controller.py": ["tests/test_gpu_cluster.py", "tests/test_iam_documents.py",
-                                               "tests/test_edge.py", *_RENDER_WIDE],
-    "components/model_store.py": ["tests/test_model_store.py", "tests/test_iam_documents.py", *_RENDER_WIDE],
-    "components/model_sync.py": ["tests/test_model_store.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
-    "components/network.py": ["tests/test_network.py", *_RENDER_WIDE],
-    "components/network_policies.py": ["tests/test_network_policies.py", *_RENDER_WIDE],
-    "components/observability.py": ["tests/test_observability.py", "tests/test_alerting.py",
-                                    "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
-    "components/router.py": ["tests/test_router_health.py", "tests/test_vllm_service.py",
-                             "tests/test_network_policies.py", *_RENDER_WIDE],
-    "components/scaled_object.py": ["tests/test_autoscaling.py", "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
-    "components/sizing.py": ["tests/test_sizing.py", "tests/test_plan.py", "tests/test_engine_args.py"],
-    "components/startup_time.py": ["tests/test_plan.py", "tests/test_config_checks.py", "tests/test_sizing.py"],
-    "components/throughput.py": ["tests/test_plan.py", "tests/test_sizing.py"],
-    "components/vllm_pod.py": ["tests/test_vllm_service.py", "tests/test_observability.py",
-                               "tests/test_model_store.py", *_RENDER_WIDE],
-    "components/vllm_service.py": ["tests/test_vllm_service.py", "tests/test_router_health.py", *_RENDER_WIDE],
-    "stack_config.py": ["tests/test_stack_config.py", "tests/test_config_checks.py", "tests/test_edge_config.py",
-                        "tests/test_stack_file_and_region.py", "tests/test_readme.py", "tests/test_two_stacks.py",
-                        "tests/test_plan.py"],
-    "stack_checks.py": ["tests/test_config_checks.py", "tests/test_stack_config.py"],
-    "preflight/__main__.py": ["tests/test_stack_file_and_region.py", "tests/test_sizing.py", "tests/test_plan.py",
-                              "tests/test_up_sh.py"],
-    "preflight/analyzer_protocol.py": ["tests/policies/test_parity.py", "tests/policies/test_pack_runtime.py",
-                                       "tests/policies/test_policies.py"],
-    "preflight/check_cli.py": ["tests/policies/test_check_cli.py", "tests/policies/test_stack_policy_config.py",
-                               "tests/policies/test_policy_config.py"],
-    "preflight/config_reference.py": ["tests/test_readme.py"],
-    "preflight/doctor.py": ["tests/test_doctor.py", "tests/test_doctor_checks.py", "tests/test_up_sh.py"],
-    "preflight/doctor_checks.py": ["tests/test_doctor_checks.py", "tests/test_doctor.py"],
-    "preflight/engine.py": ["tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
-                            "tests/policies/test_check_cli.py", "tests/policies/test_unknowns.py"],
-    "preflight/gate.py": ["tests/test_up_sh.py", "tests/policies/test_parity.py", "tests/policies/test_check_cli.py",
-                          "tests/policies/test_mutations.py"],
-    "preflight/mocks.py": ["tests/test_network.py", "tests/test_stack_file_and_region.py",
-                           "tests/test_destroy_and_first_deploy.py", "tests/test_gpu_cluster.py",
-                           "tests/policies/test_unknowns.py", *_RENDER_WIDE],
-    "preflight/next_steps.py": ["tests/test_up_sh.py"],
-    "preflight/pack_process.py": ["tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
-                                  "tests/policies/test_stack_policy_config.py"],
-    "preflight/plan.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
-    "preflight/plan_cli.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
-    "preflight/policy_config.py": ["tests/policies/test_policy_config.py", "tests/policies/test_stack_policy_config.py",
-                                   "tests/policies/test_readme_policy_table.py", "tests/policies/test_check_cli.py"],
-    "preflight/remote_components.py": ["tests/policies/test_cluster_policies.py", "tests/test_gpu_cluster.py"],
-    "preflight/render.py": ["tests/test_stack_file_and_region.py", "tests/test_destroy_and_first_deploy.py",
-                            "tests/test_two_stacks.py", "tests/test_plan.py"],
-    "preflight/stack_policy_config.py": ["tests/policies/test_stack_policy_config.py"],
-    "policies/__main__.py": [*_POLICY_TESTS, "tests/policies/test_readme_policy_table.py"],
-    "policies/_aws.py": _POLICY_TESTS,
-    "policies/_kubernetes.py": _POLICY_TESTS,
-    "policies/_router.py": _POLICY_TESTS,
-    "policies/_stack.py": _POLICY_TESTS,
-    "policies/_values.py": [*_POLICY_TESTS, "tests/policies/test_stack_policy_config.py"],
-    "policies/cost.py": _POLICY_TESTS,
-    "policies/edge.py": _policy("tests/policies/test_edge_policies.py"),
-    "policies/irsa_trust.py": _policy("tests/policies/test_irsa_trust.py"),
-    "policies/model_reads.py": _policy("tests/policies/test_model_reads_policy.py"),
-    "policies/operations.py": _POLICY_TESTS,
-    "policies/performance.py": _POLICY_TESTS,
-    "policies/pod_isolation.py": _policy("tests/policies/test_pod_isolation.py"),
-    "policies/reliability.py": _POLICY_TESTS,
-    "policies/reliability_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
-    "policies/security_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
-    "policies/security_identity.py": _POLICY_TESTS,
-    "policies/security_network.py": _POLICY_TESTS,
-    "policies/security_storage.py": _POLICY_TESTS,
-    "policies/security_workloads.py": _POLICY_TESTS,
-}
-# The directories (and files) whose every module must appear above: a new module without tests is an error.
-MUTATED_ROOTS = ["components", "stack_config.py", "stack_checks.py", "preflight", "policies"]
+# What is mutated and which tests judge it: scripts/mutation_targets.py (the one place to re-point).
 
 
 # ---- Operators ----------------------------------------------------------------------------------------------------
