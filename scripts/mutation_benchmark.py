@@ -7,7 +7,8 @@
     ./mutation.sh --list                            # mutants per module, nothing run
 
 A benchmark, not a CI gate: it prints `killed/judged` per module, every survivor (file:line, operator, diff) and the
-time each module took; the modules and their tests are in scripts/mutation_targets.py. The README's testing section records the last measured figures.
+time each module took; the modules and their tests are in scripts/mutation_targets.py. The README's testing
+section records the last measured figures.
 
 Why cosmic-ray (8.7.0) and not mutmut 3: the policy pack runs in a separate process (policies/venv's python, spoken
 to over the Analyzer gRPC protocol, preflight/pack_process.py), so a mutant of policies/*.py must be on disk where that
@@ -148,7 +149,8 @@ def enumerate_mutants(module: str, ops: dict[str, Operator]) -> list[Mutant]:
     for name, operator in ops.items():
         positions = [(node, start) for node in ast_nodes(tree) for start, _ in operator.mutation_positions(node)]
         mutants += [Mutant(module, name, occurrence, start[0]) for occurrence, (node, start) in enumerate(positions)
-                    if not (name.startswith("ReplaceBinaryOperator") and node.parent.type not in ("arith_expr", "term"))]
+                    if not (name.startswith("ReplaceBinaryOperator")
+                            and node.parent.type not in ("arith_expr", "term"))]
     return [mutant for mutant in mutants if not _in_main_guard(tree, mutant.line)]
 
 
@@ -325,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-module", type=int, help="run at most this many random mutants of each module")
     parser.add_argument("--seed", type=int, default=21, help="random seed for --sample/--per-module (default 21)")
     parser.add_argument("--only", action="append", default=[],
-                        help="only this mutant, as module:operator:occurrence (repeatable), e.g. to re-check a survivor")
+                        help="only this mutant, as module:operator:occurrence (repeatable): re-check a survivor")
     parser.add_argument("--operator", action="append", default=[], help="only these operators (repeatable)")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant before it counts as killed")
     parser.add_argument("--list", action="store_true", help="print the mutants per module and stop")
