@@ -55,7 +55,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "components/network_policies.py": ["tests/test_network_policies.py", *_RENDER_WIDE],
     "components/observability.py": ["tests/test_observability.py", "tests/test_alerting.py",
                                     "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
-    "components/router.py": ["tests/test_router_health.py", "tests/test_vllm_service.py",
+    "components/router.py": ["tests/test_router_health.py", "tests/test_edge.py", "tests/test_vllm_service.py",
                              "tests/test_network_policies.py", *_RENDER_WIDE],
     "components/scaled_object.py": ["tests/test_autoscaling.py", "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
     "components/sizing.py": ["tests/test_sizing.py", "tests/test_plan.py", "tests/test_engine_args.py"],
