@@ -316,3 +316,16 @@ def test_ci_posts_the_markdown_plan_of_each_stack_to_the_job_summary():
     workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     assert "for stack in dev prod" in workflow
     assert 'python -m preflight plan --stack "$stack" --markdown >> "$GITHUB_STEP_SUMMARY"' in workflow
+
+
+def test_plan_of_models_over_their_budget_exits_1_naming_each(tmp_path, capsys):
+    """`preflight plan` prints the plan, then names every model whose start-up estimate exceeds its budget."""
+    config = _seventy_b_config("s3-sync")
+    model = config["vllm-eks:models"][0]
+    config["vllm-eks:models"] = [dict(model, name="big-a", servedName="big-a"), dict(model, name="big-b", servedName="big-b")]
+    stack_file = tmp_path / "Pulumi.over.yaml"
+    stack_file.write_text(json.dumps({"config": config}))  # JSON is YAML
+    assert plan_main(["--stack-file", str(stack_file), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert [m["startup"]["withinBudget"] for m in json.loads(captured.out)["models"]] == [False, False]
+    assert captured.err.strip() == "error: start-up estimate exceeds startupBudgetSeconds for big-a, big-b"
