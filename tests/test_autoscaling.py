@@ -141,6 +141,8 @@ def test_floor_stays_on_demand_and_only_burst_replicas_can_land_on_spot(stack):
     for model in _config(stack).models:
         spec = _scaled_objects(stack)[model.name]["spec"]
         assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (model.min_replicas, model.max_replicas)
+        # In the model's namespace, beside the Deployment it scales (a ScaledObject's target is namespace-local).
+        assert _scaled_objects(stack)[model.name]["metadata"]["namespace"] == f"vllm-{model.name}"
         # KEDA scales the model's own Deployment (metadata.name vllm-<model>), nothing else.
         assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"vllm-{model.name}"}
         assert spec["minReplicaCount"] <= model.on_demand_replicas <= spec["maxReplicaCount"]
