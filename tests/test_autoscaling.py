@@ -78,10 +78,10 @@ def test_queue_depth_trigger_sums_waiting_requests_per_replica_and_never_reads_a
         assert metadata["ignoreNullValues"] == "false"
         assert metadata["serverAddress"] == "http://prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
         assert "metricName" not in metadata  # removed from KEDA's Prometheus trigger
-        fallback = spec["fallback"]
-        assert fallback["failureThreshold"] >= 1
-        assert model.min_replicas <= fallback["replicas"] <= model.max_replicas
-        assert fallback["behavior"] == "currentReplicasIfHigher"
+        # After 3 failed polls KEDA holds max(current, fallback.replicas): the configured 1, raised to the model's
+        # floor (prod's minReplicas 2) and never above its ceiling (KEDA docs, "Scaling Deployments": fallback).
+        assert spec["fallback"] == {"failureThreshold": 3, "replicas": {"dev": 1, "prod": 2}[stack],
+                                    "behavior": "currentReplicasIfHigher"}
 
 
 def test_prod_scales_two_to_eight_on_threshold_ten_with_five_calm_minutes_before_scale_down():
@@ -140,6 +140,11 @@ def test_floor_stays_on_demand_and_only_burst_replicas_can_land_on_spot(stack):
     """Karpenter fills the heavier on-demand pool (GPU limit = baseline) first; replicas above it go to Spot."""
     for model in _config(stack).models:
         spec = _scaled_objects(stack)[model.name]["spec"]
+        assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (model.min_replicas, model.max_replicas)
+        # In the model's namespace, beside the Deployment it scales (a ScaledObject's target is namespace-local).
+        assert _scaled_objects(stack)[model.name]["metadata"]["namespace"] == f"vllm-{model.name}"
+        # KEDA scales the model's own Deployment (metadata.name vllm-<model>), nothing else.
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"vllm-{model.name}"}
         assert spec["minReplicaCount"] <= model.on_demand_replicas <= spec["maxReplicaCount"]
         cron = _trigger({"spec": spec}, "cron")
         if cron is not None:

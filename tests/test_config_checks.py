@@ -94,3 +94,38 @@ def test_a_broken_model_does_not_hide_the_sizing_of_a_valid_one():
 def test_a_valid_stack_passes_every_check():
     checked = check_stack(project_sections(read_stack_config("prod")))
     assert set(checked.capacity_plans) == {model.name for model in checked.config.models}
+
+
+def _prod_with_model(**overrides) -> dict:
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["vllm-eks:models"][0] = dict(config["vllm-eks:models"][0], **overrides)
+    return config
+
+
+def test_a_sizing_problem_alone_fails_the_check():
+    """A schema-valid stack still fails when only sizing finds a problem (not only when the schema does)."""
+    config = _prod_with_model(catalogModel="llama-3.1-70b", instanceType="g6.2xlarge", maxModelLen=8192,
+                              startupBudgetSeconds=900)
+    with pytest.raises(StackConfigError) as raised:
+        check_stack(project_sections(config))
+    assert len(raised.value.problems) == 1
+    assert raised.value.problems[0].startswith("models[0].instanceType: got 'g6.2xlarge' for qwen3-8b (llama-3.1-70b")
+
+
+def test_a_start_up_budget_problem_alone_fails_the_check():
+    config = _prod_with_model(catalogModel="llama-3.1-70b", instanceType="g6e.12xlarge", maxModelLen=8192,
+                              loadFormat="s3-sync")
+    with pytest.raises(StackConfigError) as raised:
+        check_stack(project_sections(config))
+    assert [problem.split(":")[0] for problem in raised.value.problems] == ["models[0].startupBudgetSeconds"]
+
+
+def test_instance_type_auto_is_sized_and_its_budget_checked_on_the_chosen_instance():
+    """`auto` resolves to the cheapest instance that fits: Qwen3-8B at a 32768-token context does not fit an L4's
+    20.7 GiB usable (vllm_eks/planning/sizing.py), so the 1x L40S g6e.xlarge; the budget is judged on that instance."""
+    checked = check_stack(project_sections(_prod_with_model(instanceType="auto")))
+    assert {name: plan.instance_type for name, plan in checked.capacity_plans.items()} == {"qwen3-8b": "g6e.xlarge"}
+    with pytest.raises(StackConfigError) as raised:
+        check_stack(project_sections(_prod_with_model(instanceType="auto", catalogModel="llama-3.1-70b",
+                                                      maxModelLen=8192, loadFormat="s3-sync")))
+    assert [problem.split(":")[0] for problem in raised.value.problems] == ["models[0].startupBudgetSeconds"]

@@ -104,6 +104,8 @@ def test_cli_exit_codes_and_json(aws, tmp_path, monkeypatch, capsys):
     assert main(["--stack-file", str(stack_file), "--egress-ip", "203.0.113.7", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["blockers"] == 0 and report["stack"] == "prod" and report["findings"][0]["check"] == "caller"
+    assert (report["region"], set(report)) == ("us-east-1", {"stack", "region", "blockers", "seconds", "findings"})
+    assert 0 <= report["seconds"] == round(report["seconds"], 2)
     assert main(["--stack-file", str(stack_file), "--egress-ip", "198.51.100.9"]) == 1
     out = capsys.readouterr().out
     assert "blocker  endpoint-access" in out and "fix: add 198.51.100.9/32 to vllm-eks:cluster.publicAccessCidrs" in out

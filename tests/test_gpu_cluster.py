@@ -95,7 +95,12 @@ def test_system_nodes_bottlerocket_on_demand_private_imdsv2(prod_snapshot):
     assert group["launchTemplate"]["version"] == "1"
     assert template["metadataOptions"]["httpTokens"] == "required"
     assert float(template["metadataOptions"]["httpPutResponseHopLimit"]) == 1
-    assert all(m["ebs"]["encrypted"] == "true" and m["ebs"]["volumeType"] == "gp3" for m in template["blockDeviceMappings"])
+    # Bottlerocket's two volumes ("Bottlerocket on EKS", bottlerocket-os docs): the OS on /dev/xvda, images and
+    # emptyDirs on /dev/xvdb; every volume encrypted gp3 and deleted with its node.
+    assert [(m["deviceName"], float(m["ebs"]["volumeSize"])) for m in template["blockDeviceMappings"]] == [
+        ("/dev/xvda", 4), ("/dev/xvdb", 100)]
+    assert all(m["ebs"] == {"volumeType": "gp3", "volumeSize": m["ebs"]["volumeSize"], "encrypted": "true",
+                            "deleteOnTermination": "true"} for m in template["blockDeviceMappings"])
 
 
 def test_node_pools_spot_burst_contract(prod_snapshot):
@@ -127,8 +132,12 @@ def test_node_class_bottlerocket_nvidia_private_encrypted_imdsv2(prod_snapshot):
     assert spec["subnetSelectorTerms"] == spec["securityGroupSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "vllm-eks-prod"}}]
     assert spec["role"].startswith("cluster-karpenter-node-role")
     devices = {d["deviceName"]: d["ebs"] for d in spec["blockDeviceMappings"]}
-    assert devices["/dev/xvdb"]["volumeSize"] == "200Gi"
-    assert all(ebs["encrypted"] is True and ebs["volumeType"] == "gp3" for ebs in devices.values())
+    # gp3's baseline is 3000 IOPS / 125 MiB/s (EBS user guide, "General Purpose SSD volumes"); the data volume that
+    # holds the image and s3-sync weights is raised to 6000 / 500. prod's gpuNodeVolumeGib is the default 200.
+    assert {device: (ebs["volumeSize"], float(ebs["iops"]), float(ebs["throughput"])) for device, ebs in devices.items()} == {
+        "/dev/xvda": ("4Gi", 3000, 125), "/dev/xvdb": ("200Gi", 6000, 500)}
+    assert all(ebs["encrypted"] is True and ebs["volumeType"] == "gp3" and ebs["deleteOnTermination"] is True
+               for ebs in devices.values())
     assert spec["metadataOptions"]["httpTokens"] == "required" and float(spec["metadataOptions"]["httpPutResponseHopLimit"]) == 1
     subnets = [r for r in resources_of(prod_snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
     assert all(s["props"]["tags"]["karpenter.sh/discovery"] == "vllm-eks-prod" for s in subnets)

@@ -109,8 +109,14 @@ def test_prometheus_rule_has_the_four_alerts_with_thresholds_from_config(stack):
     rules = {rule["alert"]: rule for rule in group["rules"]}
     assert sorted(rules) == ["VllmErrorRatioHigh", "VllmKvCacheNearlyFull", "VllmRequestsWaitingHigh",
                              "VllmTimeToFirstTokenHigh"]
+    # (for, severity) as the runbook promises: latency and KV-cache pressure warn, a queue and errors page.
+    assert {name: (rule["for"], rule["labels"]) for name, rule in rules.items()} == {
+        "VllmTimeToFirstTokenHigh": ("10m", {"severity": "warning"}),
+        "VllmKvCacheNearlyFull": ("5m", {"severity": "warning"}),
+        "VllmRequestsWaitingHigh": ("5m", {"severity": "critical"}),
+        "VllmErrorRatioHigh": ("5m", {"severity": "critical"}),
+    }
     for rule in rules.values():
-        assert rule["for"] and rule["labels"]["severity"] in {"warning", "critical"}
         assert rule["annotations"]["summary"] and rule["annotations"]["runbook"]
     assert rules["VllmTimeToFirstTokenHigh"]["expr"].endswith(f"> {thresholds.ttft_p95_seconds:g}")
     assert "1-2.5 s bucket" in rules["VllmTimeToFirstTokenHigh"]["annotations"]["runbook"]
@@ -128,10 +134,13 @@ def test_dashboard_is_provisioned_through_the_grafana_sidecar(stack):
     assert config_map["metadata"]["namespace"] == "monitoring"
     assert config_map["metadata"]["labels"] == {"grafana_dashboard": "1"}
     board = json.loads(config_map["data"]["vllm-serving.json"])
-    titles = [panel["title"] for panel in board["panels"]]
-    for wanted in ("Time to first token", "Inter-token latency", "KV-cache", "running / waiting", "Tokens per second",
-                   "Error ratio", "GPU utilisation", "GPU memory", "Replicas vs GPU nodes"):
-        assert any(wanted in title for title in titles), wanted
+    # Each panel with its Grafana unit ("Standard options", Grafana docs): seconds for latencies, percentunit for
+    # 0-1 ratios, percent for DCGM's 0-100 DCGM_FI_DEV_GPU_UTIL, short for counts.
+    assert [(panel["title"], panel["fieldConfig"]["defaults"]["unit"]) for panel in board["panels"]] == [
+        ("Time to first token (P50 / P95)", "s"), ("Inter-token latency (P50 / P95)", "s"),
+        ("End-to-end request latency (P95)", "s"), ("KV-cache usage", "percentunit"),
+        ("Requests running / waiting", "short"), ("Tokens per second", "short"), ("Error ratio", "percentunit"),
+        ("GPU utilisation", "percent"), ("GPU memory used", "percentunit"), ("Replicas vs GPU nodes", "short")]
     assert len({panel["id"] for panel in board["panels"]}) == len(board["panels"])
     (namespaces,) = [v for v in board["templating"]["list"] if v["name"] == "namespace"]
     assert namespaces["query"].split(",") == [f"vllm-{m.name}" for m in _config(stack).models]

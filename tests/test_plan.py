@@ -212,6 +212,19 @@ def test_fixed_costs_follow_the_stack_config(prod_plan, dev_plan):
     assert "CloudFront HTTPS requests" not in build_plan("dev", without_cloudfront)["totals"]["perRequestUsdPerMillion"]
 
 
+def test_us_east_1_per_request_and_usage_rates_are_the_published_prices(prod_plan):
+    """AWS pricing pages for us-east-1 (API Gateway REST: first 333 M requests; AWS WAF per million requests;
+    CloudFront HTTPS requests and first 10 TB out, North America; NAT gateway and PrivateLink data processed; ALB
+    LCU-hour), as vllm_eks/planning/catalog.py REGION_PRICES records them."""
+    totals = prod_plan["totals"]
+    assert totals["perRequestUsdPerMillion"] == {"API Gateway REST": 3.5, "WAF": 0.6, "CloudFront HTTPS requests": 1.0}
+    assert totals["usageRatesNotIncluded"] == {
+        "NAT gateway data processed": "$0.045/GB", "interface endpoint data processed": "$0.01/GB",
+        "ALB capacity units": "$0.008/LCU-hour", "CloudFront data transfer out": "$0.085/GB"}
+    assert totals["schedule"] == {"workingHours": None, "windowHoursPerWeek": None, "windowHoursPerMonth": None,
+                                  "hoursPerMonth": 730}
+
+
 def test_priced_resource_counts_match_the_rendered_prod_stack(prod_plan, prod_snapshot):
     fixed = {item["item"]: item["quantity"] for item in prod_plan["totals"]["fixedCosts"]}
     assert len(resources_of(prod_snapshot, "aws:ec2/natGateway:NatGateway")) == fixed["NAT gateways"]
@@ -303,3 +316,16 @@ def test_ci_posts_the_markdown_plan_of_each_stack_to_the_job_summary():
     workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     assert "for stack in dev prod" in workflow
     assert 'python -m preflight plan --stack "$stack" --markdown >> "$GITHUB_STEP_SUMMARY"' in workflow
+
+
+def test_plan_of_models_over_their_budget_exits_1_naming_each(tmp_path, capsys):
+    """`preflight plan` prints the plan, then names every model whose start-up estimate exceeds its budget."""
+    config = _seventy_b_config("s3-sync")
+    model = config["vllm-eks:models"][0]
+    config["vllm-eks:models"] = [dict(model, name="big-a", servedName="big-a"), dict(model, name="big-b", servedName="big-b")]
+    stack_file = tmp_path / "Pulumi.over.yaml"
+    stack_file.write_text(json.dumps({"config": config}))  # JSON is YAML
+    assert plan_main(["--stack-file", str(stack_file), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert [m["startup"]["withinBudget"] for m in json.loads(captured.out)["models"]] == [False, False]
+    assert captured.err.strip() == "error: start-up estimate exceeds startupBudgetSeconds for big-a, big-b"

@@ -165,3 +165,22 @@ def test_preflight_render_prints_the_planner_numbers_of_the_stack():
     assert "qwen3-8b (qwen3-8b) on g5.12xlarge: 4x A10G, tensor parallel 4, bfloat16" in report
     assert "KV bytes per token   147456" in report
     assert "13 sequences at --max-model-len 32768" in report
+
+
+# The hardware of each GPU instance the catalog knows, written out from AWS's instance pages ("Amazon EC2 G5 / G6 /
+# G6e / P4d / P5 Instances", accelerated computing specifications): GPU, GPUs, GiB per GPU, vCPUs, GiB of memory.
+# Prices change and are not pinned here; the sizing depends on these.
+GPU_HARDWARE = {
+    "g5.xlarge": ("A10G", 1, 24, 4, 16), "g5.2xlarge": ("A10G", 1, 24, 8, 32), "g5.4xlarge": ("A10G", 1, 24, 16, 64),
+    "g5.12xlarge": ("A10G", 4, 24, 48, 192), "g5.48xlarge": ("A10G", 8, 24, 192, 768),
+    "g6.xlarge": ("L4", 1, 24, 4, 16), "g6.2xlarge": ("L4", 1, 24, 8, 32), "g6.4xlarge": ("L4", 1, 24, 16, 64),
+    "g6.12xlarge": ("L4", 4, 24, 48, 192), "g6.48xlarge": ("L4", 8, 24, 192, 768),
+    "g6e.xlarge": ("L40S", 1, 48, 4, 32), "g6e.2xlarge": ("L40S", 1, 48, 8, 64),
+    "g6e.12xlarge": ("L40S", 4, 48, 48, 384), "g6e.48xlarge": ("L40S", 8, 48, 192, 1536),
+    "p4d.24xlarge": ("A100-40GB", 8, 40, 96, 1152), "p5.48xlarge": ("H100", 8, 80, 192, 2048),
+}
+
+
+def test_every_gpu_instance_has_its_published_hardware():
+    assert {name: (spec.gpu_model, spec.gpu_count, spec.gpu_memory_gib, spec.vcpu, spec.memory_gib)
+            for name, spec in GPU_INSTANCES.items()} == GPU_HARDWARE

@@ -1,5 +1,6 @@
 """Stack config: the shipped stacks load; every bad value is reported with its path, value and what is allowed."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +39,58 @@ def test_shipped_stacks_load(stack):
 def test_safe_defaults():
     config = load_stack_config(sections_of("prod"))
     assert config.cluster.endpoint_public_access is False
-    assert config.network.availability_zones >= 2
-    assert all(model.gpu_memory_utilization == 0.92 for model in config.models)
-    assert all(model.startup_budget_seconds >= 300 for model in config.models)
+    assert config.network.availability_zones == 3
+    assert [(model.gpu_memory_utilization, model.startup_budget_seconds) for model in config.models] == [(0.92, 300)]
+
+
+# Every default of the schema, written out. The catalog's facts (the EKS version in standard support, the spot
+# discount, CloudFront's default origin-timeout limit) are compared with the catalog where they live.
+DEFAULTS = {
+    "network": {"cidr": "10.0.0.0/16", "availabilityZones": 3, "natGateways": "perAz",
+                "interfaceEndpoints": ["ecr.api", "ecr.dkr", "sts", "logs"], "flowLogRetentionDays": 30},
+    "cluster": {"endpointPublicAccess": False, "publicAccessCidrs": [], "adminPrincipalArn": None,
+                "deployerCidrs": [], "deployerSecurityGroupIds": [],
+                "systemNodes": {"instanceTypes": ["m7i.xlarge"], "minSize": 2, "desiredSize": 2, "maxSize": 4},
+                "gpuAmiFamily": "bottlerocket", "gpuNodeVolumeGib": 200, "maxGpus": 32,
+                "huggingFaceTokenSecretName": None, "dockerHubCredentialsSecretName": "ecr-pullthroughcache/docker-hub"},
+    "models": [{"name": "m", "servedName": "m", "catalogModel": "qwen3-8b", "huggingFaceId": None,
+                "syncFromHuggingFace": False, "s3Prefix": None, "dtype": "auto", "maxModelLen": 4096,
+                "quantization": None, "instanceType": "auto", "minReplicas": 1, "maxReplicas": 2,
+                "onDemandReplicas": 1, "capacityType": "on-demand", "gpuMemoryUtilization": 0.92,
+                "loadFormat": "runai_streamer", "startupBudgetSeconds": 300, "thinking": None, "loraAdapters": [],
+                "speculative": None, "image": None}],
+    "autoscaling": {"queueThresholdPerReplica": 10, "pollingIntervalSeconds": 15, "scaleDownWindowSeconds": 300,
+                    "scaleUpWindowSeconds": 0, "fallbackReplicas": 1, "workingHours": None},
+    "observability": {"prometheusRetentionDays": 15, "prometheusStorageGib": 50, "grafana": True,
+                      "logRetentionDays": 30,
+                      "alerts": {"ttftP95Seconds": 2.0, "kvCacheUsageRatio": 0.95, "requestsWaiting": 50,
+                                 "errorRatio": 0.01},
+                      "alerting": {"allowNoReceiver": True, "snsTopicArn": None}},
+    "edge": {"cloudfront": False, "domainName": None, "certificateArn": None, "maxRequestSeconds": 300,
+             "maxBodyKib": 64, "rateLimitPerKey5Min": 2000, "rateLimitPerIp5Min": 5000,
+             "consumers": [{"name": "c", "requestsPerSecond": 1.0, "burst": 1, "monthlyQuota": None, "keyVersion": 1}],
+             "manageApiGatewayAccount": True, "hostedZoneId": None},
+    "plan": {"typicalPromptTokens": 1024, "typicalOutputTokens": 256, "utilisation": 0.5,
+             "hostedApiUsdPerMillionOutputTokens": None},
+}
+
+
+def test_every_default_is_the_documented_one():
+    from vllm_eks.planning import catalog
+
+    minimal = {"models": [{"name": "m", "servedName": "m", "catalogModel": "qwen3-8b", "maxModelLen": 4096}],
+               "edge": {"cloudfront": False, "consumers": [{"name": "c", "requestsPerSecond": 1, "burst": 1}]},
+               "observability": {"alerting": {"allowNoReceiver": True}}}
+    loaded = load_stack_config(minimal).model_dump(mode="json", by_alias=True)
+    assert loaded["cluster"].pop("version") == catalog.EKS_SUPPORTED_VERSIONS[2]
+    assert loaded["plan"].pop("spotDiscount") == catalog.SPOT_DISCOUNT_DEFAULT
+    quota = loaded["edge"].pop("cloudfrontOriginTimeoutQuotaSeconds")
+    assert quota == catalog.CLOUDFRONT_ORIGIN_TIMEOUT_DEFAULT_LIMIT_SECONDS
+    assert loaded == DEFAULTS
+    # With CloudFront on (its default), the default 300 s request budget needs more than the default quota: a stack
+    # must state either, and the error says which.
+    with pytest.raises(StackConfigError, match=r"edge.cloudfrontOriginTimeoutQuotaSeconds: got 180, expected at least 305"):
+        load_stack_config({**minimal, "edge": {"consumers": minimal["edge"]["consumers"]}})
 
 
 def test_dev_and_prod_match_the_brief():
@@ -117,3 +167,126 @@ def test_preflight_render_of_a_bad_stack_names_every_key_without_a_traceback(tmp
     assert "Traceback" not in result.stderr
     for key in ("models[0].maxReplicas: got -1", "models[0].gpuMemoryUtilization: got 2", "network.availabilityZones: got 1"):
         assert key in result.stderr
+
+
+def _set(sections: dict, setting: str, value) -> None:
+    """Set `models[0].speculative.numSpeculativeTokens`-style paths, creating objects on the way."""
+    *parents, last = re.findall(r"[A-Za-z0-9]+|\[\d+\]", setting)
+    target = sections
+    for part in parents:
+        target = target[int(part[1:-1])] if part.startswith("[") else target.setdefault(part, {})
+    target[last] = value
+
+
+def _problems(stack: str, changes: dict) -> list[str]:
+    sections = sections_of(stack)
+    for setting, value in changes.items():
+        _set(sections, setting, value)
+    try:
+        load_stack_config(sections)
+    except StackConfigError as error:
+        return error.problems
+    return []
+
+
+_NGRAM = {"models[0].speculative.method": "ngram"}
+_NO_CLOUDFRONT = {"edge.cloudfront": False, "edge.domainName": None, "edge.certificateArn": None,
+                  "edge.cloudfrontOriginTimeoutQuotaSeconds": 60}
+
+# (setting, the last accepted value, the first refused value beyond it, other settings the case needs) on each side
+# of every bound of the schema, written out here rather than read from it.
+BOUNDARIES = [
+    ("network.availabilityZones", 2, 1, {}),
+    ("network.availabilityZones", 6, 7, {}),
+    ("cluster.systemNodes.minSize", 1, 0, {}),
+    ("cluster.systemNodes.desiredSize", 1, 0, {}),
+    ("cluster.systemNodes.maxSize", 3, 2, {}),  # prod's minSize is 3
+    ("cluster.gpuNodeVolumeGib", 100, 99, {}),
+    ("cluster.gpuNodeVolumeGib", 2000, 2001, {}),
+    ("cluster.maxGpus", 1, 0, {}),
+    ("models[0].maxModelLen", 256, 255, {}),
+    ("models[0].minReplicas", 0, -1, {}),
+    ("models[0].maxReplicas", 2, 1, {"models[0].onDemandReplicas": 1}),  # prod's minReplicas is 2
+    ("models[0].maxReplicas", 1, 0, {"models[0].minReplicas": 0, "models[0].onDemandReplicas": 0}),
+    ("models[0].onDemandReplicas", 0, -1, {}),
+    ("models[0].onDemandReplicas", 8, 9, {}),  # prod's maxReplicas is 8
+    ("models[0].gpuMemoryUtilization", 0.80, 0.79, {}),
+    ("models[0].gpuMemoryUtilization", 0.95, 0.96, {}),
+    ("models[0].startupBudgetSeconds", 300, 299, {}),
+    ("models[0].speculative.numSpeculativeTokens", 1, 0, _NGRAM),
+    ("models[0].speculative.numSpeculativeTokens", 16, 17, _NGRAM),
+    ("models[0].speculative.promptLookupMax", 1, 0, {**_NGRAM, "models[0].speculative.numSpeculativeTokens": 4}),
+    ("autoscaling.queueThresholdPerReplica", 1, 0, {}),
+    ("autoscaling.pollingIntervalSeconds", 5, 4, {}),
+    ("autoscaling.pollingIntervalSeconds", 300, 301, {}),
+    ("autoscaling.scaleDownWindowSeconds", 60, 59, {}),
+    ("autoscaling.scaleUpWindowSeconds", 0, -1, {}),
+    ("autoscaling.fallbackReplicas", 1, 0, {}),
+    ("observability.prometheusRetentionDays", 1, 0, {}),
+    ("observability.prometheusRetentionDays", 365, 366, {}),
+    ("observability.prometheusStorageGib", 10, 9, {}),
+    ("observability.alerts.ttftP95Seconds", 0.001, 0, {}),
+    ("observability.alerts.kvCacheUsageRatio", 0.001, 0, {}),
+    ("observability.alerts.kvCacheUsageRatio", 1, 1.001, {}),
+    ("observability.alerts.requestsWaiting", 1, 0, {}),
+    ("observability.alerts.errorRatio", 0.001, 0, {}),
+    ("observability.alerts.errorRatio", 0.999, 1, {}),
+    ("edge.maxRequestSeconds", 30, 29, _NO_CLOUDFRONT),
+    ("edge.maxRequestSeconds", 900, 901, _NO_CLOUDFRONT),
+    ("edge.maxBodyKib", 8, 7, {}),
+    ("edge.maxBodyKib", 64, 65, {}),
+    ("edge.rateLimitPerKey5Min", 10, 9, {}),
+    ("edge.rateLimitPerIp5Min", 10, 9, {}),
+    ("edge.consumers[0].requestsPerSecond", 0.001, 0, {}),
+    ("edge.consumers[0].burst", 1, 0, {}),
+    ("edge.consumers[0].monthlyQuota", 1, 0, {}),
+    ("edge.consumers[0].keyVersion", 1, 0, {}),
+    # CloudFront's origin timeout must outlast the longest request by the 5 s hop margin (prod: 600 s requests).
+    ("edge.cloudfrontOriginTimeoutQuotaSeconds", 605, 604, {}),
+    ("edge.cloudfrontOriginTimeoutQuotaSeconds", 900, 901, {"edge.maxRequestSeconds": 895}),
+    ("plan.typicalPromptTokens", 1, 0, {}),
+    ("plan.typicalOutputTokens", 1, 0, {}),
+    ("plan.utilisation", 0.001, 0, {}),
+    ("plan.utilisation", 1, 1.001, {}),
+    ("plan.spotDiscount", 0, -0.001, {}),
+    ("plan.spotDiscount", 0.999, 1, {}),
+    ("plan.hostedApiUsdPerMillionOutputTokens", 0.001, 0, {}),
+]
+
+
+@pytest.mark.parametrize("setting, accepted, refused, context", BOUNDARIES,
+                         ids=[f"{row[0]}={row[1]}|{row[2]}" for row in BOUNDARIES])
+def test_each_bound_accepts_its_last_value_and_refuses_the_next(setting, accepted, refused, context):
+    assert _problems("prod", {**context, setting: accepted}) == []
+    problems = _problems("prod", {**context, setting: refused})
+    assert [problem.split(": got")[0] for problem in problems] == [setting], problems
+    assert problems[0].startswith(f"{setting}: got {refused!r}, expected "), problems
+
+
+# The values each enumerated setting accepts (vLLM 0.32's --dtype/--quantization/--load-format choices that the
+# program supports, CloudWatch Logs' retention values from the PutRetentionPolicy API reference, vLLM's
+# --max-lora-rank choices, the speculative methods of --speculative-config).
+ENUMS = [
+    ("network.natGateways", ["single", "perAz"], {}),
+    ("network.flowLogRetentionDays", [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731], {}),
+    ("cluster.gpuAmiFamily", ["bottlerocket", "al2023"], {}),
+    ("models[0].dtype", ["auto", "bfloat16", "float16"], {}),
+    ("models[0].quantization", ["awq", "gptq", "fp8"], {}),
+    ("models[0].capacityType", ["on-demand", "spot", "on-demand-with-spot-burst"], {}),
+    ("models[0].loadFormat", ["runai_streamer", "s3-sync"], {}),
+    ("models[0].loraAdapters[0].rank", [1, 8, 16, 32, 64, 128, 256, 320, 512],
+     {"models[0].loraAdapters": [{"name": "sql", "s3Prefix": "adapters/sql"}]}),
+    ("models[0].speculative.method", ["ngram", "eagle", "eagle3", "draft_model"],
+     {"models[0].speculative.numSpeculativeTokens": 4}),
+    ("observability.logRetentionDays", [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365], {}),
+]
+
+
+@pytest.mark.parametrize("setting, allowed, context", ENUMS, ids=[row[0] for row in ENUMS])
+def test_each_enumerated_setting_accepts_exactly_its_values(setting, allowed, context):
+    for value in allowed:
+        assert _problems("prod", {**context, setting: value}) == [], value
+    refused = 2 if isinstance(allowed[0], int) else "other"
+    problems = _problems("prod", {**context, setting: refused})
+    assert [problem.split(": got")[0] for problem in problems] == [setting], problems
+    assert all(repr(value) in problems[0] for value in allowed), problems[0]

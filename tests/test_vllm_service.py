@@ -62,7 +62,10 @@ def test_prod_startup_budget_is_300_seconds_and_liveness_waits_for_it(prod_snaps
     assert (startup["periodSeconds"], startup["failureThreshold"]) == (10, 30)
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
     liveness = container["livenessProbe"]
-    assert liveness["periodSeconds"] * liveness["failureThreshold"] >= 120
+    # Only after the startup probe passed; a hung engine is restarted after 5 missed checks 30 s apart.
+    assert {key: liveness[key] for key in ("periodSeconds", "timeoutSeconds", "failureThreshold")} == {
+        "periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 5}
+    assert liveness["httpGet"] == {"path": "/health", "port": "http"}
     assert {"containerPort": 8000, "name": "http", "protocol": "TCP"} == {k: (int(v) if isinstance(v, float) else v) for k, v in container["ports"][0].items()}
 
 
@@ -108,11 +111,25 @@ def test_the_internal_key_lives_in_secrets_manager_and_is_the_one_each_model_mou
     assert mounted["stringData"]["api-key"] == version["props"]["secretString"]["value"]
 
 
+# The vLLM container's whole environment: every cache inside the writable home (the root filesystem is read-only),
+# no Hugging Face Hub calls at start (HF_HUB_OFFLINE, huggingface_hub docs "Environment variables"; weights come from
+# S3), no usage reporting (vLLM docs "Usage Stats Collection": VLLM_NO_USAGE_STATS / DO_NOT_TRACK), the stack's
+# region for the Run:ai streamer's S3 client.
+VLLM_ENV = {
+    "HOME": "/home/vllm", "USER": "vllm", "XDG_CACHE_HOME": "/home/vllm/.cache", "XDG_CONFIG_HOME": "/home/vllm/.config",
+    "HF_HOME": "/home/vllm/.cache/huggingface", "VLLM_CACHE_ROOT": "/home/vllm/.cache/vllm",
+    "VLLM_CONFIG_ROOT": "/home/vllm/.config/vllm", "TRITON_CACHE_DIR": "/home/vllm/.cache/triton",
+    "TORCHINDUCTOR_CACHE_DIR": "/home/vllm/.cache/torchinductor", "NUMBA_CACHE_DIR": "/home/vllm/.cache/numba",
+    "TMPDIR": "/tmp", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1", "HF_HUB_OFFLINE": "1",
+    "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "VLLM_LOGGING_LEVEL": "INFO",
+}
+
+
 def test_prod_container_is_non_root_and_read_only(prod_snapshot):
     pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
     container = _vllm_container(prod_snapshot, "qwen3-8b")
     security = container["securityContext"]
-    assert security["runAsNonRoot"] is True and security["runAsUser"] >= 10000
+    assert security["runAsNonRoot"] is True and security["runAsUser"] == 10001
     assert security["readOnlyRootFilesystem"] is True
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"] == {"drop": ["ALL"]}
@@ -123,13 +140,40 @@ def test_prod_container_is_non_root_and_read_only(prod_snapshot):
     writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
     assert writable == {"/home/vllm", "/tmp", "/dev/shm"}
     env = {e["name"]: e["value"] for e in container["env"]}
-    for variable in ("HF_HOME", "VLLM_CACHE_ROOT", "XDG_CACHE_HOME", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR"):
-        assert env[variable].startswith("/home/vllm/")
+    assert env == VLLM_ENV
     shm = next(v for v in pod["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"]["medium"] == "Memory"
     # Docker Hub's vllm/vllm-openai through the account's ECR pull-through cache (test_image_cache.py).
     assert container["image"] == "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/vllm/vllm-openai:v0.32.0"
     assert json.loads(_flag(container["args"], "--logging-config")) == {"formatter": "json"}
+
+
+# What each container of a model's pod may write, every path an emptyDir: vLLM its home (caches), /tmp and the shared
+# memory; the s3-sync fallback's fetch-weights the weights and adapters it copies, and /tmp.
+WRITABLE_PATHS = {"vllm": {"/home/vllm", "/tmp", "/dev/shm"}, "fetch-weights": {"/tmp", "/models", "/adapters"}}
+HARDENED = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot", "two_model_snapshot"])
+def test_every_container_of_every_model_pod_is_hardened_and_writes_only_its_empty_dirs(stack, request):
+    """Kubernetes "Configure a Security Context for a Pod or Container": readOnlyRootFilesystem leaves only mounted
+    volumes writable, so the writable set is exactly the read-write mounts."""
+    pods = [obj["spec"]["template"]["spec"] for obj in kubernetes_manifests(request.getfixturevalue(stack))
+            if obj["kind"] == "Deployment"]
+    seen = set()
+    for pod in pods:
+        volumes = {volume["name"]: volume for volume in pod["volumes"]}
+        assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["fsGroup"]) == (10001, 10001)
+        for container in pod.get("initContainers", []) + pod["containers"]:
+            seen.add(container["name"])
+            assert container["securityContext"] == HARDENED, container["name"]
+            if container["name"] == "vllm":
+                assert {e["name"]: e["value"] for e in container["env"]} == VLLM_ENV
+            writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+            assert writable == WRITABLE_PATHS[container["name"]], container["name"]
+            assert all("emptyDir" in volumes[m["name"]] for m in container["volumeMounts"] if not m.get("readOnly"))
+    assert seen == ({"vllm", "fetch-weights"} if stack == "two_model_snapshot" else {"vllm"})
 
 
 def test_prod_scheduling_targets_the_gpu_pools_and_the_planned_instance(prod_snapshot):

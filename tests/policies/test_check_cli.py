@@ -61,6 +61,10 @@ def test_cli_json_and_policy_config(tmp_path):
     assert applied["violations"][0]["policy"] == "vllm-gpu-memory-utilization-range"
     assert applied["violations"][0]["type"] == "kubernetes:apps/v1:Deployment"
     assert applied["elapsedSeconds"] > 0
+    # The document CI scripts read: its keys, the lowering list (none here) and milliseconds-rounded total.
+    assert set(payload) == {"stack", "mandatoryCount", "passed", "checks", "policyConfig", "lowered", "totalSeconds"}
+    assert (payload["passed"], payload["lowered"], payload["policyConfig"]) == (False, [], str(config))
+    assert 0 < payload["totalSeconds"] == round(payload["totalSeconds"], 3)
 
 
 def test_cli_stack_without_render_or_bad_input(tmp_path, monkeypatch, capsys):

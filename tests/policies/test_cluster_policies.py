@@ -266,6 +266,22 @@ def test_allowed_registry_and_exempt_namespace_are_quiet(check):
     assert not _fired(check, mutated(system), "images-from-private-registry")
 
 
+# Docker's reference rules (distribution/reference, normalize.go): the first path segment is a registry host only if
+# it holds a '.' or a ':' (a port) or is 'localhost'; otherwise the image is on Docker Hub.
+@pytest.mark.parametrize("image, registry", [
+    ("mirror.example.com/vllm/vllm-openai:v0.32.0", "mirror.example.com"),
+    ("registry:5000/vllm/vllm-openai:v0.32.0", "registry:5000"),
+    ("localhost/vllm/vllm-openai:v0.32.0", "localhost"),
+    ("vllmproject/vllm-openai:v0.32.0", "docker.io"),
+    ("vllm-openai:v0.32.0", "docker.io"),
+])
+def test_the_registry_of_an_image_follows_dockers_rules(check, image, registry):
+    [message] = _fired(check, _set_vllm_image(image), "images-from-private-registry")
+    assert f"pulls {image} from {registry}," in message
+    allowed = {"images-from-private-registry": {"allowedRegistries": [registry]}}
+    assert not _fired(check, _set_vllm_image(image), "images-from-private-registry", allowed)
+
+
 def test_init_container_from_docker_hub_fires(check):
     def mutate(s):
         find(s, "kubernetes:apps/v1:Deployment")["props"]["spec"]["template"]["spec"]["initContainers"][0]["image"] = "busybox:1.37.0"

@@ -172,6 +172,8 @@ def test_short_router_timeout_fires(edge_pack, dev_snapshot):
 def test_short_cloudfront_read_timeout_and_configured_budget_fire(edge_pack, prod_snapshot):
     snapshot = _mutated(prod_snapshot)
     _each(snapshot, "aws:cloudfront/distribution:Distribution")[0]["props"]["origins"][0]["customOriginConfig"]["originReadTimeout"] = 30
-    assert "originReadTimeout 30 s" in _fired(edge_pack, snapshot)["edge-timeouts-cover-max-request"][0]
+    [message] = _fired(edge_pack, snapshot)["edge-timeouts-cover-max-request"]
+    # prod's budget is 600 s; the message names the origin (edge_cdn's one origin, "api-gateway") and both values.
+    assert "origin 'api-gateway' originReadTimeout 30 s < 600 s: a non-streamed answer would be cut." in message
     longer = _fired(edge_pack, _mutated(prod_snapshot), {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 900}})
     assert any("below the maximum request duration 900 s" in m for m in longer["edge-timeouts-cover-max-request"])

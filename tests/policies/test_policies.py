@@ -91,6 +91,59 @@ def test_analyzer_info_lists_every_policy_with_description_level_and_schema(pack
             assert "default" in schema and schema.get("description"), f"{name}.{key}"
 
 
+_NODE_TAGS = {"nodeSubnetTagKeys": ["kubernetes.io/role/internal-elb", "karpenter.sh/discovery"],
+              "publicSubnetTagKeys": ["kubernetes.io/role/elb"]}
+_BUCKET_TAG = {"modelBucketTagKey": "vllm-eks:purpose", "modelBucketTagValue": "model-weights"}
+
+# Every configurable default of the pack, written out (the README's policy table documents them). Sources of the
+# outside facts: the unauthenticated vLLM 0.32 paths (vllm/entrypoints/openai/api_server.py: --api-key guards only
+# /v1), the five EKS control-plane log types ("Amazon EKS control plane logging", EKS user guide), the subnet role
+# tags the AWS Load Balancer Controller reads ("Route application and HTTP traffic with Application Load Balancers").
+POLICY_CONFIG_DEFAULTS = {
+    "no-public-node-ips": _NODE_TAGS,
+    "nodes-in-private-subnets": _NODE_TAGS,
+    "eks-endpoint-private": {"forbiddenPublicCidrs": ["0.0.0.0/0", "::/0"], "minPublicCidrPrefixLength": 16},
+    "irsa-only-model-access": {**_BUCKET_TAG, "allowedActions": ["s3:GetObject", "s3:ListBucket"],
+                               "requireListBucketPrefixCondition": True},
+    "model-bucket-encrypted": {**_BUCKET_TAG, "requireCustomerManagedKey": True},
+    "model-bucket-versioned": _BUCKET_TAG,
+    "model-bucket-public-access-blocked": _BUCKET_TAG,
+    "model-bucket-tls-only": _BUCKET_TAG,
+    "containers-run-as-non-root": {"exemptNamespaces": ["kube-system"]},
+    "containers-read-only-root-filesystem": {"exemptNamespaces": ["kube-system"]},
+    "containers-no-privilege-escalation": {"exemptNamespaces": ["kube-system"]},
+    "vllm-api-key-from-secret": {"apiKeyEnvNames": ["VLLM_API_KEY"]},
+    "router-serving-port-from-alb-only": {"routerImageNames": ["vllm-router"], **_NODE_TAGS},
+    "images-from-private-registry": {"allowedRegistries": [], "exemptNamespaces": ["kube-system"]},
+    "edge-no-public-lb-to-serving": {"servingNamespacePrefixes": ["vllm-"]},
+    "edge-tls-1-2": {"allowDefaultCertificate": False},
+    "edge-methods-require-authorizer": {"allowedAuthorizationTypes": ["CUSTOM", "COGNITO_USER_POOLS"]},
+    "edge-no-unauthenticated-routes": {"forbiddenPaths": ["/metrics", "/health", "/ping", "/version", "/tokenize",
+                                                          "/detokenize", "/invocations", "/pooling"]},
+    "serving-namespace-default-deny": {"requiredDirections": ["Ingress", "Egress"]},
+    "cluster-multi-az": {"minAvailabilityZones": 2, "nodeSubnetTagKeys": _NODE_TAGS["nodeSubnetTagKeys"]},
+    "vllm-startup-probe-budget": {"minStartupSeconds": 300},
+    "vllm-pod-disruption-budget": {"minAvailable": 1},
+    "model-bucket-retained": _BUCKET_TAG,
+    "router-health-check-process-only": {"routerImageNames": ["vllm-router"], "forbiddenPaths": ["/health"]},
+    "edge-timeouts-cover-max-request": {"maxRequestSeconds": 0},
+    "vllm-gpu-memory-utilization-range": {"minUtilization": 0.85, "maxUtilization": 0.95},
+    "vllm-keda-autoscaling": {"queueMetric": "vllm:num_requests_waiting"},
+    "s3-gateway-endpoint": _BUCKET_TAG,
+    "vllm-ttft-alert": {"quantileExpression": "histogram_quantile(0.95", "metric": "vllm:time_to_first_token_seconds",
+                        "maxThresholdSeconds": 0},
+    "eks-control-plane-logging": {"requiredLogTypes": ["api", "audit", "authenticator", "controllerManager",
+                                                       "scheduler"]},
+    "code-is-the-source-of-truth": {"allowedIgnoreChanges": {"kubernetes:apps/v1:Deployment": ["spec.replicas"]}},
+}
+
+
+def test_every_policy_config_default_is_the_documented_one(pack):
+    defaults = {policy["name"]: {key: schema["default"] for key, schema in policy["configSchema"]["properties"].items()
+                                 if key != "reason"} for policy in pack.policies()}
+    assert {name: value for name, value in defaults.items() if value} == POLICY_CONFIG_DEFAULTS
+
+
 def test_engine_handshake_and_process(pack):
     # pulumi-policy 1.21 does not implement Handshake; the engine (and we) fall back without error.
     assert pack.handshake_supported is False
@@ -731,3 +784,69 @@ def test_unknown_does_not_hide_a_known_violation(check):
     result = check(mutated(both))
     assert result.by_policy("images-pinned")
     assert not result.by_policy("eks-endpoint-private")  # the endpoint is private; the CIDRs don't matter
+
+
+# A PDB selects the vLLM pods (labels name=vllm, instance=qwen3-8b) or it does not: one case on each side of every
+# selector operator. Kubernetes "Labels and Selectors" (set-based requirements): In / NotIn compare the label's
+# value with the list (NotIn also matches when the label is absent), Exists / DoesNotExist test only the key, and all
+# requirements must hold; an empty selector here selects nothing useful (the policy's own rule).
+_INSTANCE = "app.kubernetes.io/instance"
+PDB_SELECTORS = [
+    ({"matchLabels": {"app.kubernetes.io/name": "vllm"}}, True),
+    ({"matchLabels": {"app.kubernetes.io/name": "vllm", _INSTANCE: "other"}}, False),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "In", "values": ["qwen3-8b", "x"]}]}, True),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "In", "values": ["other"]}]}, False),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "NotIn", "values": ["other"]}]}, True),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "NotIn", "values": ["qwen3-8b"]}]}, False),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "Exists"}]}, True),
+    ({"matchExpressions": [{"key": "team", "operator": "Exists"}]}, False),
+    ({"matchExpressions": [{"key": "team", "operator": "DoesNotExist"}]}, True),
+    ({"matchExpressions": [{"key": _INSTANCE, "operator": "DoesNotExist"}]}, False),
+    ({"matchLabels": {"app.kubernetes.io/name": "vllm"},
+      "matchExpressions": [{"key": _INSTANCE, "operator": "In", "values": ["other"]}]}, False),
+    ({}, False),
+]
+
+
+@pytest.mark.parametrize("selector, selects", PDB_SELECTORS, ids=[f"{i}-{s}" for i, (_, s) in enumerate(PDB_SELECTORS)])
+def test_pdb_selector_operators(check, selector, selects):
+    snapshot = mutated(lambda s: find(s, "kubernetes:policy/v1:PodDisruptionBudget")["props"]["spec"].__setitem__(
+        "selector", selector))
+    assert bool(check(snapshot).by_policy("vllm-pod-disruption-budget")) is not selects
+
+
+@pytest.mark.parametrize("pdb_min, config_min, fires", [(1, 1, False), (1, 2, True), (2, 2, False), (0, 1, True)])
+def test_pdb_min_available_against_the_configured_least(check, pdb_min, config_min, fires):
+    snapshot = mutated(lambda s: find(s, "kubernetes:policy/v1:PodDisruptionBudget")["props"]["spec"].__setitem__(
+        "minAvailable", float(pdb_min)))
+    result = check(snapshot, {"vllm-pod-disruption-budget": {"minAvailable": config_min}})
+    assert bool(result.by_policy("vllm-pod-disruption-budget")) is fires
+
+
+# How the on-demand pool is recognised as a GPU pool, one way at a time (the compliant pool has both a GPU family and
+# the nvidia.com/gpu taint). Karpenter's well-known labels ("Karpenter, NodePools: well-known labels"): instance
+# category g/p, instance family or type g*/p*, the GPU count/name/manufacturer/memory labels; the NVIDIA device
+# plugin's resource name nvidia.com/gpu is the taint GPU pools carry.
+_CAPACITY = {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["on-demand"]}
+GPU_POOL_SHAPES = [
+    ([_CAPACITY], [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["g"]}], [], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["p"]}], [], True),
+    ([_CAPACITY, {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["p4d.24xlarge"]}], [], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Gt", "values": ["0"]}], [], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-gpu-name", "operator": "In", "values": ["a10g"]}], [], True),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["m", "c"]}],
+     [{"key": "dedicated", "value": "system", "effect": "NoSchedule"}], False),
+    ([_CAPACITY, {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["m7i"]}], [], False),
+    ([{**_CAPACITY, "values": ["spot"]}], [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}], False),
+    ([{**_CAPACITY, "operator": "NotIn"}], [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}], False),
+]
+
+
+@pytest.mark.parametrize("requirements, taints, on_demand_gpu", GPU_POOL_SHAPES,
+                         ids=[f"{i}-{ok}" for i, (_, _, ok) in enumerate(GPU_POOL_SHAPES)])
+def test_on_demand_gpu_pool_recognised_each_way(check, requirements, taints, on_demand_gpu):
+    def reshape(s):
+        spec = find(s, "kubernetes:karpenter.sh/v1:NodePool")["props"]["spec"]["template"]["spec"]
+        spec["requirements"], spec["taints"] = requirements, taints
+    assert bool(check(mutated(reshape)).by_policy("gpu-on-demand-pool")) is not on_demand_gpu

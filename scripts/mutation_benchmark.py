@@ -1,0 +1,401 @@
+"""Mutation-testing benchmark: plant one small realistic bug at a time and count how many the fast suite catches.
+
+    ./mutation.sh --sample 30 --seed 21             # 30 mutants drawn over the whole program (the README's figures)
+    ./mutation.sh --per-module 2 --seed 21          # two random mutants of every module (re-runnable per module)
+    ./mutation.sh --module vllm_eks/network/network.py    # every mutant of one module (--module is repeatable)
+    ./mutation.sh --only stack_checks.py:AddNot:0   # one mutant, e.g. a survivor after a test fix
+    ./mutation.sh --list                            # mutants per module, nothing run
+
+A benchmark, not a CI gate: it prints `killed/judged` per module, every survivor (file:line, operator, diff) and the
+time each module took; the modules and their tests are in scripts/mutation_targets.py. The README's testing
+section records the last measured figures.
+
+Why cosmic-ray (8.7.0) and not mutmut 3: the policy pack runs in a separate process (policies/venv's python, spoken
+to over the Analyzer gRPC protocol, preflight/pack_process.py), so a mutant of policies/*.py must be on disk where that
+process imports it. cosmic-ray writes the mutated module to the file itself; mutmut 3 instead runs the tests from a
+`mutants/` copy whose functions are trampolines switched by an environment variable and that import mutmut at run
+time, which the pack's own virtualenv does not have, and it leaves module-level data (vllm_eks/planning/catalog.py, the
+policy tables) unmutated. This script uses cosmic-ray's parser and operators as a library and drives the runs itself,
+so it can select tests per module, sample, time out and report the way a 2-core machine needs.
+
+Every mutant is applied to a private copy of the working tree (tracked and untracked, not ignored, files), never to
+the checkout itself, so editing tests while a benchmark runs is safe. The pack's virtualenv is shared by a symlink.
+Bytecode caching is off (PYTHONDONTWRITEBYTECODE) and the copy's __pycache__ is removed around each mutant: a
+mutant of the same size written in the same second as its original would otherwise be served from a stale .pyc.
+
+Operators: a curated subset of cosmic-ray's core operators (one realistic slip per construct, not every operator
+pair), plus a string operator of our own, since most of this program's facts are strings (ports are numbers, but
+labels, IAM actions, severities, resource types, policy names are strings); docstrings, the literal text of
+f-strings and sentences for people (descriptions, message text: three or more plain words) are left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import parso
+from cosmic_ray.ast import ast_nodes, get_ast
+from cosmic_ray.mutating import MutationVisitor
+from cosmic_ray.operators.operator import Example, Operator
+from cosmic_ray.plugins import get_operator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mutation_targets import MUTATED_ROOTS, TESTS_FOR_MODULE  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What is mutated and which tests judge it: scripts/mutation_targets.py (the one place to re-point).
+
+
+# ---- Operators ----------------------------------------------------------------------------------------------------
+
+class ReplaceString(Operator):
+    """Plant `XX` inside a string literal ("app" -> "XXapp"): a wrong label, action, type token or message."""
+
+    def mutation_positions(self, node):
+        if node.type == "string" and not _is_statement_string(node) and not _is_prose(node.value):
+            yield (node.start_pos, node.end_pos)
+
+    def mutate(self, node, index):
+        value = node.value
+        body = len(value) - len(value.lstrip("rRbBuU"))
+        quote = value[body:body + 3] if value[body:body + 3] in ('"""', "'''") else value[body]
+        node.value = value[:body + len(quote)] + "XX" + value[body + len(quote):]
+        return node
+
+    @classmethod
+    def examples(cls):
+        return (Example('x = "a"', 'x = "XXa"'), Example("x = r'''a'''", "x = r'''XXa'''"))
+
+
+def _is_statement_string(node) -> bool:
+    """A docstring, or any string that is a statement on its own (it changes nothing when mutated)."""
+    parent = node.parent
+    while parent is not None and parent.type == "strings":
+        node, parent = parent, parent.parent
+    return parent is not None and parent.type == "simple_stmt" and parent.children[0] is node
+
+
+_WORD = re.compile(r"^[A-Za-z][A-Za-z'’]*[,.;:!?)]?$|^\(?[a-z]+$|^[0-9]+$")
+
+
+def _is_prose(literal: str) -> bool:
+    """A sentence for people (a description, part of a message): XX in it changes nothing a machine reads."""
+    try:
+        text = ast.literal_eval(literal)
+    except (ValueError, SyntaxError):
+        return False
+    words = text.split() if isinstance(text, str) else []
+    return len(words) >= 3 and sum(bool(_WORD.match(word)) for word in words) >= 0.8 * len(words)
+
+
+# One realistic slip per construct, not every operator pair (Add->Pow and friends are killed by anything).
+CORE_OPERATORS = [
+    "core/ReplaceComparisonOperator_Eq_NotEq", "core/ReplaceComparisonOperator_NotEq_Eq",
+    "core/ReplaceComparisonOperator_Lt_LtE", "core/ReplaceComparisonOperator_LtE_Lt",
+    "core/ReplaceComparisonOperator_Gt_GtE", "core/ReplaceComparisonOperator_GtE_Gt",
+    "core/ReplaceComparisonOperator_Is_IsNot", "core/ReplaceComparisonOperator_IsNot_Is",
+    "core/ReplaceBinaryOperator_Add_Sub", "core/ReplaceBinaryOperator_Sub_Add",
+    "core/ReplaceBinaryOperator_Mul_Div", "core/ReplaceBinaryOperator_Div_Mul",
+    "core/ReplaceBinaryOperator_FloorDiv_Div", "core/ReplaceUnaryOperator_USub_UAdd",
+    "core/ReplaceUnaryOperator_Delete_Not", "core/AddNot", "core/ReplaceTrueWithFalse", "core/ReplaceFalseWithTrue",
+    "core/ReplaceAndWithOr", "core/ReplaceOrWithAnd", "core/ReplaceBreakWithContinue",
+    "core/ReplaceContinueWithBreak", "core/NumberReplacer", "core/ZeroIterationForLoop", "core/RemoveDecorator",
+]
+
+
+def operators() -> dict[str, Operator]:
+    found = {name.removeprefix("core/"): get_operator(name)() for name in CORE_OPERATORS}
+    found["ReplaceString"] = ReplaceString()
+    return found
+
+
+# ---- Enumeration --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mutant:
+    module: str      # path relative to the repository root
+    operator: str
+    occurrence: int  # cosmic-ray's index of this operator's position within the module
+    line: int
+
+
+def modules_in_scope() -> list[str]:
+    found = []
+    for root in MUTATED_ROOTS:
+        path = ROOT / root
+        files = [path] if path.is_file() else sorted(path.glob("*.py"))
+        found += [str(file.relative_to(ROOT)) for file in files]
+    return found
+
+
+def enumerate_mutants(module: str, ops: dict[str, Operator]) -> list[Mutant]:
+    tree = get_ast((ROOT / module).read_text())
+    mutants = []
+    for name, operator in ops.items():
+        positions = [(node, start) for node in ast_nodes(tree) for start, _ in operator.mutation_positions(node)]
+        mutants += [Mutant(module, name, occurrence, start[0]) for occurrence, (node, start) in enumerate(positions)
+                    if not (name.startswith("ReplaceBinaryOperator")
+                            and node.parent.type not in ("arith_expr", "term"))]
+    return [mutant for mutant in mutants if not _in_main_guard(tree, mutant.line)]
+
+
+# (cosmic-ray also sees the `*` of a keyword-only parameter list and of `**kwargs` as a multiplication; those
+# mutants are skipped above, since `*` -> `/` there is a different signature, not an arithmetic slip.)
+
+
+def _in_main_guard(tree, line: int) -> bool:
+    """`if __name__ == "__main__":` blocks only dispatch to code that is mutated where it lives."""
+    for node in tree.children:
+        if node.type == "if_stmt" and "__name__" in node.children[1].get_code():
+            if node.start_pos[0] <= line <= node.end_pos[0]:
+                return True
+    return False
+
+
+# ---- Running ------------------------------------------------------------------------------------------------------
+
+def make_work_copy() -> Path:
+    """A private copy of the working tree, with the shared virtualenvs linked in."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    sys.path.insert(0, str(ROOT))
+    from preflight.pack_process import ensure_pack_python, pack_virtualenv
+    ensure_pack_python(ROOT / "policies")
+    pack_venv = pack_virtualenv(ROOT / "policies")
+    work = Path(tempfile.mkdtemp(prefix="vllm-eks-mutation-"))
+    for relative in filter(None, listed):
+        source = ROOT / relative
+        if source.is_symlink() or not source.exists():
+            continue
+        target = work / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    (work / pack_venv.relative_to(ROOT)).symlink_to(pack_venv)
+    return work
+
+
+def _drop_bytecode(work: Path, module: str) -> None:
+    cache = (work / module).parent / "__pycache__"
+    for stale in cache.glob(Path(module).stem + ".*.pyc"):
+        stale.unlink()
+
+
+@dataclass
+class Outcome:
+    mutant: Mutant
+    status: str   # killed, survived, timeout, not-applied
+    seconds: float
+    diff: str
+
+
+def run_mutant(work: Path, mutant: Mutant, ops: dict[str, Operator], timeout: float) -> Outcome:
+    path = work / mutant.module
+    original = path.read_text()
+    mutated = MutationVisitor.mutate_code(original, ops[mutant.operator], mutant.occurrence)
+    if mutated is None or mutated == original:
+        return Outcome(mutant, "not-applied", 0.0, "")
+    diff = _diff(original, mutated)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    tests = TESTS_FOR_MODULE[mutant.module]
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not vllm", "-p", "no:cacheprovider",
+               "--no-header", "-o", "addopts=", *tests]
+    started = time.monotonic()
+    try:
+        _drop_bytecode(work, mutant.module)
+        path.write_text(mutated)
+        process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
+        try:
+            code = process.wait(timeout=timeout)
+            status = "survived" if code == 0 else "killed"
+        except subprocess.TimeoutExpired:
+            status = "timeout"
+        finally:  # also on Ctrl-C/SIGTERM: the tests and what they started (the pack has a session of its own)
+            _kill_session(process)
+            _kill_started_in(work)
+    finally:
+        path.write_text(original)
+        _drop_bytecode(work, mutant.module)
+    return Outcome(mutant, status, time.monotonic() - started, diff)
+
+
+def _kill_session(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _kill_started_in(work: Path) -> None:
+    """Processes still running in the private copy (a policy pack whose test run was killed): all ours."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if os.readlink(proc / "cwd").startswith(str(work)):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except OSError:
+            continue
+
+
+def _diff(original: str, mutated: str) -> str:
+    old, new = original.splitlines(), mutated.splitlines()
+    return "\n".join([f"- {a.strip()}\n+ {b.strip()}" for a, b in zip(old, new) if a != b][:3])
+
+
+def baseline(work: Path, modules: list[str], timeout: float) -> None:
+    """The selected tests must pass unmutated, or every mutant would count as killed."""
+    tests = sorted({test for module in modules for test in TESTS_FOR_MODULE[module]})
+    command = [sys.executable, "-m", "pytest", "-q", "-m", "not vllm", "-p", "no:cacheprovider", "--no-header",
+               "-o", "addopts=", *tests]
+    print(f"baseline: {len(tests)} test files unmutated ...", flush=True)
+    started = time.monotonic()
+    completed = subprocess.run(command, cwd=work, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                               capture_output=True, text=True, timeout=timeout * max(1, len(tests)))
+    if completed.returncode != 0:
+        sys.exit("the selected tests fail without any mutation; fix them first:\n" + completed.stdout[-3000:])
+    print(f"baseline passed in {time.monotonic() - started:.0f} s", flush=True)
+
+
+# ---- Report -------------------------------------------------------------------------------------------------------
+
+def report(outcomes: list[Outcome], totals: dict[str, int], elapsed: float) -> None:
+    """killed/judged per module; a timeout is neither (on a loaded machine it is as likely a slow survivor as a
+    mutant that hangs), so it is listed apart and left out of the score."""
+    by_module: dict[str, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.status != "not-applied":
+            by_module[outcome.mutant.module].append(outcome)
+    print("\nmodule                                     killed/judged  score  timeouts  mutants  seconds")
+    killed_all = judged_all = timeouts_all = 0
+    for module in sorted(by_module):
+        runs = by_module[module]
+        killed = sum(outcome.status == "killed" for outcome in runs)
+        timeouts = sum(outcome.status == "timeout" for outcome in runs)
+        judged = len(runs) - timeouts
+        killed_all, judged_all, timeouts_all = killed_all + killed, judged_all + judged, timeouts_all + timeouts
+        seconds = sum(outcome.seconds for outcome in runs)
+        print(f"{module:<42} {killed:>6}/{judged:<6} {_percent(killed, judged)} {timeouts:>9} {totals[module]:>8} "
+              f"{seconds:8.0f}")
+    print(f"{'ALL':<42} {killed_all:>6}/{judged_all:<6} {_percent(killed_all, judged_all)} {timeouts_all:>9} "
+          f"{sum(totals[m] for m in by_module):>8} {elapsed:8.0f}")
+    survivors = [outcome for outcome in outcomes if outcome.status == "survived"]
+    print(f"\n{len(survivors)} survivor(s):")
+    for outcome in survivors:
+        print(f"{outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator} "
+              f"(--only {outcome.mutant.module}:{outcome.mutant.operator}:{outcome.mutant.occurrence})"
+              f"\n{_indent(outcome.diff)}")
+    for outcome in outcomes:
+        if outcome.status == "timeout":
+            print(f"timeout (not judged): {outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator}"
+                  f"\n{_indent(outcome.diff)}")
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "    -"
+
+
+def _from_json(line: str) -> Outcome:
+    record = json.loads(line)
+    mutant = Mutant(record["module"], record["operator"], record["occurrence"], record["line"])
+    return Outcome(mutant, record["status"], record["seconds"], record["diff"])
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", default=[],
+                        help="a module path (repeatable) or a directory prefix such as policies/; default: all")
+    parser.add_argument("--sample", type=int, help="run this many mutants drawn at random (after --module)")
+    parser.add_argument("--per-module", type=int, help="run at most this many random mutants of each module")
+    parser.add_argument("--seed", type=int, default=21, help="random seed for --sample/--per-module (default 21)")
+    parser.add_argument("--only", action="append", default=[],
+                        help="only this mutant, as module:operator:occurrence (repeatable): re-check a survivor")
+    parser.add_argument("--operator", action="append", default=[], help="only these operators (repeatable)")
+    parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant before it counts as killed")
+    parser.add_argument("--list", action="store_true", help="print the mutants per module and stop")
+    parser.add_argument("--log", help="append each outcome as a JSON line to this file")
+    parser.add_argument("--from-log", help="print the report of the mutants selected here from an earlier --log")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the selected tests")
+    args = parser.parse_args(argv)
+
+    ops = operators()
+    in_scope = {module: enumerate_mutants(module, ops) for module in modules_in_scope()}
+    unmapped = [module for module, found in in_scope.items() if found and module not in TESTS_FOR_MODULE]
+    if unmapped:
+        sys.exit(f"modules without tests in TESTS_FOR_MODULE: {unmapped}")
+    if args.operator:
+        in_scope = {module: [m for m in found if m.operator in args.operator] for module, found in in_scope.items()}
+    all_mutants = {module: found for module, found in in_scope.items() if found and (
+        not args.module or any(module == p or module.startswith(p.rstrip("/") + "/") for p in args.module))}
+    if not all_mutants:
+        sys.exit(f"--module {args.module} matches no module with mutants")
+    modules = list(all_mutants)
+    totals = {module: len(found) for module, found in all_mutants.items()}
+    if args.list:
+        for module, count in totals.items():
+            print(f"{module:<42} {count:>5}")
+        print(f"{'ALL':<42} {sum(totals.values()):>5}")
+        return 0
+
+    chosen = [mutant for found in all_mutants.values() for mutant in found]
+    if args.per_module:  # each module's draw depends only on the seed and that module, so it can be re-run alone
+        chosen = [m for module, found in all_mutants.items()
+                  for m in random.Random(f"{args.seed}:{module}").sample(found, min(args.per_module, len(found)))]
+    if args.only:  # re-check survivors after a test fix: module:operator:occurrence as the report prints them
+        wanted = {tuple(item.rsplit(":", 2)) for item in args.only}
+        chosen = [m for m in chosen if (m.module, m.operator, str(m.occurrence)) in wanted]
+    if args.sample and args.sample < len(chosen):
+        chosen = random.Random(args.seed).sample(chosen, args.sample)
+    # A seeded shuffle, so a run stopped early (see --from-log) still covers every module about evenly.
+    chosen.sort(key=lambda mutant: (mutant.module, mutant.line, mutant.operator))
+    random.Random(args.seed).shuffle(chosen)
+    print(f"{len(chosen)} of {sum(totals.values())} mutants in {len(modules)} module(s); seed {args.seed}", flush=True)
+
+    if args.from_log:
+        outcomes = [_from_json(line) for line in Path(args.from_log).read_text().splitlines() if line.strip()]
+        wanted = set(chosen)
+        report([o for o in outcomes if o.mutant in wanted], totals, sum(o.seconds for o in outcomes))
+        return 0
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))
+    started = time.monotonic()
+    work = make_work_copy()
+    try:
+        if not args.no_baseline:
+            baseline(work, sorted({m.module for m in chosen}), args.timeout)
+        outcomes = []
+        for index, mutant in enumerate(chosen, 1):
+            outcome = run_mutant(work, mutant, ops, args.timeout)
+            outcomes.append(outcome)
+            if args.log:
+                with open(args.log, "a") as log:
+                    log.write(json.dumps({**asdict(mutant), "status": outcome.status, "seconds": outcome.seconds,
+                                          "diff": outcome.diff}) + "\n")
+            print(f"[{index}/{len(chosen)}] {outcome.status:<8} {outcome.seconds:5.0f} s  "
+                  f"{mutant.module}:{mutant.line} {mutant.operator}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(outcomes, totals, time.monotonic() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""What the mutation benchmark mutates, and which tests judge each module: the one place to re-point after a move.
+
+Tests are listed most specific first: pytest runs them in this order with -x, so a killed mutant stops early. A module
+under MUTATED_ROOTS that has mutants but no entry here stops the benchmark (scripts/mutation_benchmark.py).
+"""
+
+from __future__ import annotations
+
+_RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "tests/policies/test_policies.py"]
+_POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster_policies.py",
+                 "tests/policies/test_edge_policies.py", "tests/policies/test_pod_isolation.py",
+                 "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
+                 "tests/policies/test_unknowns.py", "tests/policies/test_parity.py",
+                 "tests/policies/test_policy_config.py"]
+_EDGE_TESTS = ["tests/test_edge.py", "tests/test_edge_config.py", "tests/test_edge_path.py",
+               "tests/test_authorizer.py", "tests/policies/test_edge_policies.py"]
+
+
+def _policy(specific: str) -> list[str]:
+    return [specific] + [test for test in _POLICY_TESTS if test != specific]
+
+
+TESTS_FOR_MODULE: dict[str, list[str]] = {
+    "vllm_eks/observability/alert_rules.py": ["tests/test_alerting.py", "tests/test_alert_rules_promtool.py",
+                                  "tests/test_observability.py", "tests/test_metric_names.py"],
+    "vllm_eks/autoscaling/autoscaling.py": ["tests/test_autoscaling.py", *_RENDER_WIDE],
+    "vllm_eks/planning/catalog.py": ["tests/test_sizing.py", "tests/test_plan.py", "tests/test_metric_names.py",
+                              "tests/test_engine_args.py", "tests/test_gpu_cluster.py", "tests/test_stack_config.py",
+                              "tests/test_vllm_service.py", "tests/test_autoscaling.py", "tests/test_observability.py",
+                              "tests/test_edge_config.py", "tests/test_stack_file_and_region.py", *_RENDER_WIDE],
+    "vllm_eks/cluster/cluster_addons.py": ["tests/test_gpu_cluster.py", "tests/test_cluster_enforcement.py",
+                                     "tests/test_network_policies.py", *_RENDER_WIDE],
+    "vllm_eks/planning/cost.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
+    "vllm_eks/observability/dashboard.py": ["tests/test_observability.py", "tests/test_metric_names.py"],
+    "vllm_eks/edge/edge.py": [*_EDGE_TESTS, "tests/test_router_health.py", *_RENDER_WIDE],
+    "vllm_eks/edge/edge_api.py": [*_EDGE_TESTS, *_RENDER_WIDE],
+    "vllm_eks/edge/edge_cdn.py": [*_EDGE_TESTS, *_RENDER_WIDE],
+    "vllm_eks/edge/edge_specs.py": [*_EDGE_TESTS, *_RENDER_WIDE],
+    "vllm_eks/serving/engine_args.py": ["tests/test_engine_args.py", "tests/test_vllm_service.py", "tests/test_sizing.py"],
+    "vllm_eks/cluster/gpu_cluster.py": ["tests/test_gpu_cluster.py", "tests/test_cluster_enforcement.py",
+                                  "tests/test_warnings.py", "tests/test_destroy_and_first_deploy.py",
+                                  "tests/policies/test_cluster_policies.py", *_RENDER_WIDE],
+    "vllm_eks/iam/iam_documents.py": ["tests/test_iam_documents.py", "tests/test_model_store.py",
+                                    "tests/test_autoscaling.py", *_RENDER_WIDE],
+    "vllm_eks/cluster/image_cache.py": ["tests/test_image_cache.py", *_RENDER_WIDE],
+    "vllm_eks/serving/internal_api_key.py": ["tests/test_edge.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
+    "vllm_eks/iam/irsa.py": ["tests/test_iam_documents.py", "tests/test_model_store.py", "tests/test_autoscaling.py",
+                           "tests/policies/test_irsa_trust.py", *_RENDER_WIDE],
+    "vllm_eks/cluster/karpenter.py": ["tests/test_gpu_cluster.py", "tests/test_iam_documents.py", *_RENDER_WIDE],
+    "vllm_eks/edge/load_balancer_controller.py": ["tests/test_gpu_cluster.py", "tests/test_iam_documents.py",
+                                               "tests/test_edge.py", *_RENDER_WIDE],
+    "vllm_eks/model_store/model_store.py": ["tests/test_model_store.py", "tests/test_iam_documents.py", *_RENDER_WIDE],
+    "vllm_eks/model_store/model_sync.py": ["tests/test_model_store.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
+    "vllm_eks/network/network.py": ["tests/test_network.py", *_RENDER_WIDE],
+    "vllm_eks/network/network_policies.py": ["tests/test_network_policies.py", *_RENDER_WIDE],
+    "vllm_eks/observability/observability.py": ["tests/test_observability.py", "tests/test_alerting.py",
+                                    "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
+    "vllm_eks/edge/router.py": ["tests/test_router_health.py", "tests/test_edge.py", "tests/test_vllm_service.py",
+                             "tests/test_network_policies.py", *_RENDER_WIDE],
+    "vllm_eks/autoscaling/scaled_object.py": ["tests/test_autoscaling.py", "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
+    "vllm_eks/planning/sizing.py": ["tests/test_sizing.py", "tests/test_plan.py", "tests/test_engine_args.py"],
+    "vllm_eks/planning/startup_time.py": ["tests/test_plan.py", "tests/test_config_checks.py", "tests/test_sizing.py"],
+    "vllm_eks/planning/throughput.py": ["tests/test_plan.py", "tests/test_sizing.py"],
+    "vllm_eks/serving/vllm_pod.py": ["tests/test_vllm_service.py", "tests/test_observability.py",
+                               "tests/test_model_store.py", *_RENDER_WIDE],
+    "vllm_eks/serving/vllm_service.py": ["tests/test_vllm_service.py", "tests/test_router_health.py", *_RENDER_WIDE],
+    "vllm_eks/__init__.py": ["tests/test_package.py", "tests/test_provider_schema.py"],
+    **{f"vllm_eks/{group}/__init__.py": ["tests/test_package.py", "tests/test_provider_schema.py"] for group in (
+        "network", "cluster", "model_store", "serving", "autoscaling", "observability", "edge"
+    )},
+    "vllm_eks/planning/serving_plan.py": ["tests/test_vllm_service.py", "tests/test_engine_args.py", "tests/test_sizing.py",
+                                          *_RENDER_WIDE],
+    "vllm_eks/iam/principals.py": ["tests/test_destroy_and_first_deploy.py"],
+    "vllm_eks/cluster/kubernetes_resources.py": ["tests/test_gpu_cluster.py", "tests/test_destroy_and_first_deploy.py",
+                                                 *_RENDER_WIDE],
+    "vllm_eks/edge/edge_keys.py": [*_EDGE_TESTS, *_RENDER_WIDE],
+    "program_args.py": ["tests/test_engine_args.py", "tests/test_vllm_service.py", "tests/test_edge.py", *_RENDER_WIDE],
+    "stack_config.py": ["tests/test_stack_config.py", "tests/test_config_checks.py", "tests/test_edge_config.py",
+                        "tests/test_stack_file_and_region.py", "tests/test_readme.py", "tests/test_two_stacks.py",
+                        "tests/test_plan.py"],
+    "stack_checks.py": ["tests/test_config_checks.py", "tests/test_stack_config.py"],
+    "preflight/__main__.py": ["tests/test_stack_file_and_region.py", "tests/test_sizing.py", "tests/test_plan.py",
+                              "tests/test_up_sh.py"],
+    "preflight/analyzer_protocol.py": ["tests/policies/test_parity.py", "tests/policies/test_pack_runtime.py",
+                                       "tests/policies/test_policies.py"],
+    "preflight/check_cli.py": ["tests/policies/test_check_cli.py", "tests/policies/test_stack_policy_config.py",
+                               "tests/policies/test_policy_config.py"],
+    "preflight/config_reference.py": ["tests/test_readme.py"],
+    "preflight/doctor.py": ["tests/test_doctor.py", "tests/test_doctor_checks.py", "tests/test_up_sh.py"],
+    "preflight/doctor_checks.py": ["tests/test_doctor_checks.py", "tests/test_doctor.py"],
+    "preflight/engine.py": ["tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
+                            "tests/policies/test_check_cli.py", "tests/policies/test_unknowns.py"],
+    "preflight/gate.py": ["tests/test_up_sh.py", "tests/policies/test_parity.py", "tests/policies/test_check_cli.py",
+                          "tests/policies/test_mutations.py"],
+    "preflight/mocks.py": ["tests/test_network.py", "tests/test_stack_file_and_region.py",
+                           "tests/test_destroy_and_first_deploy.py", "tests/test_gpu_cluster.py",
+                           "tests/policies/test_unknowns.py", *_RENDER_WIDE],
+    "preflight/next_steps.py": ["tests/test_up_sh.py"],
+    "preflight/pack_process.py": ["tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
+                                  "tests/policies/test_stack_policy_config.py"],
+    "preflight/plan.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
+    "preflight/plan_cli.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
+    "preflight/policy_config.py": ["tests/policies/test_policy_config.py", "tests/policies/test_stack_policy_config.py",
+                                   "tests/policies/test_readme_policy_table.py", "tests/policies/test_check_cli.py"],
+    "preflight/remote_components.py": ["tests/policies/test_cluster_policies.py", "tests/test_gpu_cluster.py"],
+    "preflight/render.py": ["tests/test_stack_file_and_region.py", "tests/test_destroy_and_first_deploy.py",
+                            "tests/test_two_stacks.py", "tests/test_plan.py"],
+    "preflight/stack_policy_config.py": ["tests/policies/test_stack_policy_config.py"],
+    "policies/__main__.py": [*_POLICY_TESTS, "tests/policies/test_readme_policy_table.py"],
+    "policies/_aws.py": _POLICY_TESTS,
+    "policies/_kubernetes.py": _POLICY_TESTS,
+    "policies/_router.py": _POLICY_TESTS,
+    "policies/_stack.py": _POLICY_TESTS,
+    "policies/_values.py": [*_POLICY_TESTS, "tests/policies/test_stack_policy_config.py"],
+    "policies/cost.py": _POLICY_TESTS,
+    "policies/edge.py": _policy("tests/policies/test_edge_policies.py"),
+    "policies/irsa_trust.py": _policy("tests/policies/test_irsa_trust.py"),
+    "policies/model_reads.py": _policy("tests/policies/test_model_reads_policy.py"),
+    "policies/operations.py": _POLICY_TESTS,
+    "policies/performance.py": _POLICY_TESTS,
+    "policies/pod_isolation.py": _policy("tests/policies/test_pod_isolation.py"),
+    "policies/reliability.py": _POLICY_TESTS,
+    "policies/reliability_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
+    "policies/security_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
+    "policies/security_identity.py": _POLICY_TESTS,
+    "policies/security_network.py": _POLICY_TESTS,
+    "policies/security_storage.py": _POLICY_TESTS,
+    "policies/security_workloads.py": _POLICY_TESTS,
+}
+# The directories (and files) whose every module must appear above: a new module without tests is an error.
+MUTATED_ROOTS = [
+    "vllm_eks", *(f"vllm_eks/{group}" for group in (
+        "planning", "iam", "network", "cluster", "model_store", "serving", "autoscaling", "observability", "edge"
+    )),
+    "program_args.py", "stack_config.py", "stack_checks.py", "preflight", "policies",
+]
