@@ -97,7 +97,9 @@ def pinned_version(package: str) -> str:
 
 
 def _requirements_digest() -> str:
-    return hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:16]
+    """What the venv was built from: the requirement lines only, so editing a comment does not force a reinstall."""
+    lines = [line.split("#", 1)[0].strip() for line in REQUIREMENTS.read_text().splitlines()]
+    return hashlib.sha256("\n".join(line for line in lines if line).encode()).hexdigest()[:16]
 
 
 def _venv_is_usable(venv: Path, trust_metadata: bool = True) -> bool:
