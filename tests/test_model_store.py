@@ -149,3 +149,30 @@ def test_the_read_role_may_read_each_adapter_prefix_and_nothing_more():
         if container["name"] == "fetch-weights"
     )
     assert '"s3://$WEIGHTS_BUCKET/loras/sql"' in fetch["command"][2] and '"s3://$WEIGHTS_BUCKET/loras/chat"' in fetch["command"][2]
+
+
+POD_TEMPLATE_KINDS = {"Deployment", "Job", "StatefulSet", "DaemonSet"}
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot", "sync_snapshot"])
+def test_every_mounted_volume_exists_in_its_pod_and_every_volume_is_mounted(stack, request):
+    """Kubernetes "Volumes": a container's volumeMounts[].name must name one of the pod's volumes, or the API server
+    rejects the pod. Checked on every pod template every fixture renders, the sync Job's included."""
+    snapshot = request.getfixturevalue(stack)
+    pods = [
+        (resource["name"], manifest(resource)["spec"]["template"]["spec"])
+        for resource in snapshot["resources"]
+        if resource["type"].startswith("kubernetes:") and resource["type"].rsplit(":", 1)[-1] in POD_TEMPLATE_KINDS
+    ]
+    assert pods
+    for name, pod in pods:
+        volumes = {volume["name"] for volume in pod.get("volumes", [])}
+        mounted = {
+            mount["name"]
+            for container in pod.get("initContainers", []) + pod["containers"]
+            for mount in container.get("volumeMounts", [])
+        }
+        assert mounted <= volumes, (name, mounted - volumes)
+        assert volumes <= mounted, (name, volumes - mounted)
+    if stack == "sync_snapshot":
+        assert any(pod["containers"][0]["name"] == "upload" for _, pod in pods)
