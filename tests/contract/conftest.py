@@ -1,9 +1,10 @@
 """Fixtures for the contract tests against a real vLLM CPU server (marker `vllm`; see README.md here).
 
-Session order: vLLM venv (install or reuse) -> tiny model -> argument probe -> S3 emulator with the rendered bucket and
-role -> one server started with the rendered command and arguments of the first dev model, streaming the tiny model
-from that bucket as the pod's IRSA role -> HTTP contracts -> SIGTERM drain (last test of test_vllm_contract.py) ->
-test_model_load.py -> test_routing.py (MODULE_ORDER).
+Session order: vLLM venv (install or reuse) -> tiny model -> argument probe started in the background -> S3 emulator
+with the rendered bucket and role -> one server started with the rendered command and arguments of the first dev
+model, streaming the tiny model from that bucket as the pod's IRSA role -> HTTP contracts and the argument probe's
+results -> test_routing.py (the live server is its first model's pod) -> SIGTERM drain (test_vllm_drain.py) ->
+test_model_load.py (MODULE_ORDER).
 Every stage's duration is shown live as it ends (live_progress.py) and again in the terminal summary.
 """
 
@@ -43,9 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
     live_progress.install(config)
 
 
-# Module order: the live server (test_vllm_contract.py, drained by its last test) is also the tiny model's streamed run
-# of test_model_load.py, whose table needs it; then the other modules, so no two of their vLLM servers overlap.
-MODULE_ORDER = ("test_vllm_contract.py", "test_model_load.py", "test_routing.py")
+# Module order: the live server (test_vllm_contract.py) is also the first model's pod of test_routing.py, which starts
+# only the second model's; test_vllm_drain.py then drains the live server; test_model_load.py's measured starts run
+# last, with no other vLLM server up (the live server's start is its tiny / S3 row). An idle vLLM server takes no CPU
+# to speak of (measured: about 2 % of a core), so keeping the live server up costs the routing module nothing.
+MODULE_ORDER = ("test_vllm_contract.py", "test_routing.py", "test_vllm_drain.py", "test_model_load.py")
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:  # noqa: ARG001
@@ -171,8 +174,9 @@ def tiny_model(vllm_python, work_dir) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def arg_probe(vllm_python, tiny_model, rendered_containers, work_dir) -> dict[str, Any]:
-    """vLLM's own parser over every rendered argument list, plus one deliberately misspelt flag."""
+def arg_probe_started(vllm_python, tiny_model, rendered_containers, work_dir):
+    """vLLM's own parser over every rendered argument list, plus one deliberately misspelt flag: started in the
+    background before the live server, whose start leaves a core free (see vs.ArgumentProbe)."""
     cases = [
         {
             "id": container.label,
@@ -190,9 +194,18 @@ def arg_probe(vllm_python, tiny_model, rendered_containers, work_dir) -> dict[st
             "engine_config": None,
         }
     )
-    start = time.monotonic()
-    document = vs.probe_arguments(vllm_python, cases, work_dir)
-    _stage("argument probe (vLLM parser + create_engine_config)", time.monotonic() - start)
+    probe = vs.ArgumentProbe(vllm_python, cases, work_dir)
+    yield probe
+    if probe.process.poll() is None:  # a run that never asked for the result (-k)
+        probe.process.kill()
+        probe.process.wait()
+
+
+@pytest.fixture(scope="session")
+def arg_probe(arg_probe_started) -> dict[str, Any]:
+    waited = time.monotonic()
+    document = arg_probe_started.result()
+    _stage("argument probe (vLLM parser + create_engine_config), waited for", time.monotonic() - waited)
     document["by_id"] = {result["id"]: result for result in document["results"]}
     return document
 
@@ -253,12 +266,17 @@ def moto(vllm_python, work_dir, identity, tiny_model, contract_report):
 
 # --- the live server -------------------------------------------------------------------------------------------------
 
+LIVE_SERVER_HOST = "127.0.0.2"  # the first model's "pod IP" in test_routing.py (POD_ADDRESSES)
+
 
 @pytest.fixture(scope="session")
-def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_key, work_dir, contract_report):
-    """The pod as rendered: its entrypoint script and arguments (only tensor parallelism and host/port adapted), its
+def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_key, work_dir, contract_report,
+                arg_probe_started):
+    """The pod as rendered: its entrypoint script and arguments (only tensor parallelism and host adapted), its
     env plus the IRSA variables, streaming the tiny model from s3://<rendered bucket>/<rendered prefix> on moto as the
-    rendered read role. Its start is measured stage by stage (the tiny / S3 row of load_stages.RUNS); torn down always.
+    rendered read role. It listens on its own loopback "pod IP" (LIVE_SERVER_HOST) at the rendered container port,
+    where test_routing.py's router discovers it. Its start is measured stage by stage (the tiny / S3 row of
+    load_stages.RUNS); torn down always.
     """
     _import_project()
     from vllm_eks.planning.catalog import VLLM_STAGE_LOG_MARKERS
@@ -267,7 +285,10 @@ def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_k
         pytest.fail(f"{server_container.label} does not render --load-format runai_streamer; the live server streams "
                     "the weights as the pod does (pick a runai_streamer model with VLLM_CONTRACT_DEPLOYMENT)")
     server_dir = work_dir / "server"
-    server = ls.start_pod(vllm_python, server_container, moto, identity, server_dir, api_key)
+    if not server_container.container_port:
+        pytest.fail(f"{server_container.label} renders no containerPort")
+    server = ls.start_pod(vllm_python, server_container, moto, identity, server_dir, api_key, host=LIVE_SERVER_HOST,
+                          port=server_container.container_port)
     contract_report["server"] = {
         "imitates": server_container.label,
         "model": vs.flag_value(server.args, "--model"),
@@ -276,7 +297,7 @@ def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_k
         "startup_budget_seconds": server_container.startup_budget_seconds,
         "log": str(server.log_file),
     }
-    vs.log(f"starting vLLM for {server_container.label} on port {server.port}, weights from "
+    vs.log(f"starting vLLM for {server_container.label} at {server.base_url}, weights from "
            f"{vs.flag_value(server.args, '--model')}; log {server.log_file}")
     try:
         times = ls.StageTimes(run="tiny", load=ls.STREAMED, weight_bytes=tiny_model["weight_bytes"])

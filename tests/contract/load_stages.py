@@ -46,6 +46,7 @@ class StageTimes:
     marks: dict[str, float] = field(default_factory=dict)
     vllm_weights_seconds: float | None = None
     weight_copy_seconds: float | None = None
+    model_info_cached: bool = False  # vs.VllmServer.model_info_seed: no model-class inspection subprocess
     log: str = ""
 
     def measured_stages(self) -> set[str]:
@@ -61,7 +62,8 @@ class StageTimes:
         weights = self.weights_seconds
         rate = f"{self.weight_bytes / weights / 1e6:.0f}" if weights else "-"
         copy = f"{self.weight_copy_seconds:.1f}" if self.weight_copy_seconds is not None else "-"
-        return [self.run, self.load, f"{self.weight_bytes / 1e6:.1f}", copy, "0.0", at("compile/graph capture"),
+        return [self.run, self.load, f"{self.weight_bytes / 1e6:.1f}", copy, "0.0",
+                "yes" if self.model_info_cached else "no", at("compile/graph capture"),
                 at(LOAD_START[0]), at("weight stream"), f"{weights:.2f}" if weights else "-", rate,
                 f"{self.vllm_weights_seconds:.2f}" if self.vllm_weights_seconds else "-", at("engine init"), at("ready")]
 
@@ -73,8 +75,8 @@ class StageTimes:
         return self.marks["weight stream"] - self.marks[LOAD_START[0]]
 
 
-TABLE_HEADERS = ["run", "weights from", "MB", "s3 sync s", "process start", "compile skipped s", "load start s",
-                 "weights loaded s", "weights s", "MB/s", "vLLM says s", "KV cache allocated s", "ready s"]  # fmt: skip
+TABLE_HEADERS = ["run", "weights from", "MB", "s3 sync s", "process start", "model-class cache", "compile skipped s",
+                 "load start s", "weights loaded s", "weights s", "MB/s", "vLLM says s", "KV cache allocated s", "ready s"]  # fmt: skip
 
 
 def format_table(rows: list[StageTimes]) -> str:
@@ -118,6 +120,8 @@ class StagedServer(vs.VllmServer):
                 status, _, _ = vs.request(self.base_url, "GET", "/health", timeout=2)
                 if status == 200:
                     times.marks.setdefault("ready", time.monotonic() - self.started_at)
+                    times.model_info_cached = self.model_info_seeded
+                    self.remember_model_info()
                     times.log = self.log_file.read_text(errors="replace")
                     return times
             except OSError:
@@ -157,23 +161,25 @@ def token_file(root: Path, identity: s3e.RenderedIdentity, **claims) -> Path:
 
 
 def start_pod(python: Path, container: vs.VllmContainer, moto: s3e.MotoServer, identity: s3e.RenderedIdentity,
-              root: Path, api_key: str, model: str | None = None) -> StagedServer:
-    """A vLLM server started like the pod: rendered entrypoint, args (load flags kept), env, and the IRSA variables."""
-    port = vs.free_port()
-    args, _ = load_argv(container, port, model)
+              root: Path, api_key: str, model: str | None = None, host: str = "127.0.0.1",
+              port: int | None = None) -> StagedServer:
+    """A vLLM server started like the pod: rendered entrypoint, args (load flags kept), env, and the IRSA variables;
+    on `host`:`port` (a loopback "pod IP" and the rendered port, or by default a free port on 127.0.0.1)."""
+    port = port or vs.free_port()
+    args, _ = load_argv(container, host, port, model)
     command = vs.remap_entrypoint(container, root / "secrets", api_key)
     pod_env, _ = container.local_environment(root / "volumes")
     pod_env.update(moto.pod_environment(identity, token_file(root, identity)))
-    server = StagedServer(python, command, args, port, root, extra_env=pod_env)
+    server = StagedServer(python, command, args, port, root, extra_env=pod_env, host=host)
     server.start()
     return server
 
 
-def load_argv(container: vs.VllmContainer, port: int, model: str | None = None) -> tuple[list[str], list[str]]:
+def load_argv(container: vs.VllmContainer, host: str, port: int, model: str | None = None) -> tuple[list[str], list[str]]:
     """The rendered arguments with the load flags kept; only device flags adapted to one CPU, and host/port local."""
     args = container.args if model is None else vs.replace_flag(container.args, "--model", model, add=False)
     args, dropped = vs.drop_flags(args, vs.CPU_DROPPED_FLAGS)
-    args = vs.replace_flag(args, "--host", "127.0.0.1")
+    args = vs.replace_flag(args, "--host", host)
     args = vs.replace_flag(args, "--port", str(port))
     if "--enforce-eager" not in args:
         args.append("--enforce-eager")  # no torch.compile: the compile stage shows up as skipped, in seconds

@@ -1,6 +1,7 @@
 """Contract: the request path behind API Gateway, for real — the rendered routers in front of two vLLM servers.
 
-What runs for real: two vLLM CPU servers with different served names (the tiny model), one vllm-router per model
+What runs for real: two vLLM CPU servers with different served names (the tiny model; the first is the live server of
+test_vllm_contract.py, the rendered container streaming from S3), one vllm-router per model
 started with the RENDERED router arguments (`--service-discovery` included), and the routers' Kubernetes service
 discovery against a test stand-in of the EKS API server that lists each model's pods.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 import copy
 import json
 import queue
-import secrets
 import subprocess
 import threading
 import time
@@ -175,23 +175,6 @@ class KubernetesApiStandIn:
 # --- processes ----------------------------------------------------------------------------------------------------
 
 
-class PodServer(vs.VllmServer):
-    """A vLLM server listening on its own loopback address, as a pod on its own IP."""
-
-    def __init__(self, *args, host: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.host = host
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-@pytest.fixture(scope="module")
-def internal_key() -> str:
-    return "internal-" + secrets.token_urlsafe(24)
-
-
 @pytest.fixture(scope="module")
 def kube_api():
     api = KubernetesApiStandIn()
@@ -200,28 +183,28 @@ def kube_api():
 
 
 @pytest.fixture(scope="module")
-def model_servers(vllm_python, tiny_model, edge_plan, internal_key, work_dir):
-    """One vLLM server per rendered model, started in parallel on the port the routers discover (the rendered one)."""
-    servers = {}
-    for (model, router), address in zip(sorted(edge_plan["routers"].items()), POD_ADDRESSES):
-        port = int(router["args"][router["args"].index("--service-discovery-port") + 1])
-        command = [str(vllm_python), "-m", "vllm.entrypoints.openai.api_server"]
-        args = ["--model", tiny_model["path"], "--served-model-name", edge_plan["served"][model],
-                "--host", address, "--port", str(port), "--max-model-len", "512", "--max-num-seqs", "8"]
-        # One internal key for every model, as the edge injects it (docs/request-path.md); it reaches vLLM as
-        # VLLM_API_KEY, the variable the container entrypoint exports from its secret file.
-        servers[model] = PodServer(vllm_python, command, args, port, work_dir / f"pod-{model}",
-                                   extra_env={"VLLM_API_KEY": internal_key}, host=address)
+def model_servers(vllm_python, tiny_model, edge_plan, api_key, vllm_server, server_container, work_dir):
+    """One vLLM server per rendered model, on the address and port its router discovers (the rendered port). The first
+    model's pod is the live server of test_vllm_contract.py (conftest.vllm_server: the rendered container, streaming
+    from S3, on POD_ADDRESSES[0]); only the second model's is started here."""
+    (model_a, router_a), (model_b, router_b) = sorted(edge_plan["routers"].items())
+    port_a, port_b = (int(r["args"][r["args"].index("--service-discovery-port") + 1]) for r in (router_a, router_b))
+    assert edge_plan["served"][model_a] == server_container.served_model_name, "the live server is not model A"
+    assert (vllm_server.host, vllm_server.port) == (POD_ADDRESSES[0], port_a), "the live server is not where A's router looks"
+    assert vllm_server.alive(), "the live server stopped before the routing tests"
+    # --enforce-eager as for every server here (load_stages.load_argv): torch.compile costs ~50 s of CPU per start.
+    args = ["--model", tiny_model["path"], "--served-model-name", edge_plan["served"][model_b], "--enforce-eager",
+            "--host", POD_ADDRESSES[1], "--port", str(port_b), "--max-model-len", "512", "--max-num-seqs", "8"]
+    # One internal key for every model, as the edge injects it (docs/request-path.md): the live server reads it from
+    # its rendered secret file; here it reaches vLLM as VLLM_API_KEY, the variable the container entrypoint exports.
+    server_b = vs.VllmServer(vllm_python, [str(vllm_python), "-m", "vllm.entrypoints.openai.api_server"], args, port_b,
+                             work_dir / f"pod-{model_b}", extra_env={"VLLM_API_KEY": api_key}, host=POD_ADDRESSES[1])
     try:
-        for server in servers.values():
-            server.start()
-        for model, server in servers.items():
-            ready = server.wait_ready(300)
-            vs.log(f"vLLM for {model} ready in {ready:.1f}s at {server.base_url}")
-        yield servers
+        server_b.start()
+        vs.log(f"vLLM for {model_b} ready in {server_b.wait_ready(300):.1f}s at {server_b.base_url}")
+        yield {model_a: vllm_server, model_b: server_b}
     finally:
-        for server in servers.values():
-            server.kill()
+        server_b.kill()
 
 
 @pytest.fixture(scope="module")
@@ -280,14 +263,14 @@ def _wait_for_workers(router: dict, count: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def path(edge_plan, model_servers, routers, kube_api, internal_key):
+def path(edge_plan, model_servers, routers, kube_api, api_key):
     """Everything up: the API stand-in lists both models' pods as Ready; each router has found its own one."""
     for (model, router), address in zip(sorted(edge_plan["routers"].items()), POD_ADDRESSES):
         labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model}
         kube_api.set_pod(router["namespace"], f"{model}-0", labels, address, ready=True)
     for model, router in routers.items():
         _wait_for_workers(router, 1)
-    return {"plan": edge_plan, "routers": routers, "servers": model_servers, "key": internal_key, "kube": kube_api}
+    return {"plan": edge_plan, "routers": routers, "servers": model_servers, "key": api_key, "kube": kube_api}
 
 
 def _send(path: dict, url_path: str, body: dict, extra_headers: dict | None = None):

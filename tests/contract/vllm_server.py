@@ -264,22 +264,34 @@ def build_tiny_model(python: Path, log_file: Path, shape: tuple[int, ...] | None
 # --- vLLM's parser, in the vLLM venv ----------------------------------------------------------------------------------
 
 
-def probe_arguments(python: Path, cases: list[dict], work_dir: Path) -> dict[str, Any]:
-    cases_file = work_dir / "arg-cases.json"
-    cases_file.write_text(json.dumps({"cases": cases}, indent=2))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "TMPDIR": str(work_dir)}
-    result = subprocess.run(
-        [str(python), str(ARGS_PROBE_SCRIPT), str(cases_file)],
-        capture_output=True,
-        text=True,
-        timeout=ARGS_PROBE_TIMEOUT_SECONDS,
-        env=env,
-        cwd=work_dir,
-    )
-    (work_dir / "arg-probe.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
-    if result.returncode != 0:
-        raise RuntimeError(f"vllm_args_probe.py failed ({result.returncode}):\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+class ArgumentProbe:
+    """vllm_args_probe.py over `cases`, started in the background: it imports vLLM on one core while a server's
+    start (one process importing at a time) keeps the other busy; `result()` waits for it."""
+
+    def __init__(self, python: Path, cases: list[dict], work_dir: Path):
+        self.work_dir = work_dir
+        cases_file = work_dir / "arg-cases.json"
+        cases_file.write_text(json.dumps({"cases": cases}, indent=2))
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "VLLM_NO_USAGE_STATS": "1", "TMPDIR": str(work_dir)}
+        self.process = subprocess.Popen([str(python), str(ARGS_PROBE_SCRIPT), str(cases_file)], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=env, cwd=work_dir)
+        self.started_at = time.monotonic()
+        self._document: dict[str, Any] | None = None
+
+    def result(self) -> dict[str, Any]:
+        if self._document is None:
+            try:
+                stdout, stderr = self.process.communicate(
+                    timeout=max(ARGS_PROBE_TIMEOUT_SECONDS - (time.monotonic() - self.started_at), 1))
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                stdout, stderr = self.process.communicate()
+                raise RuntimeError(f"vllm_args_probe.py did not finish in {ARGS_PROBE_TIMEOUT_SECONDS}s:\n{stderr[-4000:]}")
+            (self.work_dir / "arg-probe.log").write_text(stdout + "\n--- stderr ---\n" + stderr)
+            if self.process.returncode != 0:
+                raise RuntimeError(f"vllm_args_probe.py failed ({self.process.returncode}):\n{stderr[-4000:]}")
+            self._document = json.loads(stdout.strip().splitlines()[-1])
+        return self._document
 
 
 # --- what the stack renders -------------------------------------------------------------------------------------------
@@ -404,7 +416,8 @@ def vllm_containers_from_snapshot(snapshot: dict[str, Any]) -> list[VllmContaine
                     startup_probe=dict(_get(container, "startupProbe", {}) or {}),
                     readiness_probe=dict(_get(container, "readinessProbe", {}) or {}),
                     termination_grace_period_seconds=_get(pod_spec, "terminationGracePeriodSeconds"),
-                    container_port=_get(ports[0], "containerPort") if ports else None,
+                    # the snapshot's numbers are floats (JSON through the Pulumi SDK's Struct)
+                    container_port=int(_get(ports[0], "containerPort")) if ports else None,
                     raw=container,
                 )
             )
@@ -500,9 +513,17 @@ def free_port() -> int:
 class VllmServer:
     """One API server started like the container: `/bin/sh -c <entrypoint> vllm <args>`, in its own group."""
 
+    # Test-only, to spare a start ~15 s of CPU: vLLM inspects the model class in a subprocess that imports torch
+    # again unless $VLLM_CACHE_ROOT/modelinfos/<class>.json holds the result for the model module's hash
+    # (vllm/model_executor/models/registry.py, _LazyRegisteredModel.inspect_model_cls). It depends on vLLM's model
+    # code alone, not on weights, arguments or credentials, so every server after the first gets the first one's
+    # file. A pod starts with an empty cache: the first run of a session (the tiny / S3 row) shows that cost.
+    model_info_seed: Path | None = None
+
     def __init__(self, python: Path, command: list[str], args: list[str], port: int, work_dir: Path,
-                 extra_env: dict[str, str] | None = None):
+                 extra_env: dict[str, str] | None = None, host: str = "127.0.0.1"):
         self.python = python
+        self.host = host
         self.command = command
         self.args = args
         self.port = port
@@ -511,10 +532,11 @@ class VllmServer:
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
+        self.model_info_seeded = False
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def environment(self) -> dict[str, str]:
         tmp = self.work_dir / "tmp"
@@ -542,8 +564,21 @@ class VllmServer:
         )
         return env
 
+    def _model_info_cache(self) -> Path:
+        return Path(self.environment()["VLLM_CACHE_ROOT"]) / "modelinfos"
+
+    def remember_model_info(self) -> None:
+        """Once ready: the first server's model-class inspection becomes the seed of every later start."""
+        cache = self._model_info_cache()
+        if VllmServer.model_info_seed is None and any(cache.glob("*.json")):
+            VllmServer.model_info_seed = cache
+
     def start(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        seed = VllmServer.model_info_seed
+        self.model_info_seeded = seed is not None
+        if seed is not None:
+            shutil.copytree(seed, self._model_info_cache(), dirs_exist_ok=True)
         argv = self.command + self.args
         with self.log_file.open("w") as handle:
             handle.write(f"$ {shlex.join(argv)}\n")
@@ -577,6 +612,7 @@ class VllmServer:
             try:
                 status, _, _ = request(self.base_url, "GET", "/health", timeout=2)
                 if status == 200:
+                    self.remember_model_info()
                     return time.monotonic() - self.started_at
             except OSError:
                 pass
@@ -614,6 +650,18 @@ class VllmServer:
             except ProcessLookupError:
                 pass
             break
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def chat_body(model: str, **extra) -> dict:
+    return {"model": model, "messages": [{"role": "user", "content": "hello cluster"}], "max_tokens": 16, **extra}
+
+
+def served_name(container: VllmContainer, tiny_model: dict) -> str:
+    return container.served_model_name or tiny_model["path"]
 
 
 # --- HTTP -------------------------------------------------------------------------------------------------------------
