@@ -3,8 +3,8 @@
 Session order: vLLM venv (install or reuse) -> tiny model -> argument probe started in the background -> S3 emulator
 with the rendered bucket and role -> one server started with the rendered command and arguments of the first dev
 model, streaming the tiny model from that bucket as the pod's IRSA role -> HTTP contracts and the argument probe's
-results -> test_routing.py (the live server is its first model's pod) -> SIGTERM drain (test_vllm_drain.py) ->
-test_model_load.py (MODULE_ORDER).
+results -> test_model_load.py (the second model's pod streams the synthetic checkpoint) -> test_routing.py (the two
+pods behind their routers) -> SIGTERM drain of the live server (test_vllm_drain.py) (MODULE_ORDER).
 Every stage's duration is shown live as it ends (live_progress.py) and again in the terminal summary.
 """
 
@@ -44,11 +44,12 @@ def pytest_configure(config: pytest.Config) -> None:
     live_progress.install(config)
 
 
-# Module order: the live server (test_vllm_contract.py) is also the first model's pod of test_routing.py, which starts
-# only the second model's; test_vllm_drain.py then drains the live server; test_model_load.py's measured starts run
-# last, with no other vLLM server up (the live server's start is its tiny / S3 row). An idle vLLM server takes no CPU
-# to speak of (measured: about 2 % of a core), so keeping the live server up costs the routing module nothing.
-MODULE_ORDER = ("test_vllm_contract.py", "test_routing.py", "test_vllm_drain.py", "test_model_load.py")
+# Module order: the live server (test_vllm_contract.py) is also the first model's pod of test_routing.py, and the
+# synthetic checkpoint's streamed run of test_model_load.py (conftest.second_model_pod) the second model's, so routing
+# starts no vLLM of its own; test_vllm_drain.py drains the live server last. test_model_load.py's measured starts run
+# while the live server idles: an idle vLLM server takes about 2 % of a core (measured with top), not enough to
+# disturb them.
+MODULE_ORDER = ("test_vllm_contract.py", "test_model_load.py", "test_routing.py", "test_vllm_drain.py")
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:  # noqa: ARG001
@@ -266,7 +267,7 @@ def moto(vllm_python, work_dir, identity, tiny_model, contract_report):
 
 # --- the live server -------------------------------------------------------------------------------------------------
 
-LIVE_SERVER_HOST = "127.0.0.2"  # the first model's "pod IP" in test_routing.py (POD_ADDRESSES)
+LIVE_SERVER_HOST = vs.POD_ADDRESSES[0]  # the first model's "pod IP" in test_routing.py
 
 
 @pytest.fixture(scope="session")
@@ -310,3 +311,60 @@ def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_k
         yield server
     finally:
         server.kill()
+
+
+# --- the second model's pod: the synthetic checkpoint, streamed ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def two_model_snapshot(rendered_snapshots, server_container) -> dict[str, Any]:
+    """The live server's stack with a second model added (same settings, its own name and served name): its own
+    namespace, service account, read role and prefix, and a router per model."""
+    _import_project()
+    from preflight.render import read_stack_config, render_config
+    from stack_config import PROJECT
+
+    config = copy.deepcopy(read_stack_config(server_container.stack))
+    first = next(m for m in config[f"{PROJECT}:models"] if m["servedName"] == server_container.served_model_name)
+    second = {**copy.deepcopy(first), "name": f"{first['name']}-b", "servedName": f"{first['servedName']}-b",
+              "s3Prefix": f"{first['s3Prefix']}-b"}
+    config[f"{PROJECT}:models"] = [first, second]
+    return render_config(server_container.stack, config)
+
+
+@pytest.fixture(scope="session")
+def synthetic_model(vllm_python, work_dir) -> dict:
+    """The tiny model's architecture scaled to a few hundred MB (load_stages.SYNTHETIC_SHAPE), in shards."""
+    model = ls.build_scaled_model(vllm_python, work_dir / "synthetic-model.log")
+    assert 150e6 < model["weight_bytes"] < 600e6
+    assert len(model["weight_files"]) > 1, model["weight_files"]
+    return model
+
+
+@pytest.fixture(scope="session")
+def second_model_pod(vllm_python, two_model_snapshot, server_container, moto, identity, synthetic_model, api_key,
+                     work_dir):
+    """The second model's rendered pod (two_model_snapshot), streaming the synthetic checkpoint from ITS prefix as ITS
+    read role, on the second "pod IP" at the rendered port: measured as the synthetic / S3 row of the stage table
+    (test_model_load.py), then kept up as the second model's pod of test_routing.py. Torn down always."""
+    _import_project()
+    container = next(c for c in vs.vllm_containers_from_snapshot(two_model_snapshot)
+                     if c.served_model_name != server_container.served_model_name)
+    second = s3e.rendered_identity(two_model_snapshot, container.deployment)
+    assert (second.bucket, second.issuer) == (identity.bucket, identity.issuer), "one stack: one bucket, one cluster"
+    assert second.prefix != identity.prefix and second.role_arn != identity.role_arn, "the models share a prefix or role"
+    moto.add_model_role(second)
+    started = time.monotonic()
+    uploaded = moto.upload(second.bucket, second.prefix, Path(synthetic_model["path"]), second.region)
+    vs.log(f"synthetic checkpoint: {uploaded / 1e6:.0f} MB in {len(synthetic_model['weight_files'])} shards uploaded "
+           f"under {second.prefix} in {time.monotonic() - started:.1f}s")
+    server = ls.start_pod(vllm_python, container, moto, second, work_dir / "s3-big", api_key, host=vs.POD_ADDRESSES[1],
+                          port=container.container_port)
+    server.identity = second
+    try:
+        ls.serve_and_stage(server, container, "synthetic", ls.STREAMED, synthetic_model["weight_bytes"], api_key,
+                           keep=True)
+        yield server
+    finally:
+        server.kill()
+

@@ -175,6 +175,27 @@ def start_pod(python: Path, container: vs.VllmContainer, moto: s3e.MotoServer, i
     return server
 
 
+def serve_and_stage(server: StagedServer, container: vs.VllmContainer, run: str, load: str, weight_bytes: int,
+                    api_key: str, keep: bool = False) -> StageTimes:
+    """Watch a started pod to Ready stage by stage, ask it one chat completion, record the run in RUNS; then stop it
+    in the background unless `keep` (a server other tests go on using)."""
+    from vllm_eks.planning.catalog import VLLM_STAGE_LOG_MARKERS
+
+    times = StageTimes(run=run, load=load, weight_bytes=weight_bytes)
+    try:
+        server.wait_stages(container.startup_budget_seconds, VLLM_STAGE_LOG_MARKERS, times)
+        status, _, body = vs.request(server.base_url, "POST", "/v1/chat/completions", headers=vs.bearer(api_key),
+                                     body=vs.chat_body(container.served_model_name, max_tokens=4), timeout=120)
+        assert status == 200, body
+    finally:
+        if not keep or not server.alive():
+            server.stop_in_background()
+    vs.log(f"{run} / {load}: " + ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in times.marks.items()))
+    server.stage_times = times
+    RUNS.append(times)
+    return times
+
+
 def load_argv(container: vs.VllmContainer, host: str, port: int, model: str | None = None) -> tuple[list[str], list[str]]:
     """The rendered arguments with the load flags kept; only device flags adapted to one CPU, and host/port local."""
     args = container.args if model is None else vs.replace_flag(container.args, "--model", model, add=False)

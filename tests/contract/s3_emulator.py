@@ -242,6 +242,14 @@ class MotoServer:
         self.key_arn = key_arn
         return key_arn
 
+    def add_model_role(self, identity: RenderedIdentity) -> None:
+        """Another model's rendered read role, as the admin once IAM is enforced: same bucket, key and OIDC provider
+        (one stack), its own trust (its service account) and its own prefix."""
+        assert self.admin is not None and self.key_arn, "provision() first"
+        role = self.client("iam").create_role(RoleName=identity.role_name, AssumeRolePolicyDocument=identity.trust_policy)
+        assert role["Role"]["Arn"] == identity.role_arn, (role["Role"]["Arn"], identity.role_arn)
+        self.put_read_policy(identity, self.key_arn, identity.read_policy)
+
     def put_read_policy(self, identity: RenderedIdentity, key_arn: str, document: str) -> None:
         """The role's inline read policy: a rendered document with the mocks' key ARN swapped for the emulator's."""
         assert identity.kms_key_arn in document, "the read policy does not name the bucket's key"

@@ -46,24 +46,6 @@ def _servers_stopped():
     ls.join_stopping()
 
 
-def _serve_and_stage(server, container, run: str, load: str, weight_bytes: int, api_key: str) -> ls.StageTimes:
-    _import_project()
-    from vllm_eks.planning.catalog import VLLM_STAGE_LOG_MARKERS
-
-    times = ls.StageTimes(run=run, load=load, weight_bytes=weight_bytes)
-    try:
-        server.wait_stages(container.startup_budget_seconds, VLLM_STAGE_LOG_MARKERS, times)
-        status, _, body = vs.request(server.base_url, "POST", "/v1/chat/completions", headers={"Authorization": f"Bearer {api_key}"},
-                                     body={"model": container.served_model_name, "max_tokens": 4,
-                                           "messages": [{"role": "user", "content": "hello"}]}, timeout=120)  # fmt: skip
-        assert status == 200, body
-    finally:
-        server.stop_in_background()
-    vs.log(f"{run} / {load}: " + ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in times.marks.items()))
-    ls.RUNS.append(times)
-    return times
-
-
 def _ranged_gets(moto, identity, file_name: str) -> list[str]:
     """The emulator's log lines of ranged GETs (206) of one checkpoint file under the prefix."""
     return [line for line in moto.log_file.read_text().splitlines()
@@ -193,7 +175,7 @@ def _sync_and_serve(vllm_python, load_snapshots, load_containers, moto, identity
     source = {p.name: p.stat().st_size for p in Path(model["path"]).iterdir() if p.is_file() and p.name != "tiny-model.json"}
     assert {p.name: p.stat().st_size for p in Path(local_model).iterdir()} == source
     server = ls.start_pod(vllm_python, container, moto, identity, root, api_key, model=local_model)
-    times = _serve_and_stage(server, container, run, ls.LOCAL, model["weight_bytes"], api_key)
+    times = ls.serve_and_stage(server, container, run, ls.LOCAL, model["weight_bytes"], api_key)
     times.weight_copy_seconds = copy_seconds
     return times
 
@@ -201,28 +183,14 @@ def _sync_and_serve(vllm_python, load_snapshots, load_containers, moto, identity
 # --- a few hundred MB, streamed and synced ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def synthetic_model(vllm_python, moto, identity, work_dir) -> dict:
-    """The tiny model's architecture scaled to a few hundred MB (load_stages.SYNTHETIC_SHAPE, in shards), uploaded under
-    the rendered prefix in place of the tiny model."""
-    model = ls.build_scaled_model(vllm_python, work_dir / "synthetic-model.log")
-    assert 150e6 < model["weight_bytes"] < 600e6
-    assert len(model["weight_files"]) > 1, model["weight_files"]
-    started = time.monotonic()
-    uploaded = moto.upload(identity.bucket, identity.prefix, Path(model["path"]), identity.region)
-    vs.log(f"synthetic checkpoint: {uploaded / 1e6:.0f} MB in {len(model['weight_files'])} shards uploaded in "
-           f"{time.monotonic() - started:.1f}s")
-    return model
-
-
-def test_synthetic_checkpoint_streamed_from_s3(vllm_python, load_containers, moto, identity, synthetic_model, api_key,
-                                               work_dir):
-    """The rendered pod streams the few-hundred-MB checkpoint (every shard, ranged GETs under the role) and serves."""
-    container = load_containers["runai_streamer"]
-    server = ls.start_pod(vllm_python, container, moto, identity, work_dir / "s3-big", api_key)
-    times = _serve_and_stage(server, container, "synthetic", ls.STREAMED, synthetic_model["weight_bytes"], api_key)
+def test_synthetic_checkpoint_streamed_from_s3(second_model_pod, moto, synthetic_model):
+    """The second model's rendered pod (conftest.second_model_pod) streamed the few-hundred-MB checkpoint from its own
+    prefix as its own role (every shard, ranged GETs) and served; it stays up as test_routing.py's second pod."""
+    times = second_model_pod.stage_times
     assert "Loading safetensors using Runai Model Streamer: 100%" in times.log, "the Run:ai streamer did not load"
-    assert all(_ranged_gets(moto, identity, name) for name in synthetic_model["weight_files"]), "a shard was not streamed"
+    assert vs.flag_value(second_model_pod.args, "--model") == f"s3://{second_model_pod.identity.bucket}/{second_model_pod.identity.prefix}"
+    assert all(_ranged_gets(moto, second_model_pod.identity, name) for name in synthetic_model["weight_files"]), \
+        "a shard was not streamed"
     assert "AccessDenied" not in times.log
 
 
@@ -234,6 +202,7 @@ def test_s3_sync_copies_with_the_rendered_command_and_serves_from_the_copy(vllm_
     run this way too: the copy, the command and the local-disk load are the same, and its 3 MB load row said nothing
     the local row of this checkpoint does not (it cost a whole vLLM start)."""
     root = work_dir / "sync-big"  # short: vLLM binds zmq IPC sockets under TMPDIR (107-character limit)
+    moto.upload(identity.bucket, identity.prefix, Path(synthetic_model["path"]), identity.region)  # the tiny model's place
     _sync_and_serve(vllm_python, load_snapshots, load_containers, moto, identity, synthetic_model, "synthetic", root,
                     api_key)  # fmt: skip
 

@@ -1,7 +1,8 @@
 """Contract: the request path behind API Gateway, for real — the rendered routers in front of two vLLM servers.
 
-What runs for real: two vLLM CPU servers with different served names (the tiny model; the first is the live server of
-test_vllm_contract.py, the rendered container streaming from S3), one vllm-router per model
+What runs for real: two vLLM CPU servers, the rendered containers of the two models streaming from S3 as their own
+roles (the live server of test_vllm_contract.py with the tiny model; the synthetic checkpoint's streamed run of
+test_model_load.py), one vllm-router per model
 started with the RENDERED router arguments (`--service-discovery` included), and the routers' Kubernetes service
 discovery against a test stand-in of the EKS API server that lists each model's pods.
 
@@ -19,7 +20,6 @@ The stack rendered is dev with a second model added (two models, one router each
 
 from __future__ import annotations
 
-import copy
 import json
 import queue
 import subprocess
@@ -37,29 +37,12 @@ import vllm_server as vs
 
 pytestmark = pytest.mark.vllm
 
-POD_ADDRESSES = ("127.0.0.2", "127.0.0.3")  # one "pod IP" per model; vLLM listens on the rendered port there
+POD_ADDRESSES = vs.POD_ADDRESSES  # one "pod IP" per model; vLLM listens on the rendered port there
 ROUTER_READY_SECONDS = 30
 DISCOVERY_SECONDS = 30
 
 
 # --- the rendered stack ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def two_model_snapshot() -> dict[str, Any]:
-    import sys
-
-    for directory in (vs.PROJECT_DIR, vs.PROJECT_DIR / "tests"):
-        if str(directory) not in sys.path:
-            sys.path.insert(0, str(directory))
-    from preflight.render import render_config
-    from preflight.render import read_stack_config
-
-    config = copy.deepcopy(read_stack_config("dev"))
-    first = config["vllm-eks:models"][0]
-    second = {**copy.deepcopy(first), "name": f"{first['name']}-b", "servedName": f"{first['servedName']}-b"}
-    config["vllm-eks:models"] = [first, second]
-    return render_config("dev", config)
 
 
 @pytest.fixture(scope="module")
@@ -183,28 +166,21 @@ def kube_api():
 
 
 @pytest.fixture(scope="module")
-def model_servers(vllm_python, tiny_model, edge_plan, api_key, vllm_server, server_container, work_dir):
-    """One vLLM server per rendered model, on the address and port its router discovers (the rendered port). The first
-    model's pod is the live server of test_vllm_contract.py (conftest.vllm_server: the rendered container, streaming
-    from S3, on POD_ADDRESSES[0]); only the second model's is started here."""
+def model_servers(edge_plan, vllm_server, second_model_pod):
+    """One vLLM server per rendered model, on the address and port its router discovers (the rendered port), both
+    started with their rendered containers and streamed from S3 as their own roles: the first model's pod is the live
+    server of test_vllm_contract.py (conftest.vllm_server, the tiny model), the second's the synthetic checkpoint's
+    streamed run (conftest.second_model_pod). One internal key for both, as the edge injects it
+    (docs/request-path.md): each reads it from its rendered secret file."""
     (model_a, router_a), (model_b, router_b) = sorted(edge_plan["routers"].items())
-    port_a, port_b = (int(r["args"][r["args"].index("--service-discovery-port") + 1]) for r in (router_a, router_b))
-    assert edge_plan["served"][model_a] == server_container.served_model_name, "the live server is not model A"
-    assert (vllm_server.host, vllm_server.port) == (POD_ADDRESSES[0], port_a), "the live server is not where A's router looks"
-    assert vllm_server.alive(), "the live server stopped before the routing tests"
-    # --enforce-eager as for every server here (load_stages.load_argv): torch.compile costs ~50 s of CPU per start.
-    args = ["--model", tiny_model["path"], "--served-model-name", edge_plan["served"][model_b], "--enforce-eager",
-            "--host", POD_ADDRESSES[1], "--port", str(port_b), "--max-model-len", "512", "--max-num-seqs", "8"]
-    # One internal key for every model, as the edge injects it (docs/request-path.md): the live server reads it from
-    # its rendered secret file; here it reaches vLLM as VLLM_API_KEY, the variable the container entrypoint exports.
-    server_b = vs.VllmServer(vllm_python, [str(vllm_python), "-m", "vllm.entrypoints.openai.api_server"], args, port_b,
-                             work_dir / f"pod-{model_b}", extra_env={"VLLM_API_KEY": api_key}, host=POD_ADDRESSES[1])
-    try:
-        server_b.start()
-        vs.log(f"vLLM for {model_b} ready in {server_b.wait_ready(300):.1f}s at {server_b.base_url}")
-        yield {model_a: vllm_server, model_b: server_b}
-    finally:
-        server_b.kill()
+    servers = {model_a: vllm_server, model_b: second_model_pod}
+    for (model, router), address in zip(((model_a, router_a), (model_b, router_b)), POD_ADDRESSES):
+        server = servers[model]
+        port = int(router["args"][router["args"].index("--service-discovery-port") + 1])
+        assert vs.flag_value(server.args, "--served-model-name") == edge_plan["served"][model], f"{model}: not its pod"
+        assert (server.host, server.port) == (address, port), f"{model}: its pod is not where its router looks"
+        assert server.alive(), f"{model}: its pod stopped before the routing tests"
+    return servers
 
 
 @pytest.fixture(scope="module")

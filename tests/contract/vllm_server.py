@@ -40,6 +40,9 @@ INSTALL_TIMEOUT_SECONDS = 900
 TINY_MODEL_TIMEOUT_SECONDS = 300
 ARGS_PROBE_TIMEOUT_SECONDS = 300
 STOP_GRACE_SECONDS = 10
+# Loopback "pod IPs" of the two-model stack's pods (test_routing.py): the live server is the first model's, the
+# synthetic checkpoint's streamed run the second's; each listens there on the rendered container port.
+POD_ADDRESSES = ("127.0.0.2", "127.0.0.3")
 
 VLLM_DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
 VLLM_APP_LABEL = ("app.kubernetes.io/name", "vllm")
