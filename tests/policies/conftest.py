@@ -17,10 +17,15 @@ if str(ROOT) not in sys.path:
 from preflight.engine import PolicyPackSession  # noqa: E402
 
 
+def strict_pack_session() -> PolicyPackSession:
+    """The pack as the tests run it. Strict mode: a policy that raises fails the test instead of being reported
+    "not applicable"."""
+    return PolicyPackSession(ROOT / "policies", stack="test", extra_env={"VLLM_EKS_POLICY_STRICT": "1"})
+
+
 @pytest.fixture(scope="session")
 def pack():
-    # Strict mode: a policy that raises fails the test instead of being reported "not applicable".
-    with PolicyPackSession(ROOT / "policies", stack="test", extra_env={"VLLM_EKS_POLICY_STRICT": "1"}) as session:
+    with strict_pack_session() as session:
         yield session
 
 
