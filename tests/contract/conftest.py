@@ -317,7 +317,7 @@ def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_k
 
 
 @pytest.fixture(scope="session")
-def two_model_snapshot(rendered_snapshots, server_container) -> dict[str, Any]:
+def two_model_snapshot(server_container) -> dict[str, Any]:
     """The live server's stack with a second model added (same settings, its own name and served name): its own
     namespace, service account, read role and prefix, and a router per model."""
     _import_project()
