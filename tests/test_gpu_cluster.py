@@ -29,19 +29,28 @@ def opted_in_snapshot() -> dict:
     return render_config("prod-variant", config)
 
 
-def test_control_plane_is_private_encrypted_and_logged(prod_snapshot):
-    props = resource_named(prod_snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
+# Per stack, as its stack file sets it: Availability Zones (one private subnet each), system node instance type and
+# its scaling.
+STACKS = {"dev": (2, "m7i.large", {"minSize": 2, "desiredSize": 2, "maxSize": 3}),
+          "prod": (3, "m7i.xlarge", {"minSize": 3, "desiredSize": 3, "maxSize": 6})}
+
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_control_plane_is_private_encrypted_and_logged(stack, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    zones = STACKS[stack][0]
+    props = resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
     assert props["endpointPrivateAccess"] is True and props["endpointPublicAccess"] is False
     assert "publicAccessCidrs" not in props
     assert props["authenticationMode"] == "API"
     assert props["createOidcProvider"] is True and props["skipDefaultNodeGroup"] is True
     assert props["nodeAssociatePublicIpAddress"] is False
     assert props["enabledClusterLogTypes"] == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-    assert props["version"] == "1.35" and props["name"] == "vllm-eks-prod"
-    private_subnets = [r for r in resources_of(prod_snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
-    assert len(props["privateSubnetIds"]) == len(private_subnets) == 3
+    assert props["version"] == "1.35" and props["name"] == f"vllm-eks-{stack}"
+    private_subnets = [r for r in resources_of(snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
+    assert len(props["privateSubnetIds"]) == len(private_subnets) == zones
     assert "publicSubnetIds" not in props
-    key = resource_named(prod_snapshot, "aws:kms/key:Key", "cluster-secrets-key")
+    key = resource_named(snapshot, "aws:kms/key:Key", "cluster-secrets-key")
     assert key["props"]["enableKeyRotation"] is True
     assert props["encryptionConfigKeyArn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
 
@@ -66,9 +75,11 @@ def test_access_entries_admin_and_karpenter_nodes(prod_snapshot, opted_in_snapsh
     assert json.loads(node_role["props"]["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
 
-def test_node_roles_have_no_s3_access(prod_snapshot):
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_node_roles_have_no_s3_access(stack, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
     for name in ("cluster-system-node-role", "cluster-karpenter-node-role"):
-        policies = resource_named(prod_snapshot, "aws:iam/role:Role", name)["props"]["managedPolicyArns"]
+        policies = resource_named(snapshot, "aws:iam/role:Role", name)["props"]["managedPolicyArns"]
         assert sorted(policies) == [
             "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
             "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
@@ -76,7 +87,7 @@ def test_node_roles_have_no_s3_access(prod_snapshot):
         ]
     node_role_policies = [
         json.loads(r["props"]["policy"])
-        for r in resources_of(prod_snapshot, "aws:iam/rolePolicy:RolePolicy")
+        for r in resources_of(snapshot, "aws:iam/rolePolicy:RolePolicy")
         if "node-role" in str(r["props"]["role"])
     ]
     assert len(node_role_policies) == 2  # the image-import policy of each (tests/test_image_cache.py)
@@ -84,14 +95,17 @@ def test_node_roles_have_no_s3_access(prod_snapshot):
     assert not any(action.startswith("s3:") for action in actions)
 
 
-def test_system_nodes_bottlerocket_on_demand_private_imdsv2(prod_snapshot):
-    group = resource_named(prod_snapshot, "aws:eks/nodeGroup:NodeGroup", "cluster-system")["props"]
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_system_nodes_bottlerocket_on_demand_private_imdsv2(stack, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    zones, instance_type, scaling = STACKS[stack]
+    group = resource_named(snapshot, "aws:eks/nodeGroup:NodeGroup", "cluster-system")["props"]
     assert group["nodeGroupName"] == "system" and group["amiType"] == "BOTTLEROCKET_x86_64"
-    assert group["capacityType"] == "ON_DEMAND" and group["instanceTypes"] == ["m7i.xlarge"]
+    assert group["capacityType"] == "ON_DEMAND" and group["instanceTypes"] == [instance_type]
     assert group["labels"] == {"vllm-eks/node-role": "system"}
-    assert {key: float(value) for key, value in group["scalingConfig"].items()} == {"minSize": 3, "desiredSize": 3, "maxSize": 6}
-    assert len(group["subnetIds"]) == 3 and all("private" in subnet for subnet in group["subnetIds"])
-    template = resource_named(prod_snapshot, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-system-nodes")["props"]
+    assert {key: float(value) for key, value in group["scalingConfig"].items()} == scaling
+    assert len(group["subnetIds"]) == zones and all("private" in subnet for subnet in group["subnetIds"])
+    template = resource_named(snapshot, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-system-nodes")["props"]
     assert group["launchTemplate"]["version"] == "1"
     assert template["metadataOptions"]["httpTokens"] == "required"
     assert float(template["metadataOptions"]["httpPutResponseHopLimit"]) == 1
@@ -126,23 +140,26 @@ def test_dev_on_demand_baseline_is_one_l4(dev_snapshot):
     assert pools["gpu-on-demand"]["limits"] == {"nvidia.com/gpu": "1"} and pools["gpu-spot"]["limits"] == {"nvidia.com/gpu": "3"}
 
 
-def test_node_class_bottlerocket_nvidia_private_encrypted_imdsv2(prod_snapshot):
-    spec = resource_named(prod_snapshot, NODE_CLASS, "cluster-gpu-node-class")["props"]["spec"]
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_node_class_bottlerocket_nvidia_private_encrypted_imdsv2(stack, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    cluster = f"vllm-eks-{stack}"
+    spec = resource_named(snapshot, NODE_CLASS, "cluster-gpu-node-class")["props"]["spec"]
     assert spec["amiSelectorTerms"] == [{"alias": GPU_AMI_ALIASES["bottlerocket"]}]
-    assert spec["subnetSelectorTerms"] == spec["securityGroupSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "vllm-eks-prod"}}]
+    assert spec["subnetSelectorTerms"] == spec["securityGroupSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": cluster}}]
     assert spec["role"].startswith("cluster-karpenter-node-role")
     devices = {d["deviceName"]: d["ebs"] for d in spec["blockDeviceMappings"]}
     # gp3's baseline is 3000 IOPS / 125 MiB/s (EBS user guide, "General Purpose SSD volumes"); the data volume that
-    # holds the image and s3-sync weights is raised to 6000 / 500. prod's gpuNodeVolumeGib is the default 200.
+    # holds the image and s3-sync weights is raised to 6000 / 500. Both stacks keep gpuNodeVolumeGib's default, 200.
     assert {device: (ebs["volumeSize"], float(ebs["iops"]), float(ebs["throughput"])) for device, ebs in devices.items()} == {
         "/dev/xvda": ("4Gi", 3000, 125), "/dev/xvdb": ("200Gi", 6000, 500)}
     assert all(ebs["encrypted"] is True and ebs["volumeType"] == "gp3" and ebs["deleteOnTermination"] is True
                for ebs in devices.values())
     assert spec["metadataOptions"]["httpTokens"] == "required" and float(spec["metadataOptions"]["httpPutResponseHopLimit"]) == 1
-    subnets = [r for r in resources_of(prod_snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
-    assert all(s["props"]["tags"]["karpenter.sh/discovery"] == "vllm-eks-prod" for s in subnets)
-    tag = resource_named(prod_snapshot, "aws:ec2/tag:Tag", "cluster-cluster-sg-discovery")["props"]
-    assert (tag["key"], tag["value"]) == ("karpenter.sh/discovery", "vllm-eks-prod") and tag["resourceId"].startswith("sg-")
+    subnets = [r for r in resources_of(snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
+    assert subnets and all(s["props"]["tags"]["karpenter.sh/discovery"] == cluster for s in subnets)
+    tag = resource_named(snapshot, "aws:ec2/tag:Tag", "cluster-cluster-sg-discovery")["props"]
+    assert (tag["key"], tag["value"]) == ("karpenter.sh/discovery", cluster) and tag["resourceId"].startswith("sg-")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "variant"])

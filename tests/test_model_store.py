@@ -27,51 +27,61 @@ def sync_snapshot() -> dict:
     return render_config("prod-sync", config)
 
 
-def test_bucket_is_encrypted_versioned_private_tls_only_and_kept(prod_snapshot):
-    bucket = resource_named(prod_snapshot, "aws:s3/bucket:Bucket", "models-weights")
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_bucket_is_encrypted_versioned_private_tls_only_and_kept(stack, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")  # the same bucket in every stack
+    bucket = resource_named(snapshot, "aws:s3/bucket:Bucket", "models-weights")
     assert bucket["props"]["tags"]["vllm-eks:purpose"] == "model-weights"
     assert bucket["props"]["forceDestroy"] is False
     # retained, not protected: protect would make `pulumi destroy` fail (Pulumi docs, "Resource option: protect")
     assert bucket["options"]["retainOnDelete"] is True and bucket["options"]["protect"] is False
-    key = resource_named(prod_snapshot, "aws:kms/key:Key", "models-key")
+    key = resource_named(snapshot, "aws:kms/key:Key", "models-key")
     assert key["props"]["enableKeyRotation"] is True and key["options"]["retainOnDelete"] is True
     rule = resource_named(
-        prod_snapshot, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "models-encryption"
+        snapshot, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "models-encryption"
     )["props"]["rules"][0]
     assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
     assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
     assert rule["bucketKeyEnabled"] is True
-    versioning = resource_named(prod_snapshot, "aws:s3/bucketVersioning:BucketVersioning", "models-versioning")["props"]
+    versioning = resource_named(snapshot, "aws:s3/bucketVersioning:BucketVersioning", "models-versioning")["props"]
     assert versioning["versioningConfiguration"] == {"status": "Enabled"}
-    blocks = resource_named(prod_snapshot, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "models-public-access")["props"]
+    blocks = resource_named(snapshot, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "models-public-access")["props"]
     assert all(blocks[flag] is True for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-    policy = json.loads(resource_named(prod_snapshot, "aws:s3/bucketPolicy:BucketPolicy", "models-policy")["props"]["policy"])
+    policy = json.loads(resource_named(snapshot, "aws:s3/bucketPolicy:BucketPolicy", "models-policy")["props"]["policy"])
     assert policy["Statement"][0]["Effect"] == "Deny"
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     bucket_arn, objects = policy["Statement"][0]["Resource"]
     assert bucket_arn.startswith("arn:aws:s3:::vllm-weights-") and objects == f"{bucket_arn}/*"
-    lifecycle = resource_named(prod_snapshot, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "models-lifecycle")
+    lifecycle = resource_named(snapshot, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "models-lifecycle")
     expiry = lifecycle["props"]["rules"][0]
     assert float(expiry["noncurrentVersionExpiration"]["noncurrentDays"]) == 30
     assert float(expiry["abortIncompleteMultipartUpload"]["daysAfterInitiation"]) == 7
 
 
-def test_read_role_trusts_exactly_the_serving_service_account(prod_snapshot):
-    role = resource_named(prod_snapshot, ROLE, "models-qwen3-8b-read")
+# Each stack's model as its stack file names it: (stack, model name, service account namespace, s3Prefix).
+MODELS = [("dev", "qwen3-1-7b", "vllm-qwen3-1-7b", "models/qwen3-1.7b"),
+          ("prod", "qwen3-8b", "vllm-qwen3-8b", "models/qwen3-8b")]
+
+
+@pytest.mark.parametrize("stack,model,namespace,prefix", MODELS)
+def test_read_role_trusts_exactly_the_serving_service_account(stack, model, namespace, prefix, request):
+    role = resource_named(request.getfixturevalue(f"{stack}_snapshot"), ROLE, f"models-{model}-read")
     statement = json.loads(role["props"]["assumeRolePolicy"])["Statement"]
     assert len(statement) == 1 and statement[0]["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement[0]["Principal"]["Federated"].startswith("arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/")
     issuer = statement[0]["Principal"]["Federated"].split(":oidc-provider/")[1]
     assert statement[0]["Condition"] == {
-        "StringEquals": {f"{issuer}:sub": "system:serviceaccount:vllm-qwen3-8b:vllm-server", f"{issuer}:aud": "sts.amazonaws.com"}
+        "StringEquals": {f"{issuer}:sub": f"system:serviceaccount:{namespace}:vllm-server", f"{issuer}:aud": "sts.amazonaws.com"}
     }
 
 
-def test_read_policy_is_the_model_prefix_only(prod_snapshot):
-    document = json.loads(resource_named(prod_snapshot, POLICY, "models-qwen3-8b-read-policy")["props"]["policy"])
+@pytest.mark.parametrize("stack,model,namespace,prefix", MODELS)
+def test_read_policy_is_the_model_prefix_only(stack, model, namespace, prefix, request):
+    document = json.loads(resource_named(request.getfixturevalue(f"{stack}_snapshot"), POLICY,
+                                         f"models-{model}-read-policy")["props"]["policy"])
     get, listing, decrypt = document["Statement"]
-    assert get["Action"] == "s3:GetObject" and get["Resource"].endswith("/models/qwen3-8b/*")
-    assert listing["Action"] == "s3:ListBucket" and listing["Condition"] == {"StringLike": {"s3:prefix": ["models/qwen3-8b", "models/qwen3-8b/*"]}}
+    assert get["Action"] == "s3:GetObject" and get["Resource"].endswith(f"/{prefix}/*")
+    assert listing["Action"] == "s3:ListBucket" and listing["Condition"] == {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
     assert decrypt["Action"] == "kms:Decrypt" and decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "s3.us-east-1.amazonaws.com"
 
 

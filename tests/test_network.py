@@ -44,12 +44,15 @@ def test_no_subnet_hands_out_public_addresses(stack, request):
     assert all(s["props"]["mapPublicIpOnLaunch"] is False for s in resources_of(snapshot, SUBNET))
 
 
-def test_private_subnets_are_tagged_for_internal_load_balancers_and_karpenter(prod_snapshot):
-    for subnet in _subnets(prod_snapshot, "private"):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_private_subnets_are_tagged_for_internal_load_balancers_and_karpenter(stack, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    assert _subnets(snapshot, "private") and _subnets(snapshot, "public")
+    for subnet in _subnets(snapshot, "private"):
         assert subnet["props"]["tags"]["kubernetes.io/role/internal-elb"] == "1"
-        assert subnet["props"]["tags"]["karpenter.sh/discovery"] == "vllm-eks-prod"
+        assert subnet["props"]["tags"]["karpenter.sh/discovery"] == f"vllm-eks-{stack}"
         assert "kubernetes.io/role/elb" not in subnet["props"]["tags"]
-    for subnet in _subnets(prod_snapshot, "public"):
+    for subnet in _subnets(snapshot, "public"):
         assert subnet["props"]["tags"] == {"Name": subnet["name"], "kubernetes.io/role/elb": "1"}
 
 
@@ -84,11 +87,17 @@ def _mock_id(resource):
     return f"{resource['name']}-{_short_hash(resource['type'] + resource['name'])}-id"
 
 
-def test_interface_endpoints_are_private_and_only_in_private_subnets(prod_snapshot):
-    endpoints = [e for e in resources_of(prod_snapshot, "aws:ec2/vpcEndpoint:VpcEndpoint") if e["props"]["vpcEndpointType"] == "Interface"]
+# The interface endpoints each stack file asks for (network.interfaceEndpoints).
+INTERFACE_ENDPOINTS = {"dev": ["ecr.api", "ecr.dkr", "sts"], "prod": ["ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager"]}
+
+
+@pytest.mark.parametrize("stack", sorted(INTERFACE_ENDPOINTS))
+def test_interface_endpoints_are_private_and_only_in_private_subnets(stack, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    endpoints = [e for e in resources_of(snapshot, "aws:ec2/vpcEndpoint:VpcEndpoint") if e["props"]["vpcEndpointType"] == "Interface"]
     services = sorted(e["props"]["serviceName"].removeprefix("com.amazonaws.us-east-1.") for e in endpoints)
-    assert services == sorted(["ecr.api", "ecr.dkr", "sts", "logs", "secretsmanager"])
-    private_ids = {_mock_id(s) for s in _subnets(prod_snapshot, "private")}
+    assert services == sorted(INTERFACE_ENDPOINTS[stack])
+    private_ids = {_mock_id(s) for s in _subnets(snapshot, "private")}
     for endpoint in endpoints:
         assert endpoint["props"]["privateDnsEnabled"] is True
         assert set(endpoint["props"]["subnetIds"]) == private_ids

@@ -43,6 +43,10 @@ def _flag(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1]
 
 
+# Each stack's model (the stack files): the invariants below hold for every model of every stack.
+MODELS = [("dev", "qwen3-1-7b"), ("prod", "qwen3-8b")]
+
+
 # --- the done-when of the issue: prod's Qwen3-8B ----------------------------------------------------------------
 def test_prod_qwen3_8b_runs_tensor_parallel_4_on_4_gpus(prod_snapshot):
     container = _vllm_container(prod_snapshot, "qwen3-8b")
@@ -69,22 +73,26 @@ def test_prod_startup_budget_is_300_seconds_and_liveness_waits_for_it(prod_snaps
     assert {"containerPort": 8000, "name": "http", "protocol": "TCP"} == {k: (int(v) if isinstance(v, float) else v) for k, v in container["ports"][0].items()}
 
 
-def test_prod_pdb_selects_the_deployment(prod_snapshot):
-    deployment = resource_named(prod_snapshot, DEPLOYMENT, "vllm-qwen3-8b-deployment")["props"]
-    pdb = resource_named(prod_snapshot, PDB, "vllm-qwen3-8b-disruption-budget")["props"]
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_pdb_selects_the_deployment(stack, model, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    deployment = resource_named(snapshot, DEPLOYMENT, f"vllm-{model}-deployment")["props"]
+    pdb = resource_named(snapshot, PDB, f"vllm-{model}-disruption-budget")["props"]
     assert pdb["spec"]["minAvailable"] == 1
-    assert pdb["metadata"]["namespace"] == deployment["metadata"]["namespace"] == "vllm-qwen3-8b"
+    assert pdb["metadata"]["namespace"] == deployment["metadata"]["namespace"] == f"vllm-{model}"
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
-    assert pod_labels == {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "qwen3-8b"}
+    assert pod_labels == {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model}
     assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     assert deployment["spec"]["selector"]["matchLabels"] == pod_labels
     strategy = deployment["spec"]["strategy"]["rollingUpdate"]
     assert (strategy["maxUnavailable"], strategy["maxSurge"]) == (0, 1)
 
 
-def test_prod_api_key_is_mounted_from_a_secret_file_never_env_or_argv(prod_snapshot):
-    pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
-    container = _vllm_container(prod_snapshot, "qwen3-8b")
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_api_key_is_mounted_from_a_secret_file_never_env_or_argv(stack, model, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    pod = _pod(snapshot, model)["spec"]
+    container = _vllm_container(snapshot, model)
     volume = next(v for v in pod["volumes"] if v["name"] == "api-key")
     assert volume["secret"]["secretName"] == "vllm-api-key"
     mount = next(m for m in container["volumeMounts"] if m["name"] == "api-key")
@@ -95,19 +103,21 @@ def test_prod_api_key_is_mounted_from_a_secret_file_never_env_or_argv(prod_snaps
     assert script.rstrip().endswith('exec python3 -m vllm.entrypoints.openai.api_server "$@"')
     assert all(e["name"] != "VLLM_API_KEY" for e in container["env"])
     assert not any(arg.startswith("--api-key") for arg in container["args"])
-    secret = resource_named(prod_snapshot, SECRET, "vllm-qwen3-8b-api-key")["props"]
-    assert secret["metadata"] == {"name": "vllm-api-key", "namespace": "vllm-qwen3-8b", "labels": secret["metadata"]["labels"]}
+    secret = resource_named(snapshot, SECRET, f"vllm-{model}-api-key")["props"]
+    assert secret["metadata"] == {"name": "vllm-api-key", "namespace": f"vllm-{model}", "labels": secret["metadata"]["labels"]}
 
 
-def test_the_internal_key_lives_in_secrets_manager_and_is_the_one_each_model_mounts(prod_snapshot):
-    aws_secret = resource_named(prod_snapshot, AWS_SECRET, "internal-api-key-secret")
-    assert aws_secret["props"]["name"] == "vllm-eks-prod/vllm/api-key"
-    version = resource_named(prod_snapshot, AWS_SECRET_VERSION, "internal-api-key-version")
-    password = resource_named(prod_snapshot, "random:index/randomPassword:RandomPassword", "internal-api-key-value")
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_the_internal_key_lives_in_secrets_manager_and_is_the_one_each_model_mounts(stack, model, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    aws_secret = resource_named(snapshot, AWS_SECRET, "internal-api-key-secret")
+    assert aws_secret["props"]["name"] == f"vllm-eks-{stack}/vllm/api-key"
+    version = resource_named(snapshot, AWS_SECRET_VERSION, "internal-api-key-version")
+    password = resource_named(snapshot, "random:index/randomPassword:RandomPassword", "internal-api-key-value")
     assert version["parent"] == aws_secret["parent"] == password["parent"]
     assert password["props"]["length"] == 48
     # The mocks echo the generated value, so the mounted Secret can be compared with what Secrets Manager holds.
-    mounted = manifest(resource_named(prod_snapshot, "kubernetes:core/v1:Secret", "vllm-qwen3-8b-api-key"))
+    mounted = manifest(resource_named(snapshot, "kubernetes:core/v1:Secret", f"vllm-{model}-api-key"))
     assert mounted["stringData"]["api-key"] == version["props"]["secretString"]["value"]
 
 
@@ -125,9 +135,11 @@ VLLM_ENV = {
 }
 
 
-def test_prod_container_is_non_root_and_read_only(prod_snapshot):
-    pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
-    container = _vllm_container(prod_snapshot, "qwen3-8b")
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_container_is_non_root_and_read_only(stack, model, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    pod = _pod(snapshot, model)["spec"]
+    container = _vllm_container(snapshot, model)
     security = container["securityContext"]
     assert security["runAsNonRoot"] is True and security["runAsUser"] == 10001
     assert security["readOnlyRootFilesystem"] is True
@@ -186,31 +198,35 @@ def test_prod_scheduling_targets_the_gpu_pools_and_the_planned_instance(prod_sna
     assert (spread["topologyKey"], spread["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", "DoNotSchedule")
 
 
-def test_graceful_drain_fits_the_termination_grace_period(prod_snapshot):
-    pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
-    container = _vllm_container(prod_snapshot, "qwen3-8b")
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_graceful_drain_fits_the_termination_grace_period(stack, model, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    pod = _pod(snapshot, model)["spec"]
+    container = _vllm_container(snapshot, model)
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
     pre_stop_seconds = int(pre_stop[-1].split()[-1])
     shutdown = int(_flag(container["args"], "--shutdown-timeout"))
-    assert shutdown == read_stack_config("prod")["vllm-eks:edge"]["maxRequestSeconds"]
+    assert shutdown == read_stack_config(stack)["vllm-eks:edge"]["maxRequestSeconds"]
     assert pre_stop_seconds + shutdown < pod["terminationGracePeriodSeconds"]
 
 
-def test_namespace_is_restricted_and_service_account_carries_the_read_role(prod_snapshot):
-    namespace = resource_named(prod_snapshot, NAMESPACE, "vllm-qwen3-8b-namespace")["props"]
-    assert namespace["metadata"]["name"] == "vllm-qwen3-8b"
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_namespace_is_restricted_and_service_account_carries_the_read_role(stack, model, request):
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    namespace = resource_named(snapshot, NAMESPACE, f"vllm-{model}-namespace")["props"]
+    assert namespace["metadata"]["name"] == f"vllm-{model}"
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    account = resource_named(prod_snapshot, SERVICE_ACCOUNT, "vllm-qwen3-8b-service-account")["props"]
-    assert account["metadata"]["name"] == _pod(prod_snapshot, "qwen3-8b")["spec"]["serviceAccountName"] == "vllm-server"
+    account = resource_named(snapshot, SERVICE_ACCOUNT, f"vllm-{model}-service-account")["props"]
+    assert account["metadata"]["name"] == _pod(snapshot, model)["spec"]["serviceAccountName"] == "vllm-server"
     role_arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     # The annotated role is the model's read role, and that role trusts exactly this namespace/service account.
-    assert role_arn.startswith("arn:aws:iam::123456789012:role/models-qwen3-8b-read")
-    trust = json.loads(resource_named(prod_snapshot, "aws:iam/role:Role", "models-qwen3-8b-read")["props"]["assumeRolePolicy"])
+    assert role_arn.startswith(f"arn:aws:iam::123456789012:role/models-{model}-read")
+    trust = json.loads(resource_named(snapshot, "aws:iam/role:Role", f"models-{model}-read")["props"]["assumeRolePolicy"])
     subjects = [value for statement in trust["Statement"] for key, value in statement["Condition"]["StringEquals"].items() if key.endswith(":sub")]
-    assert subjects == ["system:serviceaccount:vllm-qwen3-8b:vllm-server"]
-    service = resource_named(prod_snapshot, SERVICE, "vllm-qwen3-8b-service")["props"]
+    assert subjects == [f"system:serviceaccount:vllm-{model}:vllm-server"]
+    service = resource_named(snapshot, SERVICE, f"vllm-{model}-service")["props"]
     assert service["spec"]["type"] == "ClusterIP"
-    assert service["spec"]["selector"] == _pod(prod_snapshot, "qwen3-8b")["metadata"]["labels"]
+    assert service["spec"]["selector"] == _pod(snapshot, model)["metadata"]["labels"]
     assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(8000, "http")]
 
 
