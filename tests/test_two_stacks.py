@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 # Names that are unique only inside their parent (a REST API's models, a cluster's add-ons), not in the account.
 PARENT_SCOPED_TYPES = {"aws:apigateway/model:Model", "aws:eks/addon:Addon", "aws:eks/nodeGroup:NodeGroup"}
 # One per account and region, whatever the stack: at most one stack there may manage each.
@@ -61,46 +63,54 @@ def test_the_managed_singleton_and_its_role_survive_destroy(dev_snapshot):
     assert role_arn.endswith(role["name"]) or "edge-api-logs" in role_arn
 
 
-def test_generated_secrets_with_a_fixed_name_can_be_recreated_at_once(dev_snapshot):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_generated_secrets_with_a_fixed_name_can_be_recreated_at_once(stack, request):
     """Secrets Manager DeleteSecret: during the recovery window the name stays reserved, so a destroyed stack could
     not be created again for that many days; a generated value has nothing to recover."""
-    named = [r for r in dev_snapshot["resources"] if r["type"] == "aws:secretsmanager/secret:Secret" and r["props"].get("name")]
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    named = [r for r in snapshot["resources"] if r["type"] == "aws:secretsmanager/secret:Secret" and r["props"].get("name")]
     assert named
     for secret in named:
         assert float(secret["props"]["recoveryWindowInDays"]) == 0, secret["name"]
 
 
-def test_eks_control_plane_logs_expire_and_support_is_standard(dev_snapshot):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_eks_control_plane_logs_expire_and_support_is_standard(stack, request):
     """EKS user guide, "Send control plane logs to CloudWatch Logs": EKS writes to /aws/eks/<cluster>/cluster (a group
     it creates without expiry if absent); "Cluster upgrade policy": EXTENDED support is billed once a version
     leaves standard support (pulumi-eks defaults to EXTENDED)."""
-    cluster = next(r for r in dev_snapshot["resources"] if r["type"] == "eks:index:Cluster")
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    cluster = next(r for r in snapshot["resources"] if r["type"] == "eks:index:Cluster")
     # A real preview shows this remote component with empty inputs; the program's own are kept aside (issue 20).
     assert cluster["offlineOnlyProgramInputs"]["upgradePolicy"] == {"supportType": "STANDARD"}
-    group = next(r for r in dev_snapshot["resources"]
-                 if r["type"] == "aws:cloudwatch/logGroup:LogGroup" and r["props"]["name"] == "/aws/eks/vllm-eks-dev/cluster")
+    group = next(r for r in snapshot["resources"]
+                 if r["type"] == "aws:cloudwatch/logGroup:LogGroup" and r["props"]["name"] == f"/aws/eks/vllm-eks-{stack}/cluster")
     assert float(group["props"]["retentionInDays"]) > 0
     assert group["urn"] in cluster["options"]["dependsOn"]
 
 
-def test_api_deployment_follows_gateway_responses_and_the_authorizer(dev_snapshot):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_api_deployment_follows_gateway_responses_and_the_authorizer(stack, request):
     """A REST API change reaches the stage only through a new deployment (AWS, "Deploy REST APIs in API Gateway")."""
-    deployment = next(r for r in dev_snapshot["resources"] if r["type"] == "aws:apigateway/deployment:Deployment")
-    needed = {r["urn"] for r in dev_snapshot["resources"]
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    deployment = next(r for r in snapshot["resources"] if r["type"] == "aws:apigateway/deployment:Deployment")
+    needed = {r["urn"] for r in snapshot["resources"]
               if r["type"] in ("aws:apigateway/response:Response", "aws:apigateway/authorizer:Authorizer")}
     assert needed and needed <= set(deployment["options"]["dependsOn"])
 
 
-def test_weights_are_readable_only_by_the_model_read_roles(prod_snapshot):
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_weights_are_readable_only_by_the_model_read_roles(stack, request):
     """IAM user guide, "Policy evaluation logic": an explicit Deny in the bucket policy wins over any Allow, so no
     identity policy in the account (an admin's s3:*) reads the weights; "AWS global condition context keys":
     aws:PrincipalArn of a role session is the role's ARN."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
     import json
 
-    policy = json.loads(next(r for r in prod_snapshot["resources"] if r["type"] == "aws:s3/bucketPolicy:BucketPolicy")["props"]["policy"])
+    policy = json.loads(next(r for r in snapshot["resources"] if r["type"] == "aws:s3/bucketPolicy:BucketPolicy")["props"]["policy"])
     deny = next(s for s in policy["Statement"] if s.get("Sid") == "DenyObjectReadsButModelRoles")
     assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and "s3:GetObject" in deny["Action"]
-    read_roles = sorted(r["props"].get("arn") or f"arn:aws:iam::123456789012:role/{r['name']}" for r in prod_snapshot["resources"]
+    read_roles = sorted(r["props"].get("arn") or f"arn:aws:iam::123456789012:role/{r['name']}" for r in snapshot["resources"]
                         if r["type"] == "aws:iam/role:Role" and r["name"].endswith("-read"))
     allowed = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
     assert read_roles and len(allowed) == len(read_roles)
