@@ -106,8 +106,8 @@ def test_controller_releases_depend_on_their_permissions_and_the_system_nodes(st
         release = next(r for r in snapshot["resources"] if r["type"] == RELEASE and r["name"] == release_name)
         missing = needs - set(release["options"]["dependsOn"])
         assert not missing, f"{release_name} does not wait for {missing}"
-        # Helm's default of 300 s is short while system nodes are still joining on a first deploy.
-        assert float(release["props"]["timeout"]) >= 900
+        # Helm's default of 300 s is short while system nodes are still joining on a first deploy: 15 minutes.
+        assert float(release["props"]["timeout"]) == 900
 
 
 @pytest.mark.parametrize("stack", STACKS)

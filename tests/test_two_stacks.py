@@ -85,7 +85,7 @@ def test_eks_control_plane_logs_expire_and_support_is_standard(stack, request):
     assert cluster["offlineOnlyProgramInputs"]["upgradePolicy"] == {"supportType": "STANDARD"}
     group = next(r for r in snapshot["resources"]
                  if r["type"] == "aws:cloudwatch/logGroup:LogGroup" and r["props"]["name"] == f"/aws/eks/vllm-eks-{stack}/cluster")
-    assert float(group["props"]["retentionInDays"]) > 0
+    assert float(group["props"]["retentionInDays"]) == 30  # observability.logRetentionDays, default in both stacks
     assert group["urn"] in cluster["options"]["dependsOn"]
 
 
