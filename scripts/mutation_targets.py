@@ -92,7 +92,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                             "tests/policies/test_check_cli.py", "tests/policies/test_unknowns.py"],
     "preflight/gate.py": ["tests/test_up_sh.py", "tests/policies/test_parity.py", "tests/policies/test_check_cli.py",
                           "tests/policies/test_mutations.py"],
-    "preflight/mocks.py": ["tests/test_network.py", "tests/test_stack_file_and_region.py",
+    "preflight/mocks.py": ["tests/test_network.py", "tests/test_edge.py", "tests/test_stack_file_and_region.py",
                            "tests/test_destroy_and_first_deploy.py", "tests/test_gpu_cluster.py",
                            "tests/policies/test_unknowns.py", *_RENDER_WIDE],
     "preflight/next_steps.py": ["tests/test_up_sh.py"],
@@ -123,7 +123,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "policies/reliability_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
     "policies/security_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
     "policies/security_identity.py": _POLICY_TESTS,
-    "policies/security_network.py": _POLICY_TESTS,
+    "policies/security_network.py": _policy("tests/policies/test_node_subnets.py"),
     "policies/security_storage.py": _POLICY_TESTS,
     "policies/security_workloads.py": _POLICY_TESTS,
 }

@@ -104,6 +104,22 @@ def test_rps_changes_the_replica_count(prod_plan):
     assert (with_rps["replicasForRps"], with_rps["exceedsMaxReplicas"]) == (3, False)
 
 
+def test_text_plan_says_when_a_load_needs_more_than_max_replicas(capsys):
+    """prod runs qwen3-8b with maxReplicas 8 (Pulumi.prod.yaml) at about 40 requests/s per replica (the plan's
+    throughput row), so 1000 requests/s needs ceil(1000 / 40.09) = 25 replicas: the text plan caps the load's replicas
+    at 8 and names the 25 it would take; 100 requests/s fits (3 replicas, no note)."""
+    assert _scaling_row(capsys, "1000").endswith(" 1000 8 (needs 25: above maxReplicas)")
+    assert _scaling_row(capsys, "100").endswith(" 100 3")
+
+
+def _scaling_row(capsys, rps: str) -> str:
+    """The text plan's Scaling row of prod's one model under `--rps`, with the column padding collapsed."""
+    assert plan_main(["--stack", "prod", "--rps", rps]) == 0
+    section = capsys.readouterr().out.split("Scaling:\n", 1)[1].split("\n\n", 1)[0]
+    [row] = [" ".join(line.split()) for line in section.splitlines() if line.split()[0] == "qwen3-8b"]
+    return row
+
+
 # --- start-up budget -----------------------------------------------------------------------------------------------
 def _seventy_b_config(load_format: str = "runai_streamer") -> dict:
     config = copy.deepcopy(read_stack_config("dev"))
@@ -158,6 +174,32 @@ def test_a_small_instance_network_caps_the_stream():
     assert "capped by the node's network" in estimate.stage("weight stream").basis
     assert [stage.name for stage in estimate.stages] == ["image pull", "weight stream", "engine init", "compile/graph capture"]
     assert [stage.in_probe_budget for stage in estimate.stages] == [False, True, True, True]
+
+
+# Network bandwidth in Gbps as AWS publishes it per instance type ("Network Bandwidth (Gbps)" on
+# aws.amazon.com/ec2/instance-types/g5, /g6, /g6e, /p4, /p5; sizes up to 4xlarge are "up to" burst figures). The fixed
+# figures match aws/karpenter-provider-aws pkg/providers/instancetype/zz_generated.bandwidth.go (generated from EC2
+# DescribeInstanceTypes, in Mbit/s): g5/g6.12xlarge 40000, g5/g6.48xlarge and g6e.12xlarge 100000, g6e.48xlarge and
+# p4d.24xlarge 400000, p5.48xlarge 3200000. (That file lists the burstable sizes by their lower baseline instead.)
+PUBLISHED_NETWORK_GBPS = {
+    "g5.xlarge": 10, "g5.2xlarge": 10, "g5.4xlarge": 25, "g5.12xlarge": 40, "g5.48xlarge": 100,
+    "g6.xlarge": 10, "g6.2xlarge": 10, "g6.4xlarge": 25, "g6.12xlarge": 40, "g6.48xlarge": 100,
+    "g6e.xlarge": 20, "g6e.2xlarge": 20, "g6e.12xlarge": 100, "g6e.48xlarge": 400,
+    "p4d.24xlarge": 400, "p5.48xlarge": 3200,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("instance_type", sorted(PUBLISHED_NETWORK_GBPS))
+def test_s3_sync_copies_weights_at_the_published_network_rate(instance_type):
+    """The s3-sync init container's copy is bounded by the node's network: 10 GB over N Gbps takes 80 / N seconds."""
+    from vllm_eks.planning.startup_time import estimate_startup
+
+    estimate = estimate_startup(10_000_000_000, 900, instance_type, "s3-sync")
+    assert estimate.stage("weight copy").seconds == pytest.approx(80 / PUBLISHED_NETWORK_GBPS[instance_type])
+
+
+def test_every_gpu_instance_has_a_published_network_figure():
+    assert set(PUBLISHED_NETWORK_GBPS) == set(GPU_INSTANCES)
 
 
 def test_both_stacks_start_within_their_budget(prod_plan, dev_plan):
