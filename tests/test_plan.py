@@ -242,6 +242,8 @@ def test_fixed_costs_follow_the_stack_config(prod_plan, dev_plan):
     assert prod["NAT gateways"]["quantity"] == 3 and prod["NAT gateways"]["usdPerHour"] == pytest.approx(3 * 0.045)
     assert prod["interface endpoints (per AZ)"]["quantity"] == 5 * 3
     assert prod["system nodes (m7i.xlarge, desired size)"]["usdPerHour"] == pytest.approx(3 * 0.2016)
+    # One cluster at $0.10 per cluster per hour (Amazon EKS pricing, standard support).
+    assert prod["EKS control plane (standard support)"]["quantity"] == 1
     assert prod["EKS control plane (standard support)"]["usdPerHour"] == 0.10
     assert prod["WAF web ACL + 6 rules"]["usdPerHour"] == pytest.approx((5 + 6) / HOURS_PER_MONTH)
     assert prod["Secrets Manager secrets"]["quantity"] == 1 + 2 + 1  # internal key, two consumers, origin-verify
@@ -304,6 +306,13 @@ def test_window_hours_count_overnight_and_listed_days():
     assert window_hours_per_week("30 9 * * 1,3", "0 12 * * 1,3") == 2.5 * 2
     with pytest.raises(CostError, match="weekly cron"):
         window_hours_per_week("0 8 1 * *", "0 19 1 * *")
+
+
+def test_a_star_minute_fires_from_minute_zero():
+    """An asterisk stands for "first-last" of the field, and minutes run 0-59 (crontab(5)): `* 8 * * 1` first fires
+    at 8:00, so on from then until 9:00 is one hour; an end of `* 9 * * 1` first fires at 9:00, also one hour."""
+    assert window_hours_per_week("* 8 * * 1", "0 9 * * 1") == 1
+    assert window_hours_per_week("0 8 * * 1", "* 9 * * 1") == 1
 
 
 # --- output formats ------------------------------------------------------------------------------------------------
