@@ -108,7 +108,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "preflight/stack_policy_config.py": ["tests/policies/test_stack_policy_config.py"],
     "policies/__main__.py": [*_POLICY_TESTS, "tests/policies/test_readme_policy_table.py"],
     "policies/_aws.py": _POLICY_TESTS,
-    "policies/_kubernetes.py": _POLICY_TESTS,
+    "policies/_kubernetes.py": _policy("tests/policies/test_workload_kinds.py"),
     "policies/_router.py": _POLICY_TESTS,
     "policies/_stack.py": _POLICY_TESTS,
     "policies/_values.py": [*_POLICY_TESTS, "tests/policies/test_stack_policy_config.py"],
