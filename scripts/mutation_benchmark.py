@@ -7,7 +7,9 @@
     ./mutation.sh --list                            # mutants per module, nothing run
 
 A benchmark, not a CI gate: it prints `killed/judged` per module, every survivor (file:line, operator, diff) and the
-time each module took; the modules and their tests are in scripts/mutation_targets.py. The README's testing
+time each module took; the modules and their tests are in scripts/mutation_targets.py. Which of a module's tests run
+first, or alone, comes from a coverage map of the unmutated baseline (`--select coverage`, the default;
+scripts/mutation_coverage.py); `--select module` runs the module's whole list in its order. The README's testing
 section records the last measured figures.
 
 Why cosmic-ray (8.7.0) and not mutmut 3: the policy pack runs in a separate process (policies/venv's python, spoken
@@ -51,7 +53,9 @@ from cosmic_ray.operators.operator import Example, Operator
 from cosmic_ray.plugins import get_operator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mutation_coverage import LineTests, coverage_baseline, select  # noqa: E402
+from mutation_coverage import (  # noqa: E402
+    LineTests, coverage_baseline, load_line_maps, save_line_maps, select, tree_key,
+)
 from mutation_report import Mutant, Outcome, from_json, report, to_json  # noqa: E402
 from mutation_targets import MUTATED_ROOTS, TESTS_FOR_MODULE  # noqa: E402
 
@@ -263,10 +267,16 @@ def baseline(work: Path, modules: list[str], timeout: float, with_coverage: bool
     """The selected tests must pass unmutated, or every mutant would count as killed; with coverage, the same run
     also records which test executes which line of each module (scripts/mutation_coverage.py)."""
     tests = sorted({test for module in modules for test in TESTS_FOR_MODULE[module]})
+    cache = ROOT / ".cache" / "mutation-coverage" / f"{tree_key(work)}.json"  # .cache/ is git-ignored
+    passed, known = load_line_maps(cache) if with_coverage else (set(), {})
+    if with_coverage and set(modules) <= passed:
+        print(f"baseline: this tree's tests passed and its coverage map was taken before ({cache})", flush=True)
+        return known
     print(f"baseline: {len(tests)} test files unmutated{' under coverage' if with_coverage else ''} ...", flush=True)
     started = time.monotonic()
     if with_coverage:
-        line_maps = coverage_baseline(work, modules, tests, timeout)
+        line_maps = {**known, **coverage_baseline(work, modules, tests, timeout)}
+        save_line_maps(cache, passed | set(modules), line_maps)
     else:
         command = [sys.executable, "-m", "pytest", "-q", "-m", "not vllm", "-p", "no:cacheprovider", "--no-header",
                    "-o", "addopts=", *tests]

@@ -12,6 +12,8 @@ mapped list runs (pytest -x, as with `--select module`), with the covering tests
 A statement run in a fixture's set-up or tear-down (a module-scoped plan, the policy pack's session) is judged by
 every test using one of that test's module- or session-scoped fixtures (scripts/mutation_order.py lists them).
 A line no test executes at all is a survivor without running anything ("not covered").
+The map is kept in .cache/mutation-coverage/<digest of the private copy>.json: a later run on the very same tree
+(another seed, more mutants per module, a subset of the modules) skips the baseline.
 The policy pack (policies/*.py) keeps the module's list in its usual order: it runs in its own process and
 virtualenv (policies/venv, preflight/pack_process.py), one process per pytest session answering every test over
 gRPC, so coverage there could tie no line to the test that sent the request.
@@ -20,6 +22,7 @@ gRPC, so coverage there could tie no line to the test that sent the request.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import subprocess
@@ -103,11 +106,10 @@ def _by_line(data: CoverageData, path: str, filled: set[str], readers: dict[str,
         shared = False
         for context in contexts:
             test, _, phase = context.rpartition("|")
-            if not test or context in filled or test not in readers:
-                shared = True
-            elif phase == "run":
+            shared = shared or not test or test not in readers or context in filled
+            if test and phase == "run":
                 tests.add(test)
-            else:
+            elif test in readers:
                 tests.update(readers[test])
         by_line[line] = LineTests(tuple(sorted(tests)), shared)
     return by_line
@@ -141,6 +143,32 @@ def statement_lines(source: str, line: int) -> range:
     if any(isinstance(child, ast.stmt) for child in ast.iter_child_nodes(innermost)):
         return range(innermost.lineno, line + 1)
     return range(innermost.lineno, (innermost.end_lineno or line) + 1)
+
+
+def tree_key(work: Path) -> str:
+    """A digest of every file of the private copy: a coverage map is reused only on the very tree it was taken on."""
+    digest = hashlib.sha256()
+    for path in sorted(work.rglob("*")):  # symlinked directories (the pack's venv) are not descended into
+        if path.is_file() and not path.is_symlink() and not path.name.startswith(".mutation-"):
+            digest.update(str(path.relative_to(work)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
+
+
+def load_line_maps(cache: Path) -> tuple[set[str], dict[str, dict[int, LineTests]]]:
+    """The modules whose tests passed on this tree, and their line maps, from an earlier run (none if no file)."""
+    if not cache.is_file():
+        return set(), {}
+    stored = json.loads(cache.read_text())
+    maps = {module: {int(line): LineTests(tuple(tests), shared) for line, (tests, shared) in lines.items()}
+            for module, lines in stored["maps"].items()}
+    return set(stored["passed"]), maps
+
+
+def save_line_maps(cache: Path, passed: set[str], maps: dict[str, dict[int, LineTests]]) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    stored = {module: {str(line): [list(found.tests), found.shared] for line, found in lines.items()}
+              for module, lines in maps.items()}
+    cache.write_text(json.dumps({"passed": sorted(passed), "maps": stored}))
 
 
 def _env() -> dict[str, str]:
