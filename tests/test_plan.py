@@ -95,7 +95,8 @@ def test_typical_request_larger_than_the_kv_cache_is_refused_naming_the_setting(
 # --- replicas for a load -------------------------------------------------------------------------------------------
 def test_rps_changes_the_replica_count(prod_plan):
     per_replica = prod_plan["models"][0]["throughput"]["requestsPerSecond"]  # about 40 requests/s
-    assert replicas_for_load(0, per_replica, 2, 8, 10).replicas == 2  # minReplicas holds
+    idle = replicas_for_load(0, per_replica, 2, 8, 10)
+    assert (idle.replicas, idle.replicas_needed, idle.exceeds_max_replicas) == (2, 0, False)  # no load needs none
     assert replicas_for_load(100, per_replica, 2, 8, 10).replicas == math.ceil(100 / per_replica) == 3
     beyond = replicas_for_load(1000, per_replica, 2, 8, 10)
     assert (beyond.replicas, beyond.replicas_needed, beyond.exceeds_max_replicas) == (8, 25, True)
