@@ -90,6 +90,8 @@ def test_typical_request_larger_than_the_kv_cache_is_refused_naming_the_setting(
     )
     with pytest.raises(ValueError, match="typicalPromptTokens"):
         estimate_throughput(plan, plan.kv_capacity_tokens, 1)
+    # Exactly one typical request fits: a batch of one, estimated rather than refused.
+    assert estimate_throughput(plan, plan.kv_capacity_tokens - 1, 1).batch_size == 1
 
 
 # --- replicas for a load -------------------------------------------------------------------------------------------
