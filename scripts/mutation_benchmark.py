@@ -7,7 +7,9 @@
     ./mutation.sh --list                            # mutants per module, nothing run
 
 A benchmark, not a CI gate: it prints `killed/judged` per module, every survivor (file:line, operator, diff) and the
-time each module took; the modules and their tests are in scripts/mutation_targets.py. The README's testing
+time each module took; the modules and their tests are in scripts/mutation_targets.py. Which of a module's tests run
+first, or alone, comes from a coverage map of the unmutated baseline (`--select coverage`, the default;
+scripts/mutation_coverage.py); `--select module` runs the module's whole list in its order. The README's testing
 section records the last measured figures.
 
 Why cosmic-ray (8.7.0) and not mutmut 3: the policy pack runs in a separate process (policies/venv's python, spoken
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 import random
 import re
@@ -43,8 +44,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import parso
@@ -54,6 +53,10 @@ from cosmic_ray.operators.operator import Example, Operator
 from cosmic_ray.plugins import get_operator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mutation_coverage import (  # noqa: E402
+    LineTests, coverage_baseline, load_line_maps, save_line_maps, select, tree_key,
+)
+from mutation_report import Mutant, Outcome, from_json, report, to_json  # noqa: E402
 from mutation_targets import MUTATED_ROOTS, TESTS_FOR_MODULE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,14 +129,6 @@ def operators() -> dict[str, Operator]:
 
 # ---- Enumeration --------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Mutant:
-    module: str      # path relative to the repository root
-    operator: str
-    occurrence: int  # cosmic-ray's index of this operator's position within the module
-    line: int
-
-
 def modules_in_scope() -> list[str]:
     found = []
     for root in MUTATED_ROOTS:
@@ -195,43 +190,54 @@ def _drop_bytecode(work: Path, module: str) -> None:
         stale.unlink()
 
 
-@dataclass
-class Outcome:
-    mutant: Mutant
-    status: str   # killed, survived, timeout, not-applied
-    seconds: float
-    diff: str
-
-
-def run_mutant(work: Path, mutant: Mutant, ops: dict[str, Operator], timeout: float) -> Outcome:
+def run_mutant(work: Path, mutant: Mutant, ops: dict[str, Operator], timeout: float,
+               line_map: dict[int, LineTests] | None = None) -> Outcome:
+    """Plant the mutant in the private copy and run its tests (-x): the module's mapped list, or with a coverage line
+    map the tests that execute the mutated statement (scripts/mutation_coverage.py says when those alone judge it)."""
     path = work / mutant.module
     original = path.read_text()
     mutated = MutationVisitor.mutate_code(original, ops[mutant.operator], mutant.occurrence)
     if mutated is None or mutated == original:
         return Outcome(mutant, "not-applied", 0.0, "")
     diff = _diff(original, mutated)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    tests = TESTS_FOR_MODULE[mutant.module]
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not vllm", "-p", "no:cacheprovider",
-               "--no-header", "-o", "addopts=", *tests]
+    chosen = select(line_map, original, mutant.line, TESTS_FOR_MODULE[mutant.module])
+    if chosen.kind == "none":
+        return Outcome(mutant, "not-covered", 0.0, diff, "none")
+    # "only": the statement ran in these tests' run phases and nowhere else, so no other test can see the change.
+    tests = list(chosen.tests) if chosen.kind == "only" else TESTS_FOR_MODULE[mutant.module]
     started = time.monotonic()
     try:
         _drop_bytecode(work, mutant.module)
         path.write_text(mutated)
-        process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   start_new_session=True)
-        try:
-            code = process.wait(timeout=timeout)
-            status = "survived" if code == 0 else "killed"
-        except subprocess.TimeoutExpired:
-            status = "timeout"
-        finally:  # also on Ctrl-C/SIGTERM: the tests and what they started (the pack has a session of its own)
-            _kill_session(process)
-            _kill_started_in(work)
+        status = _pytest(work, tests, timeout, first=chosen.tests if chosen.kind == "first" else ())
     finally:
         path.write_text(original)
         _drop_bytecode(work, mutant.module)
-    return Outcome(mutant, status, time.monotonic() - started, diff)
+    ran = {"only": f"only its {len(chosen.tests)} covering test(s)", "all": "module",
+           "first": f"module, its {len(chosen.tests)} covering test(s) first"}[chosen.kind]
+    return Outcome(mutant, status, time.monotonic() - started, diff, ran)
+
+
+def _pytest(work: Path, tests: list[str], timeout: float, first: tuple[str, ...] = ()) -> str:
+    """killed, survived or timeout: one pytest run (-x) in the private copy, the tests in `first` ahead of the rest."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not vllm", "-p", "no:cacheprovider",
+               "--no-header", "-o", "addopts=", *tests]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if first:
+        listed = work / ".mutation-first-tests"
+        listed.write_text("\n".join(first) + "\n")
+        command[3:3] = ["-p", "mutation_order"]
+        env.update(MUTATION_FIRST_TESTS=str(listed),
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).parent), env.get("PYTHONPATH")])))
+    process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        return "survived" if process.wait(timeout=timeout) == 0 else "killed"
+    except subprocess.TimeoutExpired:
+        return "timeout"
+    finally:  # also on Ctrl-C/SIGTERM: the tests and what they started (the pack has a session of its own)
+        _kill_session(process)
+        _kill_started_in(work)
 
 
 def _kill_session(process: subprocess.Popen) -> None:
@@ -257,66 +263,30 @@ def _diff(original: str, mutated: str) -> str:
     return "\n".join([f"- {a.strip()}\n+ {b.strip()}" for a, b in zip(old, new) if a != b][:3])
 
 
-def baseline(work: Path, modules: list[str], timeout: float) -> None:
-    """The selected tests must pass unmutated, or every mutant would count as killed."""
+def baseline(work: Path, modules: list[str], timeout: float, with_coverage: bool = False) -> dict:
+    """The selected tests must pass unmutated, or every mutant would count as killed; with coverage, the same run
+    also records which test executes which line of each module (scripts/mutation_coverage.py)."""
     tests = sorted({test for module in modules for test in TESTS_FOR_MODULE[module]})
-    command = [sys.executable, "-m", "pytest", "-q", "-m", "not vllm", "-p", "no:cacheprovider", "--no-header",
-               "-o", "addopts=", *tests]
-    print(f"baseline: {len(tests)} test files unmutated ...", flush=True)
+    cache = ROOT / ".cache" / "mutation-coverage" / f"{tree_key(work)}.json"  # .cache/ is git-ignored
+    passed, known = load_line_maps(cache) if with_coverage else (set(), {})
+    if with_coverage and set(modules) <= passed:
+        print(f"baseline: this tree's tests passed and its coverage map was taken before ({cache})", flush=True)
+        return known
+    print(f"baseline: {len(tests)} test files unmutated{' under coverage' if with_coverage else ''} ...", flush=True)
     started = time.monotonic()
-    completed = subprocess.run(command, cwd=work, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-                               capture_output=True, text=True, timeout=timeout * max(1, len(tests)))
-    if completed.returncode != 0:
-        sys.exit("the selected tests fail without any mutation; fix them first:\n" + completed.stdout[-3000:])
+    if with_coverage:
+        line_maps = {**known, **coverage_baseline(work, modules, tests, timeout)}
+        save_line_maps(cache, passed | set(modules), line_maps)
+    else:
+        command = [sys.executable, "-m", "pytest", "-q", "-m", "not vllm", "-p", "no:cacheprovider", "--no-header",
+                   "-o", "addopts=", *tests]
+        completed = subprocess.run(command, cwd=work, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                                   capture_output=True, text=True, timeout=timeout * max(1, len(tests)))
+        if completed.returncode != 0:
+            sys.exit("the selected tests fail without any mutation; fix them first:\n" + completed.stdout[-3000:])
+        line_maps = {}
     print(f"baseline passed in {time.monotonic() - started:.0f} s", flush=True)
-
-
-# ---- Report -------------------------------------------------------------------------------------------------------
-
-def report(outcomes: list[Outcome], totals: dict[str, int], elapsed: float) -> None:
-    """killed/judged per module; a timeout is neither (on a loaded machine it is as likely a slow survivor as a
-    mutant that hangs), so it is listed apart and left out of the score."""
-    by_module: dict[str, list[Outcome]] = defaultdict(list)
-    for outcome in outcomes:
-        if outcome.status != "not-applied":
-            by_module[outcome.mutant.module].append(outcome)
-    print("\nmodule                                     killed/judged  score  timeouts  mutants  seconds")
-    killed_all = judged_all = timeouts_all = 0
-    for module in sorted(by_module):
-        runs = by_module[module]
-        killed = sum(outcome.status == "killed" for outcome in runs)
-        timeouts = sum(outcome.status == "timeout" for outcome in runs)
-        judged = len(runs) - timeouts
-        killed_all, judged_all, timeouts_all = killed_all + killed, judged_all + judged, timeouts_all + timeouts
-        seconds = sum(outcome.seconds for outcome in runs)
-        print(f"{module:<42} {killed:>6}/{judged:<6} {_percent(killed, judged)} {timeouts:>9} {totals[module]:>8} "
-              f"{seconds:8.0f}")
-    print(f"{'ALL':<42} {killed_all:>6}/{judged_all:<6} {_percent(killed_all, judged_all)} {timeouts_all:>9} "
-          f"{sum(totals[m] for m in by_module):>8} {elapsed:8.0f}")
-    survivors = [outcome for outcome in outcomes if outcome.status == "survived"]
-    print(f"\n{len(survivors)} survivor(s):")
-    for outcome in survivors:
-        print(f"{outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator} "
-              f"(--only {outcome.mutant.module}:{outcome.mutant.operator}:{outcome.mutant.occurrence})"
-              f"\n{_indent(outcome.diff)}")
-    for outcome in outcomes:
-        if outcome.status == "timeout":
-            print(f"timeout (not judged): {outcome.mutant.module}:{outcome.mutant.line} {outcome.mutant.operator}"
-                  f"\n{_indent(outcome.diff)}")
-
-
-def _percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:5.1f}%" if whole else "    -"
-
-
-def _from_json(line: str) -> Outcome:
-    record = json.loads(line)
-    mutant = Mutant(record["module"], record["operator"], record["occurrence"], record["line"])
-    return Outcome(mutant, record["status"], record["seconds"], record["diff"])
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
+    return line_maps
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,7 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the mutants per module and stop")
     parser.add_argument("--log", help="append each outcome as a JSON line to this file")
     parser.add_argument("--from-log", help="print the report of the mutants selected here from an earlier --log")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the selected tests")
+    parser.add_argument("--select", choices=("coverage", "module"), default="coverage",
+                        help="coverage (default): run first the tests that execute the mutated statement "
+                             "(scripts/mutation_coverage.py); module: the module's whole mapped list, as before")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="with --select module, skip the unmutated run of the selected tests (--select coverage "
+                             "always runs it: it records which test executes which line)")
     args = parser.parse_args(argv)
 
     ops = operators()
@@ -370,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(chosen)} of {sum(totals.values())} mutants in {len(modules)} module(s); seed {args.seed}", flush=True)
 
     if args.from_log:
-        outcomes = [_from_json(line) for line in Path(args.from_log).read_text().splitlines() if line.strip()]
+        outcomes = [from_json(line) for line in Path(args.from_log).read_text().splitlines() if line.strip()]
         wanted = set(chosen)
         report([o for o in outcomes if o.mutant in wanted], totals, sum(o.seconds for o in outcomes))
         return 0
@@ -379,18 +354,20 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     work = make_work_copy()
     try:
-        if not args.no_baseline:
+        line_maps = {}
+        if args.select == "coverage":
+            line_maps = baseline(work, sorted({m.module for m in chosen}), args.timeout, with_coverage=True)
+        elif not args.no_baseline:
             baseline(work, sorted({m.module for m in chosen}), args.timeout)
         outcomes = []
         for index, mutant in enumerate(chosen, 1):
-            outcome = run_mutant(work, mutant, ops, args.timeout)
+            outcome = run_mutant(work, mutant, ops, args.timeout, line_maps.get(mutant.module))
             outcomes.append(outcome)
             if args.log:
                 with open(args.log, "a") as log:
-                    log.write(json.dumps({**asdict(mutant), "status": outcome.status, "seconds": outcome.seconds,
-                                          "diff": outcome.diff}) + "\n")
-            print(f"[{index}/{len(chosen)}] {outcome.status:<8} {outcome.seconds:5.0f} s  "
-                  f"{mutant.module}:{mutant.line} {mutant.operator}", flush=True)
+                    log.write(to_json(outcome) + "\n")
+            print(f"[{index}/{len(chosen)}] {outcome.status:<11} {outcome.seconds:5.0f} s  "
+                  f"{mutant.module}:{mutant.line} {mutant.operator}  ({outcome.tests})", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(outcomes, totals, time.monotonic() - started)

@@ -134,6 +134,8 @@ def test_karpenter_listens_to_every_interruption_source(stack, request):
     ("arn:aws:iam::123456789012:role/Admin", "arn:aws:sts::123456789012:assumed-role/deployer/s", False),
     ("arn:aws:iam::210987654321:role/deployer", "arn:aws:sts::123456789012:assumed-role/deployer/s", False),
     ("arn:aws:iam::123456789012:user/deployer", "arn:aws:sts::123456789012:assumed-role/deployer/s", False),
+    # A user group is never a caller (IAM user guide, "IAM user groups": a group cannot be a principal).
+    ("arn:aws:iam::123456789012:group/deployer", "arn:aws:iam::123456789012:group/deployer", False),
 ])
 def test_same_principal_across_iam_and_sts_arns(principal, caller, same):
     """IAM user guide, "IAM identifiers": a role session is arn:aws:sts::<account>:assumed-role/<name>/<session>."""

@@ -4,6 +4,7 @@ CloudFront, the internal ALB, and the router objects the AWS Load Balancer Contr
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -117,7 +118,11 @@ def test_routed_integrations_stream_through_the_vpc_link_with_the_edge_headers(s
         assert float(props["timeoutMilliseconds"]) == max_seconds * 1000 <= 900_000
         assert props["integrationTarget"].startswith("arn:aws:elasticloadbalancing:")
         assert props["uri"].split("/", 3)[3] in {p.lstrip("/") for p in ROUTED_PATHS}
-        assert props["uri"].startswith(f"http://internal-{alb['name']}")
+        # The URI's host is the ALB's own DNS name output, which for an internal ALB has the shape
+        # internal-<name>-<id>.<region>.elb.amazonaws.com (Elastic Load Balancing "Internal load balancers").
+        host = props["uri"].split("/")[2]
+        assert host == alb["outputs"]["dnsName"]
+        assert re.fullmatch(rf"internal-{alb['name']}-[0-9a-f]+\.us-east-1\.elb\.amazonaws\.com", host), host
         parameters = props["requestParameters"]
         assert parameters[f"integration.request.header.{specs.MODEL_HEADER}"] == "method.request.body.model"
         assert parameters["integration.request.header.Authorization"] == "context.authorizer.vllmAuthorization"

@@ -90,18 +90,37 @@ def test_typical_request_larger_than_the_kv_cache_is_refused_naming_the_setting(
     )
     with pytest.raises(ValueError, match="typicalPromptTokens"):
         estimate_throughput(plan, plan.kv_capacity_tokens, 1)
+    # Exactly one typical request fits: a batch of one, estimated rather than refused.
+    assert estimate_throughput(plan, plan.kv_capacity_tokens - 1, 1).batch_size == 1
 
 
 # --- replicas for a load -------------------------------------------------------------------------------------------
 def test_rps_changes_the_replica_count(prod_plan):
     per_replica = prod_plan["models"][0]["throughput"]["requestsPerSecond"]  # about 40 requests/s
-    assert replicas_for_load(0, per_replica, 2, 8, 10).replicas == 2  # minReplicas holds
+    idle = replicas_for_load(0, per_replica, 2, 8, 10)
+    assert (idle.replicas, idle.replicas_needed, idle.exceeds_max_replicas) == (2, 0, False)  # no load needs none
     assert replicas_for_load(100, per_replica, 2, 8, 10).replicas == math.ceil(100 / per_replica) == 3
     beyond = replicas_for_load(1000, per_replica, 2, 8, 10)
     assert (beyond.replicas, beyond.replicas_needed, beyond.exceeds_max_replicas) == (8, 25, True)
     assert beyond.queue_wait_seconds_at_threshold == pytest.approx(10 / per_replica)
     with_rps = build_plan("prod", read_stack_config("prod"), rps=100)["models"][0]["scaling"]
     assert (with_rps["replicasForRps"], with_rps["exceedsMaxReplicas"]) == (3, False)
+
+
+def test_text_plan_says_when_a_load_needs_more_than_max_replicas(capsys):
+    """prod runs qwen3-8b with maxReplicas 8 (Pulumi.prod.yaml) at about 40 requests/s per replica (the plan's
+    throughput row), so 1000 requests/s needs ceil(1000 / 40.09) = 25 replicas: the text plan caps the load's replicas
+    at 8 and names the 25 it would take; 100 requests/s fits (3 replicas, no note)."""
+    assert _scaling_row(capsys, "1000").endswith(" 1000 8 (needs 25: above maxReplicas)")
+    assert _scaling_row(capsys, "100").endswith(" 100 3")
+
+
+def _scaling_row(capsys, rps: str) -> str:
+    """The text plan's Scaling row of prod's one model under `--rps`, with the column padding collapsed."""
+    assert plan_main(["--stack", "prod", "--rps", rps]) == 0
+    section = capsys.readouterr().out.split("Scaling:\n", 1)[1].split("\n\n", 1)[0]
+    [row] = [" ".join(line.split()) for line in section.splitlines() if line.split()[0] == "qwen3-8b"]
+    return row
 
 
 # --- start-up budget -----------------------------------------------------------------------------------------------
@@ -160,6 +179,32 @@ def test_a_small_instance_network_caps_the_stream():
     assert [stage.in_probe_budget for stage in estimate.stages] == [False, True, True, True]
 
 
+# Network bandwidth in Gbps as AWS publishes it per instance type ("Network Bandwidth (Gbps)" on
+# aws.amazon.com/ec2/instance-types/g5, /g6, /g6e, /p4, /p5; sizes up to 4xlarge are "up to" burst figures). The fixed
+# figures match aws/karpenter-provider-aws pkg/providers/instancetype/zz_generated.bandwidth.go (generated from EC2
+# DescribeInstanceTypes, in Mbit/s): g5/g6.12xlarge 40000, g5/g6.48xlarge and g6e.12xlarge 100000, g6e.48xlarge and
+# p4d.24xlarge 400000, p5.48xlarge 3200000. (That file lists the burstable sizes by their lower baseline instead.)
+PUBLISHED_NETWORK_GBPS = {
+    "g5.xlarge": 10, "g5.2xlarge": 10, "g5.4xlarge": 25, "g5.12xlarge": 40, "g5.48xlarge": 100,
+    "g6.xlarge": 10, "g6.2xlarge": 10, "g6.4xlarge": 25, "g6.12xlarge": 40, "g6.48xlarge": 100,
+    "g6e.xlarge": 20, "g6e.2xlarge": 20, "g6e.12xlarge": 100, "g6e.48xlarge": 400,
+    "p4d.24xlarge": 400, "p5.48xlarge": 3200,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("instance_type", sorted(PUBLISHED_NETWORK_GBPS))
+def test_s3_sync_copies_weights_at_the_published_network_rate(instance_type):
+    """The s3-sync init container's copy is bounded by the node's network: 10 GB over N Gbps takes 80 / N seconds."""
+    from vllm_eks.planning.startup_time import estimate_startup
+
+    estimate = estimate_startup(10_000_000_000, 900, instance_type, "s3-sync")
+    assert estimate.stage("weight copy").seconds == pytest.approx(80 / PUBLISHED_NETWORK_GBPS[instance_type])
+
+
+def test_every_gpu_instance_has_a_published_network_figure():
+    assert set(PUBLISHED_NETWORK_GBPS) == set(GPU_INSTANCES)
+
+
 def test_both_stacks_start_within_their_budget(prod_plan, dev_plan):
     for plan in (prod_plan, dev_plan):
         startup = plan["models"][0]["startup"]
@@ -200,6 +245,8 @@ def test_fixed_costs_follow_the_stack_config(prod_plan, dev_plan):
     assert prod["NAT gateways"]["quantity"] == 3 and prod["NAT gateways"]["usdPerHour"] == pytest.approx(3 * 0.045)
     assert prod["interface endpoints (per AZ)"]["quantity"] == 5 * 3
     assert prod["system nodes (m7i.xlarge, desired size)"]["usdPerHour"] == pytest.approx(3 * 0.2016)
+    # One cluster at $0.10 per cluster per hour (Amazon EKS pricing, standard support).
+    assert prod["EKS control plane (standard support)"]["quantity"] == 1
     assert prod["EKS control plane (standard support)"]["usdPerHour"] == 0.10
     assert prod["WAF web ACL + 6 rules"]["usdPerHour"] == pytest.approx((5 + 6) / HOURS_PER_MONTH)
     assert prod["Secrets Manager secrets"]["quantity"] == 1 + 2 + 1  # internal key, two consumers, origin-verify
@@ -262,6 +309,13 @@ def test_window_hours_count_overnight_and_listed_days():
     assert window_hours_per_week("30 9 * * 1,3", "0 12 * * 1,3") == 2.5 * 2
     with pytest.raises(CostError, match="weekly cron"):
         window_hours_per_week("0 8 1 * *", "0 19 1 * *")
+
+
+def test_a_star_minute_fires_from_minute_zero():
+    """An asterisk stands for "first-last" of the field, and minutes run 0-59 (crontab(5)): `* 8 * * 1` first fires
+    at 8:00, so on from then until 9:00 is one hour; an end of `* 9 * * 1` first fires at 9:00, also one hour."""
+    assert window_hours_per_week("* 8 * * 1", "0 9 * * 1") == 1
+    assert window_hours_per_week("0 8 * * 1", "* 9 * * 1") == 1
 
 
 # --- output formats ------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from vllm_eks.planning.catalog import GPU_INSTANCES, MODELS
@@ -184,3 +186,16 @@ GPU_HARDWARE = {
 def test_every_gpu_instance_has_its_published_hardware():
     assert {name: (spec.gpu_model, spec.gpu_count, spec.gpu_memory_gib, spec.vcpu, spec.memory_gib)
             for name, spec in GPU_INSTANCES.items()} == GPU_HARDWARE
+
+
+def test_weights_larger_than_the_gpus_leave_no_kv_cache_and_no_fit():
+    """141.2 GB of Llama-3.1-70B bf16 weights on one L4 (g6.2xlarge, 20.7 GiB usable): the KV budget is negative, which
+    is zero blocks, not a negative count; zero sequences at full context is no fit, one sequence is the least that fits
+    (vLLM refuses to start when max_model_len tokens do not fit the KV cache)."""
+    plan = plan_capacity(
+        model_name="llama-70b", catalog_model="llama-3.1-70b", instance_type="g6.2xlarge",
+        max_model_len=8192, gpu_memory_utilization=0.92,
+    )  # fmt: skip
+    assert plan.kv_cache_bytes_per_gpu < 0
+    assert (plan.kv_capacity_tokens, plan.max_concurrent_sequences, plan.fits) == (0, 0, False)
+    assert dataclasses.replace(plan, max_concurrent_sequences=1).fits is True

@@ -310,3 +310,15 @@ def test_a_pod_with_an_init_container_stays_guaranteed(two_model_snapshot):
         resources = container["resources"]
         for resource in ("cpu", "memory"):
             assert str(resources["requests"][resource]) == str(resources["limits"][resource]), (container["name"], resource)
+
+
+def test_a_models_own_image_reaches_its_vllm_container_through_the_pull_through_cache():
+    """`models[].image` replaces the catalog's vLLM image (README, stack configuration reference). `vllm/...` is a
+    Docker Hub image (Docker's reference rules: no registry host in the first segment), pulled through the account's
+    ECR cache under `docker-hub/` (ECR pull-through cache rule for registry-1.docker.io, vllm_eks/cluster/image_cache.py)."""
+    config = read_stack_config("dev")
+    pinned = "vllm/vllm-openai:v0.31.0@sha256:" + "e" * 64
+    model = dict(config["vllm-eks:models"][0], image=pinned)
+    snapshot = render_config("dev", {**config, "vllm-eks:models": [model]})
+    assert _vllm_container(snapshot, model["name"])["image"] == (
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/" + pinned)

@@ -177,3 +177,23 @@ def test_short_cloudfront_read_timeout_and_configured_budget_fire(edge_pack, pro
     assert "origin 'api-gateway' originReadTimeout 30 s < 600 s: a non-streamed answer would be cut." in message
     longer = _fired(edge_pack, _mutated(prod_snapshot), {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 900}})
     assert any("below the maximum request duration 900 s" in m for m in longer["edge-timeouts-cover-max-request"])
+
+
+def test_integration_without_a_timeout_counts_as_the_29_s_default(edge_pack, dev_snapshot):
+    """An integration that sets no timeoutMilliseconds waits the default 29,000 ms ("The default value is 29,000
+    milliseconds", pulumi-aws sdk/python/pulumi_aws/apigateway/integration.py, `timeout_milliseconds`; "Amazon API
+    Gateway quotas": integration timeout 50 ms - 29 s by default for REST APIs). 29 s is not above the buffered limit, so
+    only the budget check speaks, with the default named; a 29 s budget is covered."""
+    snapshot = _mutated(dev_snapshot)
+    routed = [i for i in _each(snapshot, "aws:apigateway/integration:Integration") if i["props"]["type"] == "HTTP_PROXY"]
+    for integration in routed:
+        del integration["props"]["timeoutMilliseconds"]
+        del integration["props"]["responseTransferMode"]
+    config = {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 30}}
+    short = [m for m in _fired(edge_pack, snapshot, config).get("edge-timeouts-cover-max-request", [])
+             if "times out after" in m]
+    assert len(short) == len(routed) > 0
+    assert all("times out after 29 s, below the maximum request duration 30 s." in m for m in short)
+    covered = {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 29}}
+    assert not [m for m in _fired(edge_pack, snapshot, covered).get("edge-timeouts-cover-max-request", [])
+                if "times out after" in m or "waits" in m]

@@ -850,3 +850,26 @@ def test_on_demand_gpu_pool_recognised_each_way(check, requirements, taints, on_
         spec = find(s, "kubernetes:karpenter.sh/v1:NodePool")["props"]["spec"]["template"]["spec"]
         spec["requirements"], spec["taints"] = requirements, taints
     assert bool(check(mutated(reshape)).by_policy("gpu-on-demand-pool")) is not on_demand_gpu
+
+
+def _without_gpu_limit(s):
+    resources = _containers(s)[0]["resources"]
+    del resources["limits"]["nvidia.com/gpu"], resources["requests"]["nvidia.com/gpu"]
+
+
+def _cpu_build(s):
+    """A CPU build of vLLM: no GPU resource and no tensor parallelism flag."""
+    _without_gpu_limit(s)
+    args = _containers(s)[0]["args"]
+    del args[args.index("--tensor-parallel-size"):args.index("--tensor-parallel-size") + 2]
+
+
+def test_tensor_parallelism_without_a_gpu_limit_fires_and_a_cpu_build_is_quiet(check):
+    """A pod gets GPUs only through the `nvidia.com/gpu` limit (NVIDIA k8s-device-plugin README, "Running GPU Jobs");
+    vLLM shards the model across --tensor-parallel-size GPUs (vLLM docs, "Parallelism and Scaling"), so asking for 4
+    with no limit cannot start, while a container with neither is a CPU build."""
+    fired = check(mutated(_without_gpu_limit)).by_policy("vllm-tensor-parallel-matches-gpus")
+    assert [v.message.splitlines()[-1] for v in fired] == [
+        "vLLM container 'vllm' sets --tensor-parallel-size 4 but has no nvidia.com/gpu limit; request the GPUs it "
+        "shards across."]
+    assert check(mutated(_cpu_build)).by_policy("vllm-tensor-parallel-matches-gpus") == []

@@ -122,8 +122,6 @@ def sync_job(
     if token_secret_name is not None:
         volumes.append({"name": "token", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}})
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
         "metadata": {
             "name": f"sync-{model_name}",
             "namespace": SYNC_NAMESPACE,

@@ -1,0 +1,31 @@
+"""pytest plugin of the mutation benchmark (`-p mutation_order`, scripts/mutation_coverage.py).
+
+$MUTATION_FIRST_TESTS: a file of node ids, one a line, that run first (those that execute the mutated statement); the
+others follow in their usual order in the same process, so the rendered stacks and the policy pack are built once.
+$MUTATION_SHARED_FIXTURES: a file this plugin writes in the coverage baseline, each test's fixtures of a wider scope
+than the function (a module- or session-scoped result other tests read without executing the code that made it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    listed = os.environ.get("MUTATION_FIRST_TESTS")
+    if listed:
+        rank = {node: index for index, node in enumerate(Path(listed).read_text().splitlines())}
+        items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # a stable sort: the rest keep their order
+    shared = os.environ.get("MUTATION_SHARED_FIXTURES")
+    if shared:
+        Path(shared).write_text(json.dumps({item.nodeid: _wider_fixtures(item) for item in items}))
+
+
+def _wider_fixtures(item) -> list[str]:
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    # The project's own fixtures (pytest's and plugins' have no base id): tmp_path_factory and friends share nothing
+    # computed by the code under test.
+    return sorted(name for name, defs in definitions.items()
+                  if defs and defs[-1].scope != "function" and defs[-1].baseid)

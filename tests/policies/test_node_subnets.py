@@ -1,0 +1,56 @@
+"""nodes-in-private-subnets (policies/security_network.py) on the pulumi-eks node producers beside ManagedNodeGroup:
+the self-managed node groups and the cluster's default node group given only `subnetIds`. Sent through the Analyzer
+gRPC protocol like `pulumi preview` does; each form fires with the input it placed nodes by, and is quiet when that
+input names private subnets only.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .snapshots import add, find, mutated, resource
+
+POLICY = "nodes-in-private-subnets"
+EKS_COMPONENT = "eks:index:Cluster"
+PUBLIC_AND_PRIVATE = ["net-public-a-id", "net-private-b-id"]
+PRIVATE_ONLY = ["net-private-a-id", "net-private-b-id"]
+
+
+def _messages(check, snapshot) -> list[str]:
+    """Each violation's own line (the pack puts the policy's description first, like the CLI shows it)."""
+    return [v.message.splitlines()[-1] for v in check(snapshot).by_policy(POLICY)]
+
+
+@pytest.mark.parametrize("type_token", ["eks:index:NodeGroup", "eks:index:NodeGroupV2"])
+def test_self_managed_node_group_in_a_public_subnet_fires(check, type_token):
+    """pulumi-eks' self-managed node groups register as `eks:index:NodeGroup` and `eks:index:NodeGroupV2`
+    (pulumi-eks sdk/python/pulumi_eks/node_group.py and node_group_v2.py, the type tokens passed to
+    ComponentResource.__init__) and take their subnets from `nodeSubnetIds` ("The set of subnets to override and use
+    for the worker node group", the same files' `nodeSubnetIds` getter)."""
+    public = mutated(lambda s: add(s, resource(type_token, "gpu-self-managed", {"nodeSubnetIds": PUBLIC_AND_PRIVATE})))
+    assert _messages(check, public) == [
+        f"{type_token} 'gpu-self-managed' places nodes in public subnet 'net-public-a' via nodeSubnetIds; "
+        "nodes must run in private subnets."
+    ]
+    private = mutated(lambda s: add(s, resource(type_token, "gpu-self-managed", {"nodeSubnetIds": PRIVATE_ONLY})))
+    assert _messages(check, private) == []
+
+
+def _default_node_group_on(subnet_ids: list[str]):
+    def mutation(s):
+        props = find(s, EKS_COMPONENT)["props"]
+        for key in ("privateSubnetIds", "publicSubnetIds"):
+            props.pop(key)
+        props.update({"skipDefaultNodeGroup": False, "nodeAssociatePublicIpAddress": False, "subnetIds": subnet_ids})
+    return mutation
+
+
+def test_default_node_group_given_only_subnet_ids_is_judged_by_them(check):
+    """Without nodeSubnetIds, privateSubnetIds or publicSubnetIds, pulumi-eks' default node group goes to the
+    cluster's `subnetIds` ("The set of all subnets, public and private, to use for the worker node groups on the EKS
+    cluster", pulumi-eks sdk/python/pulumi_eks/cluster.py, the `subnetIds` getter)."""
+    assert _messages(check, mutated(_default_node_group_on(PUBLIC_AND_PRIVATE))) == [
+        "eks:index:Cluster 'gpu' places nodes in public subnet 'net-public-a' via subnetIds; "
+        "nodes must run in private subnets."
+    ]
+    assert _messages(check, mutated(_default_node_group_on(PRIVATE_ONLY))) == []
