@@ -180,6 +180,14 @@ def _sync_and_serve(vllm_python, load_snapshots, load_containers, moto, identity
     return times
 
 
+def test_s3_sync_of_the_tiny_model_serves_from_the_copy(vllm_python, load_snapshots, load_containers, moto, identity,
+                                                      tiny_model, api_key, work_dir):
+    """loadFormat s3-sync with the tiny model, still under the rendered prefix: the local-disk row beside its
+    streamed one (the live server's start)."""
+    root = work_dir / "sync-tiny"  # short: vLLM binds zmq IPC sockets under TMPDIR (107-character limit)
+    _sync_and_serve(vllm_python, load_snapshots, load_containers, moto, identity, tiny_model, "tiny", root, api_key)
+
+
 # --- a few hundred MB, streamed and synced ---------------------------------------------------------------------------
 
 
@@ -198,9 +206,7 @@ def test_s3_sync_copies_with_the_rendered_command_and_serves_from_the_copy(vllm_
                                                                            moto, identity, synthetic_model, api_key,
                                                                            work_dir):
     """loadFormat s3-sync with the same checkpoint: the init container's rendered `aws s3 sync` (same role, same
-    server) copies it, then vLLM with the rendered `--model /models/<name>` serves from the copy. The tiny model is not
-    run this way too: the copy, the command and the local-disk load are the same, and its 3 MB load row said nothing
-    the local row of this checkpoint does not (it cost a whole vLLM start)."""
+    server) copies it, then vLLM with the rendered `--model /models/<name>` serves from the copy."""
     root = work_dir / "sync-big"  # short: vLLM binds zmq IPC sockets under TMPDIR (107-character limit)
     moto.upload(identity.bucket, identity.prefix, Path(synthetic_model["path"]), identity.region)  # the tiny model's place
     _sync_and_serve(vllm_python, load_snapshots, load_containers, moto, identity, synthetic_model, "synthetic", root,
