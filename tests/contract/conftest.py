@@ -101,14 +101,9 @@ def work_dir(tmp_path_factory) -> Path:
 # --- the project: rendered stacks and the data module --------------------------------------------------------------
 
 
-def _import_project() -> None:
-    if str(vs.PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(vs.PROJECT_DIR))
-
-
 @pytest.fixture(scope="session")
 def catalog():
-    _import_project()
+    vs.import_project()
     from vllm_eks.planning import catalog as module
 
     return module
@@ -117,7 +112,7 @@ def catalog():
 @pytest.fixture(scope="session")
 def rendered_snapshots() -> dict[str, dict[str, Any]]:
     """Every stack file (dev and prod) rendered once by preflight.render.render_stack, for every module here."""
-    _import_project()
+    vs.import_project()
     from preflight.render import render_stack
 
     stacks = vs.project_stacks()
@@ -223,7 +218,7 @@ def api_key() -> str:
 def load_snapshots(rendered_snapshots, server_container) -> dict[str, dict[str, Any]]:
     """The live server's stack as rendered (runai_streamer from s3://), and the same stack with every model on
     `loadFormat: s3-sync` (the init container's copy to an emptyDir)."""
-    _import_project()
+    vs.import_project()
     from preflight.render import read_stack_config, render_config
     from stack_config import PROJECT
 
@@ -279,9 +274,7 @@ def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_k
     where test_routing.py's router discovers it. Its start is measured stage by stage (the tiny / S3 row of
     load_stages.RUNS); torn down always.
     """
-    _import_project()
-    from vllm_eks.planning.catalog import VLLM_STAGE_LOG_MARKERS
-
+    vs.import_project()
     if vs.flag_value(server_container.args, "--load-format") != "runai_streamer":
         pytest.fail(f"{server_container.label} does not render --load-format runai_streamer; the live server streams "
                     "the weights as the pod does (pick a runai_streamer model with VLLM_CONTRACT_DEPLOYMENT)")
@@ -301,12 +294,9 @@ def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_k
     vs.log(f"starting vLLM for {server_container.label} at {server.base_url}, weights from "
            f"{vs.flag_value(server.args, '--model')}; log {server.log_file}")
     try:
-        times = ls.StageTimes(run="tiny", load=ls.STREAMED, weight_bytes=tiny_model["weight_bytes"])
-        server.wait_stages(server_container.startup_budget_seconds, VLLM_STAGE_LOG_MARKERS, times)
-        ls.RUNS.append(times)
-        server.stage_times = times
-        server.ready_seconds = times.marks["ready"]
-        _stage("server ready (/health 200)", server.ready_seconds)
+        times = ls.serve_and_stage(server, server_container, "tiny", ls.STREAMED, tiny_model["weight_bytes"], api_key,
+                                   keep=True)
+        _stage("server ready (/health 200)", times.marks["ready"])
         _TESTS_START.append(time.monotonic())
         yield server
     finally:
@@ -320,7 +310,7 @@ def vllm_server(vllm_python, tiny_model, server_container, identity, moto, api_k
 def two_model_snapshot(server_container) -> dict[str, Any]:
     """The live server's stack with a second model added (same settings, its own name and served name): its own
     namespace, service account, read role and prefix, and a router per model."""
-    _import_project()
+    vs.import_project()
     from preflight.render import read_stack_config, render_config
     from stack_config import PROJECT
 
@@ -347,7 +337,7 @@ def second_model_pod(vllm_python, two_model_snapshot, server_container, moto, id
     """The second model's rendered pod (two_model_snapshot), streaming the synthetic checkpoint from ITS prefix as ITS
     read role, on the second "pod IP" at the rendered port: measured as the synthetic / S3 row of the stage table
     (test_model_load.py), then kept up as the second model's pod of test_routing.py. Torn down always."""
-    _import_project()
+    vs.import_project()
     container = next(c for c in vs.vllm_containers_from_snapshot(two_model_snapshot)
                      if c.served_model_name != server_container.served_model_name)
     second = s3e.rendered_identity(two_model_snapshot, container.deployment)

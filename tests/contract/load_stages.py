@@ -8,7 +8,6 @@ a stage the planner names that no run shows fails test_model_load.py.
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -180,8 +179,7 @@ def serve_and_stage(server: StagedServer, container: vs.VllmContainer, run: str,
                     api_key: str, keep: bool = False) -> StageTimes:
     """Watch a started pod to Ready stage by stage, ask it one chat completion, record the run in RUNS; then stop it
     in the background unless `keep` (a server other tests go on using)."""
-    if str(vs.PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(vs.PROJECT_DIR))
+    vs.import_project()
     from vllm_eks.planning.catalog import VLLM_STAGE_LOG_MARKERS
 
     times = StageTimes(run=run, load=load, weight_bytes=weight_bytes)

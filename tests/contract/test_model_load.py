@@ -31,13 +31,6 @@ OTHER_PREFIX = "models/another-model"  # a prefix the role must not reach
 SYNC_TIMEOUT_SECONDS = 300
 
 
-def _import_project():
-    import sys
-
-    if str(vs.PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(vs.PROJECT_DIR))
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _servers_stopped():
     """Servers of this module are stopped in the background (load_stages.StagedServer.stop_in_background); all are
@@ -57,7 +50,7 @@ def _ranged_gets(moto, identity, file_name: str) -> list[str]:
 
 def test_rendered_read_policy_is_the_pure_builders_document(identity):
     """The RolePolicy the stack renders is exactly vllm_eks.iam.iam_documents.model_read_policy for the model's prefix."""
-    _import_project()
+    vs.import_project()
     from vllm_eks.iam.iam_documents import model_read_policy
 
     built = model_read_policy(f"arn:aws:s3:::{identity.bucket}", identity.prefix, identity.kms_key_arn, identity.region)
@@ -115,7 +108,7 @@ def test_a_policy_narrowed_to_another_prefix_fails_the_load(vllm_python, load_co
     its log names the refused S3 call. vLLM first fetches config and tokenizer with boto3 (HeadObject, then GetObject);
     S3 answers a denied HEAD with 403 and no body (HEAD responses carry none: S3 API Reference, HeadObject), so boto3
     reports "(403) ... HeadObject operation: Forbidden" rather than the AccessDenied code a GET carries."""
-    _import_project()
+    vs.import_project()
     from vllm_eks.iam.iam_documents import model_read_policy
 
     container = load_containers["runai_streamer"]
@@ -218,7 +211,7 @@ def test_s3_sync_copies_with_the_rendered_command_and_serves_from_the_copy(vllm_
 
 def test_every_stage_the_planner_names_appears_in_the_measured_runs(server_container, contract_report):
     """vllm_eks/planning/startup_time.py's stages for each load format are all seen in the runs of that format."""
-    _import_project()
+    vs.import_project()
     from vllm_eks.planning.sizing import plan_models
     from vllm_eks.planning.startup_time import estimate_startup
     from preflight.render import read_stack_config

@@ -183,6 +183,41 @@ def model_servers(edge_plan, vllm_server, second_model_pod):
     return servers
 
 
+def _start_router(executable: Path, rendered_args: list[str], kubeconfig: Path, log_file: Path, ready_path: str,
+                  **flags: str) -> dict:
+    """vllm-router with the RENDERED arguments, listening and exporting metrics on free loopback ports (plus any other
+    `flags`, `--flag-name` as flag_name), discovering pods through the API stand-in; up once `ready_path` answers 200."""
+    args = list(rendered_args)
+    port, metrics_port = vs.free_port(), vs.free_port()
+    overrides = {"--host": "127.0.0.1", "--port": str(port), "--prometheus-host": "127.0.0.1",
+                 "--prometheus-port": str(metrics_port), **{f"--{k.replace('_', '-')}": v for k, v in flags.items()}}
+    for flag, value in overrides.items():
+        args[args.index(flag) + 1] = value
+    handle = log_file.open("w")
+    process = subprocess.Popen([str(executable), *args], stdout=handle, stderr=subprocess.STDOUT,
+                               env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(kubeconfig)}, start_new_session=True)
+    router = {"process": process, "handle": handle, "args": args, "log": log_file,
+              "url": f"http://127.0.0.1:{port}", "metrics": f"http://127.0.0.1:{metrics_port}"}
+    deadline = time.monotonic() + ROUTER_READY_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if vs.request(router["url"], "GET", ready_path, timeout=2)[0] == 200:
+                return router
+        except OSError:
+            time.sleep(0.2)
+    _stop_router(router)
+    pytest.fail(f"router not up in {ROUTER_READY_SECONDS}s ({ready_path}):\n{log_file.read_text()[-3000:]}")
+
+
+def _stop_router(router: dict) -> None:
+    router["process"].terminate()
+    try:
+        router["process"].wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        router["process"].kill()
+    router["handle"].close()
+
+
 @pytest.fixture(scope="module")
 def routers(vllm_python, edge_plan, kube_api, work_dir):
     """One router per model, started with the rendered arguments, discovering pods through the API stand-in."""
@@ -195,37 +230,11 @@ def routers(vllm_python, edge_plan, kube_api, work_dir):
     kubeconfig = kube_api.kubeconfig(directory)
     try:
         for model, router in sorted(edge_plan["routers"].items()):
-            args = list(router["args"])
-            port, metrics_port = vs.free_port(), vs.free_port()
-            args[args.index("--host") + 1] = "127.0.0.1"
-            args[args.index("--port") + 1] = str(port)
-            args[args.index("--prometheus-host") + 1] = "127.0.0.1"
-            args[args.index("--prometheus-port") + 1] = str(metrics_port)
-            log_file = directory / f"{model}.log"
-            handle = log_file.open("w")
-            process = subprocess.Popen([str(executable), *args], stdout=handle, stderr=subprocess.STDOUT,
-                                       env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(kubeconfig)}, start_new_session=True)
-            started[model] = {"process": process, "url": f"http://127.0.0.1:{port}", "log": log_file,
-                              "metrics": f"http://127.0.0.1:{metrics_port}", "handle": handle}
-        for model, router in started.items():
-            deadline = time.monotonic() + ROUTER_READY_SECONDS
-            while time.monotonic() < deadline:
-                try:
-                    if vs.request(router["url"], "GET", "/health", timeout=2)[0] == 200:
-                        break
-                except OSError:
-                    time.sleep(0.2)
-            else:
-                pytest.fail(f"router {model} not up in {ROUTER_READY_SECONDS}s:\n{router['log'].read_text()[-3000:]}")
+            started[model] = _start_router(executable, router["args"], kubeconfig, directory / f"{model}.log", "/health")
         yield started
     finally:
         for router in started.values():
-            router["process"].terminate()
-            try:
-                router["process"].wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                router["process"].kill()
-            router["handle"].close()
+            _stop_router(router)
 
 
 def _wait_for_workers(router: dict, count: int) -> None:
@@ -350,57 +359,39 @@ def test_one_dead_worker_fails_health_but_not_liveness_and_requests_flow(path, v
     probes and ALB check use /liveness (vllm_eks/edge/router.py); this pins that choice to the real binary. One router
     started with the RENDERED arguments discovers two worker pods (both vLLM servers); one is killed."""
     (model_a, served_a), (model_b, _) = sorted(path["plan"]["served"].items())
-    args = list(path["plan"]["routers"][model_a]["args"])
     namespace = "vllm-two-workers"
-    port = vs.free_port()
-    for flag, value in (("--host", "127.0.0.1"), ("--port", str(port)), ("--prometheus-host", "127.0.0.1"),
-                        ("--prometheus-port", str(vs.free_port())), ("--service-discovery-namespace", namespace)):
-        args[args.index(flag) + 1] = value
-    interval = float(args[args.index("--health-check-interval-secs") + 1])
     labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model_a}
     for index, address in enumerate(POD_ADDRESSES):
         path["kube"].set_pod(namespace, f"{model_a}-{index}", labels, address, ready=True)
     directory = work_dir / "two-workers"
     directory.mkdir(parents=True, exist_ok=True)
-    log_file = directory / "router.log"
-    with log_file.open("w") as handle:
-        process = subprocess.Popen([str(vs.router_executable(vllm_python)), *args], stdout=handle, stderr=subprocess.STDOUT,
-                                   env={"PATH": "/usr/bin:/bin", "KUBECONFIG": str(path["kube"].kubeconfig(directory))},
-                                   start_new_session=True)
-        router = {"url": f"http://127.0.0.1:{port}", "log": log_file}
-        try:
-            deadline = time.monotonic() + ROUTER_READY_SECONDS
-            while time.monotonic() < deadline:
-                try:
-                    if vs.request(router["url"], "GET", "/liveness", timeout=2)[0] == 200:
-                        break
-                except OSError:
-                    time.sleep(0.2)
-            _wait_for_workers(router, 2)
-            deadline = time.monotonic() + 3 * interval + 10
-            while vs.request(router["url"], "GET", "/health", timeout=5)[0] != 200 and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert vs.request(router["url"], "GET", "/health", timeout=5)[0] == 200, "both workers up: /health 200"
+    router = _start_router(vs.router_executable(vllm_python), path["plan"]["routers"][model_a]["args"],
+                           path["kube"].kubeconfig(directory), directory / "router.log", "/liveness",
+                           service_discovery_namespace=namespace)
+    log_file = router["log"]
+    interval = float(router["args"][router["args"].index("--health-check-interval-secs") + 1])
+    try:
+        _wait_for_workers(router, 2)
+        deadline = time.monotonic() + 3 * interval + 10
+        while vs.request(router["url"], "GET", "/health", timeout=5)[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert vs.request(router["url"], "GET", "/health", timeout=5)[0] == 200, "both workers up: /health 200"
 
-            path["servers"][model_b].kill()  # the dead replica (its pod still listed Ready, as before a probe fails)
-            started = time.monotonic()
-            health = 200
-            while health == 200 and time.monotonic() - started < 6 * interval + 30:
-                time.sleep(0.5)
-                health = vs.request(router["url"], "GET", "/health", timeout=5)[0]
-            took = time.monotonic() - started
-            assert health == 503, f"/health stayed {health} for {took:.0f}s with one of two workers dead"
-            assert vs.request(router["url"], "GET", "/liveness", timeout=5)[0] == 200
-            assert vs.request(router["url"], "GET", "/readiness", timeout=5)[0] == 200
-            decision = edge_stand_in.api_gateway_and_alb(path["plan"], "/v1/chat/completions", _chat(served_a), path["key"])
-            statuses = [vs.request(router["url"], "POST", decision.router_path, body=_chat(served_a),
-                                   headers=decision.headers, timeout=60)[0] for _ in range(6)]
-            assert statuses == [200] * 6, f"{statuses}:\n{log_file.read_text()[-3000:]}"
-            contract_report["one_dead_worker"] = {"health_503_after_seconds": round(took, 1), "liveness": 200,
-                                                  "readiness": 200, "requests": statuses}
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        path["servers"][model_b].kill()  # the dead replica (its pod still listed Ready, as before a probe fails)
+        started = time.monotonic()
+        health = 200
+        while health == 200 and time.monotonic() - started < 6 * interval + 30:
+            time.sleep(0.5)
+            health = vs.request(router["url"], "GET", "/health", timeout=5)[0]
+        took = time.monotonic() - started
+        assert health == 503, f"/health stayed {health} for {took:.0f}s with one of two workers dead"
+        assert vs.request(router["url"], "GET", "/liveness", timeout=5)[0] == 200
+        assert vs.request(router["url"], "GET", "/readiness", timeout=5)[0] == 200
+        decision = edge_stand_in.api_gateway_and_alb(path["plan"], "/v1/chat/completions", _chat(served_a), path["key"])
+        statuses = [vs.request(router["url"], "POST", decision.router_path, body=_chat(served_a),
+                               headers=decision.headers, timeout=60)[0] for _ in range(6)]
+        assert statuses == [200] * 6, f"{statuses}:\n{log_file.read_text()[-3000:]}"
+        contract_report["one_dead_worker"] = {"health_503_after_seconds": round(took, 1), "liveness": 200,
+                                              "readiness": 200, "requests": statuses}
+    finally:
+        _stop_router(router)

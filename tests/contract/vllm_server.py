@@ -61,6 +61,12 @@ CPU_DROPPED_FLAGS = (
 )
 
 
+def import_project() -> None:
+    """Make the project's own modules (vllm_eks, preflight, stack_config) importable from these tests."""
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+
+
 _progress_writer: Callable[[str], None] | None = None
 
 
