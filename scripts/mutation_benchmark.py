@@ -4,6 +4,7 @@
     ./mutation.sh --per-module 2 --seed 21          # two random mutants of every module (re-runnable per module)
     ./mutation.sh --module vllm_eks/network/network.py    # every mutant of one module (--module is repeatable)
     ./mutation.sh --only stack_checks.py:AddNot:0   # one mutant, e.g. a survivor after a test fix
+    ./mutation.sh --per-module 4 --jobs 2           # two mutants judged at once, each in its own private copy
     ./mutation.sh --list                            # mutants per module, nothing run
 
 A benchmark, not a CI gate: it prints `killed/judged` per module, every survivor (file:line, operator, diff) and the
@@ -36,6 +37,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import queue
 import random
 import re
 import shutil
@@ -43,7 +45,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import parso
@@ -289,6 +293,40 @@ def baseline(work: Path, modules: list[str], timeout: float, with_coverage: bool
     return line_maps
 
 
+def _judge_all(chosen: list[Mutant], works: list[Path], ops: dict[str, Operator], timeout: float,
+               line_maps: dict, log: str | None) -> list[Outcome]:
+    """Judge the mutants in order, one per private copy at a time; print (and log) each outcome as it comes."""
+    free: "queue.Queue[Path]" = queue.Queue()
+    for work in works:
+        free.put(work)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+
+    def judge(mutant: Mutant) -> None:
+        work = free.get()
+        try:
+            outcome = run_mutant(work, mutant, ops, timeout, line_maps.get(mutant.module))
+        finally:
+            free.put(work)
+        with lock:
+            outcomes.append(outcome)
+            if log:
+                with open(log, "a") as stream:
+                    stream.write(to_json(outcome) + "\n")
+            print(f"[{len(outcomes)}/{len(chosen)}] {outcome.status:<11} {outcome.seconds:5.0f} s  "
+                  f"{mutant.module}:{mutant.line} {mutant.operator}  ({outcome.tests})", flush=True)
+
+    pool = ThreadPoolExecutor(max_workers=len(works))
+    try:
+        for done in [pool.submit(judge, mutant) for mutant in chosen]:
+            done.result()
+    finally:  # a run stopped early: drop what has not started, kill what runs (its worker then returns)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for work in works:
+            _kill_started_in(work)
+    return outcomes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--module", action="append", default=[],
@@ -299,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[],
                         help="only this mutant, as module:operator:occurrence (repeatable): re-check a survivor")
     parser.add_argument("--operator", action="append", default=[], help="only these operators (repeatable)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="mutants judged at once, each in its own private copy (default 1; at most the cores)")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant before it counts as killed")
     parser.add_argument("--list", action="store_true", help="print the mutants per module and stop")
     parser.add_argument("--log", help="append each outcome as a JSON line to this file")
@@ -352,24 +392,17 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped (SIGTERM)"))
     started = time.monotonic()
-    work = make_work_copy()
+    works = [make_work_copy() for _ in range(max(1, args.jobs))]
     try:
         line_maps = {}
-        if args.select == "coverage":
-            line_maps = baseline(work, sorted({m.module for m in chosen}), args.timeout, with_coverage=True)
+        if args.select == "coverage":  # the copies are identical: one baseline serves them all
+            line_maps = baseline(works[0], sorted({m.module for m in chosen}), args.timeout, with_coverage=True)
         elif not args.no_baseline:
-            baseline(work, sorted({m.module for m in chosen}), args.timeout)
-        outcomes = []
-        for index, mutant in enumerate(chosen, 1):
-            outcome = run_mutant(work, mutant, ops, args.timeout, line_maps.get(mutant.module))
-            outcomes.append(outcome)
-            if args.log:
-                with open(args.log, "a") as log:
-                    log.write(to_json(outcome) + "\n")
-            print(f"[{index}/{len(chosen)}] {outcome.status:<11} {outcome.seconds:5.0f} s  "
-                  f"{mutant.module}:{mutant.line} {mutant.operator}  ({outcome.tests})", flush=True)
+            baseline(works[0], sorted({m.module for m in chosen}), args.timeout)
+        outcomes = _judge_all(chosen, works, ops, args.timeout, line_maps, args.log)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        for work in works:
+            shutil.rmtree(work, ignore_errors=True)
     report(outcomes, totals, time.monotonic() - started)
     return 0
 

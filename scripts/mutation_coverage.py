@@ -14,9 +14,10 @@ every test using one of that test's module- or session-scoped fixtures (scripts/
 A line no test executes at all is a survivor without running anything ("not covered").
 The map is kept in .cache/mutation-coverage/<digest of the private copy>.json: a later run on the very same tree
 (another seed, more mutants per module, a subset of the modules) skips the baseline.
-The policy pack (policies/*.py) keeps the module's list in its usual order: it runs in its own process and
-virtualenv (policies/venv, preflight/pack_process.py), one process per pytest session answering every test over
-gRPC, so coverage there could tie no line to the test that sent the request.
+The policy pack (policies/*.py) runs in its own process and virtualenv (policies/venv, preflight/pack_process.py), one
+process per pytest session answering every test over gRPC: there each request names the asking test, and coverage's
+context follows it (scripts/mutation_order.py, scripts/mutation_site/sitecustomize.py), so its lines are tied to
+tests the same way.
 """
 
 from __future__ import annotations
@@ -47,23 +48,24 @@ class LineTests:
     shared: bool            # also executed where other tests read its result (see the module docstring)
 
 
-def uses_coverage(module: str) -> bool:
-    return not module.startswith("policies/")
-
-
 def coverage_baseline(work: Path, modules: list[str], tests: list[str], timeout: float) -> dict[str, dict[int, LineTests]]:
     """Run `tests` unmutated under coverage; return, per measured module, each executed line and who executed it."""
-    measured = [module for module in modules if uses_coverage(module)]
+    measured = list(modules)
     caches = _cached_helpers(work)
     rcfile = work / ".mutation-coveragerc"
     include = "\n    ".join(str(work / path) for path in [*measured, *caches]) or str(work / "nothing-measured")
-    rcfile.write_text(f"[run]\ndata_file = {work / _DATA_FILE}\npatch = subprocess\ninclude =\n    {include}\n")
+    # sigterm: the policy pack is stopped with SIGTERM (preflight/pack_process.py) and must still save its data
+    rcfile.write_text(f"[run]\ndata_file = {work / _DATA_FILE}\npatch = subprocess\nsigterm = true\n"
+                      f"include =\n    {include}\n")
     fixtures_file = work / ".mutation-shared-fixtures.json"
     command = [sys.executable, "-m", "pytest", "-q", "-m", "not vllm", "-p", "no:cacheprovider", "-p", "mutation_order",
                "--no-header", "-o", "addopts=", "--cov", "--cov-context=test", f"--cov-config={rcfile}",
                "--cov-report=", *tests]
-    env = {**_env(), "MUTATION_SHARED_FIXTURES": str(fixtures_file),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))}
+    here = Path(__file__).parent
+    env = {**_env(), "MUTATION_SHARED_FIXTURES": str(fixtures_file), "MUTATION_TEST_HEADER": "x-mutation-test",
+           "MUTATION_COVERAGE_PATH": str(_coverage_alone(work)),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(here), str(here / "mutation_site"),
+                                                       os.environ.get("PYTHONPATH")]))}
     completed = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
                                timeout=timeout * max(1, len(tests)))
     if completed.returncode != 0:
@@ -80,6 +82,17 @@ def coverage_baseline(work: Path, modules: list[str], tests: list[str], timeout:
             users.setdefault(name, set()).add(test)
     readers = {test: sorted({user for name in names for user in users[name]}) for test, names in fixtures.items()}
     return {module: _by_line(data, str(work / module), filled, readers) for module in measured}
+
+
+def _coverage_alone(work: Path) -> Path:
+    """A directory holding only this coverage.py, for the pack's virtualenv to import it from and nothing else."""
+    import coverage
+
+    alone = work / ".mutation-coverage-lib"
+    alone.mkdir(exist_ok=True)
+    if not (alone / "coverage").exists():
+        (alone / "coverage").symlink_to(Path(coverage.__file__).parent)
+    return alone
 
 
 def _cached_helpers(work: Path) -> dict[str, set[int]]:

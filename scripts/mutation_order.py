@@ -4,6 +4,9 @@ $MUTATION_FIRST_TESTS: a file of node ids, one a line, that run first (those tha
 others follow in their usual order in the same process, so the rendered stacks and the policy pack are built once.
 $MUTATION_SHARED_FIXTURES: a file this plugin writes in the coverage baseline, each test's fixtures of a wider scope
 than the function (a module- or session-scoped result other tests read without executing the code that made it).
+$MUTATION_TEST_HEADER (the coverage baseline too): every gRPC request the tests send names the asking test and phase
+in that metadata key, from pytest's PYTEST_CURRENT_TEST, so the policy pack's process can record its lines under that
+test (scripts/mutation_site/sitecustomize.py).
 """
 
 from __future__ import annotations
@@ -11,6 +14,34 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+
+_PHASES = {"setup": "setup", "call": "run", "teardown": "teardown"}  # pytest's words -> pytest-cov's context suffixes
+
+
+def pytest_configure(config) -> None:
+    header = os.environ.get("MUTATION_TEST_HEADER")
+    if header:
+        _name_the_test_in_requests(header)
+
+
+def _name_the_test_in_requests(header: str) -> None:
+    import grpc
+
+    class NameTheTest(grpc.UnaryUnaryClientInterceptor):
+        def intercept_unary_unary(self, continuation, details, request):
+            current = os.environ.get("PYTEST_CURRENT_TEST", "")  # "<node id> (setup|call|teardown)"
+            node, _, phase = current.rpartition(" (")
+            if node and phase.rstrip(")") in _PHASES:
+                details = details._replace(metadata=[*(details.metadata or ()),
+                                                     (header, f"{node}|{_PHASES[phase.rstrip(')')]}")])
+            return continuation(details, request)
+
+    plain_channel = grpc.insecure_channel
+
+    def insecure_channel(*args, **kwargs):
+        return grpc.intercept_channel(plain_channel(*args, **kwargs), NameTheTest())
+
+    grpc.insecure_channel = insecure_channel
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
