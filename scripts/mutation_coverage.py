@@ -8,7 +8,7 @@ mapped list runs (pytest -x, as with `--select module`), with the covering tests
     there): any test may read what it computed;
   - it ran where a cache of the test helpers was filled (an `lru_cache` function under tests/, such as
     tests/rendered.py's `rendered`, behind the session's rendered stacks): later tests read the cached result
-    without executing anything.
+    without executing anything. (Not for the policy pack's lines: those caches live in the tests' process.)
 A statement run in a fixture's set-up or tear-down (a module-scoped plan, the policy pack's session) is judged by
 every test using one of that test's module- or session-scoped fixtures (scripts/mutation_order.py lists them).
 A line no test executes at all is a survivor without running anything ("not covered").
@@ -81,7 +81,13 @@ def coverage_baseline(work: Path, modules: list[str], tests: list[str], timeout:
         for name in names:
             users.setdefault(name, set()).add(test)
     readers = {test: sorted({user for name in names for user in users[name]}) for test, names in fixtures.items()}
-    return {module: _by_line(data, str(work / module), filled, readers) for module in measured}
+    # The helpers' caches live in the tests' process: they cannot hold what the policy pack's process computed.
+    return {module: _by_line(data, str(work / module), set() if _in_pack(module) else filled, readers)
+            for module in measured}
+
+
+def _in_pack(module: str) -> bool:
+    return module.startswith("policies/")
 
 
 def _coverage_alone(work: Path) -> Path:
