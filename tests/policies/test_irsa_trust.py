@@ -75,3 +75,14 @@ def test_unknown_condition_value_cannot_be_judged_yet(check):
     assert not result.by_policy(POLICY)
     assert any(item["policy"] == POLICY and "unknown during preview" in item["reason"] for item in result.not_applicable)
     assert OIDC_ARN in json.dumps(trust)
+
+
+@pytest.mark.parametrize("federated", ["arn:aws:iam::111122223333:saml-provider/corporate", 7, ["a", "b"]],
+                         ids=["saml-provider", "a-number", "a-nested-list"])
+def test_a_federated_principal_that_is_no_oidc_provider_is_not_irsa_trust(check, federated):
+    # IAM JSON policy reference, "Principal": a SAML provider is federated too, through sts:AssumeRoleWithSAML; a
+    # value that is no ARN string at all is not an OIDC provider either (and must not crash the strict pack).
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Federated": federated}, "Action": "sts:AssumeRoleWithSAML"}]})
+    result = check(add(compliant_stack(), _controller_role(trust)))
+    assert not result.by_policy(POLICY), [v.message for v in result.by_policy(POLICY)]

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import pytest
 
+from preflight.policy_config import PolicyConfigError
+
 from .snapshots import UNKNOWN, compliant_stack, find, remove
 
 POLICY = "serving-namespace-default-deny"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
 def _spec(s):
@@ -49,3 +52,26 @@ def test_unknown_spec_cannot_be_judged_yet(check):
     result = check(snapshot)
     assert not result.by_policy(POLICY)
     assert any(i["policy"] == POLICY and "unknown during preview" in i["reason"] for i in result.not_applicable)
+
+
+def _drop_namespace(snapshot, types):
+    for resource in snapshot["resources"]:
+        if resource["type"] in types and resource["props"].get("metadata", {}).get("namespace") == "llm":
+            resource["props"]["metadata"].pop("namespace")
+
+
+def test_an_unset_namespace_is_the_default_namespace_for_pods_and_policies(check):
+    # kubernetes.io, "Namespaces": an object created without a namespace lands in `default`.
+    snapshot = compliant_stack()
+    _drop_namespace(snapshot, {DEPLOYMENT, NETWORK_POLICY})
+    assert not check(snapshot).by_policy(POLICY)
+    snapshot = compliant_stack()
+    _drop_namespace(snapshot, {DEPLOYMENT})
+    hits = check(snapshot).by_policy(POLICY)
+    assert hits and "Namespace 'default'" in hits[0].message, [v.message for v in hits]
+
+
+def test_a_direction_outside_the_schema_is_a_config_error(check):
+    with pytest.raises(PolicyConfigError, match=rf"{POLICY}: requiredDirections.*'Sideways' is not one of "
+                                                r"\['Ingress', 'Egress'\]"):
+        check(compliant_stack(), {POLICY: {"requiredDirections": ["Sideways"]}})
