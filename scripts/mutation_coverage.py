@@ -50,28 +50,15 @@ class LineTests:
 
 def coverage_baseline(work: Path, modules: list[str], tests: list[str], timeout: float) -> dict[str, dict[int, LineTests]]:
     """Run `tests` unmutated under coverage; return, per measured module, each executed line and who executed it."""
-    measured = list(modules)
     caches = _cached_helpers(work)
-    rcfile = work / ".mutation-coveragerc"
-    include = "\n    ".join(str(work / path) for path in [*measured, *caches]) or str(work / "nothing-measured")
-    # sigterm: the policy pack is stopped with SIGTERM (preflight/pack_process.py) and must still save its data
-    rcfile.write_text(f"[run]\ndata_file = {work / _DATA_FILE}\npatch = subprocess\nsigterm = true\n"
-                      f"include =\n    {include}\n")
+    include = [work / path for path in [*modules, *caches]] or [work / "nothing-measured"]
     fixtures_file = work / ".mutation-shared-fixtures.json"
-    command = [sys.executable, "-m", "pytest", "-q", "-m", "not vllm", "-p", "no:cacheprovider", "-p", "mutation_order",
-               "--no-header", "-o", "addopts=", "--cov", "--cov-context=test", f"--cov-config={rcfile}",
-               "--cov-report=", *tests]
-    here = Path(__file__).parent
-    env = {**_env(), "MUTATION_SHARED_FIXTURES": str(fixtures_file), "MUTATION_TEST_HEADER": "x-mutation-test",
-           "MUTATION_COVERAGE_PATH": str(_coverage_alone(work)),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(here), str(here / "mutation_site"),
-                                                       os.environ.get("PYTHONPATH")]))}
+    command, env = measured_pytest(work, include, tests, fixtures_file)
     completed = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True,
                                timeout=timeout * max(1, len(tests)))
     if completed.returncode != 0:
         sys.exit("the selected tests fail without any mutation; fix them first:\n" + completed.stdout[-3000:])
-    data = CoverageData(basename=str(work / _DATA_FILE))
-    data.read()
+    data = recorded(work)
     filled = {context for path, bodies in caches.items()
               for line, contexts in data.contexts_by_lineno(str(work / path)).items() if line in bodies
               for context in contexts}
@@ -83,11 +70,36 @@ def coverage_baseline(work: Path, modules: list[str], tests: list[str], timeout:
     readers = {test: sorted({user for name in names for user in users[name]}) for test, names in fixtures.items()}
     # The helpers' caches live in the tests' process: they cannot hold what the policy pack's process computed.
     return {module: _by_line(data, str(work / module), set() if _in_pack(module) else filled, readers)
-            for module in measured}
+            for module in modules}
 
 
 def _in_pack(module: str) -> bool:
     return module.startswith("policies/")
+
+
+def measured_pytest(work: Path, include: list[Path], tests: list[str],
+                    fixtures_file: Path) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of a pytest run in `work` that records, per test, the lines of `include` it
+    executed, in the policy pack's process too, and writes each test's wider-scoped fixtures to `fixtures_file`."""
+    rcfile = work / ".mutation-coveragerc"
+    # sigterm: the policy pack is stopped with SIGTERM (preflight/pack_process.py) and must still save its data
+    rcfile.write_text(f"[run]\ndata_file = {work / _DATA_FILE}\npatch = subprocess\nsigterm = true\ninclude =\n    "
+                      + "\n    ".join(map(str, include)) + "\n")
+    command = [sys.executable, "-m", "pytest", "-q", "-m", "not vllm", "-p", "no:cacheprovider", "-p", "mutation_order",
+               "--no-header", "-o", "addopts=", "--cov", "--cov-context=test", f"--cov-config={rcfile}",
+               "--cov-report=", *tests]
+    here = Path(__file__).parent
+    env = {**_env(), "MUTATION_SHARED_FIXTURES": str(fixtures_file), "MUTATION_TEST_HEADER": "x-mutation-test",
+           "MUTATION_COVERAGE_PATH": str(_coverage_alone(work)),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(here), str(here / "mutation_site"),
+                                                       os.environ.get("PYTHONPATH")]))}
+    return command, env
+
+
+def recorded(work: Path) -> CoverageData:
+    data = CoverageData(basename=str(work / _DATA_FILE))
+    data.read()
+    return data
 
 
 def _coverage_alone(work: Path) -> Path:

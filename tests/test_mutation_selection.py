@@ -3,13 +3,16 @@ statement count, and when a mutant's covering tests judge it alone, run first, o
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 from coverage import CoverageData
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from mutation_coverage import LineTests, Selection, _by_line, select, statement_lines  # noqa: E402
+from mutation_coverage import (  # noqa: E402
+    LineTests, Selection, _by_line, measured_pytest, recorded, select, statement_lines,
+)
 
 SOURCE = '''TABLE = {
     "a": 1,
@@ -44,7 +47,7 @@ def test_selection_follows_who_executed_the_statement():
     assert select(shared, SOURCE, 3, MAPPED) == Selection("first", ("tests/test_wide.py::t2",))
     assert select({1: LineTests((), True)}, SOURCE, 2, MAPPED) == Selection("all", ())
     assert select({1: LineTests((), True)}, SOURCE, 10, MAPPED) == Selection("none", ())
-    assert select(None, SOURCE, 10, MAPPED) == Selection("all", ())  # the pack: no map, the whole list
+    assert select(None, SOURCE, 10, MAPPED) == Selection("all", ())  # --select module: no map, the whole list
 
 
 def test_contexts_become_tests_or_shared(tmp_path):
@@ -62,3 +65,35 @@ def test_contexts_become_tests_or_shared(tmp_path):
     assert by_line[3] == LineTests(("tests/a.py::t1", "tests/a.py::t3"), True)  # t3 filled a helper's cache
     assert by_line[4] == LineTests(("tests/a.py::t2", "tests/a.py::t4"), False)  # the fixture's users
     assert 6 not in by_line
+
+
+PROBE = '''
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from preflight.engine import PolicyPackSession
+from tests.policies.snapshots import compliant_stack
+
+
+def test_asks_the_pack():
+    with PolicyPackSession(Path({root!r}) / "policies", stack="test") as pack:
+        assert not pack.check(compliant_stack()).by_policy("serving-namespace-default-deny")
+'''
+
+
+def test_the_pack_process_records_its_lines_under_the_asking_test(tmp_path):
+    """The pack answers in its own process and virtualenv: its policy code must still be tied to the test that sent
+    the request (gRPC metadata in, coverage's context switched there), and its import to no test at all."""
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "test_probe.py").write_text(PROBE.format(root=str(root)))
+    module = root / "policies" / "pod_isolation.py"
+    command, env = measured_pytest(tmp_path, [module], ["test_probe.py"], tmp_path / "fixtures.json")
+    completed = subprocess.run([*command, "--rootdir", str(tmp_path)], cwd=tmp_path, env=env, capture_output=True,
+                               text=True, timeout=300)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    contexts = recorded(tmp_path).contexts_by_lineno(str(module))
+    source = module.read_text().splitlines()
+    body = next(n for n, text in enumerate(source, 1) if "for deployment in vllm_deployments(view):" in text)
+    declaration = next(n for n, text in enumerate(source, 1) if text.startswith("NETWORK_POLICY ="))
+    assert contexts[body] == ["test_probe.py::test_asks_the_pack|run"]
+    assert contexts[declaration] == [""]
