@@ -34,7 +34,7 @@ PolicyPack("probe", [ResourceValidationPolicy("probe", "what the pack sees", rep
 
 def test_pack_runs_in_its_own_virtualenv_with_its_requirements(pack):
     python = Path(pack.python)
-    assert python == PACK / "venv" / "bin" / "python"
+    assert python == (PACK / "venv").resolve() / "bin" / "python"  # resolved: the venv may be a link (mutation copies)
     cmdline = Path(f"/proc/{pack.process.pid}/cmdline").read_bytes().split(b"\0")
     assert cmdline[0].decode() == str(python) and cmdline[2:4] == [b"-m", b"pulumi.policy"]
     assert cmdline[-2].decode() == str(PACK)  # the pack directory comes last, as RunPlugin passes it
@@ -61,4 +61,4 @@ def test_the_pack_process_sees_the_stack_config_tags_and_mode(tmp_path):
         [violation] = probe.check(compliant_stack()).violations
     seen = json.loads(violation.message.splitlines()[-1])  # the pack prefixes the policy's description
     assert seen["tags"] == tags and seen["region"] == "us-east-1" and seen["dryRun"] == "false"
-    assert Path(seen["prefix"]) == PACK / "venv"
+    assert Path(seen["prefix"]) == (PACK / "venv").resolve()
