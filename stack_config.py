@@ -580,8 +580,6 @@ _BUILTIN_EXPECTATIONS = {
     "string_type": "a string",
     "list_type": "a list",
     "model_type": "an object",
-    "model_attributes_type": "an object",
-    "dict_type": "an object",
 }
 
 

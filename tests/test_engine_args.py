@@ -64,7 +64,9 @@ def test_family_flags_come_from_the_catalog():
 def test_small_model_streams_with_fewer_readers_and_no_distribution():
     model = _model(name="small", catalogModel="qwen3-1.7b", maxModelLen=16384, instanceType="g6.2xlarge")
     plan = serving_plan(plan_models([model])["small"])
-    assert streamer_extra_config(plan) == {"concurrency": 16, "memory_limit": 23 * 2**30 // 4}
+    # An int, not 1544003584.0: vLLM refuses to start on a float ("memory_limit must be an integer >= -1",
+    # vllm/model_executor/model_loader/runai_streamer_loader.py), then sets RUNAI_STREAMER_MEMORY_LIMIT from it.
+    assert json.dumps(streamer_extra_config(plan)) == f'{{"concurrency": 16, "memory_limit": {23 * 2**30 // 4}}}'
 
 
 def test_no_api_key_in_argv():

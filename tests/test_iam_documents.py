@@ -153,3 +153,15 @@ def test_every_rendered_policy_document_lints_clean(stack, dev_snapshot, prod_sn
             assert findings_by_action(policy) == IMAGE_IMPORT_PARLIAMENT_EXCEPTIONS
         else:
             assert findings(policy) == [], resource["name"]
+
+
+def test_interruption_queue_takes_events_from_eventbridge_and_sqs_and_nothing_without_tls():
+    """Karpenter docs, "Getting Started with Karpenter" CloudFormation (KarpenterInterruptionQueuePolicy): events.amazonaws.com
+    and sqs.amazonaws.com may sqs:SendMessage to the queue; a Deny on aws:SecureTransport false refuses plain HTTP."""
+    queue = "arn:aws:sqs:us-east-1:123456789012:vllm-eks-prod-karpenter"
+    allow, deny = documents.interruption_queue_policy(queue)["Statement"]
+    assert allow == {"Sid": "EventBridgeDelivers", "Effect": "Allow",
+                     "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+                     "Action": "sqs:SendMessage", "Resource": queue}
+    assert (deny["Effect"], deny["Principal"], deny["Action"], deny["Resource"], deny["Condition"]) == (
+        "Deny", "*", "sqs:*", queue, {"Bool": {"aws:SecureTransport": "false"}})

@@ -199,3 +199,16 @@ def test_weights_larger_than_the_gpus_leave_no_kv_cache_and_no_fit():
     assert plan.kv_cache_bytes_per_gpu < 0
     assert (plan.kv_capacity_tokens, plan.max_concurrent_sequences, plan.fits) == (0, 0, False)
     assert dataclasses.replace(plan, max_concurrent_sequences=1).fits is True
+
+
+def test_a_kv_budget_of_exactly_zero_is_the_weights_problem_and_one_byte_is_the_kv_problem():
+    """Zero bytes left after weights and overhead means the weights leave no room at all: say so, not "0 tokens"."""
+    plan = plan_capacity(
+        model_name="llama-70b", catalog_model="llama-3.1-70b", instance_type="g6.2xlarge",
+        max_model_len=8192, gpu_memory_utilization=0.92,
+    )  # fmt: skip
+    empty = dataclasses.replace(plan, kv_cache_bytes_per_gpu=0)
+    assert fit_problem(empty) == ("its weights (131.5 GiB per GPU) and overhead (2.0 GiB) exceed the 20.7 GiB usable per "
+                                  "L4 at --gpu-memory-utilization 0.92")
+    one_byte = dataclasses.replace(plan, kv_cache_bytes_per_gpu=1)
+    assert fit_problem(one_byte).startswith("its KV cache holds 0 tokens")

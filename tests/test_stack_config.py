@@ -130,6 +130,43 @@ def test_each_bad_value_names_its_setting(change, expected):
     assert any(problem.startswith(expected) for problem in problems), problems
 
 
+def _problems_with(edit) -> list[str]:
+    sections = sections_of("prod")
+    edit(sections)
+    with pytest.raises(StackConfigError) as error:
+        load_stack_config(sections)
+    return error.value.problems
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [  # a YAML value of the wrong type, for every kind of setting (pydantic's error types, said in words)
+        (lambda s: s["models"][0].update(maxReplicas=[3]), "models[0].maxReplicas: got [3], expected an integer"),
+        (lambda s: s["models"][0].update(maxReplicas="three"), "models[0].maxReplicas: got 'three', expected an integer"),
+        (lambda s: s["models"][0].update(maxReplicas=3.5), "models[0].maxReplicas: got 3.5, expected a whole number"),
+        (lambda s: s["models"][0].update(gpuMemoryUtilization=[0.9]),
+         "models[0].gpuMemoryUtilization: got [0.9], expected a number"),
+        (lambda s: s["models"][0].update(gpuMemoryUtilization="high"),
+         "models[0].gpuMemoryUtilization: got 'high', expected a number"),
+        (lambda s: s.setdefault("cluster", {}).update(endpointPublicAccess=[True]),
+         "cluster.endpointPublicAccess: got [True], expected true or false"),
+        (lambda s: s.setdefault("cluster", {}).update(endpointPublicAccess="maybe"),
+         "cluster.endpointPublicAccess: got 'maybe', expected true or false"),
+        (lambda s: s.setdefault("network", {}).update(cidr=10), "network.cidr: got 10, expected a string"),
+        (lambda s: s.setdefault("cluster", {}).update(publicAccessCidrs="10.0.0.0/8"),
+         "cluster.publicAccessCidrs: got '10.0.0.0/8', expected a list"),
+        (lambda s: s.update(network="big"), "network: got 'big', expected an object"),
+        (lambda s: s.update(models=["qwen3-8b"]), "models[0]: got 'qwen3-8b', expected an object"),
+        (lambda s: s["models"][0].pop("catalogModel"),
+         "models[0].catalogModel: got nothing, expected a value (this setting is required)"),
+    ],
+    ids=["int-list", "int-word", "int-fraction", "float-list", "float-word", "bool-list", "bool-word", "string-number",
+         "list-string", "object-string", "list-item-string", "required-missing"],
+)
+def test_a_value_of_the_wrong_type_says_what_type_is_expected(edit, expected):
+    assert expected in _problems_with(edit)
+
+
 def test_every_problem_is_reported_at_once():
     problems = problems_for(
         "prod", models__0__maxReplicas=-1, network__availabilityZones=1, edge__maxRequestSeconds=5, observability__grafana="maybe"

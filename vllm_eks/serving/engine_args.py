@@ -30,8 +30,8 @@ def streamer_extra_config(plan: ServingPlan) -> dict[str, Any]:
     """
     weight_gib = plan["weight_bytes"] / GIB
     concurrency = next(threads for limit, threads in RUNAI_STREAMER_CONCURRENCY_BY_WEIGHTS_GIB if weight_gib <= limit)
-    buffer_bytes = min(RUNAI_STREAMER_MAX_BUFFER_GIB * GIB, plan["pod_memory_gib"] * GIB // 4 // plan["tensor_parallel_size"])
-    config: dict[str, Any] = {"concurrency": concurrency, "memory_limit": int(buffer_bytes)}
+    buffer_bytes = min(RUNAI_STREAMER_MAX_BUFFER_GIB * GIB, plan["pod_memory_gib"] * GIB // (4 * plan["tensor_parallel_size"]))
+    config: dict[str, Any] = {"concurrency": concurrency, "memory_limit": buffer_bytes}
     if plan["tensor_parallel_size"] > 1:
         config["distributed"] = True
     return config
