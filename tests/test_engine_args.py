@@ -69,6 +69,15 @@ def test_small_model_streams_with_fewer_readers_and_no_distribution():
     assert json.dumps(streamer_extra_config(plan)) == f'{{"concurrency": 16, "memory_limit": {23 * 2**30 // 4}}}'
 
 
+def test_every_rank_shares_the_reading_from_two_ranks_up():
+    """vLLM's Run:ai loader: `distributed` lets the tensor-parallel ranks split the files instead of each reading
+    all of them; with one rank there is nothing to share."""
+    model = _model(name="small", catalogModel="qwen3-1.7b", maxModelLen=16384, instanceType="g6.2xlarge")
+    plan = serving_plan(plan_models([model])["small"])
+    assert "distributed" not in streamer_extra_config(plan)
+    assert streamer_extra_config({**plan, "tensor_parallel_size": 2})["distributed"] is True
+
+
 def test_no_api_key_in_argv():
     args = _args(_model(loraAdapters=[{"name": "sql", "s3Prefix": "adapters/sql"}]))
     assert not any(arg.startswith("--api-key") for arg in args)

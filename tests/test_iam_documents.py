@@ -165,3 +165,9 @@ def test_interruption_queue_takes_events_from_eventbridge_and_sqs_and_nothing_wi
                      "Action": "sqs:SendMessage", "Resource": queue}
     assert (deny["Effect"], deny["Principal"], deny["Action"], deny["Resource"], deny["Condition"]) == (
         "Deny", "*", "sqs:*", queue, {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_a_service_role_is_assumable_by_that_aws_service_alone():
+    """IAM User Guide, "Creating a role to delegate permissions to an AWS service": Principal Service, sts:AssumeRole."""
+    assert documents.service_trust_policy("ec2.amazonaws.com") == {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
