@@ -58,7 +58,7 @@ from cosmic_ray.plugins import get_operator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mutation_coverage import (  # noqa: E402
-    LineTests, coverage_baseline, load_line_maps, save_line_maps, select, tree_key,
+    LineTests, coverage_baseline, load_line_maps, pytest_arguments, save_line_maps, select, tree_key,
 )
 from mutation_report import Mutant, Outcome, from_json, report, to_json  # noqa: E402
 from mutation_targets import MUTATED_ROOTS, TESTS_FOR_MODULE  # noqa: E402
@@ -207,8 +207,7 @@ def run_mutant(work: Path, mutant: Mutant, ops: dict[str, Operator], timeout: fl
     chosen = select(line_map, original, mutant.line, TESTS_FOR_MODULE[mutant.module])
     if chosen.kind == "none":
         return Outcome(mutant, "not-covered", 0.0, diff, "none")
-    # "only": the statement ran in these tests' run phases and nowhere else, so no other test can see the change.
-    tests = list(chosen.tests) if chosen.kind == "only" else TESTS_FOR_MODULE[mutant.module]
+    tests = pytest_arguments(chosen, TESTS_FOR_MODULE[mutant.module])
     started = time.monotonic()
     try:
         _drop_bytecode(work, mutant.module)
@@ -346,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", choices=("coverage", "module"), default="coverage",
                         help="coverage (default): run first the tests that execute the mutated statement "
                              "(scripts/mutation_coverage.py); module: the module's whole mapped list, as before")
+    parser.add_argument("--coverage-map", help="with --select coverage, take the map an earlier run stored "
+                        "(.cache/mutation-coverage/<digest>.json) instead of a new baseline: to re-judge that run's "
+                        "survivors after test changes; a module edited since then has shifted lines, so leave it out")
     parser.add_argument("--no-baseline", action="store_true",
                         help="with --select module, skip the unmutated run of the selected tests (--select coverage "
                              "always runs it: it records which test executes which line)")
@@ -395,7 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     works = [make_work_copy() for _ in range(max(1, args.jobs))]
     try:
         line_maps = {}
-        if args.select == "coverage":  # the copies are identical: one baseline serves them all
+        if args.select == "coverage" and args.coverage_map:
+            line_maps = load_line_maps(Path(args.coverage_map))[1]
+        elif args.select == "coverage":  # the copies are identical: one baseline serves them all
             line_maps = baseline(works[0], sorted({m.module for m in chosen}), args.timeout, with_coverage=True)
         elif not args.no_baseline:
             baseline(works[0], sorted({m.module for m in chosen}), args.timeout)

@@ -161,6 +161,15 @@ def select(line_map: dict[int, LineTests] | None, source: str, line: int, mapped
     return Selection("only", tests)
 
 
+def pytest_arguments(chosen: Selection, mapped_files: list[str]) -> list[str]:
+    """What pytest is given for a selection: "only", the covering tests (the statement ran in their run phases and
+    nowhere else, so no other test can see the change); otherwise the module's mapped files plus any covering test
+    outside them (for "first", scripts/mutation_order.py puts the covering tests ahead)."""
+    if chosen.kind == "only":
+        return list(chosen.tests)
+    return [*mapped_files, *(test for test in chosen.tests if test.split("::")[0] not in mapped_files)]
+
+
 def statement_lines(source: str, line: int) -> range:
     """The lines coverage may have recorded for a change on `line`: the whole statement around it (a multi-line
     literal is one line event, at its first line), or for a compound statement its header up to `line`."""

@@ -11,7 +11,7 @@ from coverage import CoverageData
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from mutation_coverage import (  # noqa: E402
-    LineTests, Selection, _by_line, measured_pytest, recorded, select, statement_lines,
+    LineTests, Selection, _by_line, measured_pytest, pytest_arguments, recorded, select, statement_lines,
 )
 
 SOURCE = '''TABLE = {
@@ -97,3 +97,10 @@ def test_the_pack_process_records_its_lines_under_the_asking_test(tmp_path):
     declaration = next(n for n, text in enumerate(source, 1) if text.startswith("NETWORK_POLICY ="))
     assert contexts[body] == ["test_probe.py::test_asks_the_pack|run"]
     assert contexts[declaration] == [""]
+
+
+def test_pytest_runs_the_covering_tests_even_outside_the_modules_mapped_files():
+    first = Selection("first", ("tests/test_specific.py::t1", "tests/test_other.py::t9"))
+    assert pytest_arguments(first, MAPPED) == [*MAPPED, "tests/test_other.py::t9"]
+    assert pytest_arguments(Selection("only", ("tests/test_other.py::t9",)), MAPPED) == ["tests/test_other.py::t9"]
+    assert pytest_arguments(Selection("all", ()), MAPPED) == MAPPED
