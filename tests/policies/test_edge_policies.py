@@ -80,6 +80,22 @@ def test_stage_without_waf_fires(edge_pack, regional_snapshot):
     assert "without a WAF" in _fired(edge_pack, snapshot)["edge-waf-on-public-entry"][0]
 
 
+def test_an_association_known_only_by_its_stage_arn_covers_that_stage_and_no_other(edge_pack, regional_snapshot):
+    """An association may name the stage's ARN as text, with no property dependency, while the stage's own ARN is not
+    known yet (a first preview). AWS WAF AssociateWebACL, ResourceArn for an API Gateway REST API stage:
+    arn:aws:apigateway:<region>::/restapis/<api id>/stages/<stage name>."""
+    snapshot = _mutated(regional_snapshot)
+    [association] = _each(snapshot, "aws:wafv2/webAclAssociation:WebAclAssociation")
+    association["propertyDependencies"].pop("resourceArn")
+    [stage] = _each(snapshot, "aws:apigateway/stage:Stage")
+    stage["outputs"].pop("arn")
+    api, name = stage["props"]["restApi"], stage["props"]["stageName"]
+    assert association["props"]["resourceArn"] == f"arn:aws:apigateway:us-east-1::/restapis/{api}/stages/{name}"
+    assert _fired(edge_pack, snapshot) == {}
+    association["props"]["resourceArn"] = f"arn:aws:apigateway:us-east-1::/restapis/{api}/stages/other"
+    assert "without a WAF" in _fired(edge_pack, snapshot)["edge-waf-on-public-entry"][0]
+
+
 def test_distribution_without_waf_fires(edge_pack, prod_snapshot):
     snapshot = _mutated(prod_snapshot)
     _each(snapshot, "aws:cloudfront/distribution:Distribution")[0]["props"].pop("webAclId")
