@@ -148,6 +148,68 @@ def test_dashboard_is_provisioned_through_the_grafana_sidecar(stack):
     assert namespaces["query"].split(",") == [f"vllm-{m.name}" for m in _config(stack).models]
 
 
+# What each panel plots, written out. Metric names: vLLM docs "Production Metrics" (vllm: prefix, histograms with
+# _bucket series and model_name labels), DCGM exporter's default counters, kube-state-metrics; `$__rate_interval` and
+# the `$namespace`/`$model` variables: Grafana docs, "Prometheus template variables".
+_SEL = 'namespace=~"$namespace",model_name=~"$model"'
+_RATE = "[$__rate_interval]"
+DASHBOARD_QUERIES = [
+    ("Time to first token (P50 / P95)", [
+        (f"histogram_quantile(0.5, sum by (model_name, le) (rate(vllm:time_to_first_token_seconds_bucket{{{_SEL}}}{_RATE})))",
+         "P50 {{model_name}}"),
+        (f"histogram_quantile(0.95, sum by (model_name, le) (rate(vllm:time_to_first_token_seconds_bucket{{{_SEL}}}{_RATE})))",
+         "P95 {{model_name}}")]),
+    ("Inter-token latency (P50 / P95)", [
+        (f"histogram_quantile(0.5, sum by (model_name, le) (rate(vllm:inter_token_latency_seconds_bucket{{{_SEL}}}{_RATE})))",
+         "P50 {{model_name}}"),
+        (f"histogram_quantile(0.95, sum by (model_name, le) (rate(vllm:inter_token_latency_seconds_bucket{{{_SEL}}}{_RATE})))",
+         "P95 {{model_name}}")]),
+    ("End-to-end request latency (P95)", [
+        (f"histogram_quantile(0.95, sum by (model_name, le) (rate(vllm:e2e_request_latency_seconds_bucket{{{_SEL}}}{_RATE})))",
+         "P95 {{model_name}}")]),
+    ("KV-cache usage", [(f"max by (model_name, pod) (vllm:kv_cache_usage_perc{{{_SEL}}})", "{{pod}}")]),
+    ("Requests running / waiting", [
+        (f"sum by (model_name) (vllm:num_requests_running{{{_SEL}}})", "running {{model_name}}"),
+        (f"sum by (model_name) (vllm:num_requests_waiting{{{_SEL}}})", "waiting {{model_name}}")]),
+    ("Tokens per second", [
+        (f"sum by (model_name) (rate(vllm:generation_tokens_total{{{_SEL}}}{_RATE}))", "generated {{model_name}}"),
+        (f"sum by (model_name) (rate(vllm:prompt_tokens_total{{{_SEL}}}{_RATE}))", "prompt {{model_name}}")]),
+    ("Error ratio", [
+        (f'sum by (model_name) (rate(vllm:request_success_total{{{_SEL},finished_reason="error"}}{_RATE}))'
+         f" / sum by (model_name) (rate(vllm:request_success_total{{{_SEL}}}{_RATE}))", "engine errors {{model_name}}"),
+        (f'sum by (namespace) (rate(http_requests_total{{namespace=~"$namespace",handler=~"/v1/.*",status="5xx"}}{_RATE}))'
+         f' / sum by (namespace) (rate(http_requests_total{{namespace=~"$namespace",handler=~"/v1/.*"}}{_RATE}))',
+         "HTTP 5xx {{namespace}}")]),
+    ("GPU utilisation", [("avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL)", "{{Hostname}} GPU {{gpu}}")]),
+    ("GPU memory used", [
+        ("sum by (Hostname) (DCGM_FI_DEV_FB_USED) / (sum by (Hostname) (DCGM_FI_DEV_FB_USED) + "
+         "sum by (Hostname) (DCGM_FI_DEV_FB_FREE))", "{{Hostname}}")]),
+    ("Replicas vs GPU nodes", [
+        ('sum by (namespace) (kube_deployment_status_replicas_available{namespace=~"$namespace"})',
+         "ready replicas {{namespace}}"),
+        ('count(kube_node_status_allocatable{resource="nvidia_com_gpu"} > 0)', "GPU nodes"),
+        ('sum(kube_node_status_allocatable{resource="nvidia_com_gpu"})', "GPUs")]),
+]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_dashboard_panel_plots_what_its_title_says(stack):
+    config_map = manifest(_named(stack, "kubernetes:core/v1:ConfigMap", "observability-dashboard"))
+    board = json.loads(config_map["data"]["vllm-serving.json"])
+    assert [(panel["title"], [(t["expr"], t["legendFormat"]) for t in panel["targets"]])
+            for panel in board["panels"]] == DASHBOARD_QUERIES
+    assert [[t["refId"] for t in panel["targets"]] for panel in board["panels"]] == [
+        ["A", "B"], ["A", "B"], ["A"], ["A"], ["A", "B"], ["A", "B"], ["A", "B"], ["A"], ["A"], ["A", "B", "C"]]
+    # two panels a row, 12 of Grafana's 24 grid columns each, 8 rows high
+    assert [panel["gridPos"] for panel in board["panels"]] == [
+        {"x": 12 * (index % 2), "y": 8 * (index // 2), "w": 12, "h": 8} for index in range(10)]
+    assert [panel["id"] for panel in board["panels"]] == list(range(1, 11))
+    assert {key: board[key] for key in ("uid", "tags", "refresh", "time")} == {
+        "uid": "vllm-eks-serving", "tags": ["vllm", "vllm-eks"], "refresh": "30s", "time": {"from": "now-6h", "to": "now"}}
+    (model,) = [v for v in board["templating"]["list"] if v["name"] == "model"]
+    assert model["query"]["query"] == 'label_values(vllm:num_requests_waiting{namespace=~"$namespace"}, model_name)'
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_monitoring_core_objects_are_valid(stack):
     for type_token, name in (("kubernetes:core/v1:Namespace", "observability-namespace"),
