@@ -442,8 +442,22 @@ def test_controller_release_and_least_privilege_role(stack, request):
     snapshot = request.getfixturevalue(stack)
     release = _one(snapshot, "kubernetes:helm.sh/v3:Release", lambda r: r["name"] == "edge-lb-controller")["props"]
     assert release["chart"] == "aws-load-balancer-controller" and release["version"] == AWS_LOAD_BALANCER_CONTROLLER_CHART.version
-    assert release["values"]["nodeSelector"] == {"vllm-eks/node-role": "system"}
-    assert release["values"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+    role = _one(snapshot, "aws:iam/role:Role", lambda r: r["name"] == "edge-lb-controller")
+    vpc = _one(snapshot, "aws:ec2/vpc:Vpc", lambda r: True)
+    # The chart's values.yaml (eks-charts, aws-load-balancer-controller): binding target groups only, so no
+    # IngressClass and no Service mutator webhook (a LoadBalancer Service stays a plain one); the pod webhook's
+    # objectSelector limits the readiness gate to router pods; the IRSA role on the chart's service account.
+    assert release["values"] == {
+        "clusterName": f"vllm-eks-{stack.removesuffix('_snapshot')}", "region": "us-east-1",
+        "vpcId": vpc["outputs"]["arn"].rsplit(":", 1)[1] + "-id",  # the mocked VPC's id (preflight/mocks.py)
+        "replicaCount": 2, "nodeSelector": {"vllm-eks/node-role": "system"},
+        "serviceAccount": {"create": True, "name": "aws-load-balancer-controller",
+                           "annotations": {"eks.amazonaws.com/role-arn": role["outputs"]["arn"]}},
+        "createIngressClassResource": False, "enableServiceMutatorWebhook": False,
+        "objectSelector": {"matchLabels": {"app.kubernetes.io/name": "vllm-router"}},
+        "image": {"repository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/eks/aws-load-balancer-controller"},
+    }
+    assert (release["namespace"], release["repositoryOpts"]) == ("kube-system", {"repo": "https://aws.github.io/eks-charts"})
     policy = json.loads(_one(snapshot, "aws:iam/rolePolicy:RolePolicy", lambda r: r["name"] == "edge-lb-controller")["props"]["policy"])
     writes = [s for s in policy["Statement"] if any(not a.split(":")[1].startswith("Describe") for a in s["Action"])]
     assert len(writes) == 1 and set(writes[0]["Action"]) == {"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"}
