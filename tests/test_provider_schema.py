@@ -78,3 +78,16 @@ def test_readme_component_table_is_generated_from_the_schema(schema):
     readme = README.read_text()
     section = readme[readme.index(TABLE_BEGIN): readme.index(TABLE_END) + len(TABLE_END)]
     assert section == component_table(schema), "run `.venv/bin/python tests/provider_schema.py --write`"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_each_component_registers_under_the_token_other_languages_construct(schema, stack):
+    """A component provider constructs `<package>:index:<class>` (the schema's resource keys) and the component
+    registers itself under its own type string (ComponentResource.__init__'s `t`): the two must be the same token."""
+    from rendered import rendered
+
+    registered = {r["type"] for r in rendered(stack)["resources"] if not r.get("custom") and r["type"].startswith(PACKAGE)}
+    assert registered == {f"vllm-eks:index:{name}" for name in (
+        "Network", "GpuCluster", "ClusterAddons", "ImageCache", "ModelStore", "VllmService", "InternalApiKey",
+        "Autoscaling", "Observability", "Edge", "ModelRouter")}
+    assert set(schema["resources"]) <= registered
