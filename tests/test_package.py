@@ -63,3 +63,22 @@ def test_planning_is_pulumi_free():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout
     assert len(modules) >= 6
+
+
+PUBLIC_API = {  # what the README's library section tells a consumer to import, group by group
+    "vllm_eks.network": ["Network", "NetworkArgs"],
+    "vllm_eks.cluster": ["ClusterAddons", "ClusterAddonsArgs", "GpuCluster", "GpuClusterArgs", "ImageCache",
+                         "ImageCacheArgs"],
+    "vllm_eks.model_store": ["ModelStore", "ModelStoreArgs"],
+    "vllm_eks.serving": ["InternalApiKey", "InternalApiKeyArgs", "VllmService", "VllmServiceArgs"],
+    "vllm_eks.autoscaling": ["Autoscaling", "AutoscalingArgs"],
+    "vllm_eks.observability": ["Observability", "ObservabilityArgs"],
+    "vllm_eks.edge": ["Edge", "EdgeArgs"],
+}
+
+
+@pytest.mark.parametrize("group", sorted(PUBLIC_API))
+def test_each_group_exports_its_components_and_their_args(group):
+    namespace: dict = {}
+    exec(f"from {group} import *", namespace)  # noqa: S102 - what `import *` binds is the group's __all__
+    assert sorted(name for name in namespace if name != "__builtins__") == PUBLIC_API[group]
