@@ -151,6 +151,9 @@ def test_pod_requests_leave_room_for_the_node():
     assert (g5.cpu, g5.memory_gib, g5.gpus) == (int(48 * 0.85) - 1, int(192 * 0.85) - 4, 4) == (39, 159, 4)
     g6 = pod_resources(GPU_INSTANCES["g6.2xlarge"])  # 8 vCPU, 32 GiB
     assert (g6.cpu, g6.memory_gib, g6.gpus) == (5, 23, 1)
+    # the smallest GPU node of the catalog still leaves the pod whole CPUs and GiB (g5.xlarge: 4 vCPU, 16 GiB)
+    pods = [pod_resources(instance) for instance in GPU_INSTANCES.values()]
+    assert (min(pod.cpu for pod in pods), min(pod.memory_gib for pod in pods)) == (2, 9)
 
 
 def test_summary_prints_the_numbers():

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from preflight.engine import PolicyPackSession
-from preflight.pack_process import ensure_pack_python, stack_environment
+from preflight.pack_process import ensure_pack_python, pack_virtualenv, stack_environment
 from preflight.render import read_stack_config
 from .snapshots import compliant_stack
 
@@ -62,3 +62,12 @@ def test_the_pack_process_sees_the_stack_config_tags_and_mode(tmp_path):
     seen = json.loads(violation.message.splitlines()[-1])  # the pack prefixes the policy's description
     assert seen["tags"] == tags and seen["region"] == "us-east-1" and seen["dryRun"] == "false"
     assert Path(seen["prefix"]) == (PACK / "venv").resolve()
+
+
+def test_the_virtualenv_is_where_pulumipolicy_yaml_names_it(tmp_path):
+    """PulumiPolicy.yaml `runtime.options.virtualenv`, relative to the pack (Pulumi docs, "Python": virtual
+    environments). Without the option the CLI would run the python on PATH; preflight keeps the pack apart in `venv`."""
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime:\n  name: python\n  options:\n    virtualenv: .pyenv\n")
+    assert pack_virtualenv(tmp_path) == (tmp_path / ".pyenv").resolve()
+    (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    assert pack_virtualenv(tmp_path) == (tmp_path / "venv").resolve()

@@ -155,7 +155,7 @@ def pod_resources(instance: GpuInstance) -> PodResources:
     """Requests for the one vLLM pod on a node of this type, leaving room for the kubelet and DaemonSets."""
     cpu = math.floor(instance.vcpu * POD_CPU_SHARE_OF_NODE) - POD_NODE_RESERVE_CPU
     memory = math.floor(instance.memory_gib * POD_MEMORY_SHARE_OF_NODE) - POD_NODE_RESERVE_MEMORY_GIB
-    return PodResources(cpu=max(1, cpu), memory_gib=max(1, memory), gpus=instance.gpu_count)
+    return PodResources(cpu=cpu, memory_gib=memory, gpus=instance.gpu_count)
 
 
 def plan_capacity(
