@@ -28,6 +28,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                               "tests/test_engine_args.py", "tests/test_gpu_cluster.py", "tests/test_stack_config.py",
                               "tests/test_vllm_service.py", "tests/test_autoscaling.py", "tests/test_observability.py",
                               "tests/test_edge_config.py", "tests/test_stack_file_and_region.py", "tests/test_edge.py",
+                              "tests/test_image_cache.py", "tests/test_network.py", "tests/test_model_store.py",
                               *_RENDER_WIDE],
     "vllm_eks/cluster/cluster_addons.py": ["tests/test_gpu_cluster.py", "tests/test_cluster_enforcement.py",
                                      "tests/test_network_policies.py", *_RENDER_WIDE],

@@ -124,10 +124,15 @@ def test_chart_image_values_point_each_chart_image_at_its_cache_rule():
     assert chart_image_values(KEDA_CHART, HOST) == {
         "image": {part: {"registry": f"{HOST}/github"} for part in ("keda", "metricsApiServer", "webhooks")}
     }
-    stack = chart_image_values(KUBE_PROMETHEUS_STACK_CHART, HOST)
-    assert stack["kube-state-metrics"] == {"image": {"registry": f"{HOST}/kubernetes"}}
-    assert stack["grafana"] == {"image": {"registry": f"{HOST}/docker-hub"}, "sidecar": {"image": {"registry": f"{HOST}/quay"}}}
-    assert stack["prometheusOperator"]["admissionWebhooks"] == {"patch": {"image": {"registry": f"{HOST}/github"}}}
+    quay, github = {"image": {"registry": f"{HOST}/quay"}}, {"image": {"registry": f"{HOST}/github"}}
+    assert chart_image_values(KUBE_PROMETHEUS_STACK_CHART, HOST) == {
+        "prometheusOperator": {**quay, "prometheusConfigReloader": quay, "admissionWebhooks": {"patch": github}},
+        "prometheus": {"prometheusSpec": quay},
+        "alertmanager": {"alertmanagerSpec": quay},
+        "kube-state-metrics": {"image": {"registry": f"{HOST}/kubernetes"}},
+        "prometheus-node-exporter": quay,
+        "grafana": {"image": {"registry": f"{HOST}/docker-hub"}, "sidecar": quay},
+    }
 
 
 def _at(values: dict, path: tuple[str, ...]) -> dict:

@@ -56,7 +56,8 @@ def test_kube_prometheus_stack_is_pinned_sized_from_config_and_on_system_nodes(s
         assert component["nodeSelector"] == SYSTEM_NODES
     grafana = values["grafana"]
     assert "adminPassword" not in grafana
-    assert grafana["admin"]["existingSecret"] == "grafana-admin"
+    # The Grafana chart's values.yaml `admin`: the Secret and the keys in it that hold the user and the password
+    assert grafana["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
     assert grafana["sidecar"]["dashboards"] == {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}
 
 

@@ -160,6 +160,14 @@ def test_unknown_value_cannot_be_judged_yet(pack, request, policy, base, mutatio
     assert any(reason.startswith("unknown during preview") for reason in reasons), (policy, reasons)
 
 
+def test_the_reason_names_what_is_unknown(pack):
+    """What a reviewer reads in the preview: which value the policy waits for, not only that it waits."""
+    snapshot = compliant_stack()
+    _set("aws:ec2/vpcEndpoint:VpcEndpoint", "serviceName", name="*")(snapshot)
+    reasons = [item["reason"] for item in pack.check(snapshot).not_applicable if item["policy"] == "s3-gateway-endpoint"]
+    assert reasons == ["unknown during preview: VpcEndpoint serviceName"]
+
+
 @pytest.mark.parametrize("policy", sorted(TYPE_ONLY))
 def test_type_only_policies_fire_whatever_the_properties(check, policy):
     type_ = {"no-pod-identity": "aws:eks/podIdentityAssociation:PodIdentityAssociation",
