@@ -160,11 +160,24 @@ def test_unknown_value_cannot_be_judged_yet(pack, request, policy, base, mutatio
     assert any(reason.startswith("unknown during preview") for reason in reasons), (policy, reasons)
 
 
-def test_the_reason_names_what_is_unknown(pack):
+# Every sentinel the engine may use for a value it does not know yet, one per kind (pulumi/pulumi
+# sdk/go/common/resource/plugin/rpc.go: UnknownBoolValue, UnknownNumberValue, UnknownStringValue, UnknownArrayValue,
+# UnknownAssetValue, UnknownArchiveValue, UnknownObjectValue).
+ENGINE_UNKNOWNS = ["1c4a061d-8072-4f0a-a4cb-0ff528b18fe7", "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+                   "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+                   "030794c1-ac77-496b-92df-f27374a8bd58", "e48ece36-62e2-4504-bad9-02848725956a",
+                   "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"]
+
+
+@pytest.mark.parametrize("sentinel", ENGINE_UNKNOWNS)
+def test_every_engine_sentinel_is_unknown_and_the_reason_names_the_value(pack, sentinel):
     """What a reviewer reads in the preview: which value the policy waits for, not only that it waits."""
     snapshot = compliant_stack()
-    _set("aws:ec2/vpcEndpoint:VpcEndpoint", "serviceName", name="*")(snapshot)
-    reasons = [item["reason"] for item in pack.check(snapshot).not_applicable if item["policy"] == "s3-gateway-endpoint"]
+    for endpoint in find_all(snapshot, "aws:ec2/vpcEndpoint:VpcEndpoint"):
+        endpoint["props"]["serviceName"] = sentinel
+    result = pack.check(snapshot)
+    assert not result.by_policy("s3-gateway-endpoint")
+    reasons = [item["reason"] for item in result.not_applicable if item["policy"] == "s3-gateway-endpoint"]
     assert reasons == ["unknown during preview: VpcEndpoint serviceName"]
 
 
