@@ -90,3 +90,41 @@ def test_check_of_a_saved_snapshot_does_not_claim_a_render(tmp_path):
     assert _preflight("render", "--stack", "dev", "--json", str(snapshot)).returncode == 0
     result = _preflight("check", "--snapshot", str(snapshot))
     assert "(policy check of a saved snapshot)" in result.stdout and "render +" not in result.stdout
+
+
+def test_render_summary_nests_each_component_under_its_parent():
+    import re
+
+    from preflight.__main__ import summarise
+    from rendered import rendered
+
+    tree = summarise(rendered("dev")).split("component tree:\n", 1)[1].splitlines()
+    shape = [re.fullmatch(r"( *)(\S+) \((\S+), \d+ children\)", line).groups() for line in tree]
+    names = [name for _, name, _ in shape]  # siblings come in registration order, which mocks do not fix
+    assert names[names.index("cluster-eks") - 1] == "cluster"
+    assert names[names.index("edge-qwen3-1-7b-router") - 1] == "edge"
+    assert sorted(shape) == sorted([
+        ("  ", "network", "vllm-eks:index:Network"), ("  ", "images", "vllm-eks:index:ImageCache"),
+        ("  ", "cluster", "vllm-eks:index:GpuCluster"), ("    ", "cluster-eks", "eks:index:Cluster"),
+        ("  ", "internal-api-key", "vllm-eks:index:InternalApiKey"), ("  ", "models", "vllm-eks:index:ModelStore"),
+        ("  ", "vllm-qwen3-1-7b", "vllm-eks:index:VllmService"), ("  ", "addons", "vllm-eks:index:ClusterAddons"),
+        ("  ", "observability", "vllm-eks:index:Observability"), ("  ", "edge", "vllm-eks:index:Edge"),
+        ("    ", "edge-qwen3-1-7b-router", "vllm-eks:index:ModelRouter"),
+        ("  ", "autoscaling", "vllm-eks:index:Autoscaling"),
+    ])
+
+
+def test_a_resource_without_a_package_version_gets_the_unversioned_default_provider():
+    """pkg/resource/deploy/providers (default provider names): `default` without a version, else
+    `default_<major>_<minor>_<patch>`."""
+    from preflight.render import engine_resources
+
+    def bucket(version):
+        resource = {"urn": f"urn:pulumi:dev::vllm-eks::aws:s3/bucket:Bucket::b{version}", "type": "aws:s3/bucket:Bucket",
+                    "remote": False, "options": {"provider": None}}
+        return {**resource, "packageVersion": version} if version else resource
+
+    resources = [bucket(None), bucket("7.51.1")]
+    entries = engine_resources("dev", {"aws:region": "us-east-1"}, resources, [{"custom": True}] * 2, {}, preview=False)
+    providers = {entry["name"]: entry["props"] for entry in entries if entry["type"] == "pulumi:providers:aws"}
+    assert providers == {"default": {"region": "us-east-1"}, "default_7_51_1": {"region": "us-east-1", "version": "7.51.1"}}
