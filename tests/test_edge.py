@@ -104,9 +104,11 @@ def test_authorizer_lambda_reads_only_the_secrets_it_needs(stack, request):
     assert len(secret_statement["Resource"]) == 2  # the internal key and CloudFront's origin-verify secret
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", [*STACKS, "regional_snapshot"])
 def test_routed_integrations_stream_through_the_vpc_link_with_the_edge_headers(stack, request):
     snapshot = request.getfixturevalue(stack)
+    behind_cloudfront = bool(resources_of(snapshot, "aws:cloudfront/distribution:Distribution"))
+    assert behind_cloudfront == (stack != "regional_snapshot")
     max_seconds = _edge_config(snapshot)["maxRequestSeconds"]
     routed = [i for i in resources_of(snapshot, "aws:apigateway/integration:Integration") if i["props"]["type"] == "HTTP_PROXY"]
     assert len(routed) == len(ROUTED_PATHS)
@@ -123,10 +125,14 @@ def test_routed_integrations_stream_through_the_vpc_link_with_the_edge_headers(s
         host = props["uri"].split("/")[2]
         assert host == alb["outputs"]["dnsName"]
         assert re.fullmatch(rf"internal-{alb['name']}-[0-9a-f]+\.us-east-1\.elb\.amazonaws\.com", host), host
-        parameters = props["requestParameters"]
-        assert parameters[f"integration.request.header.{specs.MODEL_HEADER}"] == "method.request.body.model"
-        assert parameters["integration.request.header.Authorization"] == "context.authorizer.vllmAuthorization"
-        assert parameters["integration.request.header.X-Request-Id"] == "context.requestId"
+        # API Gateway "Parameter mapping": method.request.body.<JSONPath>, context.* variables, 'static' values.
+        # Behind CloudFront the origin secret is overwritten with a static '-' so it never reaches the ALB.
+        assert props["requestParameters"] == {
+            "integration.request.header.x-vllm-model": "method.request.body.model",
+            "integration.request.header.Authorization": "context.authorizer.vllmAuthorization",
+            "integration.request.header.X-Request-Id": "context.requestId",
+            **({"integration.request.header.x-origin-verify": "'-'"} if behind_cloudfront else {}),
+        }
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -285,6 +291,8 @@ def test_cloudfront_is_https_only_uncached_and_outlasts_api_gateway(stack, reque
     assert float(origin["responseCompletionTimeout"]) == max_seconds + 5
     assert origin["customHeaders"][0]["name"] == specs.ORIGIN_VERIFY_HEADER
     assert origin["originPath"] == "/live"
+    # CloudFront API, DefaultCacheBehavior.TargetOriginId: the Id of the origin requests are routed to
+    assert behavior["targetOriginId"] == origin["originId"] == "api-gateway"
 
 
 @pytest.mark.parametrize("stack", STACKS)
