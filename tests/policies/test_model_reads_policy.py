@@ -75,10 +75,11 @@ def test_fires_when_the_role_reads_more_than_its_pods_load(check):
         "told to read: grant only the prefixes the pods load (the model and its adapters).")
 
 
-def test_the_destination_of_a_copy_is_not_a_read(check):
-    """`aws s3 cp <source> <destination>` (AWS CLI reference): only the source is read."""
+@pytest.mark.parametrize("verb", ["cp", "sync", "mv"])
+def test_the_destination_of_a_copy_is_not_a_read(check, verb):
+    """`aws s3 cp|sync|mv <source> <destination>` (AWS CLI reference, "s3"): only the source is read."""
     def uploads(snapshot):
         spec = find(snapshot, "kubernetes:apps/v1:Deployment")["props"]["spec"]["template"]["spec"]
-        spec["initContainers"][0]["command"] = ["/bin/sh", "-c", "aws s3 cp --only-show-errors /tmp/x s3://vllm-weights-prod/uploads/x"]
+        spec["initContainers"][0]["command"] = ["/bin/sh", "-c", f"aws s3 {verb} --only-show-errors /tmp/x s3://vllm-weights-prod/uploads/x"]
 
     assert _messages(check, mutated(uploads)) == []
