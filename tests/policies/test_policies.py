@@ -287,6 +287,13 @@ def _star_action(s):
     find(s, ROLE_POLICY)["props"]["policy"] = json.dumps(policy)
 
 
+def _not_action_on_s3(s):
+    """IAM JSON policy elements, "NotAction": with Allow it grants every action but those listed."""
+    policy = json.loads(read_policy())
+    policy["Statement"].append({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::vllm-weights-prod/*"})
+    find(s, ROLE_POLICY)["props"]["policy"] = json.dumps(policy)
+
+
 def _trust_without_aud(s):
     find(s, "aws:iam/role:Role")["props"]["assumeRolePolicy"] = trust_policy(aud=None)
 
@@ -568,6 +575,7 @@ FIRING = [
     ("irsa-only-model-access", _wildcard_on_read_role),
     ("no-wildcard-model-actions", _wildcard_on_read_role),
     ("no-wildcard-model-actions", _star_action),
+    ("no-wildcard-model-actions", _not_action_on_s3),
     ("pod-reads-within-role", _pod_reads_outside_its_role),
     ("no-pod-identity", _pod_identity),
     ("no-iam-users", _iam_user),
