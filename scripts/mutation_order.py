@@ -3,7 +3,8 @@
 $MUTATION_FIRST_TESTS: a file of node ids, one a line, that run first (those that execute the mutated statement); the
 others follow in their usual order in the same process, so the rendered stacks and the policy pack are built once.
 $MUTATION_SHARED_FIXTURES: a file this plugin writes in the coverage baseline, each test's fixtures of a wider scope
-than the function (a module- or session-scoped result other tests read without executing the code that made it).
+than the function (a module- or session-scoped result other tests read without executing the code that made it),
+including those a test asks for by name while it runs.
 $MUTATION_TEST_HEADER (the coverage baseline too): every gRPC request the tests send names the asking test and phase
 in that metadata key, from pytest's PYTEST_CURRENT_TEST, so the policy pack's process can record its lines under that
 test (scripts/mutation_site/sitecustomize.py).
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+
+import pytest
 
 _PHASES = {"setup": "setup", "call": "run", "teardown": "teardown"}  # pytest's words -> pytest-cov's context suffixes
 
@@ -49,14 +52,32 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     if listed:
         rank = {node: index for index, node in enumerate(Path(listed).read_text().splitlines())}
         items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # a stable sort: the rest keep their order
+    if os.environ.get("MUTATION_SHARED_FIXTURES"):
+        for item in items:
+            definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+            _WIDER[item.nodeid] = _wider({name: defs[-1] for name, defs in definitions.items() if defs})
+
+
+# Each test's fixtures of a wider scope: those it declares (known at collection) and those it asks for while it runs
+# (`request.getfixturevalue`, as the tests parametrized over fixture names do), written when the session ends.
+_WIDER: dict[str, set[str]] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    if os.environ.get("MUTATION_SHARED_FIXTURES"):
+        used = getattr(getattr(item, "_request", None), "_fixture_defs", {})  # pytest's record of what ran
+        _WIDER.setdefault(item.nodeid, set()).update(_wider(used))
+    yield
+
+
+def pytest_sessionfinish(session) -> None:
     shared = os.environ.get("MUTATION_SHARED_FIXTURES")
     if shared:
-        Path(shared).write_text(json.dumps({item.nodeid: _wider_fixtures(item) for item in items}))
+        Path(shared).write_text(json.dumps({node: sorted(names) for node, names in _WIDER.items()}))
 
 
-def _wider_fixtures(item) -> list[str]:
-    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+def _wider(definitions: dict) -> set[str]:
     # The project's own fixtures (pytest's and plugins' have no base id): tmp_path_factory and friends share nothing
     # computed by the code under test.
-    return sorted(name for name, defs in definitions.items()
-                  if defs and defs[-1].scope != "function" and defs[-1].baseid)
+    return {name for name, definition in definitions.items() if definition.scope != "function" and definition.baseid}

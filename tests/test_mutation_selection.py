@@ -3,6 +3,8 @@ statement count, and when a mutant's covering tests judge it alone, run first, o
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +106,35 @@ def test_pytest_runs_the_covering_tests_even_outside_the_modules_mapped_files():
     assert pytest_arguments(first, MAPPED) == [*MAPPED, "tests/test_other.py::t9"]
     assert pytest_arguments(Selection("only", ("tests/test_other.py::t9",)), MAPPED) == ["tests/test_other.py::t9"]
     assert pytest_arguments(Selection("all", ()), MAPPED) == MAPPED
+
+
+SHARED_PROBE = '''
+import pytest
+
+
+@pytest.fixture(scope="module")
+def rendered_once():
+    return 1
+
+
+def test_declares(rendered_once):
+    assert rendered_once
+
+
+@pytest.mark.parametrize("name", ["rendered_once"])
+def test_asks_by_name(request, name):
+    assert request.getfixturevalue(name)
+'''
+
+
+def test_a_fixture_asked_for_by_name_counts_as_shared_with_its_declared_users(tmp_path):
+    """A module-scoped result read through `request.getfixturevalue` is read as surely as a declared one."""
+    (tmp_path / "test_shared.py").write_text(SHARED_PROBE)
+    listed = tmp_path / "fixtures.json"
+    env = {**os.environ, "MUTATION_SHARED_FIXTURES": str(listed), "PYTHONPATH": str(Path(__file__).parent.parent / "scripts")}
+    completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "mutation_order", "-p", "no:cacheprovider",
+                                "-o", "addopts=", "--rootdir", str(tmp_path), "test_shared.py"],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert json.loads(listed.read_text()) == {"test_shared.py::test_declares": ["rendered_once"],
+                                              "test_shared.py::test_asks_by_name[rendered_once]": ["rendered_once"]}
