@@ -284,10 +284,13 @@ def test_cloudfront_is_https_only_uncached_and_outlasts_api_gateway(stack, reque
     assert set(behavior["allowedMethods"]) >= {"POST", "GET"}
     assert distribution["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
     origin = distribution["origins"][0]
-    assert origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
-    assert origin["customOriginConfig"]["originSslProtocols"] == ["TLSv1.2"]
     max_seconds = _edge_config(prod_snapshot)["maxRequestSeconds"]
-    assert float(origin["customOriginConfig"]["originReadTimeout"]) == max_seconds + 5  # the 5 s hop margin
+    # CloudFront API, CustomOriginConfig: HTTPS only with TLS 1.2 to API Gateway, a read timeout 5 s beyond the
+    # request budget (the hop margin), and the 60 s keep-alive CloudFront allows without a quota increase
+    # (CloudFront developer guide, "Keep-alive timeout (custom origins only)": 1-60 s by default).
+    assert origin["customOriginConfig"] == {
+        "httpPort": 80, "httpsPort": 443, "originProtocolPolicy": "https-only", "originSslProtocols": ["TLSv1.2"],
+        "originReadTimeout": max_seconds + 5, "originKeepaliveTimeout": 60}
     assert float(origin["responseCompletionTimeout"]) == max_seconds + 5
     assert origin["customHeaders"][0]["name"] == specs.ORIGIN_VERIFY_HEADER
     assert origin["originPath"] == "/live"
@@ -504,6 +507,9 @@ def test_router_per_model_on_system_nodes_discovering_only_its_model(stack, requ
         ]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+        # A quarter core and 256 MiB reserved on the system nodes, bursting to one core and 512 MiB
+        assert pod["containers"][0]["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"},
+                                                     "limits": {"cpu": "1", "memory": "512Mi"}}
 
 
 @pytest.mark.parametrize("stack", STACKS)
