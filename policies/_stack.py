@@ -174,9 +174,11 @@ def _validator(evaluate, config_schema: PolicyConfigSchema, subject: str):
             return
         for message, urn in findings.violations:
             report_violation(message, urn)
-        if not findings.violations and findings.unknown:
+        if findings.violations:
+            return  # a violation is the verdict: what could not be judged besides it changes nothing
+        if findings.unknown:
             args.not_applicable("unknown during preview: " + ", ".join(sorted(set(findings.unknown))))
-        elif not findings.violations and findings.outside:
+        elif findings.outside:
             args.not_applicable("not in this stack, judge it where it is created: " + ", ".join(sorted(set(findings.outside))))
 
     return validate

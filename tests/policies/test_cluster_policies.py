@@ -227,7 +227,9 @@ def test_helm_claim_template_without_a_class_fires(check):
     resource("kubernetes:core/v1:PersistentVolumeClaim", "data", {"metadata": {"name": "data"}, "spec": {**CLAIM, "storageClassName": "gp2"}}),
     resource("kubernetes:apps/v1:StatefulSet", "db", {"metadata": {"name": "db"}, "spec": {
         "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {**CLAIM, "storageClassName": "gp2"}}]}}),
-], ids=["pvc", "statefulset"])
+    resource("kubernetes:helm.sh/v3:Release", "shards", {"chart": "some-db", "namespace": "db", "values": {"shards": [
+        {"name": "a", "volumeClaimTemplate": {"spec": {**CLAIM, "storageClassName": "gp2"}}}]}}),
+], ids=["pvc", "statefulset", "helm-values-list"])
 def test_claim_naming_a_class_nobody_creates_fires(check, claim):
     snapshot = mutated(lambda s: add(s, STORAGE_CLASS, copy.deepcopy(claim)))
     [message] = _fired(check, snapshot, "volume-claims-name-a-stack-storage-class")

@@ -160,6 +160,20 @@ def test_unknown_value_cannot_be_judged_yet(pack, request, policy, base, mutatio
     assert any(reason.startswith("unknown during preview") for reason in reasons), (policy, reasons)
 
 
+def test_a_violation_beside_an_unknown_is_reported_alone(pack):
+    """The unknown could not make a failing resource pass: the violation is the verdict, with no "not applicable"."""
+    snapshot = compliant_stack()
+    [deployment] = [d for d in find_all(snapshot, "kubernetes:apps/v1:Deployment")
+                    if d["props"]["spec"]["template"]["spec"]["containers"][0]["name"] == "vllm"][:1]
+    pod = deployment["props"]["spec"]["template"]["spec"]
+    pod["containers"][0]["securityContext"]["runAsUser"] = 0
+    pod["containers"].append({**pod["containers"][0], "name": "sidecar",
+                              "securityContext": {**pod["containers"][0]["securityContext"], "runAsNonRoot": UNKNOWN}})
+    result = pack.check(snapshot)
+    assert result.by_policy("containers-run-as-non-root")
+    assert [item for item in result.not_applicable if item["policy"] == "containers-run-as-non-root"] == []
+
+
 # Every sentinel the engine may use for a value it does not know yet, one per kind (pulumi/pulumi
 # sdk/go/common/resource/plugin/rpc.go: UnknownBoolValue, UnknownNumberValue, UnknownStringValue, UnknownArrayValue,
 # UnknownAssetValue, UnknownArchiveValue, UnknownObjectValue).
