@@ -446,6 +446,14 @@ def _single_az(s):
         subnet["props"]["availabilityZone"] = "us-east-1a"
 
 
+def _single_az_without_a_cluster(s):
+    """A program that creates the node subnets but not the cluster (it joins one made elsewhere)."""
+    _single_az(s)
+    for type_ in ("eks:index:Cluster", "aws:eks/cluster:Cluster"):
+        for cluster in find_all(s, type_):
+            s["resources"].remove(cluster)
+
+
 def _short_startup(s):
     _containers(s)[0]["startupProbe"].update({"failureThreshold": 6.0, "periodSeconds": 10.0})
 
@@ -600,6 +608,7 @@ FIRING = [
     ("images-pinned", _untagged_image),
     ("images-pinned-by-digest", _tag_only),
     ("cluster-multi-az", _single_az),
+    ("cluster-multi-az", _single_az_without_a_cluster),
     ("vllm-startup-probe-budget", _short_startup),
     ("vllm-startup-probe-budget", _no_startup_probe),
     ("vllm-pod-disruption-budget", _no_pdb),
@@ -881,3 +890,15 @@ def test_tensor_parallelism_without_a_gpu_limit_fires_and_a_cpu_build_is_quiet(c
         "vLLM container 'vllm' sets --tensor-parallel-size 4 but has no nvidia.com/gpu limit; request the GPUs it "
         "shards across."]
     assert check(mutated(_cpu_build)).by_policy("vllm-tensor-parallel-matches-gpus") == []
+
+
+def test_node_subnets_in_exactly_the_minimum_of_zones_are_quiet_without_a_cluster(check):
+    """The boundary of cluster-multi-az for a program that joins a cluster made elsewhere: two zones, two required."""
+    snapshot = compliant_stack()
+    for type_ in ("eks:index:Cluster", "aws:eks/cluster:Cluster"):
+        for cluster in find_all(snapshot, type_):
+            snapshot["resources"].remove(cluster)
+    zones = {subnet["props"]["availabilityZone"] for subnet in find_all(snapshot, SUBNET)}
+    assert len(zones) == 2
+    assert not check(snapshot, {"cluster-multi-az": {"minAvailabilityZones": 2}}).by_policy("cluster-multi-az")
+    assert check(snapshot, {"cluster-multi-az": {"minAvailabilityZones": 3}}).by_policy("cluster-multi-az")
