@@ -91,3 +91,18 @@ def test_each_component_registers_under_the_token_other_languages_construct(sche
         "Network", "GpuCluster", "ClusterAddons", "ImageCache", "ModelStore", "VllmService", "InternalApiKey",
         "Autoscaling", "Observability", "Edge", "ModelRouter")}
     assert set(schema["resources"]) <= registered
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_registered_output_is_an_output_the_schema_declares(schema, stack):
+    """`register_outputs` names what the component shows in the stack's state; each name is one of the outputs
+    other languages read (the schema's `properties`, camelCase of the Python attribute)."""
+    from pydantic.alias_generators import to_camel
+
+    from rendered import rendered
+
+    components = [r for r in rendered(stack)["resources"] if r["type"] in schema["resources"]]
+    assert {r["type"] for r in components} == set(schema["resources"])
+    for component in components:
+        registered = {to_camel(key) for key in component["outputs"]}
+        assert registered and registered <= set(schema["resources"][component["type"]]["properties"]), component["type"]

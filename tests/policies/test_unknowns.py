@@ -222,3 +222,16 @@ def test_a_deployment_whose_pod_template_is_unknown_may_be_vllm(check):
     assert not [v for v in result.violations if v.policy_name in VLLM_POLICIES], result.violations
     skipped = {item["policy"] for item in result.not_applicable if item["reason"].startswith("unknown during preview")}
     assert set(VLLM_POLICIES) <= skipped, set(VLLM_POLICIES) - skipped
+
+
+def test_a_rule_set_not_known_yet_does_not_hide_a_known_ttft_alert(pack):
+    """One PrometheusRule computed at preview, another with the P95 TTFT alert: the known alert passes the policy."""
+    snapshot = compliant_stack()
+    known = find(snapshot, "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    pending = copy.deepcopy(known)
+    pending["name"], pending["urn"] = "pending-rules", known["urn"] + "-pending"
+    pending["props"]["spec"]["groups"] = UNKNOWN
+    snapshot["resources"].insert(snapshot["resources"].index(known), pending)
+    result = pack.check(snapshot)
+    assert not result.by_policy("vllm-ttft-alert")
+    assert [item for item in result.not_applicable if item["policy"] == "vllm-ttft-alert"] == []
