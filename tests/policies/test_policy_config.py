@@ -83,8 +83,9 @@ def test_schema_validation_skips_policies_without_a_schema():
 
 @pytest.mark.parametrize("content", ['{"vllm-gpu-memory-utilization-range": null}', "[1, 2]", "{not json",
                                      '{"vllm-gpu-memory-utilization-range": {"minUtilization": "high"}}',
+                                     '{"vllm-gpu-memory-utilization-range": {"minUtilization": 1.01}}',
                                      '{"environments": ["org/env"]}'],
-                         ids=["null", "not-an-object", "not-json", "schema", "esc-offline"])
+                         ids=["null", "not-an-object", "not-json", "schema", "schema-above-one", "esc-offline"])
 def test_check_exits_1_on_a_config_error_like_the_cli(tmp_path, capsys, content):
     snapshot, config = tmp_path / "s.json", tmp_path / "policy-config.json"
     snapshot.write_text(json.dumps(compliant_stack()))
