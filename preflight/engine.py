@@ -188,8 +188,7 @@ class PolicyPackSession(PolicyPackProcess):
                         policy_name=diagnostic.policyName,
                         enforcement_level=LEVEL_NAMES.get(diagnostic.enforcementLevel, "advisory"),
                         message=diagnostic.message, description=diagnostic.description, urn=urn,
-                        resource_type=target.get("type", "") if target else "",
-                        resource_name=target.get("name", "") if target else "",
+                        resource_type=target.get("type", ""), resource_name=target.get("name", ""),
                         policy_pack=diagnostic.policyPackName, policy_pack_version=self.pack_version))
                 for item in response.not_applicable:
                     not_applicable.append({"policy": item.policy_name, "reason": item.reason,

@@ -71,6 +71,11 @@ def test_every_method_requires_the_authorizer_and_a_key(stack, request):
     assert authorizer["props"]["type"] == "REQUEST"
     assert authorizer["props"]["identitySource"].split(",")[0] == "method.request.header.Authorization"
     assert float(authorizer["props"]["authorizerResultTtlInSeconds"]) == 300  # one authorizer call per key per 5 min
+    # API Gateway "Use API Gateway Lambda authorizers": authorizerUri is the function's invocation URI,
+    # arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations
+    function = _one(snapshot, "aws:lambda/function:Function")
+    assert authorizer["props"]["authorizerUri"] == (
+        f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function['outputs']['arn']}/invocations")
     methods = resources_of(snapshot, "aws:apigateway/method:Method")
     assert {(m["props"]["httpMethod"]) for m in methods} == {"GET", "POST"}
     assert len(methods) == len(specs.ROUTES)
@@ -282,7 +287,11 @@ def test_cloudfront_is_https_only_uncached_and_outlasts_api_gateway(stack, reque
     assert behavior["viewerProtocolPolicy"] == "https-only"
     assert behavior["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
     assert set(behavior["allowedMethods"]) >= {"POST", "GET"}
-    assert distribution["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
+    # The stack's own name and its ACM certificate (CloudFront API, ViewerCertificate: SNI, TLS 1.2 policy 2021)
+    edge = _edge_config(prod_snapshot)
+    assert distribution["aliases"] == [edge["domainName"]]
+    assert distribution["viewerCertificate"] == {"acmCertificateArn": edge["certificateArn"], "sslSupportMethod": "sni-only",
+                                                 "minimumProtocolVersion": "TLSv1.2_2021"}
     origin = distribution["origins"][0]
     max_seconds = _edge_config(prod_snapshot)["maxRequestSeconds"]
     # CloudFront API, CustomOriginConfig: HTTPS only with TLS 1.2 to API Gateway, a read timeout 5 s beyond the

@@ -902,3 +902,10 @@ def test_node_subnets_in_exactly_the_minimum_of_zones_are_quiet_without_a_cluste
     assert len(zones) == 2
     assert not check(snapshot, {"cluster-multi-az": {"minAvailabilityZones": 2}}).by_policy("cluster-multi-az")
     assert check(snapshot, {"cluster-multi-az": {"minAvailabilityZones": 3}}).by_policy("cluster-multi-az")
+
+
+def test_a_violation_of_the_stack_as_a_whole_names_no_resource(check):
+    """A stack policy may report without a URN (pulumi-policy's StackValidationPolicy): it is about no one resource."""
+    snapshot = mutated(lambda s: remove(s, "aws:ec2/vpcEndpoint:VpcEndpoint"))
+    [violation] = check(snapshot).by_policy("s3-gateway-endpoint")
+    assert (violation.urn, violation.resource_type, violation.resource_name) == ("", "", "")
