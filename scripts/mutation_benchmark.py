@@ -292,6 +292,29 @@ def baseline(work: Path, modules: list[str], timeout: float, with_coverage: bool
     return line_maps
 
 
+def _survivors_now(log: Path, candidates: list[Mutant], ops: dict[str, Operator]) -> list[Mutant]:
+    """The survivors of an earlier run, matched in the current code by module, operator and diff: occurrence
+    numbers and lines shift when the code above them changes."""
+    survivors = [outcome for outcome in map(from_json, filter(str.strip, log.read_text().splitlines()))
+                 if outcome.status in ("survived", "not-covered")]
+    by_key: dict[tuple[str, str], list[Mutant]] = {}
+    for mutant in candidates:
+        by_key.setdefault((mutant.module, mutant.operator), []).append(mutant)
+    sources = {module: (ROOT / module).read_text() for module, _ in by_key}
+    found = []
+    for survivor in survivors:
+        key = (survivor.mutant.module, survivor.mutant.operator)
+        match = next((mutant for mutant in by_key.get(key, [])
+                      if _diff(sources[mutant.module], MutationVisitor.mutate_code(
+                          sources[mutant.module], ops[mutant.operator], mutant.occurrence) or "") == survivor.diff), None)
+        if match is None:
+            print(f"gone from the code: {survivor.mutant.module}:{survivor.mutant.line} {survivor.mutant.operator}",
+                  flush=True)
+        else:
+            found.append(match)
+    return found
+
+
 def _judge_all(chosen: list[Mutant], works: list[Path], ops: dict[str, Operator], timeout: float,
                line_maps: dict, log: str | None) -> list[Outcome]:
     """Judge the mutants in order, one per private copy at a time; print (and log) each outcome as it comes."""
@@ -336,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", default=[],
                         help="only this mutant, as module:operator:occurrence (repeatable): re-check a survivor")
     parser.add_argument("--operator", action="append", default=[], help="only these operators (repeatable)")
+    parser.add_argument("--survivors-of", metavar="LOG",
+                        help="only the survivors an earlier --log recorded, found again in today's code by their "
+                             "diff (after test fixes, or after the code moved them); one that is gone is named")
     parser.add_argument("--jobs", type=int, default=1,
                         help="mutants judged at once, each in its own private copy (default 1; at most the cores)")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per mutant before it counts as killed")
@@ -379,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:  # re-check survivors after a test fix: module:operator:occurrence as the report prints them
         wanted = {tuple(item.rsplit(":", 2)) for item in args.only}
         chosen = [m for m in chosen if (m.module, m.operator, str(m.occurrence)) in wanted]
+    if args.survivors_of:
+        chosen = _survivors_now(Path(args.survivors_of), chosen, ops)
     if args.sample and args.sample < len(chosen):
         chosen = random.Random(args.seed).sample(chosen, args.sample)
     # A seeded shuffle, so a run stopped early (see --from-log) still covers every module about evenly.
