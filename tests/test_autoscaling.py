@@ -94,7 +94,11 @@ def test_prod_scales_two_to_eight_on_threshold_ten_with_five_calm_minutes_before
     behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 300
     assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
-    assert max(p["value"] for p in behavior["scaleDown"]["policies"] if p["type"] == "Pods") == 1
+    # Kubernetes "Horizontal Pod Autoscaling", scaling policies: up by 100 % or 4 pods per 15 s, whichever is more
+    # (selectPolicy Max, the default); down by one pod a minute.
+    assert behavior["scaleUp"]["policies"] == [{"type": "Percent", "value": 100, "periodSeconds": 15},
+                                               {"type": "Pods", "value": 4, "periodSeconds": 15}]
+    assert behavior["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]
     # Prod never sits at zero: no cron window, no wake-up trigger.
     assert [t["type"] for t in spec["triggers"]] == ["prometheus"]
     assert not _of(rendered("prod"), TRIGGER_AUTHENTICATION)

@@ -121,6 +121,15 @@ def test_prometheus_rule_has_the_four_alerts_with_thresholds_from_config(stack):
     }
     for rule in rules.values():
         assert rule["annotations"]["summary"] and rule["annotations"]["runbook"]
+    # The summaries say the configured thresholds in the units people read: seconds, per cent, requests.
+    assert (thresholds.ttft_p95_seconds, thresholds.kv_cache_usage_ratio, thresholds.requests_waiting,
+            thresholds.error_ratio) == (2, 0.95, 50, 0.01)
+    assert {name: rule["annotations"]["summary"] for name, rule in rules.items()} == {
+        "VllmTimeToFirstTokenHigh": "P95 time to first token above 2 s for {{ $labels.model_name }} in {{ $labels.namespace }}",
+        "VllmKvCacheNearlyFull": "KV cache above 95 % on {{ $labels.pod }} ({{ $labels.model_name }})",
+        "VllmRequestsWaitingHigh": "More than 50 requests waiting for {{ $labels.model_name }} in {{ $labels.namespace }}",
+        "VllmErrorRatioHigh": "More than 1 % of requests fail in {{ $labels.namespace }} (signal {{ $labels.signal }})",
+    }
     assert rules["VllmTimeToFirstTokenHigh"]["expr"].endswith(f"> {thresholds.ttft_p95_seconds:g}")
     assert "1-2.5 s bucket" in rules["VllmTimeToFirstTokenHigh"]["annotations"]["runbook"]
     assert rules["VllmKvCacheNearlyFull"]["expr"].endswith(f"> {thresholds.kv_cache_usage_ratio:g}")

@@ -249,6 +249,11 @@ def test_fixed_costs_follow_the_stack_config(prod_plan, dev_plan):
     assert prod["EKS control plane (standard support)"]["quantity"] == 1
     assert prod["EKS control plane (standard support)"]["usdPerHour"] == 0.10
     assert prod["WAF web ACL + 6 rules"]["usdPerHour"] == pytest.approx((5 + 6) / HOURS_PER_MONTH)
+    assert [(item["item"], item["quantity"], item["unit"]) for item in prod_plan["totals"]["fixedCosts"]] == [
+        ("EKS control plane (standard support)", 1, "cluster"), ("NAT gateways", 3, "gateway"),
+        ("interface endpoints (per AZ)", 15, "endpoint-AZ"), ("system nodes (m7i.xlarge, desired size)", 3, "node"),
+        ("internal ALB (hourly, LCUs extra)", 1, "load balancer"), ("WAF web ACL + 6 rules", 1, "web ACL"),
+        ("KMS customer managed keys", 2, "key"), ("Secrets Manager secrets", 4, "secret")]
     assert prod["Secrets Manager secrets"]["quantity"] == 1 + 2 + 1  # internal key, two consumers, origin-verify
     assert "CloudFront HTTPS requests" in prod_plan["totals"]["perRequestUsdPerMillion"]
     dev = {item["item"]: item for item in dev_plan["totals"]["fixedCosts"]}
