@@ -8,7 +8,8 @@ Snapshot format (stable; `preflight check`, the tests and CI read it):
 `props` are the inputs the engine hands a policy pack in Analyze, camelCase; `outputs` complete them into what
 AnalyzeStack gets (for a resource: what its provider answered beyond the inputs it echoes; for a component: the
 outputs it registered); `options` holds the resource options the engine would know
-(protect, retainOnDelete, the full provider reference, dependsOn); `propertyDependencies` maps an input to the URNs
+(protect, retainOnDelete, the full provider reference, dependsOn, ignoreChanges, customTimeouts in seconds);
+`propertyDependencies` maps an input to the URNs
 it was computed from. `parent: null` means the Stack. `preview: true` marks a first-preview render (unknowns are the
 engine's sentinel string). `engineResources` are what the engine registers itself (`engine_resources`).
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -158,6 +160,12 @@ def _resource_entry(record: dict[str, Any], registered_outputs: dict[str, Any]) 
         "dependsOn": list(request.dependencies),
         "ignoreChanges": list(request.ignoreChanges),
     }
+    # The SDK sends Go duration strings ("40m"); the engine parses them (time.ParseDuration) and hands a policy pack
+    # seconds (pkg/resource/deploy/source_eval.go, AnalyzerResourceOptions.CustomTimeouts).
+    timeouts = {kind: _duration_seconds(getattr(request.customTimeouts, kind)) for kind in ("create", "update", "delete")
+                if request.HasField("customTimeouts") and getattr(request.customTimeouts, kind)}
+    if timeouts:
+        options["customTimeouts"] = timeouts
     # What AnalyzeStack judges (pulumi/pulumi pkg/resource/deploy/step_generator.go AnalyzeResources: "called on
     # the final outputs of each resource"): a provider's answer for resources and remote components, the outputs
     # a component registered for the others.
@@ -223,6 +231,17 @@ def engine_resources(stack: str, config: dict[str, Any], resources: list[dict[st
                               "propertyDependencies": {}, "outputs": {}, "id": provider_id}
         resource["options"]["provider"] = f"{urn}::{providers[urn]['id']}"
     return [stack_entry, *providers.values()]
+
+
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def _duration_seconds(text: str) -> float:
+    """A Go duration ("40m", "1h30m", "90s") in seconds, as time.ParseDuration reads it."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)", text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a Go duration: {text!r}")
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
 
 
 def _stable_id(text: str) -> str:

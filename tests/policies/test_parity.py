@@ -236,3 +236,14 @@ def test_analyze_stack_sends_outputs_the_stack_default_providers_and_component_o
     assert sent[store["urn"]].properties["bucket_name"] == snapshot["outputs"]["modelBucket"]
     assert sent[store["urn"]].parent == stack.urn
     assert "bucket" not in analyze_request(bucket, {}).properties  # Analyze: inputs only
+
+
+def test_custom_timeouts_reach_the_pack_in_seconds_as_the_engine_sends_them():
+    """The vLLM Deployment waits up to 40 minutes (ResourceOptions custom_timeouts "40m"): the SDK registers the Go
+    duration string, the engine parses it (time.ParseDuration) and gives a policy pack seconds
+    (pkg/resource/deploy/source_eval.go; AnalyzerResourceOptions.CustomTimeouts)."""
+    snapshot = rendered("prod")
+    resources = engine_view(snapshot)
+    deployment = next(r for r in resources if r["type"] == "kubernetes:apps/v1:Deployment" and r["name"].startswith("vllm-"))
+    timeouts = analyze_request(deployment, {r["urn"]: r for r in resources}).options.customTimeouts
+    assert (timeouts.create, timeouts.update, timeouts.delete) == (2400, 2400, 0)
