@@ -6,7 +6,8 @@ under MUTATED_ROOTS that has mutants but no entry here stops the benchmark (scri
 
 from __future__ import annotations
 
-_RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "tests/policies/test_policies.py"]
+_RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "tests/policies/test_policies.py",
+                "tests/test_provider_schema.py"]
 _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster_policies.py",
                  "tests/policies/test_edge_policies.py", "tests/policies/test_pod_isolation.py",
                  "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
