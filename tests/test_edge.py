@@ -100,6 +100,10 @@ def test_authorizer_lambda_reads_only_the_secrets_it_needs(stack, request):
     function = _one(snapshot, "aws:lambda/function:Function")
     assert function["props"]["runtime"].startswith("python3.")
     assert function["props"]["handler"] == "handler.handler"
+    # AWS Lambda developer guide, "Lambda execution role": only the Lambda service assumes it
+    role = _one(snapshot, "aws:iam/role:Role", lambda r: r["name"] == "edge-authorizer")
+    assert json.loads(role["props"]["assumeRolePolicy"]) == {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     env = function["props"]["environment"]["variables"]
     assert env["INTERNAL_KEY_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
     assert not any(len(value) >= 40 and value.isalnum() for value in env.values()), "a key value in plain env"
@@ -215,9 +219,10 @@ def test_waf_rules_and_association(stack, scope, request):
         ("AWSManagedRulesCommonRuleSet", 0), ("AWSManagedRulesKnownBadInputsRuleSet", 1),
         ("AWSManagedRulesAmazonIpReputationList", 2), ("body-size-limit", 10), ("rate-per-api-key", 20),
         ("rate-per-ip", 30)]
-    size = rules["body-size-limit"]["statement"]["sizeConstraintStatement"]
-    assert float(size["size"]) == edge.get("maxBodyKib", 64) * 1024
-    assert size["fieldToMatch"]["body"]["oversizeHandling"] == "MATCH"
+    # AWS WAF SizeConstraintStatement: block a body Greater Than the limit; a body longer than WAF inspects matches
+    assert rules["body-size-limit"]["statement"]["sizeConstraintStatement"] == {
+        "comparisonOperator": "GT", "size": edge.get("maxBodyKib", 64) * 1024,
+        "fieldToMatch": {"body": {"oversizeHandling": "MATCH"}}, "textTransformations": [{"priority": 0, "type": "NONE"}]}
     per_key = rules["rate-per-api-key"]["statement"]["rateBasedStatement"]
     assert per_key["aggregateKeyType"] == "CUSTOM_KEYS"
     assert per_key["customKeys"][0]["header"]["name"] == "authorization"

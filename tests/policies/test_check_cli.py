@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -178,3 +179,17 @@ def test_a_failed_render_stops_every_pack_it_started(monkeypatch, capsys):
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_saved_snapshot_with_a_remote_component_gets_the_offline_gate_too(tmp_path, capsys):
+    """A snapshot from `preflight render --json` keeps the program's own inputs of pulumi-eks' remote component
+    (offlineOnlyProgramInputs); `check --snapshot` judges them as `check --stack` does (preflight/gate.py)."""
+    from rendered import rendered
+
+    snapshot = copy.deepcopy(rendered("prod"))
+    find(snapshot, "eks:index:Cluster")["offlineOnlyProgramInputs"]["endpointPublicAccess"] = True
+    path = tmp_path / "applied.json"
+    path.write_text(json.dumps(snapshot))
+    assert check_cli.main(["--snapshot", str(path), "--json"]) == 1
+    offline = json.loads(capsys.readouterr().out)["checks"]["offlineOnly"]
+    assert {(v["policy"], v["type"]) for v in offline["violations"]} == {("eks-endpoint-private", "eks:index:Cluster")}
