@@ -150,6 +150,19 @@ def test_load_balancer_in_the_node_subnets_fires(check):
     assert len(_fired(check, snapshot, "router-serving-port-from-alb-only")) == 2
 
 
+@pytest.mark.parametrize("by", ["image", "command"])
+def test_a_router_is_known_by_its_image_or_by_its_command(check, by):
+    """The image's last path segment (any registry, tag or digest) or the command names vllm-router: either is enough."""
+    snapshot = _router_stack([{"podSelector": {}}])
+    router = _router(snapshot)
+    if by == "image":
+        router.pop("command")
+    else:
+        router["image"] = ECR + "/team/gateway:1.0@sha256:" + "d" * 64
+        router["command"] = ["/usr/local/bin/vllm-router"]
+    assert len(_fired(check, snapshot, "router-serving-port-from-alb-only")) == 1
+
+
 def test_router_without_any_ingress_policy_fires(check):
     """With no NetworkPolicy selecting the router (not even the namespace's default deny), every pod reaches it:
     Kubernetes admits all ingress to a pod no policy selects (Kubernetes docs, "Network Policies", isolation)."""
