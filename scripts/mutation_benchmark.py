@@ -304,9 +304,11 @@ def _survivors_now(log: Path, candidates: list[Mutant], ops: dict[str, Operator]
     found = []
     for survivor in survivors:
         key = (survivor.mutant.module, survivor.mutant.operator)
-        match = next((mutant for mutant in by_key.get(key, [])
-                      if _diff(sources[mutant.module], MutationVisitor.mutate_code(
-                          sources[mutant.module], ops[mutant.operator], mutant.occurrence) or "") == survivor.diff), None)
+        same = [mutant for mutant in by_key.get(key, [])
+                if _diff(sources[mutant.module], MutationVisitor.mutate_code(
+                    sources[mutant.module], ops[mutant.operator], mutant.occurrence) or "") == survivor.diff]
+        # the same slip can read the same on two lines: the one nearest its old line is it
+        match = min(same, key=lambda mutant: abs(mutant.line - survivor.mutant.line), default=None)
         if match is None:
             print(f"gone from the code: {survivor.mutant.module}:{survivor.mutant.line} {survivor.mutant.operator}",
                   flush=True)

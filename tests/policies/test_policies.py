@@ -581,6 +581,7 @@ FIRING = [
     ("irsa-only-model-access", _kms_without_via),
     ("irsa-only-model-access", _managed_policy_attached_with_get),
     ("irsa-only-model-access", _wildcard_on_read_role),
+    ("irsa-only-model-access", _not_action_on_s3),
     ("no-wildcard-model-actions", _wildcard_on_read_role),
     ("no-wildcard-model-actions", _star_action),
     ("no-wildcard-model-actions", _not_action_on_s3),
