@@ -26,20 +26,19 @@ the checkout itself, so editing tests while a benchmark runs is safe. The pack's
 Bytecode caching is off (PYTHONDONTWRITEBYTECODE) and the copy's __pycache__ is removed around each mutant: a
 mutant of the same size written in the same second as its original would otherwise be served from a stale .pyc.
 
-Operators: a curated subset of cosmic-ray's core operators (one realistic slip per construct, not every operator
-pair), plus a string operator of our own, since most of this program's facts are strings (ports are numbers, but
-labels, IAM actions, severities, resource types, policy names are strings); docstrings, the literal text of
-f-strings and sentences for people (descriptions, message text: three or more plain words) are left alone.
+Operators (scripts/mutation_operators.py): a curated subset of cosmic-ray's core operators (one realistic slip per
+construct, not every operator pair), plus a string operator of our own, since most of this program's facts are
+strings (ports are numbers, but labels, IAM actions, severities, resource types, policy names are strings);
+docstrings, the literal text of f-strings and sentences for people (descriptions, message text: three or more plain
+words) are left alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import queue
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -50,120 +49,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import parso
-from cosmic_ray.ast import ast_nodes, get_ast
 from cosmic_ray.mutating import MutationVisitor
-from cosmic_ray.operators.operator import Example, Operator
-from cosmic_ray.plugins import get_operator
+from cosmic_ray.operators.operator import Operator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mutation_coverage import (  # noqa: E402
     LineTests, coverage_baseline, load_line_maps, pytest_arguments, save_line_maps, select, tree_key,
 )
+from mutation_operators import ROOT, enumerate_mutants, modules_in_scope, operators  # noqa: E402
 from mutation_report import Mutant, Outcome, from_json, report, to_json  # noqa: E402
-from mutation_targets import MUTATED_ROOTS, TESTS_FOR_MODULE  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from mutation_targets import TESTS_FOR_MODULE  # noqa: E402
 
 # What is mutated and which tests judge it: scripts/mutation_targets.py (the one place to re-point).
-
-
-# ---- Operators ----------------------------------------------------------------------------------------------------
-
-class ReplaceString(Operator):
-    """Plant `XX` inside a string literal ("app" -> "XXapp"): a wrong label, action, type token or message."""
-
-    def mutation_positions(self, node):
-        if node.type == "string" and not _is_statement_string(node) and not _is_prose(node.value):
-            yield (node.start_pos, node.end_pos)
-
-    def mutate(self, node, index):
-        value = node.value
-        body = len(value) - len(value.lstrip("rRbBuU"))
-        quote = value[body:body + 3] if value[body:body + 3] in ('"""', "'''") else value[body]
-        node.value = value[:body + len(quote)] + "XX" + value[body + len(quote):]
-        return node
-
-    @classmethod
-    def examples(cls):
-        return (Example('x = "a"', 'x = "XXa"'), Example("x = r'''a'''", "x = r'''XXa'''"))
-
-
-def _is_statement_string(node) -> bool:
-    """A docstring, or any string that is a statement on its own (it changes nothing when mutated)."""
-    parent = node.parent
-    while parent is not None and parent.type == "strings":
-        node, parent = parent, parent.parent
-    return parent is not None and parent.type == "simple_stmt" and parent.children[0] is node
-
-
-_WORD = re.compile(r"^[A-Za-z][A-Za-z'’]*[,.;:!?)]?$|^\(?[a-z]+$|^[0-9]+$")
-
-
-def _is_prose(literal: str) -> bool:
-    """A sentence for people (a description, part of a message): XX in it changes nothing a machine reads."""
-    try:
-        text = ast.literal_eval(literal)
-    except (ValueError, SyntaxError):
-        return False
-    words = text.split() if isinstance(text, str) else []
-    return len(words) >= 3 and sum(bool(_WORD.match(word)) for word in words) >= 0.8 * len(words)
-
-
-# One realistic slip per construct, not every operator pair (Add->Pow and friends are killed by anything).
-CORE_OPERATORS = [
-    "core/ReplaceComparisonOperator_Eq_NotEq", "core/ReplaceComparisonOperator_NotEq_Eq",
-    "core/ReplaceComparisonOperator_Lt_LtE", "core/ReplaceComparisonOperator_LtE_Lt",
-    "core/ReplaceComparisonOperator_Gt_GtE", "core/ReplaceComparisonOperator_GtE_Gt",
-    "core/ReplaceComparisonOperator_Is_IsNot", "core/ReplaceComparisonOperator_IsNot_Is",
-    "core/ReplaceBinaryOperator_Add_Sub", "core/ReplaceBinaryOperator_Sub_Add",
-    "core/ReplaceBinaryOperator_Mul_Div", "core/ReplaceBinaryOperator_Div_Mul",
-    "core/ReplaceBinaryOperator_FloorDiv_Div", "core/ReplaceUnaryOperator_USub_UAdd",
-    "core/ReplaceUnaryOperator_Delete_Not", "core/AddNot", "core/ReplaceTrueWithFalse", "core/ReplaceFalseWithTrue",
-    "core/ReplaceAndWithOr", "core/ReplaceOrWithAnd", "core/ReplaceBreakWithContinue",
-    "core/ReplaceContinueWithBreak", "core/NumberReplacer", "core/ZeroIterationForLoop", "core/RemoveDecorator",
-]
-
-
-def operators() -> dict[str, Operator]:
-    found = {name.removeprefix("core/"): get_operator(name)() for name in CORE_OPERATORS}
-    found["ReplaceString"] = ReplaceString()
-    return found
-
-
-# ---- Enumeration --------------------------------------------------------------------------------------------------
-
-def modules_in_scope() -> list[str]:
-    found = []
-    for root in MUTATED_ROOTS:
-        path = ROOT / root
-        files = [path] if path.is_file() else sorted(path.glob("*.py"))
-        found += [str(file.relative_to(ROOT)) for file in files]
-    return found
-
-
-def enumerate_mutants(module: str, ops: dict[str, Operator]) -> list[Mutant]:
-    tree = get_ast((ROOT / module).read_text())
-    mutants = []
-    for name, operator in ops.items():
-        positions = [(node, start) for node in ast_nodes(tree) for start, _ in operator.mutation_positions(node)]
-        mutants += [Mutant(module, name, occurrence, start[0]) for occurrence, (node, start) in enumerate(positions)
-                    if not (name.startswith("ReplaceBinaryOperator")
-                            and node.parent.type not in ("arith_expr", "term"))]
-    return [mutant for mutant in mutants if not _in_main_guard(tree, mutant.line)]
-
-
-# (cosmic-ray also sees the `*` of a keyword-only parameter list and of `**kwargs` as a multiplication; those
-# mutants are skipped above, since `*` -> `/` there is a different signature, not an arithmetic slip.)
-
-
-def _in_main_guard(tree, line: int) -> bool:
-    """`if __name__ == "__main__":` blocks only dispatch to code that is mutated where it lives."""
-    for node in tree.children:
-        if node.type == "if_stmt" and "__name__" in node.children[1].get_code():
-            if node.start_pos[0] <= line <= node.end_pos[0]:
-                return True
-    return False
 
 
 # ---- Running ------------------------------------------------------------------------------------------------------
