@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import parliament
 import pytest
-import yaml
 
 from vllm_eks.autoscaling.autoscaling import (
     KEDA_NAMESPACE,

@@ -13,17 +13,15 @@ may see it (scripts/mutation_coverage.py treats it as shared).
 A process where coverage imports anyway (the tests' own, the renders they start) is left alone.
 """
 
+import importlib.util
 import os
 import sys
 
 def _borrow_coverage():
     if not os.environ.get("COVERAGE_PROCESS_CONFIG"):
         return None
-    try:
-        import coverage  # noqa: F401  (importable: not the pack's virtualenv, its own hook runs)
-        return None
-    except ImportError:
-        pass
+    if importlib.util.find_spec("coverage") is not None:
+        return None  # not the pack's virtualenv: coverage's own hook runs there
     sys.path.append(os.environ["MUTATION_COVERAGE_PATH"])
     import coverage
     return coverage.process_startup()

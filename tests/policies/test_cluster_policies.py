@@ -10,7 +10,7 @@ import pytest
 
 from preflight.remote_components import offline_only_snapshot
 
-from .snapshots import ECR, UNKNOWN, add, compliant_stack, find, mutated, resource
+from .snapshots import ECR, UNKNOWN, add, find, mutated, resource
 
 EKS_COMPONENT = "eks:index:Cluster"
 POLICY_NAMES = {"vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only", "router-health-check-process-only",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from preflight.gate import run_gate
-from .snapshots import UNKNOWN, compliant_stack, find, mutated
+from .snapshots import UNKNOWN, find, mutated
 
 EKS_COMPONENT = "eks:index:Cluster"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"

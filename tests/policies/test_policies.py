@@ -9,7 +9,7 @@ import pytest
 from preflight.engine import PolicyConfigError
 from .test_cluster_policies import POLICY_NAMES as CLUSTER_POLICIES
 from .snapshots import (
-    ECR, ISSUER, OIDC_ARN, UNKNOWN, add, compliant_stack, find, find_all, mutated, read_policy, remove, resource,
+    ECR, UNKNOWN, add, compliant_stack, find, find_all, mutated, read_policy, remove, resource,
     trust_policy, vllm_container, vllm_deployment, vllm_containers_of,
 )
 
