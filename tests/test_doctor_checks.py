@@ -227,3 +227,16 @@ def test_a_redeploy_is_judged_against_the_live_cluster_endpoint(aws):
     assert findings_of("dev", public, egress="203.0.113.7")["endpoint-access"].status == "ok"
     assert findings["secret vllm-eks-dev/vllm/api-key"].status == "ok"
     assert findings_of("dev", stack_config("dev"), egress="198.51.100.9")["endpoint-access"].status == "blocker"
+
+
+@pytest.mark.parametrize("arn, principal", [
+    # IAM User Guide, "IAM identifiers" (STS ARNs): an assumed-role session is
+    # arn:aws:sts::<account>:assumed-role/<role name>/<session name>; its principal is the role.
+    ("arn:aws:sts::123456789012:assumed-role/Admin/alice@example.com", ("role", "Admin")),
+    ("arn:aws:iam::123456789012:user/ops/alice", ("user", "alice")),  # a path before the name
+    ("arn:aws:iam::123456789012:role/deploy", ("role", "deploy")),
+])
+def test_the_caller_is_named_by_its_principal(arn, principal):
+    from preflight.doctor_checks import principal_of
+
+    assert principal_of(arn) == principal
