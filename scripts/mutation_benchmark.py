@@ -198,12 +198,18 @@ def _survivors_now(log: Path, candidates: list[Mutant], ops: dict[str, Operator]
     for mutant in candidates:
         by_key.setdefault((mutant.module, mutant.operator), []).append(mutant)
     sources = {module: (ROOT / module).read_text() for module, _ in by_key}
+    diffs: dict[Mutant, str] = {}  # each candidate mutated once, however many survivors share its module
+
+    def diff_of(mutant: Mutant) -> str:
+        if mutant not in diffs:
+            source = sources[mutant.module]
+            diffs[mutant] = _diff(source, MutationVisitor.mutate_code(source, ops[mutant.operator], mutant.occurrence) or "")
+        return diffs[mutant]
+
     found = []
     for survivor in survivors:
         key = (survivor.mutant.module, survivor.mutant.operator)
-        same = [mutant for mutant in by_key.get(key, [])
-                if _diff(sources[mutant.module], MutationVisitor.mutate_code(
-                    sources[mutant.module], ops[mutant.operator], mutant.occurrence) or "") == survivor.diff]
+        same = [mutant for mutant in by_key.get(key, []) if diff_of(mutant) == survivor.diff]
         # the same slip can read the same on two lines: the one nearest its old line is it
         match = min(same, key=lambda mutant: abs(mutant.line - survivor.mutant.line), default=None)
         if match is None:
@@ -270,9 +276,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", choices=("coverage", "module"), default="coverage",
                         help="coverage (default): run first the tests that execute the mutated statement "
                              "(scripts/mutation_coverage.py); module: the module's whole mapped list, as before")
-    parser.add_argument("--coverage-map", help="with --select coverage, take the map an earlier run stored "
-                        "(.cache/mutation-coverage/<digest>.json) instead of a new baseline: to re-judge that run's "
-                        "survivors after test changes; a module edited since then has shifted lines, so leave it out")
     parser.add_argument("--no-baseline", action="store_true",
                         help="with --select module, skip the unmutated run of the selected tests (--select coverage "
                              "always runs it: it records which test executes which line)")
@@ -324,9 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     works = [make_work_copy() for _ in range(max(1, args.jobs))]
     try:
         line_maps = {}
-        if args.select == "coverage" and args.coverage_map:
-            line_maps = load_line_maps(Path(args.coverage_map))[1]
-        elif args.select == "coverage":  # the copies are identical: one baseline serves them all
+        if args.select == "coverage":  # the copies are identical: one baseline serves them all
             line_maps = baseline(works[0], sorted({m.module for m in chosen}), args.timeout, with_coverage=True)
         elif not args.no_baseline:
             baseline(works[0], sorted({m.module for m in chosen}), args.timeout)

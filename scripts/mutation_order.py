@@ -52,14 +52,10 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     if listed:
         rank = {node: index for index, node in enumerate(Path(listed).read_text().splitlines())}
         items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # a stable sort: the rest keep their order
-    if os.environ.get("MUTATION_SHARED_FIXTURES"):
-        for item in items:
-            definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-            _WIDER[item.nodeid] = _wider({name: defs[-1] for name, defs in definitions.items() if defs})
 
 
-# Each test's fixtures of a wider scope: those it declares (known at collection) and those it asks for while it runs
-# (`request.getfixturevalue`, as the tests parametrized over fixture names do), written when the session ends.
+# Each test's fixtures of a wider scope, as pytest set them up for it: those it declares and those it asks for while
+# it runs (`request.getfixturevalue`, as the tests parametrized over fixture names do), written when the session ends.
 _WIDER: dict[str, set[str]] = {}
 
 
@@ -67,7 +63,7 @@ _WIDER: dict[str, set[str]] = {}
 def pytest_runtest_teardown(item, nextitem):
     if os.environ.get("MUTATION_SHARED_FIXTURES"):
         used = getattr(getattr(item, "_request", None), "_fixture_defs", {})  # pytest's record of what ran
-        _WIDER.setdefault(item.nodeid, set()).update(_wider(used))
+        _WIDER[item.nodeid] = _wider(used)
     yield
 
 
