@@ -145,7 +145,7 @@ def reconcile(policies: list[dict], initial_config: Optional[dict], config: Opti
 
     errors = []
     for policy in policies:
-        if not policy.get("hasConfigSchema", True):
+        if not policy["hasConfigSchema"]:
             continue  # "if policy.ConfigSchema == nil { continue }"
         schema = {"type": "object"}
         if policy["configSchema"].get("properties"):

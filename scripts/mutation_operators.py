@@ -24,7 +24,7 @@ class ReplaceString(Operator):
     """Plant `XX` inside a string literal ("app" -> "XXapp"): a wrong label, action, type token or message."""
 
     def mutation_positions(self, node):
-        if node.type == "string" and not _is_statement_string(node) and not _is_prose(node.value):
+        if node.type == "string" and not _is_statement_string(node) and not _is_prose(_sentence_of(node)):
             yield (node.start_pos, node.end_pos)
 
     def mutate(self, node, index):
@@ -45,6 +45,20 @@ def _is_statement_string(node) -> bool:
     while parent is not None and parent.type == "strings":
         node, parent = parent, parent.parent
     return parent is not None and parent.type == "simple_stmt" and parent.children[0] is node
+
+
+def _sentence_of(node) -> str:
+    """The literal a string is part of: "a long " "sentence." (an implicit concatenation) is one sentence."""
+    if node.parent is None or node.parent.type != "strings":
+        return node.value
+    parts = []
+    for part in node.parent.children:
+        try:
+            value = ast.literal_eval(part.get_code().strip()) if part.type == "string" else "{}"
+        except (ValueError, SyntaxError):
+            value = "{}"  # an f-string part: its fields are values, not words
+        parts.append(value if isinstance(value, str) else "{}")
+    return repr("".join(parts))
 
 
 _WORD = re.compile(r"^[A-Za-z][A-Za-z'’]*[,.;:!?)]?$|^\(?[a-z]+$|^[0-9]+$")

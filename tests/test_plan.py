@@ -212,9 +212,35 @@ def test_both_stacks_start_within_their_budget(prod_plan, dev_plan):
 
 
 # --- cost ----------------------------------------------------------------------------------------------------------
+# On-demand Linux, us-east-1, the 2026-11 snapshot of https://aws.amazon.com/ec2/pricing/on-demand/ (P4d and P5 after
+# the June 2025 reduction, https://aws.amazon.com/about-aws/whats-new/2025/06/pricing-usage-model-ec2-instances-nvidia-gpus/).
+PUBLISHED_US_EAST_1_USD_PER_HOUR = {
+    "g5.xlarge": 1.006, "g5.2xlarge": 1.212, "g5.4xlarge": 1.624, "g5.12xlarge": 5.672, "g5.48xlarge": 16.288,
+    "g6.xlarge": 0.8048, "g6.2xlarge": 0.9776, "g6.4xlarge": 1.3232, "g6.12xlarge": 4.6016, "g6.48xlarge": 13.3504,
+    "g6e.xlarge": 1.861, "g6e.2xlarge": 2.24208, "g6e.12xlarge": 10.49264, "g6e.48xlarge": 30.13118,
+    "p4d.24xlarge": 21.96, "p5.48xlarge": 55.04,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("instance_type", sorted(PUBLISHED_US_EAST_1_USD_PER_HOUR))
+def test_a_us_east_1_gpu_node_costs_its_published_on_demand_price(instance_type):
+    """What the plan charges a GPU node in us-east-1 and what `instanceType: auto` ranks by are both the published
+    price (a second copy of the page, so an edited catalog value shows here)."""
+    from vllm_eks.planning.catalog import REGION_PRICES
+    from vllm_eks.planning.cost import gpu_usd_per_hour
+
+    published = PUBLISHED_US_EAST_1_USD_PER_HOUR[instance_type]
+    assert gpu_usd_per_hour(REGION_PRICES["us-east-1"], "us-east-1", instance_type) == published
+    assert GPU_INSTANCES[instance_type].on_demand_usd_per_hour == published
+
+
+def test_every_gpu_instance_has_a_published_price():
+    assert set(PUBLISHED_US_EAST_1_USD_PER_HOUR) == set(GPU_INSTANCES)
+
+
 def test_cost_splits_on_demand_baseline_and_spot_burst(prod_plan):
     cost = prod_plan["models"][0]["cost"]
-    price = GPU_INSTANCES["g5.12xlarge"].on_demand_usd_per_hour
+    price = 5.672  # g5.12xlarge, us-east-1 (PUBLISHED_US_EAST_1_USD_PER_HOUR)
     assert cost["atMinReplicas"] == {"replicas": 2, "onDemand": 2, "spot": 0, "usdPerHour": pytest.approx(2 * price)}
     assert cost["atMaxReplicas"] == {
         "replicas": 8, "onDemand": 2, "spot": 6, "usdPerHour": pytest.approx(2 * price + 6 * price * (1 - 0.5))

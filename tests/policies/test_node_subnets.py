@@ -54,3 +54,26 @@ def test_default_node_group_given_only_subnet_ids_is_judged_by_them(check):
         "nodes must run in private subnets."
     ]
     assert _messages(check, mutated(_default_node_group_on(PRIVATE_ONLY))) == []
+
+
+def test_a_subnet_named_by_its_aws_id_is_recognised_by_that_id(check):
+    """A stack policy sees each resource's outputs (pulumi-policy policy.py, `PolicyResource.props`: "The outputs of
+    the resource"), so once a subnet exists its `id` is among them, and a node group that names a subnet
+    by its literal AWS id (`subnet-…`, a list pasted into a stack) is resolved through that id, not through the
+    resource's name; both forms of the id list fire and stay quiet like names do."""
+    aws_ids = {"net-public-a": "subnet-0a1b2c3d4e5f60001", "net-private-a": "subnet-0a1b2c3d4e5f60002",
+               "net-private-b": "subnet-0a1b2c3d4e5f60003"}
+
+    def with_ids(subnet_names: list[str]):
+        def mutation(s):
+            for name, aws_id in aws_ids.items():
+                find(s, "aws:ec2/subnet:Subnet", name)["props"]["id"] = aws_id
+            add(s, resource("eks:index:NodeGroupV2", "gpu-self-managed",
+                            {"nodeSubnetIds": [aws_ids[name] for name in subnet_names]}))
+        return mutation
+
+    assert _messages(check, mutated(with_ids(["net-public-a", "net-private-b"]))) == [
+        "eks:index:NodeGroupV2 'gpu-self-managed' places nodes in public subnet 'net-public-a' via nodeSubnetIds; "
+        "nodes must run in private subnets."
+    ]
+    assert _messages(check, mutated(with_ids(["net-private-a", "net-private-b"]))) == []

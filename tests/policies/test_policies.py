@@ -343,6 +343,17 @@ def _managed_policy_attached_with_get(s):
     add(s, policy, attachment)
 
 
+def _managed_policy_attached_after_another_roles_attachment(s):
+    """The same grant, listed after another role's attachment: every attachment of the stack is read, not only those
+    up to the first that belongs to someone else."""
+    other = resource("aws:iam/role:Role", "ops", {"assumeRolePolicy": json.dumps({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})})
+    add(s, other, resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ops-ssm",
+                           {"role": UNKNOWN, "policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+                           property_dependencies={"role": [other["urn"]]}))
+    _managed_policy_attached_with_get(s)
+
+
 def _pod_identity(s):
     add(s, resource("aws:eks/podIdentityAssociation:PodIdentityAssociation", "reader-pia", {
         "clusterName": "gpu", "namespace": "llm", "serviceAccount": "qwen3-8b-reader", "roleArn": UNKNOWN}))
@@ -580,6 +591,7 @@ FIRING = [
     ("irsa-only-model-access", _extra_action),
     ("irsa-only-model-access", _kms_without_via),
     ("irsa-only-model-access", _managed_policy_attached_with_get),
+    ("irsa-only-model-access", _managed_policy_attached_after_another_roles_attachment),
     ("irsa-only-model-access", _wildcard_on_read_role),
     ("irsa-only-model-access", _not_action_on_s3),
     ("no-wildcard-model-actions", _wildcard_on_read_role),
