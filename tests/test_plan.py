@@ -330,7 +330,7 @@ def test_dev_monthly_hours_follow_its_working_hours_window(dev_plan):
     cost = dev_plan["models"][0]["cost"]
     assert cost["atMinReplicas"]["usdPerHour"] == 0  # scaled to zero outside the window
     assert cost["inWorkingHours"]["replicas"] == 1  # the on-demand baseline the cron trigger holds
-    assert cost["usdPerMonth"] == pytest.approx(55 * 730 / 168 * GPU_INSTANCES["g6.2xlarge"].on_demand_usd_per_hour)
+    assert cost["usdPerMonth"] == pytest.approx(55 * 730 / 168 * PUBLISHED_US_EAST_1_USD_PER_HOUR["g6.2xlarge"])
     fixed = dev_plan["totals"]["fixedUsdPerHour"]
     assert dev_plan["totals"]["usdPerMonth"] == pytest.approx(fixed * 730 + cost["usdPerMonth"])
 
