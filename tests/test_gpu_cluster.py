@@ -183,6 +183,10 @@ def test_strict_crd_validation_rejects_a_misspelt_field(prod_snapshot):
 def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     release = resource_named(prod_snapshot, HELM, "cluster-karpenter")["props"]
     assert (release["chart"], release["version"]) == ("oci://public.ecr.aws/karpenter/karpenter", KARPENTER_CHART.version)
+    # An OCI chart is referenced by its full oci:// URL and has no chart repository (Helm docs "Use OCI-based
+    # registries": `helm install myrelease oci://localhost:5000/helm-charts/mychart --version 0.1.0`; Karpenter's
+    # "Getting Started" installs `oci://public.ecr.aws/karpenter/karpenter` the same way).
+    assert "repositoryOpts" not in release
     assert f"| v{KARPENTER_CHART.version} |" in (CRDS_DIR / "README.md").read_text()  # the vendored CRDs' tag
     values = release["values"]
     assert values["settings"] == {"clusterName": "vllm-eks-prod", "interruptionQueue": "vllm-eks-prod-karpenter"}

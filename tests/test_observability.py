@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
@@ -137,6 +138,10 @@ def test_prometheus_rule_has_the_four_alerts_with_thresholds_from_config(stack):
     assert rules["VllmErrorRatioHigh"]["expr"].endswith(f"> {thresholds.error_ratio:g}")
     assert 'finished_reason="error"' in rules["VllmErrorRatioHigh"]["expr"]
     assert 'status="5xx"' in rules["VllmErrorRatioHigh"]["expr"]
+    # The error runbook explains each value of the `signal` label the expression sets, one clause each.
+    signals = re.findall(r'"signal", "(\w+)"', rules["VllmErrorRatioHigh"]["expr"])
+    clauses = rules["VllmErrorRatioHigh"]["annotations"]["runbook"].split("; ")
+    assert signals == ["engine", "http"] and [c.split(":")[0] for c in clauses[:2]] == ["signal=engine", "signal=http"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

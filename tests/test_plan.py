@@ -84,6 +84,23 @@ def test_roofline_for_qwen3_8b_on_g5_12xlarge_by_hand(prod_plan):
     assert throughput["publishedBenchmark"] is None  # none published for this pair: no borrowed figure
 
 
+# Memory bandwidth per GPU, GB/s, from NVIDIA's data sheets: A10G 600, L4 300, L40S 864, A100 40GB (SXM) 1555,
+# H100 SXM 3350; and the GPU each instance carries (AWS instance-type pages for g5, g6, g6e, p4d, p5).
+DATASHEET_GPU_BANDWIDTH_GBPS = {"A10G": 600, "L4": 300, "L40S": 864, "A100-40GB": 1555, "H100": 3350}
+PUBLISHED_GPU_OF_FAMILY = {"g5": "A10G", "g6": "L4", "g6e": "L40S", "p4d": "A100-40GB", "p5": "H100"}
+
+
+@pytest.mark.parametrize("instance_type", sorted(GPU_INSTANCES))
+def test_decode_is_estimated_at_the_datasheet_bandwidth_of_the_instances_gpu(instance_type):
+    """The roofline divides by the GPU's data-sheet memory bandwidth, whatever the instance size."""
+    gpu = PUBLISHED_GPU_OF_FAMILY[instance_type.split(".")[0]]
+    assert GPU_INSTANCES[instance_type].gpu_model == gpu
+    plan = plan_capacity(model_name="m", catalog_model="qwen3-1.7b", instance_type=instance_type, max_model_len=4096,
+                         gpu_memory_utilization=0.9)
+    estimate = estimate_throughput(plan, 1024, 256)
+    assert estimate.memory_bandwidth_bytes_per_second == DATASHEET_GPU_BANDWIDTH_GBPS[gpu] * 1e9
+
+
 def test_typical_request_larger_than_the_kv_cache_is_refused_naming_the_setting():
     plan = plan_capacity(
         model_name="m", catalog_model="qwen3-8b", instance_type="g5.xlarge", max_model_len=4096, gpu_memory_utilization=0.92

@@ -235,6 +235,11 @@ def test_analyze_stack_sends_outputs_the_stack_default_providers_and_component_o
     store = next(r for r in snapshot["resources"] if r["type"] == "vllm-eks:index:ModelStore")
     assert sent[store["urn"]].properties["bucket_name"] == snapshot["outputs"]["modelBucket"]
     assert sent[store["urn"]].parent == stack.urn
+    # The parent travels twice, on the resource and in its options (pulumi/pulumi sdk/go/common/resource/plugin/
+    # analyzer_plugin.go marshalResourceOptions: `Parent: string(opts.Parent)`); pulumi-policy reads both.
+    assert sent[store["urn"]].options.parent == stack.urn
+    assert sent[bucket["urn"]].parent == sent[bucket["urn"]].options.parent == store["urn"]
+    assert analyze_request(bucket, {}).options.parent == store["urn"]
     assert "bucket" not in analyze_request(bucket, {}).properties  # Analyze: inputs only
 
 
