@@ -280,7 +280,9 @@ def check_certificate(needs: StackNeeds, account: Account) -> list[Finding]:
     try:
         certificate = acm.describe_certificate(CertificateArn=arn)["Certificate"]
     except ClientError as error:
-        if error_code(error) not in ("ResourceNotFoundException", "AccessDeniedException", "ValidationException"):
+        # The ARN is wrong: DescribeCertificate's own errors and a malformed input (ACM API Reference). A refusal
+        # (AccessDeniedException) or a throttle is the doctor's problem, reported as "could not check".
+        if error_code(error) not in ("ResourceNotFoundException", "InvalidArnException", "ValidationException"):
             raise
         return [Finding("certificate", "blocker", f"{arn}: {error_code(error)} in us-east-1 of {account.account_id}",
                         f"an ISSUED certificate for {domain} in us-east-1", request)]

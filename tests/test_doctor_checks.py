@@ -134,6 +134,36 @@ def test_certificate_must_be_issued_in_us_east_1_and_cover_the_domain(aws):
     assert waiting.status == "blocker" and "DomainValidationOptions" in waiting.fix
 
 
+@pytest.mark.parametrize("code, status", [
+    ("ResourceNotFoundException", "blocker"), ("InvalidArnException", "blocker"), ("ValidationException", "blocker"),
+    ("AccessDeniedException", "warn"), ("ThrottlingException", "warn"),
+])
+def test_acm_errors_on_the_certificate_are_a_blocker_only_when_they_are_about_the_arn(aws, monkeypatch, code, status):
+    """ACM API Reference, DescribeCertificate: its "Errors" InvalidArnException and ResourceNotFoundException and the
+    common ValidationException say the ARN is wrong (a blocker); AccessDeniedException (the doctor's policy lacks
+    acm:DescribeCertificate) and ThrottlingException say nothing about the certificate: "could not check"."""
+    from botocore.exceptions import ClientError
+
+    def refuse(*_args, **_kwargs):
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "DescribeCertificate")
+
+    session = DoctorSession()
+    real_client = session.client
+
+    def client(service, region_name=None):
+        made = real_client(service, region_name)
+        if service == "acm":
+            monkeypatch.setattr(made, "describe_certificate", refuse)
+        return made
+
+    monkeypatch.setattr(session, "client", client)
+    finding = findings_of("prod", stack_config("prod"), session)["certificate"]
+    arn = stack_config("prod")["vllm-eks:edge"]["certificateArn"]
+    assert (finding.status, finding.found) == (status, {
+        "blocker": f"{arn}: {code} in us-east-1 of 123456789012",
+        "warn": f"could not check: {code} on DescribeCertificate"}[status])
+
+
 def test_spot_service_linked_role(aws):
     """EC2 launches Spot instances only once AWSServiceRoleForEC2Spot exists (path /aws-service-role/spot.amazonaws.com/)."""
     missing = findings_of("dev", stack_config("dev"))["spot-role"]

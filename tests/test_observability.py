@@ -219,6 +219,11 @@ def test_each_dashboard_panel_plots_what_its_title_says(stack):
     assert [panel["gridPos"] for panel in board["panels"]] == [
         {"x": 12 * (index % 2), "y": 8 * (index // 2), "w": 12, "h": 8} for index in range(10)]
     assert [panel["id"] for panel in board["panels"]] == list(range(1, 11))
+    # Time series panels with the legend as a list under the graph (Grafana's timeseries panel model, VizLegendOptions:
+    # displayMode list|table|hidden, placement bottom|right), all reading the board's data-source variable.
+    assert {(panel["type"], json.dumps(panel["options"], sort_keys=True), panel["datasource"]["uid"])
+            for panel in board["panels"]} == {
+        ("timeseries", '{"legend": {"displayMode": "list", "placement": "bottom"}}', "${datasource}")}
     assert {key: board[key] for key in ("uid", "tags", "refresh", "time")} == {
         "uid": "vllm-eks-serving", "tags": ["vllm", "vllm-eks"], "refresh": "30s", "time": {"from": "now-6h", "to": "now"}}
     (model,) = [v for v in board["templating"]["list"] if v["name"] == "model"]

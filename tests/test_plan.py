@@ -180,9 +180,13 @@ def test_the_same_70b_model_streamed_from_s3_fits_300_s_and_a_synced_one_fits_a_
     synced["vllm-eks:models"][0]["startupBudgetSeconds"] = 660
     validated = load_stack_config({"models": synced["vllm-eks:models"], "edge": config["vllm-eks:edge"], "observability": config["vllm-eks:observability"]})
     assert check_startup_budgets(validated.models, plan_models(validated.models))["qwen3-1-7b"].within_budget
-    with pytest.raises(StartupBudgetError):
-        over = load_stack_config({"models": _seventy_b_config("s3-sync")["vllm-eks:models"], "edge": config["vllm-eks:edge"], "observability": config["vllm-eks:observability"]})
+    over = load_stack_config({"models": _seventy_b_config("s3-sync")["vllm-eks:models"], "edge": config["vllm-eks:edge"], "observability": config["vllm-eks:observability"]})
+    with pytest.raises(StartupBudgetError) as raised:
         check_startup_budgets(over.models, plan_models(over.models))
+    # A heading, then one indented line per model, each naming its setting.
+    heading, *lines = str(raised.value).split("\n")
+    assert heading == "start-up budget too short:" and raised.value.problems == [line.removeprefix("  ") for line in lines]
+    assert [line[:41] for line in lines] == ["  models[0].startupBudgetSeconds: got 300"]
 
 
 def test_a_small_instance_network_caps_the_stream():
