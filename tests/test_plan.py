@@ -116,6 +116,8 @@ def test_rps_changes_the_replica_count(prod_plan):
     per_replica = prod_plan["models"][0]["throughput"]["requestsPerSecond"]  # about 40 requests/s
     idle = replicas_for_load(0, per_replica, 2, 8, 10)
     assert (idle.replicas, idle.replicas_needed, idle.exceeds_max_replicas) == (2, 0, False)  # no load needs none
+    trickle = replicas_for_load(0.2, per_replica, 0, 8, 10)  # one request every five seconds wakes a scaled-to-zero model
+    assert (trickle.replicas, trickle.replicas_needed) == (1, 1)
     assert replicas_for_load(100, per_replica, 2, 8, 10).replicas == math.ceil(100 / per_replica) == 3
     beyond = replicas_for_load(1000, per_replica, 2, 8, 10)
     assert (beyond.replicas, beyond.replicas_needed, beyond.exceeds_max_replicas) == (8, 25, True)

@@ -128,3 +128,28 @@ def test_a_resource_without_a_package_version_gets_the_unversioned_default_provi
     entries = engine_resources("dev", {"aws:region": "us-east-1"}, resources, [{"custom": True}] * 2, {}, preview=False)
     providers = {entry["name"]: entry["props"] for entry in entries if entry["type"] == "pulumi:providers:aws"}
     assert providers == {"default": {"region": "us-east-1"}, "default_7_51_1": {"region": "us-east-1", "version": "7.51.1"}}
+
+
+def _seventy_b_synced_over_its_budget() -> dict:
+    config = copy.deepcopy(read_stack_config("dev"))
+    config["vllm-eks:models"] = [dict(config["vllm-eks:models"][0], catalogModel="llama-3.1-70b",
+                                      instanceType="g6e.12xlarge", maxModelLen=8192, loadFormat="s3-sync")]
+    return config
+
+
+def _misspelt_section() -> dict:
+    config = copy.deepcopy(read_stack_config("dev"))
+    config["vllm-eks:autoscalling"] = config.pop("vllm-eks:autoscaling")
+    return config
+
+
+@pytest.mark.parametrize("config, says", [
+    (_misspelt_section, "did you mean vllm-eks:autoscaling?"),  # refused when the stack config loads
+    (_seventy_b_synced_over_its_budget, "startupBudgetSeconds"),  # refused by the program (pulumi.RunError)
+], ids=["config-load", "program"])
+def test_render_of_a_refused_stack_exits_2_with_the_message_alone(tmp_path, config, says):
+    """README, the offline commands: `render` exits 2 on a refused stack config, whether the config loader or the
+    program refuses it, with `error: <message>` on stderr and no traceback (the message names the setting)."""
+    result = _preflight("render", "--stack-file", str(_stack_file(tmp_path, "refused", config())))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("error: ") and says in result.stderr and "Traceback" not in result.stderr

@@ -143,6 +143,22 @@ def test_router_admitting_pod_addresses_fires(check, peers, expected):
     assert expected in message and "admin routes" in message
 
 
+@pytest.mark.parametrize("ports,fires", [
+    ([{"protocol": "TCP", "port": 7000.0, "endPort": 9000.0}], True),  # a range around the serving port
+    ([{"protocol": "TCP", "port": 8000.0, "endPort": 8000.0}], True),
+    ([{"protocol": "TCP", "port": 8001.0, "endPort": 9000.0}], False),  # a range above it
+    ([{"protocol": "TCP", "port": 7000.0}], False),  # one other port
+    ([{"protocol": "TCP", "port": "http"}], True),  # the container port's name
+])
+def test_a_rule_admits_the_serving_port_by_number_range_or_name(check, ports, fires):
+    """Kubernetes docs "Network Policies", "Targeting a range of ports": `endPort` makes `port` the first of a range
+    (both inclusive); without it the rule admits that one port; a named port means the container port of that name."""
+    snapshot = _router_stack([{"podSelector": {}}])
+    find(snapshot, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "router-from-alb")["props"]["spec"][
+        "ingress"][0]["ports"] = ports
+    assert len(_fired(check, snapshot, "router-serving-port-from-alb-only")) == int(fires)
+
+
 def test_load_balancer_in_the_node_subnets_fires(check):
     """The defect of issue 14: the internal ALB sat in the node subnets, so "the ALB's subnets" were every pod's."""
     snapshot = _router_stack([{"ipBlock": {"cidr": "10.0.0.0/19"}}, {"ipBlock": {"cidr": "10.0.32.0/19"}}],

@@ -71,3 +71,19 @@ def test_the_virtualenv_is_where_pulumipolicy_yaml_names_it(tmp_path):
     assert pack_virtualenv(tmp_path) == (tmp_path / ".pyenv").resolve()
     (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
     assert pack_virtualenv(tmp_path) == (tmp_path / "venv").resolve()
+
+
+def test_the_harness_takes_messages_as_large_as_pulumi_and_the_pack_do():
+    """Pulumi's Python SDK and the pack's SDK both allow 400 MiB gRPC messages (pulumi/runtime/_grpc_settings.py and
+    pulumi_policy/policy.py, `_MAX_RPC_MESSAGE_SIZE = 1024 * 1024 * 400`); the harness allows the same both ways, so
+    a stack too large for them is too large here too, and no smaller one is refused."""
+    from pulumi.runtime._grpc_settings import _MAX_RPC_MESSAGE_SIZE
+
+    from preflight.pack_process import GRPC_OPTIONS
+
+    assert _MAX_RPC_MESSAGE_SIZE == 400 * 1024 * 1024
+    assert dict(GRPC_OPTIONS) == {"grpc.max_receive_message_length": _MAX_RPC_MESSAGE_SIZE,
+                                  "grpc.max_send_message_length": _MAX_RPC_MESSAGE_SIZE}
+    pack_sdk = (pack_virtualenv(Path(__file__).resolve().parents[2] / "policies") / "lib").glob(
+        "python3*/site-packages/pulumi_policy/policy.py")
+    assert "_MAX_RPC_MESSAGE_SIZE = 1024 * 1024 * 400\n" in next(pack_sdk).read_text()
