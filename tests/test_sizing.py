@@ -224,3 +224,13 @@ def test_a_kv_budget_of_exactly_zero_is_the_weights_problem_and_one_byte_is_the_
                                   "L4 at --gpu-memory-utilization 0.92")
     one_byte = dataclasses.replace(plan, kv_cache_bytes_per_gpu=1)
     assert fit_problem(one_byte).startswith("its KV cache holds 0 tokens")
+
+
+def test_a_kv_cache_smaller_than_one_sequence_is_said_in_tokens_and_gib():
+    """Qwen3-8B bf16 on one L4 (g6.2xlarge) at 0.92: 20.69 GiB usable - 15.26 GiB of weights - 2.0 GiB overhead =
+    3.44 GiB of KV cache, at 147 456 bytes a token 25 046 tokens, 25 040 in whole 16-token blocks (vLLM's default
+    block size): less than one 32 768-token sequence."""
+    plan = plan_capacity(model_name="m", catalog_model="qwen3-8b", instance_type="g6.2xlarge", max_model_len=32768,
+                         gpu_memory_utilization=0.92)
+    assert fit_problem(plan) == ("its KV cache holds 25040 tokens (3.44 GiB per GPU at 147456 bytes/token), fewer "
+                                 "than one sequence of maxModelLen 32768")

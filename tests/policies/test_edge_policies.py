@@ -80,6 +80,16 @@ def test_stage_without_waf_fires(edge_pack, regional_snapshot):
     assert "without a WAF" in _fired(edge_pack, snapshot)["edge-waf-on-public-entry"][0]
 
 
+def test_a_stage_whose_web_acl_was_associated_elsewhere_is_covered(edge_pack, regional_snapshot):
+    """A stage reports the web ACL associated with it as its `webAclArn` output (pulumi-aws apigateway.Stage:
+    "ARN of the WebAcl associated with the Stage"), so an association made outside this stack still counts."""
+    snapshot = _mutated(regional_snapshot)
+    snapshot["resources"] = [r for r in snapshot["resources"] if r["type"] != "aws:wafv2/webAclAssociation:WebAclAssociation"]
+    [stage] = _each(snapshot, "aws:apigateway/stage:Stage")
+    stage["outputs"]["webAclArn"] = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/shared/0000-1111"
+    assert _fired(edge_pack, snapshot) == {}
+
+
 def test_an_association_known_only_by_its_stage_arn_covers_that_stage_and_no_other(edge_pack, regional_snapshot):
     """An association may name the stage's ARN as text, with no property dependency, while the stage's own ARN is not
     known yet (a first preview). AWS WAF AssociateWebACL, ResourceArn for an API Gateway REST API stage:

@@ -226,6 +226,8 @@ def test_analyze_stack_sends_outputs_the_stack_default_providers_and_component_o
     request = analyze_stack_request(resources, {r["urn"]: r for r in resources})
     sent = {r.urn: r for r in request.resources}
     stack = next(r for r in request.resources if r.type == "pulumi:pulumi:Stack")
+    # The entries the engine adds have the options every program resource has, so one reader serves all of them.
+    assert [r["urn"] for r in resources if not {"protect", "provider", "dependsOn"} <= set(r["options"])] == []
     assert stack.name == "vllm-eks-prod" and stack.properties["clusterName"] == "vllm-eks-prod"
     aws = next(r for r in request.resources if r.type == "pulumi:providers:aws")
     assert aws.name.startswith("default_7_") and aws.properties["region"] == "us-east-1" and not aws.parent
