@@ -53,15 +53,19 @@ def _sentence_of(node) -> str:
         return node.value
     parts = []
     for part in node.parent.children:
+        if part.type == "fstring":  # its literal text, each field a "{}" (a value named in the sentence)
+            parts.append("".join("{}" if child.type == "fstring_expr" else child.get_code()
+                                 for child in part.children[1:-1]))
+            continue
         try:
-            value = ast.literal_eval(part.get_code().strip()) if part.type == "string" else "{}"
+            value = ast.literal_eval(part.get_code().strip())
         except (ValueError, SyntaxError):
-            value = "{}"  # an f-string part: its fields are values, not words
+            value = "{}"
         parts.append(value if isinstance(value, str) else "{}")
     return repr("".join(parts))
 
 
-_WORD = re.compile(r"^[A-Za-z][A-Za-z'’]*[,.;:!?)]?$|^\(?[a-z]+$|^[0-9]+$")
+_WORD = re.compile(r"^[A-Za-z][A-Za-z'’]*[,.;:!?)]?$|^\(?[a-z]+$|^[0-9]+$|^\{\}[,.;:!?)]?$")
 
 
 def _is_prose(literal: str) -> bool:

@@ -19,6 +19,8 @@ HELP = ("Render the stack under mocks and check it with the policy pack, "
 ARN = ("arn:aws:iam::" "123456789012:role/reader")
 MESSAGE = (f"{name}: got {value!r}, "
            "expected a number between one and eight.")
+ADVICE = (f"{label} sets {name} as a literal env value; take it "
+          "from a Secret (valueFrom.secretKeyRef or a mounted secret file).")
 
 
 def f():

@@ -440,6 +440,24 @@ def _api_key_flag(s):
     _containers(s)[0]["args"] += ["--api-key", "sk-123"]
 
 
+def _api_key_from_config_map(s):
+    _containers(s)[0]["env"] = [{"name": "VLLM_API_KEY", "valueFrom": {"configMapKeyRef": {"name": "k", "key": "k"}}}]
+
+
+@pytest.mark.parametrize("mutation, said", [
+    (_api_key_literal, "sets VLLM_API_KEY as a literal env value; take it from a Secret (valueFrom.secretKeyRef or a "
+                       "mounted secret file)."),
+    (_api_key_from_config_map, "reads VLLM_API_KEY from a ConfigMap; use a Secret."),
+    (_api_key_flag, "passes --api-key on the command line (visible in the pod spec and process list); read "
+                    "VLLM_API_KEY from a Secret instead."),
+])
+def test_each_way_of_exposing_the_api_key_is_named_with_its_fix(check, mutation, said):
+    """vLLM reads the key from --api-key or VLLM_API_KEY (vLLM docs, "OpenAI-Compatible Server", API key); a literal
+    env value and a ConfigMap are readable by anyone who can read the pod spec or ConfigMaps, a flag also by `ps`."""
+    messages = [v.message.splitlines()[-1] for v in check(mutated(mutation)).by_policy("vllm-api-key-from-secret")]
+    assert messages == [f"containers[vllm] {said}"]
+
+
 def _latest_tag(s):
     _containers(s)[0]["image"] = "vllm/vllm-openai:latest"
 
