@@ -59,17 +59,13 @@ def contains_unknown(value: Any) -> bool:
 
 
 def get(obj: Any, *path: Any, default: Any = None) -> Any:
-    """Walk dict keys / list indexes; returns UNKNOWN if an unknown is met on the way, `default` if absent."""
+    """Walk dict keys; returns UNKNOWN if an unknown is met on the way, `default` if absent (or not a dict)."""
     current = obj
     for key in path:
         if is_unknown(current):
             return UNKNOWN
         if isinstance(current, Mapping):
             if key not in current:
-                return default
-            current = current[key]
-        elif isinstance(current, (list, tuple)) and isinstance(key, int):
-            if key >= len(current):
                 return default
             current = current[key]
         else:

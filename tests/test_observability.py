@@ -160,7 +160,12 @@ def test_dashboard_is_provisioned_through_the_grafana_sidecar(stack):
         ("GPU utilisation", "percent"), ("GPU memory used", "percentunit"), ("Replicas vs GPU nodes", "short")]
     assert len({panel["id"] for panel in board["panels"]}) == len(board["panels"])
     (namespaces,) = [v for v in board["templating"]["list"] if v["name"] == "namespace"]
-    assert namespaces["query"].split(",") == [f"vllm-{m.name}" for m in _config(stack).models]
+    # A custom multi-value variable of the serving namespaces that opens on "All" (Grafana docs, "Add variables":
+    # custom variables take comma-separated values; "Include All option"; the JSON model's `current` is the
+    # selection a dashboard opens with, `$__all` for All).
+    assert namespaces == {"name": "namespace", "type": "custom", "label": "Namespace",
+                          "query": ",".join(f"vllm-{m.name}" for m in _config(stack).models), "multi": True,
+                          "includeAll": True, "current": {"text": "All", "value": "$__all"}}
 
 
 # What each panel plots, written out. Metric names: vLLM docs "Production Metrics" (vllm: prefix, histograms with

@@ -530,6 +530,21 @@ def _gpu_limit_int_mismatch(s):
     _containers(s)[0]["resources"]["limits"]["nvidia.com/gpu"] = 8
 
 
+def _gpu_limit_not_a_number(s):
+    _containers(s)[0]["resources"]["limits"]["nvidia.com/gpu"] = "four"
+
+
+def _tp_not_a_number(s):
+    _set_flag(s, "--tensor-parallel-size", "auto")
+
+
+@pytest.mark.parametrize("mutation", [_gpu_limit_not_a_number, _tp_not_a_number])
+def test_a_tensor_parallel_size_or_gpu_limit_that_is_no_number_is_named_as_such(check, mutation):
+    """Either side not a number cannot be compared: the policy says which inputs to fix rather than comparing."""
+    messages = [v.message.splitlines()[-1] for v in check(mutated(mutation)).by_policy("vllm-tensor-parallel-matches-gpus")]
+    assert messages == ["vLLM container 'vllm' has a non-numeric --tensor-parallel-size or nvidia.com/gpu limit."]
+
+
 def _no_scaled_object(s):
     remove(s, "kubernetes:keda.sh/v1alpha1:ScaledObject")
 
