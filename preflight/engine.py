@@ -78,10 +78,6 @@ class CheckResult:
     def advisory_count(self) -> int:
         return sum(1 for v in self.violations if v.enforcement_level == "advisory")
 
-    @property
-    def passed(self) -> bool:
-        return self.mandatory_count == 0
-
     def by_policy(self, name: str) -> list[Violation]:
         return [v for v in self.violations if v.policy_name == name]
 

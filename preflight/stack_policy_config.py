@@ -37,7 +37,7 @@ def default_config_path(stack: Optional[str]) -> Optional[Path]:
 def lowerings(policies: list[dict], config: Optional[dict]) -> list[Lowering]:
     """Policies the config sets below mandatory where the pack declares them mandatory or the config's `"all"` does."""
     parsed = normalize(config) or {}
-    all_level = (parsed.get("all") or {}).get("enforcementLevel", "")
+    all_level = (parsed.get("all") or {}).get("enforcementLevel")
     found = []
     for policy in policies:
         entry = parsed.get(policy["name"]) or {}

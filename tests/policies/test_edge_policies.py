@@ -195,6 +195,21 @@ def test_short_router_timeout_fires(edge_pack, dev_snapshot):
     assert "--request-timeout-secs 30" in _fired(edge_pack, snapshot)["edge-timeouts-cover-max-request"][0]
 
 
+def test_without_an_integration_or_a_configured_budget_there_is_no_maximum_to_judge(edge_pack, dev_snapshot):
+    """maxRequestSeconds 0 means "the longest API Gateway integration timeout" (the policy's config schema); with no
+    integration there is no maximum, so not even a router timeout of 0 s is judged (vllm-router's
+    --request-timeout-secs is a whole number of seconds)."""
+    snapshot = _mutated(dev_snapshot)
+    snapshot["resources"] = [r for r in snapshot["resources"] if r["type"] != "aws:apigateway/integration:Integration"]
+    for deployment in _each(snapshot, "kubernetes:apps/v1:Deployment"):
+        args = deployment["props"]["spec"]["template"]["spec"]["containers"][0].get("args", [])
+        if "--request-timeout-secs" in args:
+            args[args.index("--request-timeout-secs") + 1] = "0"
+    assert "edge-timeouts-cover-max-request" not in _fired(edge_pack, snapshot)
+    budget = {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 1}}
+    assert "--request-timeout-secs 0 < 1 s" in _fired(edge_pack, snapshot, budget)["edge-timeouts-cover-max-request"][0]
+
+
 def test_short_cloudfront_read_timeout_and_configured_budget_fire(edge_pack, prod_snapshot):
     snapshot = _mutated(prod_snapshot)
     _each(snapshot, "aws:cloudfront/distribution:Distribution")[0]["props"]["origins"][0]["customOriginConfig"]["originReadTimeout"] = 30
