@@ -44,7 +44,12 @@ def test_environments_key_lists_esc_environments_and_is_not_a_policy():
     ({"with-schema": "strict"}, 'parsing enforcement level for "with-schema": "strict" is not a valid enforcement'),
     ({"with-schema": {"enforcementLevel": "high"}}, '"high" is not a valid enforcement level'),
     ({"with-schema": 3}, 'parsing "with-schema": 3 is not a valid value'),
-], ids=["null-value", "null-level", "bad-level-string", "bad-level-object", "number"])
+    # Go's %v of a decoded JSON object and array (fmt: maps print sorted by key as map[k:v ...], slices as [a b]).
+    ({"with-schema": {"enforcementLevel": {"b": [True, None], "a": 1}}},
+     'parsing enforcement level for "with-schema": map[a:1 b:[true <nil>]] is not a valid enforcement level; '
+     'must be a string'),
+    ({"with-schema": [False]}, 'parsing "with-schema": [false] is not a valid value; must be a string or object'),
+], ids=["null-value", "null-level", "bad-level-string", "bad-level-object", "number", "object-level", "array"])
 def test_null_and_invalid_levels_are_errors(document, message):
     with pytest.raises(PolicyConfigError) as raised:
         parse_policy_pack_config(json.dumps(document))
