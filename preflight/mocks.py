@@ -55,10 +55,12 @@ class AwsLikeMocks(pulumi.runtime.Mocks):
             names = [f"{self.region}{letter}" for letter in _ZONE_LETTERS[: len(zone_ids)]]
             return {"names": names, "zoneIds": zone_ids, "state": "available", "id": self.region}
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            # A deployer role's session, as STS GetCallerIdentity answers it (STS API Reference, example
+            # "assumed-role"): the session ARN, and the role's unique id (AROA...) joined to the session name.
             return {
                 "accountId": ACCOUNT_ID,
-                "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/deployer",
-                "userId": "AROAEXAMPLEDEPLOYER",
+                "arn": f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/deployer/pulumi-up",
+                "userId": "AROAEXAMPLEDEPLOYER:pulumi-up",
                 "id": ACCOUNT_ID,
             }
         if token == "aws:index/getPartition:getPartition":

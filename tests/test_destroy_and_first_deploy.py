@@ -157,3 +157,28 @@ def test_admin_principal_that_deploys_gets_no_second_access_entry():
     config["vllm-eks:cluster"]["adminPrincipalArn"] = f"arn:aws:iam::{ACCOUNT_ID}:role/deployer"  # the mocked caller
     snapshot = render_config("dev-admin", config)
     assert not [r for r in snapshot["resources"] if r["type"] == "aws:eks/accessEntry:AccessEntry" and "admin" in r["name"]]
+
+
+def test_the_mocked_caller_is_a_role_session_as_sts_answers_it():
+    """STS API Reference, GetCallerIdentity (example for an assumed role): Arn is the session's
+    `arn:aws:sts::<account>:assumed-role/<role>/<session>` and UserId the role's unique id (AROA..., IAM User Guide
+    "IAM identifiers") joined to the session name; pulumi-aws's result has exactly these fields
+    (get_caller_identity.py GetCallerIdentityResult: account_id, arn, id, user_id)."""
+    import inspect
+    import re
+
+    import pulumi
+    from pulumi_aws import get_caller_identity as module_function
+
+    from preflight.mocks import ACCOUNT_ID, AwsLikeMocks
+
+    result_type = inspect.getmodule(module_function).GetCallerIdentityResult
+    fields = [name for name in inspect.signature(result_type.__init__).parameters if name != "__self__"]
+    answer = AwsLikeMocks("us-east-1").call(pulumi.runtime.MockCallArgs(
+        "aws:index/getCallerIdentity:getCallerIdentity", {}, None))[0]
+    assert sorted(answer) == sorted("".join(w.capitalize() if i else w for i, w in enumerate(f.split("_")))
+                                    for f in fields) == ["accountId", "arn", "id", "userId"]
+    role, session = re.fullmatch(rf"arn:aws:sts::{ACCOUNT_ID}:assumed-role/([\w+=,.@-]+)/([\w+=,.@-]+)",
+                                 answer["arn"]).groups()
+    assert (role, answer["accountId"]) == ("deployer", ACCOUNT_ID)
+    assert re.fullmatch(rf"AROA[A-Z0-9]+:{session}", answer["userId"])

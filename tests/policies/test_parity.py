@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from preflight.gate import run_gate
+from preflight.gate import TITLES, run_gate
 from .snapshots import UNKNOWN, find, mutated
 
 EKS_COMPONENT = "eks:index:Cluster"
@@ -170,6 +170,18 @@ def test_readme_lists_exactly_what_a_first_preview_cannot_judge(gates, stack):
     listed = set(re.findall(r"`([a-z0-9-]+)`", row.group(1)))
     assert listed == _deferred(gates(stack).checks["firstPreview"])
     assert not _deferred(gates(stack).checks["applied"])
+
+
+def test_the_report_names_under_the_first_preview_what_only_pulumi_up_judges(gates):
+    """The text report (`python -m preflight check`) says it where it applies: in the first preview's section."""
+    from preflight.gate import format_gate
+
+    gate = gates("dev")
+    sections = dict(part.split(" ==\n", 1) for part in format_gate(gate).split("== ")[1:])
+    line = "judged only during `pulumi up` by the real CLI (values unknown at preview): "
+    deferred = sorted(_deferred(gate.checks["firstPreview"]))
+    assert deferred and (line + ", ".join(deferred)) in sections[TITLES["firstPreview"]]
+    assert [title for title, text in sections.items() if line in text] == [TITLES["firstPreview"]]
 
 
 def test_waf_is_judged_at_preview_from_the_engines_property_dependencies(check):
