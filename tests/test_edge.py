@@ -487,6 +487,10 @@ def test_controller_release_and_least_privilege_role(stack, request):
     writes = [s for s in policy["Statement"] if any(not a.split(":")[1].startswith("Describe") for a in s["Action"])]
     assert len(writes) == 1 and set(writes[0]["Action"]) == {"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"}
     assert all(arn.startswith("arn:aws:elasticloadbalancing:") for arn in writes[0]["Resource"])
+    # Two statements, each named for what it grants; the Describe calls take "*" (they support no resource-level
+    # permissions: Service Authorization Reference, Elastic Load Balancing V2 and Amazon EC2).
+    assert [(s["Sid"], s["Effect"], s["Resource"] == "*") for s in policy["Statement"]] == [
+        ("Read", "Allow", True), ("BindRouterPods", "Allow", False)]
     trust = json.loads(_one(snapshot, "aws:iam/role:Role", lambda r: r["name"] == "edge-lb-controller")["props"]["assumeRolePolicy"])
     condition = trust["Statement"][0]["Condition"]["StringEquals"]
     assert any(value == "system:serviceaccount:kube-system:aws-load-balancer-controller" for value in condition.values())
@@ -561,3 +565,16 @@ def test_target_group_binding_and_pod_monitor_match_the_upstream_crds(stack, req
             validate_custom(manifest(monitor))
     patches = resources_of(snapshot, "kubernetes:core/v1:NamespacePatch")
     assert any(p["props"]["metadata"]["labels"].get("elbv2.k8s.aws/pod-readiness-gate-inject") == "enabled" for p in patches)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_alb_reaches_the_routers_through_the_clusters_node_security_group(stack, request):
+    """pulumi-eks Cluster output `nodeSecurityGroupId` is the group the nodes (and, with the VPC CNI, their pods) are
+    in (pulumi-eks sdk/python/pulumi_eks/cluster.py); with skipDefaultSecurityGroups it is the EKS-created cluster
+    group, the one Karpenter's nodes join. The ALB's rule to the router port opens exactly that group."""
+    snapshot = request.getfixturevalue(stack)
+    eks = _one(snapshot, "eks:index:Cluster")["outputs"]
+    rule = _one(snapshot, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                lambda r: r["name"] == "edge-alb-to-routers-0")["props"]
+    assert rule["securityGroupId"] == eks["nodeSecurityGroupId"] == eks["clusterSecurityGroupId"]
+    assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (specs.ROUTER_PORT, specs.ROUTER_PORT, "tcp")
