@@ -578,3 +578,18 @@ def test_the_alb_reaches_the_routers_through_the_clusters_node_security_group(st
                 lambda r: r["name"] == "edge-alb-to-routers-0")["props"]
     assert rule["securityGroupId"] == eks["nodeSecurityGroupId"] == eks["clusterSecurityGroupId"]
     assert (rule["fromPort"], rule["toPort"], rule["ipProtocol"]) == (specs.ROUTER_PORT, specs.ROUTER_PORT, "tcp")
+
+
+def test_the_stage_redeploys_exactly_when_what_clients_see_changes():
+    """A REST API change reaches clients only through a new deployment (API Gateway developer guide, "Deploy a REST
+    API"): the deployment's trigger hash is the same for the same routes, models, timeouts and authorizer, and
+    differs when any of them changes."""
+    from vllm_eks.edge.edge_api import route_table_hash
+
+    timeouts = specs.timeout_chain(300)
+    same = route_table_hash(["qwen3-8b"], timeouts, True)
+    assert same == route_table_hash(["qwen3-8b"], specs.timeout_chain(300), True)
+    variants = [route_table_hash(["qwen3-8b", "qwen3-1.7b"], timeouts, True),
+                route_table_hash(["qwen3-8b"], specs.timeout_chain(600), True),
+                route_table_hash(["qwen3-8b"], timeouts, False)]
+    assert len({same, *variants}) == 4

@@ -105,7 +105,10 @@ def test_interface_endpoints_are_private_and_only_in_private_subnets(stack, requ
 
 def test_flow_logs_capture_all_traffic_with_the_configured_retention(prod_snapshot, dev_snapshot):
     for snapshot, days in ((prod_snapshot, 90), (dev_snapshot, 14)):
-        assert resources_of(snapshot, "aws:ec2/flowLog:FlowLog")[0]["props"]["trafficType"] == "ALL"
+        flow_log = resources_of(snapshot, "aws:ec2/flowLog:FlowLog")[0]["props"]
+        # To the CloudWatch log group below (pulumi-aws ec2.FlowLog log_destination_type: cloud-watch-logs, s3 or
+        # kinesis-data-firehose), every packet accepted or rejected (trafficType ALL).
+        assert (flow_log["trafficType"], flow_log["logDestinationType"]) == ("ALL", "cloud-watch-logs")
         assert resource_named(snapshot, "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")["props"]["retentionInDays"] == days
 
 
