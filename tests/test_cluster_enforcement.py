@@ -30,6 +30,9 @@ def test_prometheus_claims_an_encrypted_gp3_class_the_ebs_csi_driver_provisions(
     snapshot = dev_snapshot if stack == "dev" else prod_snapshot
     addon = resource_named(snapshot, "aws:eks/addon:Addon", "addons-ebs-csi-driver")["props"]
     assert addon["addonName"] == "aws-ebs-csi-driver" and addon["clusterName"] == f"vllm-eks-{stack}"
+    # EKS API CreateAddon/UpdateAddon resolveConflicts (NONE | OVERWRITE | PRESERVE): OVERWRITE lets the managed
+    # add-on's settings replace fields someone changed by hand, so create and update never fail on a conflict.
+    assert (addon["resolveConflictsOnCreate"], addon["resolveConflictsOnUpdate"]) == ("OVERWRITE", "OVERWRITE")
     role = resource_named(snapshot, "aws:iam/role:Role", "addons-ebs-csi")
     assert addon["serviceAccountRoleArn"].startswith("arn:aws:iam::123456789012:role/addons-ebs-csi")
     trust = json.loads(role["props"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]

@@ -251,3 +251,19 @@ def test_custom_resources_wait_for_the_charts_that_install_their_crds(stack):
     keda = _named(stack, RELEASE, "autoscaling-keda")["urn"]
     for resource in _of(snapshot, "kubernetes:keda.sh/v1alpha1:ScaledObject"):
         assert keda in resource["options"]["dependsOn"], resource["name"]
+
+
+def test_without_grafana_the_chart_installs_no_grafana_and_no_dashboard():
+    """kube-prometheus-stack installs Grafana unless `grafana.enabled` is false (the chart's values.yaml:
+    `grafana: enabled: true`), so turning it off must say so; the dashboard and Grafana's admin Secret go with it."""
+    import copy
+
+    from preflight.render import render_config
+
+    config = copy.deepcopy(read_stack_config("dev"))
+    config["vllm-eks:observability"] = {**config.get("vllm-eks:observability", {}), "grafana": False}
+    snapshot = render_config("dev-no-grafana", config)
+    (release,) = [r for r in _of(snapshot, RELEASE) if r["name"] == "observability-kube-prometheus-stack"]
+    assert release["props"]["values"]["grafana"]["enabled"] is False
+    names = {r["name"] for r in snapshot["resources"]}
+    assert not names & {"observability-dashboard", "observability-grafana-admin"}
