@@ -25,6 +25,26 @@ def findings_of(stack: str, config: dict, session: DoctorSession | None = None, 
     return {finding.check: finding for finding in run_doctor(needs, session, lambda: egress)}
 
 
+def _session_refusing(monkeypatch, service: str, method: str, code: str, operation: str) -> DoctorSession:
+    """A moto-backed session whose `service` client answers `method` with the AWS error `code`."""
+    from botocore.exceptions import ClientError
+
+    def refuse(*_args, **_kwargs):
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, operation)
+
+    session = DoctorSession()
+    real_client = session.client
+
+    def client(name, region_name=None):
+        made = real_client(name, region_name)
+        if name == service:
+            monkeypatch.setattr(made, method, refuse)
+        return made
+
+    monkeypatch.setattr(session, "client", client)
+    return session
+
+
 def test_admin_principal_equal_to_the_caller_is_a_blocker(aws):
     """EKS gives the cluster creator an admin access entry (bootstrapClusterCreatorAdminPermissions, default true); an
     AccessEntry for the same principal fails with ResourceInUseException (EKS API reference, CreateAccessEntry)."""
@@ -142,21 +162,7 @@ def test_acm_errors_on_the_certificate_are_a_blocker_only_when_they_are_about_th
     """ACM API Reference, DescribeCertificate: its "Errors" InvalidArnException and ResourceNotFoundException and the
     common ValidationException say the ARN is wrong (a blocker); AccessDeniedException (the doctor's policy lacks
     acm:DescribeCertificate) and ThrottlingException say nothing about the certificate: "could not check"."""
-    from botocore.exceptions import ClientError
-
-    def refuse(*_args, **_kwargs):
-        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "DescribeCertificate")
-
-    session = DoctorSession()
-    real_client = session.client
-
-    def client(service, region_name=None):
-        made = real_client(service, region_name)
-        if service == "acm":
-            monkeypatch.setattr(made, "describe_certificate", refuse)
-        return made
-
-    monkeypatch.setattr(session, "client", client)
+    session = _session_refusing(monkeypatch, "acm", "describe_certificate", code, "DescribeCertificate")
     finding = findings_of("prod", stack_config("prod"), session)["certificate"]
     arn = stack_config("prod")["vllm-eks:edge"]["certificateArn"]
     assert (finding.status, finding.found) == (status, {
@@ -223,21 +229,7 @@ def test_endpoint_access_plan(aws):
 
 
 def test_a_refused_call_is_a_warning_naming_the_missing_permission(aws, monkeypatch):
-    from botocore.exceptions import ClientError
-
-    def refuse(*_args, **_kwargs):
-        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetAccount")
-
-    session = DoctorSession()
-    real_client = session.client
-
-    def client(service, region_name=None):
-        made = real_client(service, region_name)
-        if service == "apigateway":
-            monkeypatch.setattr(made, "get_account", refuse)
-        return made
-
-    monkeypatch.setattr(session, "client", client)
+    session = _session_refusing(monkeypatch, "apigateway", "get_account", "AccessDeniedException", "GetAccount")
     refused = findings_of("dev", stack_config("dev"), session)["apigateway-account"]
     assert refused.status == "warn" and "AccessDeniedException on GetAccount" in refused.found
 

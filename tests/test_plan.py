@@ -116,7 +116,7 @@ def test_rps_changes_the_replica_count(prod_plan):
     per_replica = prod_plan["models"][0]["throughput"]["requestsPerSecond"]  # about 40 requests/s
     idle = replicas_for_load(0, per_replica, 2, 8, 10)
     assert (idle.replicas, idle.replicas_needed, idle.exceeds_max_replicas) == (2, 0, False)  # no load needs none
-    trickle = replicas_for_load(0.2, per_replica, 0, 8, 10)  # one request every five seconds wakes a scaled-to-zero model
+    trickle = replicas_for_load(0.2, per_replica, 0, 8, 10)  # a request every 5 s wakes a model scaled to zero
     assert (trickle.replicas, trickle.replicas_needed) == (1, 1)
     assert replicas_for_load(100, per_replica, 2, 8, 10).replicas == math.ceil(100 / per_replica) == 3
     beyond = replicas_for_load(1000, per_replica, 2, 8, 10)
@@ -207,25 +207,25 @@ def test_a_small_instance_network_caps_the_stream():
 # figures match aws/karpenter-provider-aws pkg/providers/instancetype/zz_generated.bandwidth.go (generated from EC2
 # DescribeInstanceTypes, in Mbit/s): g5/g6.12xlarge 40000, g5/g6.48xlarge and g6e.12xlarge 100000, g6e.48xlarge and
 # p4d.24xlarge 400000, p5.48xlarge 3200000. (That file lists the burstable sizes by their lower baseline instead.)
-PUBLISHED_NETWORK_GBPS = {
-    "g5.xlarge": 10, "g5.2xlarge": 10, "g5.4xlarge": 25, "g5.12xlarge": 40, "g5.48xlarge": 100,
-    "g6.xlarge": 10, "g6.2xlarge": 10, "g6.4xlarge": 25, "g6.12xlarge": 40, "g6.48xlarge": 100,
-    "g6e.xlarge": 20, "g6e.2xlarge": 20, "g6e.12xlarge": 100, "g6e.48xlarge": 400,
-    "p4d.24xlarge": 400, "p5.48xlarge": 3200,
+# On-demand Linux, us-east-1, the 2026-11 snapshot of https://aws.amazon.com/ec2/pricing/on-demand/ (P4d and P5 after
+# the June 2025 reduction, https://aws.amazon.com/about-aws/whats-new/2025/06/pricing-usage-model-ec2-instances-nvidia-gpus/).
+# (network Gbps, us-east-1 on-demand $/h) per GPU instance, from the pages above.
+PUBLISHED_GPU_INSTANCES = {
+    "g5.xlarge": (10, 1.006), "g5.2xlarge": (10, 1.212), "g5.4xlarge": (25, 1.624), "g5.12xlarge": (40, 5.672),
+    "g5.48xlarge": (100, 16.288), "g6.xlarge": (10, 0.8048), "g6.2xlarge": (10, 0.9776), "g6.4xlarge": (25, 1.3232),
+    "g6.12xlarge": (40, 4.6016), "g6.48xlarge": (100, 13.3504), "g6e.xlarge": (20, 1.861),
+    "g6e.2xlarge": (20, 2.24208), "g6e.12xlarge": (100, 10.49264), "g6e.48xlarge": (400, 30.13118),
+    "p4d.24xlarge": (400, 21.96), "p5.48xlarge": (3200, 55.04),
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("instance_type", sorted(PUBLISHED_NETWORK_GBPS))
+@pytest.mark.parametrize("instance_type", sorted(GPU_INSTANCES))
 def test_s3_sync_copies_weights_at_the_published_network_rate(instance_type):
     """The s3-sync init container's copy is bounded by the node's network: 10 GB over N Gbps takes 80 / N seconds."""
     from vllm_eks.planning.startup_time import estimate_startup
 
     estimate = estimate_startup(10_000_000_000, 900, instance_type, "s3-sync")
-    assert estimate.stage("weight copy").seconds == pytest.approx(80 / PUBLISHED_NETWORK_GBPS[instance_type])
-
-
-def test_every_gpu_instance_has_a_published_network_figure():
-    assert set(PUBLISHED_NETWORK_GBPS) == set(GPU_INSTANCES)
+    assert estimate.stage("weight copy").seconds == pytest.approx(80 / PUBLISHED_GPU_INSTANCES[instance_type][0])
 
 
 def test_both_stacks_start_within_their_budget(prod_plan, dev_plan):
@@ -235,35 +235,21 @@ def test_both_stacks_start_within_their_budget(prod_plan, dev_plan):
 
 
 # --- cost ----------------------------------------------------------------------------------------------------------
-# On-demand Linux, us-east-1, the 2026-11 snapshot of https://aws.amazon.com/ec2/pricing/on-demand/ (P4d and P5 after
-# the June 2025 reduction, https://aws.amazon.com/about-aws/whats-new/2025/06/pricing-usage-model-ec2-instances-nvidia-gpus/).
-PUBLISHED_US_EAST_1_USD_PER_HOUR = {
-    "g5.xlarge": 1.006, "g5.2xlarge": 1.212, "g5.4xlarge": 1.624, "g5.12xlarge": 5.672, "g5.48xlarge": 16.288,
-    "g6.xlarge": 0.8048, "g6.2xlarge": 0.9776, "g6.4xlarge": 1.3232, "g6.12xlarge": 4.6016, "g6.48xlarge": 13.3504,
-    "g6e.xlarge": 1.861, "g6e.2xlarge": 2.24208, "g6e.12xlarge": 10.49264, "g6e.48xlarge": 30.13118,
-    "p4d.24xlarge": 21.96, "p5.48xlarge": 55.04,
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("instance_type", sorted(PUBLISHED_US_EAST_1_USD_PER_HOUR))
+@pytest.mark.parametrize("instance_type", sorted(GPU_INSTANCES))
 def test_a_us_east_1_gpu_node_costs_its_published_on_demand_price(instance_type):
     """What the plan charges a GPU node in us-east-1 and what `instanceType: auto` ranks by are both the published
     price (a second copy of the page, so an edited catalog value shows here)."""
     from vllm_eks.planning.catalog import REGION_PRICES
     from vllm_eks.planning.cost import gpu_usd_per_hour
 
-    published = PUBLISHED_US_EAST_1_USD_PER_HOUR[instance_type]
+    published = PUBLISHED_GPU_INSTANCES[instance_type][1]
     assert gpu_usd_per_hour(REGION_PRICES["us-east-1"], "us-east-1", instance_type) == published
     assert GPU_INSTANCES[instance_type].on_demand_usd_per_hour == published
 
 
-def test_every_gpu_instance_has_a_published_price():
-    assert set(PUBLISHED_US_EAST_1_USD_PER_HOUR) == set(GPU_INSTANCES)
-
-
 def test_cost_splits_on_demand_baseline_and_spot_burst(prod_plan):
     cost = prod_plan["models"][0]["cost"]
-    price = 5.672  # g5.12xlarge, us-east-1 (PUBLISHED_US_EAST_1_USD_PER_HOUR)
+    price = 5.672  # g5.12xlarge, us-east-1 (PUBLISHED_GPU_INSTANCES)
     assert cost["atMinReplicas"] == {"replicas": 2, "onDemand": 2, "spot": 0, "usdPerHour": pytest.approx(2 * price)}
     assert cost["atMaxReplicas"] == {
         "replicas": 8, "onDemand": 2, "spot": 6, "usdPerHour": pytest.approx(2 * price + 6 * price * (1 - 0.5))
@@ -353,7 +339,7 @@ def test_dev_monthly_hours_follow_its_working_hours_window(dev_plan):
     cost = dev_plan["models"][0]["cost"]
     assert cost["atMinReplicas"]["usdPerHour"] == 0  # scaled to zero outside the window
     assert cost["inWorkingHours"]["replicas"] == 1  # the on-demand baseline the cron trigger holds
-    assert cost["usdPerMonth"] == pytest.approx(55 * 730 / 168 * PUBLISHED_US_EAST_1_USD_PER_HOUR["g6.2xlarge"])
+    assert cost["usdPerMonth"] == pytest.approx(55 * 730 / 168 * PUBLISHED_GPU_INSTANCES["g6.2xlarge"][1])
     fixed = dev_plan["totals"]["fixedUsdPerHour"]
     assert dev_plan["totals"]["usdPerMonth"] == pytest.approx(fixed * 730 + cost["usdPerMonth"])
 
