@@ -12,7 +12,7 @@ from typing import Any, Optional
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
-from preflight.policy_config import PolicyConfigError, reconcile
+from preflight.policy_config import reconcile
 
 LEVEL_NAMES = {
     analyzer_pb2.ADVISORY: "advisory",

@@ -30,10 +30,11 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from preflight.analyzer_protocol import (
-    LEVEL_NAMES, PolicyConfigError, analyze_request, analyze_stack_request, configure_request, engine_view,
+    LEVEL_NAMES, analyze_request, analyze_stack_request, configure_request, engine_view,
     initial_config_of, policies_of, reconcile_policy_config,
 )
 from preflight.pack_process import DEFAULT_POLICY_PACK, PolicyPackError, PolicyPackProcess
+from preflight.policy_config import PolicyConfigError
 
 # ---------------------------------------------------------------------------------------------------------------
 # Results

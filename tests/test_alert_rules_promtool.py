@@ -183,7 +183,7 @@ def test_keda_query_reads_the_queue_while_pods_run_and_nothing_once_they_are_gon
             "interval": "15s",
             "input_series": [{"series": f'vllm:num_requests_waiting{{{SERIES},pod="p1"}}', "values": "12x10"},
                              {"series": f'vllm:num_requests_waiting{{{SERIES},pod="p2"}}', "values": "9x10"},
-                             {"series": f'vllm:num_requests_waiting{{namespace="vllm-other",model_name="other",engine="0",pod="o1"}}',
+                             {"series": 'vllm:num_requests_waiting{namespace="vllm-other",model_name="other",engine="0",pod="o1"}',
                               "values": "50x10"}],
             "promql_expr_test": [{"expr": query, "eval_time": "1m", "exp_samples": [{"labels": "{}", "value": 21}]}],
         },

@@ -163,8 +163,9 @@ def test_acm_errors_on_the_certificate_are_a_blocker_only_when_they_are_about_th
     common ValidationException say the ARN is wrong (a blocker); AccessDeniedException (the doctor's policy lacks
     acm:DescribeCertificate) and ThrottlingException say nothing about the certificate: "could not check"."""
     session = _session_refusing(monkeypatch, "acm", "describe_certificate", code, "DescribeCertificate")
-    finding = findings_of("prod", stack_config("prod"), session)["certificate"]
-    arn = stack_config("prod")["vllm-eks:edge"]["certificateArn"]
+    config = stack_config("prod")
+    finding = findings_of("prod", config, session)["certificate"]
+    arn = config["vllm-eks:edge"]["certificateArn"]
     assert (finding.status, finding.found) == (status, {
         "blocker": f"{arn}: {code} in us-east-1 of 123456789012",
         "warn": f"could not check: {code} on DescribeCertificate"}[status])
