@@ -13,7 +13,8 @@ import pytest
 from vllm_eks.edge import edge_specs as specs
 from edge_stand_in import api_gateway_and_alb, edge_plan
 
-ROUTED = [route.path for route in specs.ROUTES if route.routed_by_model]
+# The OpenAI generation routes forwarded to a model's router (vLLM docs, "OpenAI-Compatible Server").
+ROUTED = ["/v1/chat/completions", "/v1/completions"]
 STACKS = ["dev_snapshot", "prod_snapshot", "regional_snapshot"]
 
 
