@@ -9,7 +9,6 @@ import pytest
 from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
 from vllm_eks.planning.catalog import DCGM_EXPORTER_CHART, KUBE_PROMETHEUS_STACK_CHART, PROMETHEUS_OPERATOR_VERSION
-from vllm_eks.serving.vllm_pod import pod_labels, service_spec
 from preflight.render import read_stack_config
 from stack_config import SECTIONS, load_stack_config
 from k8s_schemas import CRDS_DIR, manifest, validate_core, validate_custom
@@ -96,11 +95,17 @@ def test_every_model_is_scraped_on_the_vllm_container_port(stack):
         obj = manifest(_named(stack, POD_MONITOR, f"observability-{model.name}-pod-monitor"))
         validate_custom(obj)
         assert obj["metadata"]["namespace"] == f"vllm-{model.name}"
-        assert obj["spec"]["selector"] == {"matchLabels": pod_labels(model.name)}
+        labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model.name}
+        assert obj["spec"]["selector"] == {"matchLabels": labels}
         (endpoint,) = obj["spec"]["podMetricsEndpoints"]
         assert endpoint["path"] == "/metrics"
-        # The port VllmService names on its container (its Service targets the same name).
-        assert endpoint["port"] == service_spec(model.name)["ports"][0]["targetPort"] == "http"
+        # The monitor selects the model's pods and scrapes the port their vLLM container names "http": 8000, where
+        # vLLM serves /metrics beside the API (vLLM docs, "Production Metrics").
+        template = _named(stack, "kubernetes:apps/v1:Deployment", f"vllm-{model.name}-deployment")["props"]["spec"][
+            "template"]
+        assert labels.items() <= template["metadata"]["labels"].items()
+        (vllm,) = [c for c in template["spec"]["containers"] if c["name"] == "vllm"]
+        assert endpoint["port"] == "http" and {"name": "http", "containerPort": 8000, "protocol": "TCP"} in vllm["ports"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
