@@ -80,7 +80,7 @@ def _prepared_config(certificate_arn: str) -> dict:
     )
 
 
-def test_prepared_account_is_all_ok_and_quick(aws, capsys):
+def test_prepared_account_is_all_ok(aws, capsys):
     config = _prepared_config(_prepare("llm.example.com"))
     started = time.perf_counter()
     findings = run_doctor(stack_needs("prod", config), DoctorSession(applied_quotas=PREPARED_QUOTAS), lambda: "203.0.113.7")
@@ -90,7 +90,6 @@ def test_prepared_account_is_all_ok_and_quick(aws, capsys):
     assert [f for f in findings if f.status != "ok"] == []
     checks = {finding.check for finding in findings}
     assert {"secret vllm-eks/hf-token", "secret vllm-eks-prod/vllm/api-key", "offering g5.12xlarge", "vpcs"} <= checks
-    assert elapsed < 10
 
 
 def test_cli_exit_codes_and_json(aws, tmp_path, monkeypatch, capsys):

@@ -117,28 +117,45 @@ def test_system_nodes_bottlerocket_on_demand_private_imdsv2(stack, request):
                             "deleteOnTermination": "true"} for m in template["blockDeviceMappings"])
 
 
-def test_node_pools_spot_burst_contract(prod_snapshot):
-    pools = {r["props"]["metadata"]["name"]: r["props"]["spec"] for r in resources_of(prod_snapshot, NODE_POOL)}
-    assert set(pools) == {"gpu-on-demand", "gpu-spot"}
-    on_demand, spot = pools["gpu-on-demand"], pools["gpu-spot"]
-    # Karpenter tries the pool of higher weight first (Karpenter docs, "NodePools: spec.weight").
-    assert (float(on_demand["weight"]), float(spot["weight"])) == (100, 10)
-    # prod: qwen3-8b on g5.12xlarge (4 GPUs), 2 on-demand baseline replicas, maxGpus 40.
-    assert on_demand["limits"] == {"nvidia.com/gpu": "8"} and spot["limits"] == {"nvidia.com/gpu": "32"}
-    for pool, capacity_type in ((on_demand, "on-demand"), (spot, "spot")):
-        template = pool["template"]["spec"]
-        requirements = {r["key"]: r["values"] for r in template["requirements"]}
-        assert requirements["karpenter.sh/capacity-type"] == [capacity_type]
-        assert requirements["node.kubernetes.io/instance-type"] == ["g5.12xlarge"]
-        assert template["taints"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
-        assert template["nodeClassRef"] == {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"}
-        assert pool["disruption"]["consolidationPolicy"] == "WhenEmpty"
-        assert {b["reasons"][0] for b in pool["disruption"]["budgets"]} == {"Empty", "Drifted"}
+@pytest.mark.parametrize("stack, instance_type, on_demand_gpus, spot_gpus", [
+    # prod: qwen3-8b on g5.12xlarge (4 GPUs), 2 on-demand baseline replicas of at most 10: 8 GPUs, 32 for the burst.
+    ("prod", "g5.12xlarge", "8", "32"),
+    # dev: qwen3-1.7b on one L4 (g6.2xlarge), 1 on-demand baseline replica of at most 4.
+    ("dev", "g6.2xlarge", "1", "3"),
+])
+def test_node_pools_spot_burst_contract(stack, instance_type, on_demand_gpus, spot_gpus, request):
+    """Karpenter docs, "NodePools": the pool of higher `weight` is tried first; `limits` caps the pool's GPUs;
+    `disruption` with `consolidationPolicy: WhenEmpty` removes only nodes without workload pods, after
+    `consolidateAfter`, within `budgets` per reason; `template.spec.expireAfter` replaces a node after that age and
+    `terminationGracePeriod` bounds how long a leaving node waits for its pods' PDBs."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    pools = {r["props"]["metadata"]["name"]: r["props"]["spec"] for r in resources_of(snapshot, NODE_POOL)}
 
+    def expected(weight: float, gpus: str, consolidate_after: str, capacity_type: str) -> dict:
+        return {
+            "weight": weight, "limits": {"nvidia.com/gpu": gpus},
+            # an empty GPU node waits before it goes (a new one takes minutes to boot and load weights); Spot sooner
+            "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": consolidate_after,
+                           "budgets": [{"nodes": "20%", "reasons": ["Empty"]}, {"nodes": "1", "reasons": ["Drifted"]}]},
+            "template": {
+                "metadata": {"labels": {"vllm-eks/node-role": "gpu"}},
+                "spec": {
+                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "gpu"},
+                    "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+                    # 30 days on one AMI at most; an hour covers the longest request the edge allows (15 min)
+                    "expireAfter": "720h", "terminationGracePeriod": "1h",
+                    "requirements": [
+                        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": [capacity_type]},
+                        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": [instance_type]},
+                        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+                        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+                    ],
+                },
+            },
+        }
 
-def test_dev_on_demand_baseline_is_one_l4(dev_snapshot):
-    pools = {r["props"]["metadata"]["name"]: r["props"]["spec"] for r in resources_of(dev_snapshot, NODE_POOL)}
-    assert pools["gpu-on-demand"]["limits"] == {"nvidia.com/gpu": "1"} and pools["gpu-spot"]["limits"] == {"nvidia.com/gpu": "3"}
+    assert pools == {"gpu-on-demand": expected(100, on_demand_gpus, "10m", "on-demand"),
+                     "gpu-spot": expected(10, spot_gpus, "5m", "spot")}
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))

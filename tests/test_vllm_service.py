@@ -58,8 +58,10 @@ def test_prod_qwen3_8b_runs_tensor_parallel_4_on_4_gpus(prod_snapshot):
     assert _flag(container["args"], "--served-model-name") == "qwen3-8b"
 
 
-def test_prod_startup_budget_is_300_seconds_and_liveness_waits_for_it(prod_snapshot):
-    container = _vllm_container(prod_snapshot, "qwen3-8b")
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_startup_budget_is_300_seconds_and_liveness_waits_for_it(stack, model, request):
+    """Both stacks keep the default start-up budget (models[].startupBudgetSeconds, 300 s): 30 checks 10 s apart."""
+    container = _vllm_container(request.getfixturevalue(f"{stack}_snapshot"), model)
     startup = container["startupProbe"]
     assert startup["httpGet"] == {"path": "/health", "port": "http"}
     assert startup["periodSeconds"] * startup["failureThreshold"] == 300
@@ -189,14 +191,26 @@ def test_every_container_of_every_model_pod_is_hardened_and_writes_only_its_empt
     assert seen == ({"vllm", "fetch-weights"} if stack == "two_model_snapshot" else {"vllm"})
 
 
-def test_prod_scheduling_targets_the_gpu_pools_and_the_planned_instance(prod_snapshot):
-    pod = _pod(prod_snapshot, "qwen3-8b")["spec"]
-    assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in pod["tolerations"]
-    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    expressions = {e["key"]: e["values"] for e in terms[0]["matchExpressions"]}
-    assert expressions == {"karpenter.sh/nodepool": ["gpu-on-demand", "gpu-spot"], "node.kubernetes.io/instance-type": ["g5.12xlarge"]}
-    spread = pod["topologySpreadConstraints"][0]
-    assert (spread["topologyKey"], spread["whenUnsatisfiable"]) == ("topology.kubernetes.io/zone", "DoNotSchedule")
+@pytest.mark.parametrize("stack, model, instance_type, zone_spread", [
+    ("prod", "qwen3-8b", "g5.12xlarge", "DoNotSchedule"),  # prod's replicas must spread over zones
+    ("dev", "qwen3-1-7b", "g6.2xlarge", "ScheduleAnyway"),  # dev's may share one
+])
+def test_scheduling_targets_the_gpu_pools_and_the_planned_instance(stack, model, instance_type, zone_spread, request):
+    """Kubernetes docs, "Assigning Pods to Nodes" (required and preferred node affinity, `weight` 1-100), "Taints and
+    Tolerations" and "Pod Topology Spread Constraints": the pod tolerates the GPU pools' taint, may only land on their
+    nodes of the planned instance type, prefers the on-demand pool (the baseline), and spreads over zones."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    pod = _pod(snapshot, model)["spec"]
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    affinity = pod["affinity"]["nodeAffinity"]
+    assert affinity["requiredDuringSchedulingIgnoredDuringExecution"] == {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "karpenter.sh/nodepool", "operator": "In", "values": ["gpu-on-demand", "gpu-spot"]},
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": [instance_type]}]}]}
+    assert affinity["preferredDuringSchedulingIgnoredDuringExecution"] == [{"weight": 100, "preference": {
+        "matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "In", "values": ["gpu-on-demand"]}]}}]
+    assert pod["topologySpreadConstraints"] == [{
+        "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": zone_spread,
+        "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model}}}]
 
 
 @pytest.mark.parametrize("stack,model", MODELS)
@@ -234,14 +248,10 @@ def test_namespace_is_restricted_and_service_account_carries_the_read_role(stack
 
 
 # --- dev: one small model, scaled to zero ------------------------------------------------------------------------
-def test_dev_model_runs_on_one_l4_with_a_soft_zone_spread(dev_snapshot):
+def test_dev_model_runs_on_one_l4(dev_snapshot):
     container = _vllm_container(dev_snapshot, "qwen3-1-7b")
     assert _flag(container["args"], "--tensor-parallel-size") == "1" == container["resources"]["limits"]["nvidia.com/gpu"]
     assert _flag(container["args"], "--max-model-len") == "16384"
-    pod = _pod(dev_snapshot, "qwen3-1-7b")["spec"]
-    assert pod["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "ScheduleAnyway"
-    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g6.2xlarge"]} in terms[0]["matchExpressions"]
     assert resource_named(dev_snapshot, PDB, "vllm-qwen3-1-7b-disruption-budget")["props"]["spec"]["minAvailable"] == 1
 
 
