@@ -159,12 +159,25 @@ def test_models_list_is_answered_at_the_edge_from_the_config(stack, request):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_unknown_routes_are_404_and_errors_are_openai_shaped(stack, request):
+    """API Gateway developer guide, "Gateway response types": MISSING_AUTHENTICATION_TOKEN answers a route that does
+    not exist (403 by default, here 404 so /metrics and /health are simply not found); the others are the key, usage
+    plan, body validation, size, timeout and WAF refusals. Each body is an OpenAI error whose `type` is the class the
+    OpenAI Python SDK raises for that status (openai/_exceptions.py and _client.py `_make_status_error`: 400
+    BadRequestError, 401 AuthenticationError, 403 PermissionDeniedError, 404 NotFoundError, 429 RateLimitError;
+    APITimeoutError for a request that ran out of time)."""
     snapshot = request.getfixturevalue(stack)
     responses = {r["props"]["responseType"]: r["props"] for r in resources_of(snapshot, "aws:apigateway/response:Response")}
-    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
-    for props in responses.values():
-        body = json.loads(props["responseTemplates"]["application/json"])
-        assert body["error"]["code"] == int(props["statusCode"])
+    bodies = {kind: json.loads(props["responseTemplates"]["application/json"])["error"] for kind, props in responses.items()}
+    assert {kind: (props["statusCode"], bodies[kind]["type"]) for kind, props in responses.items()} == {
+        "MISSING_AUTHENTICATION_TOKEN": ("404", "NotFoundError"),
+        "UNAUTHORIZED": ("401", "AuthenticationError"), "INVALID_API_KEY": ("401", "AuthenticationError"),
+        "ACCESS_DENIED": ("403", "PermissionDeniedError"), "WAF_FILTERED": ("403", "PermissionDeniedError"),
+        "THROTTLED": ("429", "RateLimitError"), "QUOTA_EXCEEDED": ("429", "RateLimitError"),
+        "BAD_REQUEST_BODY": ("400", "BadRequestError"), "REQUEST_TOO_LARGE": ("413", "BadRequestError"),
+        "INTEGRATION_TIMEOUT": ("504", "APITimeoutError"),
+    }
+    assert all(body["code"] == int(responses[kind]["statusCode"]) and body["message"] for kind, body in bodies.items())
+    assert bodies["BAD_REQUEST_BODY"]["message"] == "The request body needs a `model` string."
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -292,8 +305,14 @@ def test_cloudfront_is_https_only_uncached_and_outlasts_api_gateway(stack, reque
     distribution = _one(prod_snapshot, "aws:cloudfront/distribution:Distribution")["props"]
     behavior = distribution["defaultCacheBehavior"]
     assert behavior["viewerProtocolPolicy"] == "https-only"
-    assert behavior["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # CachingDisabled
-    assert set(behavior["allowedMethods"]) >= {"POST", "GET"}
+    # CloudFront developer guide, "Use managed cache policies" / "Use managed origin request policies": CachingDisabled,
+    # and AllViewerExceptHostHeader (every viewer header, Authorization included, but Host: API Gateway needs its own).
+    assert behavior["cachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    assert behavior["originRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    # CloudFront API, AllowedMethods: only GET+HEAD, GET+HEAD+OPTIONS or all seven; POST needs all seven.
+    assert sorted(behavior["allowedMethods"]) == ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+    # HTTP/2 and HTTP/3 to viewers; edge locations of price class 100 (North America, Europe) keep the cost down.
+    assert (distribution["httpVersion"], distribution["priceClass"]) == ("http2and3", "PriceClass_100")
     # The stack's own name and its ACM certificate (CloudFront API, ViewerCertificate: SNI, TLS 1.2 policy 2021)
     edge = _edge_config(prod_snapshot)
     assert distribution["aliases"] == [edge["domainName"]]
