@@ -100,7 +100,9 @@ def test_behind_cloudfront_the_authorizer_also_keys_on_the_origin_secret(prod_sn
 def test_authorizer_lambda_reads_only_the_secrets_it_needs(stack, request):
     snapshot = request.getfixturevalue(stack)
     function = _one(snapshot, "aws:lambda/function:Function")
-    assert function["props"]["runtime"].startswith("python3.")
+    # A Python runtime AWS Lambda supports (Lambda developer guide, "Lambda runtimes")
+    # whose boto3 the handler uses (tests/test_authorizer.py).
+    assert function["props"]["runtime"] == "python3.13"
     assert function["props"]["handler"] == "handler.handler"
     # AWS Lambda developer guide, "Lambda execution role": only the Lambda service assumes it
     role = _one(snapshot, "aws:iam/role:Role", lambda r: r["name"] == "edge-authorizer")

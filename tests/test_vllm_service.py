@@ -75,6 +75,28 @@ def test_startup_budget_is_300_seconds_and_liveness_waits_for_it(stack, model, r
     assert {"containerPort": 8000, "name": "http", "protocol": "TCP"} == {k: (int(v) if isinstance(v, float) else v) for k, v in container["ports"][0].items()}
 
 
+@pytest.mark.parametrize("stack, model, cpu, memory, shm", [
+    # g5.12xlarge (48 vCPU, 192 GiB) and g6.2xlarge (8 vCPU, 32 GiB): 85 % of the node less 1 core and 4 GiB for the
+    # kubelet and DaemonSets (tests/test_sizing.py works the figures); /dev/shm a tenth of the memory, 2-16 GiB.
+    ("prod", "qwen3-8b", "39", "159Gi", "15Gi"),
+    ("dev", "qwen3-1-7b", "5", "23Gi", "2Gi"),
+])
+def test_the_pod_takes_its_nodes_share_and_bounded_scratch_space(stack, model, cpu, memory, shm, request):
+    """Requests equal to limits on every resource make the pod Guaranteed (Kubernetes docs, "Pod Quality of Service
+    Classes"); every emptyDir has a sizeLimit, and only /dev/shm lives in memory (docs, "Volumes": emptyDir
+    `medium: Memory` is a tmpfs counted against the container's memory limit). A rollout may take the start-up
+    budget plus 20 minutes for a new GPU node and the image pull (`progressDeadlineSeconds`)."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    container = _vllm_container(snapshot, model)
+    amounts = {"cpu": cpu, "memory": memory, "nvidia.com/gpu": _flag(container["args"], "--tensor-parallel-size")}
+    assert container["resources"] == {"requests": amounts, "limits": amounts}
+    volumes = {v["name"]: v["emptyDir"] for v in _pod(snapshot, model)["spec"]["volumes"] if "emptyDir" in v}
+    assert volumes == {"home": {"sizeLimit": "20Gi"}, "tmp": {"sizeLimit": "4Gi"},
+                       "dshm": {"medium": "Memory", "sizeLimit": shm}}
+    deployment = resource_named(snapshot, DEPLOYMENT, f"vllm-{model}-deployment")["props"]["spec"]
+    assert deployment["progressDeadlineSeconds"] == 300 + 1200
+
+
 @pytest.mark.parametrize("stack,model", MODELS)
 def test_pdb_selects_the_deployment(stack, model, request):
     snapshot = request.getfixturevalue(f"{stack}_snapshot")
@@ -288,8 +310,9 @@ def test_s3_sync_fallback_fetches_into_empty_dirs_with_the_pod_role(two_model_sn
     assert fetch["image"].startswith("123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/aws-cli/aws-cli:2.")
     assert fetch["securityContext"]["readOnlyRootFilesystem"] is True
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert "medium" not in volumes["models"]["emptyDir"]  # on the node's disk, bounded
-    assert volumes["models"]["emptyDir"]["sizeLimit"].endswith("Gi")
+    # On the node's disk, bounded: qwen3-1.7b's 2.03e9 bf16 parameters are 3.8 GiB; a tenth more, rounded up, plus 1.
+    assert volumes["models"]["emptyDir"] == {"sizeLimit": "6Gi"}
+    assert (volumes["adapters"]["emptyDir"], volumes["fetch-home"]["emptyDir"]) == ({"sizeLimit": "10Gi"}, {"sizeLimit": "1Gi"})
 
 
 # --- schemas --------------------------------------------------------------------------------------------------------
