@@ -214,14 +214,18 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     assert sorted(condition.values()) == ["sts.amazonaws.com", "system:serviceaccount:kube-system:karpenter"]
     queue = resource_named(prod_snapshot, "aws:sqs/queue:Queue", "cluster-interruptions")["props"]
     assert queue["sqsManagedSseEnabled"] is True
-    patterns = sorted(json.loads(r["props"]["eventPattern"])["detail-type"][0] for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule"))
-    assert patterns == [
-        "AWS Health Event",
-        "EC2 Capacity Reservation Instance Interruption Warning",
-        "EC2 Instance Rebalance Recommendation",
-        "EC2 Instance State-change Notification",
-        "EC2 Spot Instance Interruption Warning",
-    ]
+    # The events Karpenter's interruption queue takes, each from its source (Karpenter docs, "Interruption", and the
+    # getting-started CloudFormation template's rules: AWS Health scheduled changes, the EC2 Spot, rebalance,
+    # state-change and capacity-reservation events).
+    patterns = sorted((json.loads(r["props"]["eventPattern"]) for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule")),
+                      key=json.dumps)
+    assert patterns == sorted([
+        {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+        {"source": ["aws.ec2"], "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"]},
+        {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
+        {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+        {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
+    ], key=json.dumps)
     targets = resources_of(prod_snapshot, "aws:cloudwatch/eventTarget:EventTarget")
     assert len(targets) == 5 and all(t["props"]["arn"].endswith(":vllm-eks-prod-karpenter") for t in targets)
 
