@@ -57,6 +57,8 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "vllm_eks/model_store/model_sync.py": ["tests/test_model_store.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
     "vllm_eks/network/network.py": ["tests/test_network.py", *_RENDER_WIDE],
     "vllm_eks/network/network_policies.py": ["tests/test_network_policies.py", *_RENDER_WIDE],
+    "vllm_eks/network/ports.py": ["tests/test_network_policies.py", "tests/test_edge.py", "tests/test_vllm_service.py",
+                                 *_RENDER_WIDE],
     "vllm_eks/observability/observability.py": ["tests/test_observability.py", "tests/test_alerting.py",
                                     "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
     "vllm_eks/edge/router.py": ["tests/test_router_health.py", "tests/test_edge.py", "tests/test_vllm_service.py",

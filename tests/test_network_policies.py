@@ -16,6 +16,12 @@ SCRAPER = {"app.kubernetes.io/name": "prometheus"}
 ALB_SUBNETS = ["10.0.255.192/27", "10.0.255.224/27"]
 API_ADDRESS = "172.20.0.1"
 S3_CIDRS = ["52.216.0.0/15", "3.5.0.0/19"]
+# Cluster DNS: the CoreDNS pods in kube-system carry `k8s-app: kube-dns` (Kubernetes docs, "Debugging DNS Resolution":
+# `kubectl get pods --namespace=kube-system -l k8s-app=kube-dns`; the EKS CoreDNS add-on keeps that label), and
+# answer on port 53 over UDP, and over TCP for large answers.
+DNS_EGRESS = {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                      "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+              "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
 
 
 def _policies_in(snapshot, namespace_prefix="vllm-"):
@@ -46,8 +52,10 @@ def test_vllm_accepts_its_port_only_from_the_router_and_the_scraper():
     scraper = next(p for p in peers if "namespaceSelector" in p)
     assert scraper == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, "podSelector": {"matchLabels": SCRAPER}}
     assert not any("ipBlock" in p for p in peers)
-    egress_ports = sorted(port["port"] for rule in spec["egress"] for port in rule["ports"])
-    assert egress_ports == [53, 53, 443]
+    # Out: cluster DNS, and HTTPS to the VPC (interface endpoints) and S3's addresses (the weights), nothing else.
+    assert spec["egress"] == [DNS_EGRESS, {"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}, {"ipBlock": {"cidr": "3.5.0.0/19"}},
+                                                   {"ipBlock": {"cidr": "52.216.0.0/15"}}],
+                                            "ports": [{"protocol": "TCP", "port": 443}]}]
 
 
 def test_router_accepts_only_the_alb_subnets_and_reaches_only_its_model():
@@ -59,6 +67,7 @@ def test_router_accepts_only_the_alb_subnets_and_reaches_only_its_model():
     assert "ipBlock" not in metrics_rule["from"][0]
     to_vllm = spec["egress"][0]
     assert to_vllm == {"to": [{"podSelector": {"matchLabels": VLLM}}], "ports": [{"protocol": "TCP", "port": 8000}]}
+    assert spec["egress"][1] == DNS_EGRESS
     api_service, api_endpoints = spec["egress"][2:]
     assert api_service == {"to": [{"ipBlock": {"cidr": "172.20.0.1/32"}}], "ports": [{"protocol": "TCP", "port": 443}]}
     assert api_endpoints["to"] == [{"ipBlock": {"cidr": "10.0.0.0/16"}}] and api_endpoints["ports"] == [{"protocol": "TCP", "port": 443}]

@@ -9,6 +9,7 @@ setuptools and its file list compared with the package's sources.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import zipfile
@@ -52,6 +53,28 @@ def test_no_library_module_imports_the_program_or_reads_config():
             if isinstance(node, ast.Attribute) and node.attr == "Config" and getattr(node.value, "id", "") == "pulumi":
                 offenders.append(f"{path.relative_to(ROOT)} reads pulumi.Config")
     assert not offenders, offenders
+
+
+def test_every_library_module_imports_first():
+    """A consumer may import any module of the library before any other (`from vllm_eks.network.network_policies
+    import vllm_policy`): no import cycle may depend on which module comes first. Each module is imported into an
+    interpreter that holds no vllm_eks module yet (the SDKs stay loaded: only the library's own order matters)."""
+    modules = [".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+               for path in _library_sources()]
+    code = ("import importlib, sys, traceback\nfailed = []\n"
+            f"for name in {modules!r}:\n"
+            "    for loaded in [m for m in sys.modules if m == 'vllm_eks' or m.startswith('vllm_eks.')]:\n"
+            "        del sys.modules[loaded]\n"
+            "    try:\n        importlib.import_module(name)\n"
+            "    except Exception as error:\n        failed.append(f'{name}: {error!r}')\n"
+            "print('\\n'.join(failed))")
+    # The authorizer's handler makes its Secrets Manager client at import, in the region Lambda sets (Lambda
+    # developer guide, "Defined runtime environment variables": AWS_REGION and AWS_DEFAULT_REGION; boto3 reads the latter).
+    environment = {**os.environ, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment, capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "", result.stdout
+    assert len(modules) == len(_library_sources()) > 40
 
 
 def test_planning_is_pulumi_free():

@@ -29,6 +29,7 @@ from vllm_eks.iam.irsa import irsa_trust_json
 from vllm_eks.edge.load_balancer_controller import controller_policy
 from vllm_eks.edge.router import ROUTER_NAME, ModelRouter
 from vllm_eks.edge.settings import EdgeSettings
+from vllm_eks.network.ports import ROUTER_PORT
 
 CONTROLLER_NAMESPACE = "kube-system"
 CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
@@ -232,8 +233,8 @@ class Edge(pulumi.ComponentResource):
             egress=[
                 {
                     "protocol": "tcp",
-                    "from_port": specs.ROUTER_PORT,
-                    "to_port": specs.ROUTER_PORT,
+                    "from_port": ROUTER_PORT,
+                    "to_port": ROUTER_PORT,
                     "cidr_blocks": [args["vpc_cidr"]],
                     "description": "router pods (VPC CNI addresses)",
                 }
@@ -257,8 +258,8 @@ class Edge(pulumi.ComponentResource):
                 security_group_id=node_group_id,
                 referenced_security_group_id=alb_group.id,
                 ip_protocol="tcp",
-                from_port=specs.ROUTER_PORT,
-                to_port=specs.ROUTER_PORT,
+                from_port=ROUTER_PORT,
+                to_port=ROUTER_PORT,
                 description="internal ALB to router pods",
                 opts=child,
             )
@@ -298,7 +299,7 @@ class Edge(pulumi.ComponentResource):
                 vpc_id=args["vpc_id"],
                 target_type="ip",
                 protocol="HTTP",
-                port=specs.ROUTER_PORT,
+                port=ROUTER_PORT,
                 deregistration_delay=timeouts.deregistration_delay_seconds,
                 health_check={
                     # The router process, never its workers: one bad vLLM replica must not empty the target group.

@@ -27,8 +27,6 @@ MODEL_HEADER = "x-vllm-model"
 ORIGIN_VERIFY_HEADER = "x-origin-verify"
 # Authorizer context key holding "Bearer <internal vLLM key>", mapped into the integration's Authorization header.
 AUTHORIZER_CONTEXT_KEY = "vllmAuthorization"
-ROUTER_PORT = 8000
-ROUTER_METRICS_PORT = 29000
 LISTENER_PORT = 80
 # The one API Gateway stage. Its name is part of every path a private integration sends to the ALB (see backend_path).
 STAGE_NAME = "live"

@@ -22,8 +22,9 @@ from vllm_eks.planning.catalog import (
     VLLM_ROUTER_LIVENESS_PATH,
     VLLM_ROUTER_POLICY,
 )
-from vllm_eks.edge.edge_specs import ROUTER_METRICS_PORT, ROUTER_PORT, TimeoutChain
-from vllm_eks.network.network_policies import VLLM_PORT, serving_namespace_policies
+from vllm_eks.edge.edge_specs import TimeoutChain
+from vllm_eks.network.network_policies import serving_namespace_policies
+from vllm_eks.network.ports import ROUTER_METRICS_PORT, ROUTER_PORT, VLLM_PORT
 
 ROUTER_NAME = "vllm-router"
 ROUTER_RUN_AS_UID = 10001

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vllm_eks.edge.edge_specs import ROUTER_METRICS_PORT, ROUTER_PORT
+from vllm_eks.network.ports import ROUTER_METRICS_PORT, ROUTER_PORT, VLLM_PORT
 
-VLLM_PORT = 8000
 DNS_NAMESPACE = "kube-system"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS pods as the EKS addon labels them
 

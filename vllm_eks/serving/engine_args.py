@@ -13,9 +13,9 @@ from typing import Any
 from vllm_eks.planning.catalog import MODELS, RUNAI_STREAMER_CONCURRENCY_BY_WEIGHTS_GIB, RUNAI_STREAMER_MAX_BUFFER_GIB
 from vllm_eks.planning.serving_plan import ServingPlan
 from vllm_eks.planning.sizing import GIB
+from vllm_eks.network.ports import VLLM_PORT
 from vllm_eks.serving.served_model import ServedModel
 
-VLLM_PORT = 8000
 ADAPTERS_DIR = "/adapters"
 # Probes and scrapes hit these every few seconds; leaving them out keeps the access log about real traffic.
 QUIET_ENDPOINTS = ("/health", "/metrics")

@@ -10,7 +10,8 @@ import math
 from typing import Any
 
 from vllm_eks.planning.catalog import VLLM_RUN_AS_UID
-from vllm_eks.serving.engine_args import ADAPTERS_DIR, VLLM_PORT
+from vllm_eks.network.ports import VLLM_PORT
+from vllm_eks.serving.engine_args import ADAPTERS_DIR
 from vllm_eks.planning.serving_plan import ServingPlan
 from vllm_eks.planning.sizing import GIB
 
