@@ -51,10 +51,15 @@ def test_bucket_is_encrypted_versioned_private_tls_only_and_kept(stack, request)
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     bucket_arn, objects = policy["Statement"][0]["Resource"]
     assert bucket_arn.startswith("arn:aws:s3:::vllm-weights-") and objects == f"{bucket_arn}/*"
+    # S3 user guide, "Lifecycle configuration elements": an enabled rule with an empty prefix filter applies to every
+    # object; a replaced checkpoint's old version goes after 30 days, a failed multipart upload's parts after 7.
     lifecycle = resource_named(snapshot, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "models-lifecycle")
-    expiry = lifecycle["props"]["rules"][0]
-    assert float(expiry["noncurrentVersionExpiration"]["noncurrentDays"]) == 30
-    assert float(expiry["abortIncompleteMultipartUpload"]["daysAfterInitiation"]) == 7
+    assert lifecycle["props"]["rules"] == [{
+        "id": "expire-old-versions", "status": "Enabled", "filter": {"prefix": ""},
+        "noncurrentVersionExpiration": {"noncurrentDays": 30}, "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}]
+    # S3 user guide, "Controlling ownership of objects and disabling ACLs": BucketOwnerEnforced turns ACLs off.
+    ownership = resource_named(snapshot, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "models-ownership")
+    assert ownership["props"]["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
 
 
 # Each stack's model as its stack file names it: (stack, model name, service account namespace, s3Prefix).

@@ -108,11 +108,16 @@ def test_weights_are_readable_only_by_the_model_read_roles(stack, request):
     import json
 
     policy = json.loads(next(r for r in snapshot["resources"] if r["type"] == "aws:s3/bucketPolicy:BucketPolicy")["props"]["policy"])
-    deny = next(s for s in policy["Statement"] if s.get("Sid") == "DenyObjectReadsButModelRoles")
-    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and "s3:GetObject" in deny["Action"]
-    read_roles = sorted(r["props"].get("arn") or f"arn:aws:iam::123456789012:role/{r['name']}" for r in snapshot["resources"]
+    read_roles = sorted(r["outputs"]["arn"] for r in snapshot["resources"]
                         if r["type"] == "aws:iam/role:Role" and r["name"].endswith("-read"))
-    allowed = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
-    assert read_roles and len(allowed) == len(read_roles)
-    assert all(arn.startswith("arn:aws:iam::") and ":role/" in arn for arn in allowed)
-    assert any(s.get("Sid") == "DenyInsecureTransport" for s in policy["Statement"])
+    bucket = next(r for r in snapshot["resources"] if r["type"] == "aws:s3/bucket:Bucket")["outputs"]["arn"]
+    assert read_roles and bucket.startswith("arn:aws:s3:::vllm-weights-")
+    # Both object reads (the current version and a named one) are denied to every principal but the read roles,
+    # and every request without TLS to anyone ("aws:SecureTransport", the same global condition keys page).
+    assert policy == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [bucket, f"{bucket}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyObjectReadsButModelRoles", "Effect": "Deny", "Principal": "*",
+         "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{bucket}/*",
+         "Condition": {"StringNotEquals": {"aws:PrincipalArn": read_roles}}},
+    ]}
