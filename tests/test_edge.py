@@ -214,7 +214,9 @@ def test_access_logs_are_json_with_request_id_consumer_and_status_never_data(sta
                             "principal", "requestId", "status", "tlsVersion", "wafStatus"]
     assert "apiKey}" not in stage["props"]["accessLogSettings"]["format"]
     settings = _one(snapshot, "aws:apigateway/methodSettings:MethodSettings")["props"]["settings"]
-    assert settings["dataTraceEnabled"] is False
+    # API Gateway "Set up CloudWatch logging for REST APIs": execution logs at ERROR only, never the full request and
+    # response data (it would log the Authorization header); CloudWatch metrics per method on.
+    assert settings == {"metricsEnabled": True, "loggingLevel": "ERROR", "dataTraceEnabled": False}
     log_group = _one(snapshot, "aws:cloudwatch/logGroup:LogGroup", lambda r: "access-logs" in r["name"])
     assert float(log_group["props"]["retentionInDays"]) == 30  # observability.logRetentionDays' default
 

@@ -234,6 +234,8 @@ def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):
     assert [r["name"] for r in resources_of(prod_snapshot, HELM)].count("cluster-nvidia-device-plugin") == 0
     plugin = resource_named(opted_in_snapshot, HELM, "cluster-nvidia-device-plugin")["props"]
     assert plugin["version"] == NVIDIA_DEVICE_PLUGIN_CHART.version
+    # NVIDIA k8s-device-plugin README, "Deploying with Helm": `helm repo add nvdp https://nvidia.github.io/k8s-device-plugin`
+    assert (plugin["chart"], plugin["repositoryOpts"]) == ("nvidia-device-plugin", {"repo": "https://nvidia.github.io/k8s-device-plugin"})
     assert plugin["values"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
     terms = plugin["values"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     assert terms[0]["matchExpressions"][0]["values"] == ["gpu-on-demand", "gpu-spot"]

@@ -162,3 +162,20 @@ def test_every_chart_image_is_pulled_through_the_account_registry(stack, request
     assert redirected == set(charts)
     keda = next(r for r in releases if r["props"]["chart"] == "keda")
     assert keda["props"]["values"]["image"]["pullPolicy"] == "IfNotPresent"  # the chart's default is Always
+
+
+@pytest.mark.parametrize("stack", ["dev_snapshot", "prod_snapshot"])
+def test_every_chart_comes_from_its_projects_published_repository(stack, request):
+    """Each project's install guide: Karpenter "Getting Started" (`oci://public.ecr.aws/karpenter/karpenter`, an OCI
+    chart has no repository: Helm docs "Use OCI-based registries"); AWS Load Balancer Controller "Install with Helm"
+    (`helm repo add eks https://aws.github.io/eks-charts`); KEDA "Deploying KEDA" (`https://kedacore.github.io/charts`);
+    prometheus-community/helm-charts README (`https://prometheus-community.github.io/helm-charts`); NVIDIA
+    dcgm-exporter README (`https://nvidia.github.io/dcgm-exporter/helm-charts`)."""
+    releases = {r["name"]: r["props"] for r in resources_of(request.getfixturevalue(stack), "kubernetes:helm.sh/v3:Release")}
+    assert {name: (props["chart"], props.get("repositoryOpts", {}).get("repo")) for name, props in releases.items()} == {
+        "cluster-karpenter": ("oci://public.ecr.aws/karpenter/karpenter", None),
+        "edge-lb-controller": ("aws-load-balancer-controller", "https://aws.github.io/eks-charts"),
+        "autoscaling-keda": ("keda", "https://kedacore.github.io/charts"),
+        "observability-kube-prometheus-stack": ("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts"),
+        "observability-dcgm-exporter": ("dcgm-exporter", "https://nvidia.github.io/dcgm-exporter/helm-charts"),
+    }
