@@ -549,8 +549,25 @@ def test_router_per_model_on_system_nodes_discovering_only_its_model(stack, requ
             "--health-check-interval-secs", "5", "--prometheus-host", "0.0.0.0", "--prometheus-port", "29000",
             "--log-level", "info",
         ]
-        assert pod["securityContext"]["runAsNonRoot"] is True
-        assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+        # Hardened like the model pods (Kubernetes "Configure a Security Context for a Pod or Container"): only /tmp
+        # is writable. The token is not automounted; the same bound token, cluster CA and namespace the kubelet would
+        # mount arrive as an explicit projected volume at the path in-cluster clients read (Kubernetes docs,
+        # "Managing Service Accounts", bound service account token volume: expirationSeconds 3607), read-only.
+        assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                          "seccompProfile": {"type": "RuntimeDefault"}}
+        (container,) = pod["containers"]
+        assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                                "capabilities": {"drop": ["ALL"]}}
+        assert pod["automountServiceAccountToken"] is False
+        assert container["volumeMounts"] == [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "kube-api-access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": True}]
+        assert pod["volumes"] == [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "kube-api-access", "projected": {"defaultMode": 0o444, "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}]}}]
         # A quarter core and 256 MiB reserved on the system nodes, bursting to one core and 512 MiB
         assert pod["containers"][0]["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"},
                                                      "limits": {"cpu": "1", "memory": "512Mi"}}
