@@ -108,13 +108,24 @@ def test_authorizer_lambda_reads_only_the_secrets_it_needs(stack, request):
     role = _one(snapshot, "aws:iam/role:Role", lambda r: r["name"] == "edge-authorizer")
     assert json.loads(role["props"]["assumeRolePolicy"]) == {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-    env = function["props"]["environment"]["variables"]
-    assert env["INTERNAL_KEY_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
-    assert not any(len(value) >= 40 and value.isalnum() for value in env.values()), "a key value in plain env"
+    # The secrets' ARNs, never their values: vLLM's internal key and CloudFront's origin-verify value.
+    secrets = {r["name"]: r["outputs"]["arn"] for r in resources_of(snapshot, "aws:secretsmanager/secret:Secret")}
+    internal, origin = secrets["internal-api-key-secret"], secrets["edge-origin-verify"]
+    assert function["props"]["environment"] == {"variables": {"INTERNAL_KEY_SECRET_ARN": internal,
+                                                              "ORIGIN_VERIFY_SECRET_ARN": origin}}
+    # Lambda developer guide, "Configuring advanced logging controls": the function writes to the log group named in
+    # loggingConfig, here Lambda's own /aws/lambda/<function name>, created beforehand with the stack's retention.
+    log_group = _one(snapshot, "aws:cloudwatch/logGroup:LogGroup", lambda r: r["name"] == "edge-authorizer")
+    prefix = snapshot["outputs"]["clusterName"]  # the stack's physical name prefix, vllm-eks-<stack>
+    assert (function["props"]["name"], log_group["props"]["name"]) == (f"{prefix}-authorizer", f"/aws/lambda/{prefix}-authorizer")
+    assert function["props"]["loggingConfig"] == {"logFormat": "Text", "logGroup": f"/aws/lambda/{prefix}-authorizer"}
+    # Its role writes its own log streams and reads those two secrets, nothing else (the log-stream ARN is the
+    # group's ARN with ":*": Service Authorization Reference, Amazon CloudWatch Logs, log-stream resource).
     policy = json.loads(_one(snapshot, "aws:iam/rolePolicy:RolePolicy", lambda r: "authorizer" in r["name"])["props"]["policy"])
-    secret_statement = next(s for s in policy["Statement"] if s["Action"] == "secretsmanager:GetSecretValue")
-    assert "*" not in json.dumps(secret_statement["Resource"])
-    assert len(secret_statement["Resource"]) == 2  # the internal key and CloudFront's origin-verify secret
+    assert policy == {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": f"{log_group['outputs']['arn']}:*"},
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [internal, origin]}]}
 
 
 @pytest.mark.parametrize("stack", [*STACKS, "regional_snapshot"])
