@@ -142,7 +142,8 @@ def test_routed_integrations_stream_through_the_vpc_link_with_the_edge_headers(s
         assert props["connectionType"] == "VPC_LINK"
         assert props["responseTransferMode"] == "STREAM"
         assert float(props["timeoutMilliseconds"]) == max_seconds * 1000 <= 900_000
-        assert props["integrationTarget"].startswith("arn:aws:elasticloadbalancing:")
+        # API Gateway "Private integrations for REST APIs": a VPC link V2 integration names the ALB by its ARN.
+        assert props["integrationTarget"] == alb["outputs"]["arn"]
         assert props["uri"].split("/", 3)[3] in {p.lstrip("/") for p in ROUTED_PATHS}
         # The URI's host is the ALB's own DNS name output, which for an internal ALB has the shape
         # internal-<name>-<id>.<region>.elb.amazonaws.com (Elastic Load Balancing "Internal load balancers").
@@ -613,7 +614,11 @@ def test_target_group_binding_and_pod_monitor_match_the_upstream_crds(stack, req
         validate_custom(manifest(binding))
         assert binding["props"]["spec"]["targetType"] == "ip"
         assert binding["props"]["spec"]["serviceRef"] == {"name": "vllm-router", "port": 8000}
-        assert binding["props"]["spec"]["targetGroupARN"].startswith("arn:aws:elasticloadbalancing:")
+        # Each model's routers register in that model's own target group (one per model, as the listener rules route).
+        model = binding["props"]["metadata"]["labels"]["app.kubernetes.io/instance"]
+        group = _one(snapshot, "aws:lb/targetGroup:TargetGroup", lambda r, m=model: r["name"] == f"edge-{m}")
+        assert binding["props"]["spec"]["targetGroupARN"] == group["outputs"]["arn"]
+        assert binding["props"]["metadata"]["namespace"] == f"vllm-{model}"
     for monitor in resources_of(snapshot, "kubernetes:monitoring.coreos.com/v1:PodMonitor"):
         if monitor["props"]["metadata"]["name"] == "vllm-router":
             validate_custom(manifest(monitor))
