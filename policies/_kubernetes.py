@@ -115,12 +115,14 @@ def command_unknown(container: Mapping) -> bool:
 
 
 def flag_values(container: Mapping, *flags: str) -> Any:
-    """Values of `--flag value` / `--flag=value` in a container's args (args first: they win in vLLM); UNKNOWN when
-    the command line is not known yet (an unknown list is not an empty one)."""
+    """Values of `--flag value` / `--flag=value` in the order the process sees them: the container runs its command
+    followed by its args (Kubernetes docs, "Define a Command and Arguments for a Container"), so with argparse the
+    last value is the one that counts. UNKNOWN when the command line is not known yet (an unknown list is not an
+    empty one)."""
     if command_unknown(container):
         return UNKNOWN
     values: list[str] = []
-    for part in ("args", "command"):
+    for part in ("command", "args"):
         items = [i for i in as_list(container.get(part)) if isinstance(i, str)]
         for index, token in enumerate(items):
             for flag in flags:

@@ -545,6 +545,32 @@ def test_a_tensor_parallel_size_or_gpu_limit_that_is_no_number_is_named_as_such(
     assert messages == ["vLLM container 'vllm' has a non-numeric --tensor-parallel-size or nvidia.com/gpu limit."]
 
 
+def _tp_given(*sources):
+    """The vLLM container's command line with --tensor-parallel-size given once per (part, value), in that order."""
+    def mutation(s):
+        for container in vllm_containers_of(s):
+            args = container["args"]
+            index = args.index("--tensor-parallel-size")
+            del args[index:index + 2]
+            for part, value in sources:
+                container.setdefault(part, []).extend(["--tensor-parallel-size", value])
+    return mutation
+
+
+@pytest.mark.parametrize("sources, fires", [
+    ((("args", "2"), ("args", "4")), False),  # prod's GPU limit is 4: the last value counts
+    ((("args", "4"), ("args", "2")), True),
+    ((("command", "2"), ("args", "4")), False),  # args come after the command on the process's command line
+    ((("command", "4"), ("args", "2")), True),
+])
+def test_the_tensor_parallel_size_that_counts_is_the_last_on_the_command_line(check, sources, fires):
+    """Python's argparse keeps the last value of an option given twice (Python docs, argparse, action "store"), and a
+    container runs its command followed by its args (Kubernetes docs, "Define a Command and Arguments for a
+    Container"), so vLLM uses the last --tensor-parallel-size of command + args."""
+    fired = check(mutated(_tp_given(*sources))).by_policy("vllm-tensor-parallel-matches-gpus")
+    assert len(fired) == int(fires), [v.message for v in fired]
+
+
 def _no_scaled_object(s):
     remove(s, "kubernetes:keda.sh/v1alpha1:ScaledObject")
 
