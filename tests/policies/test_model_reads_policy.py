@@ -86,3 +86,14 @@ def test_the_destination_of_a_copy_is_not_a_read(check, verb):
         spec["initContainers"][0]["command"] = ["/bin/sh", "-c", f"aws s3 {verb} --only-show-errors /tmp/x s3://vllm-weights-prod/uploads/x"]
 
     assert _messages(check, mutated(uploads)) == []
+
+
+def test_a_role_that_may_read_nothing_in_s3_is_named_so(check):
+    """A read role whose policy grants no S3 read at all: the message says so instead of listing an empty grant."""
+    def no_s3(snapshot):
+        policy = find(snapshot, "aws:iam/rolePolicy:RolePolicy", "models-qwen3-8b-read")
+        policy["props"]["policy"] = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}]})
+
+    messages = _messages(check, mutated(no_s3))
+    assert messages and all("may read only nothing in S3: an AccessDenied when the pod starts." in m for m in messages), messages
