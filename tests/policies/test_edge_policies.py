@@ -238,3 +238,68 @@ def test_integration_without_a_timeout_counts_as_the_29_s_default(edge_pack, dev
     covered = {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 29}}
     assert not [m for m in _fired(edge_pack, snapshot, covered).get("edge-timeouts-cover-max-request", [])
                 if "times out after" in m or "waits" in m]
+
+
+# --- the other branches, one firing case each -------------------------------------------------------------------------
+
+
+def _internet_facing_ingress(snapshot):
+    """An Ingress in a serving namespace asking the AWS Load Balancer Controller for a public ALB (controller docs,
+    "Ingress annotations": alb.ingress.kubernetes.io/scheme internal | internet-facing)."""
+    snapshot["resources"].append({
+        "urn": "urn:pulumi:dev::vllm-eks::kubernetes:networking.k8s.io/v1:Ingress::public", "name": "public",
+        "type": "kubernetes:networking.k8s.io/v1:Ingress", "parent": None, "options": {"protect": False},
+        "props": {"metadata": {"name": "public", "namespace": "vllm-qwen3-1-7b",
+                               "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}}}})
+
+
+def _custom_method_without_authorizer(snapshot):
+    """API Gateway PutMethod: authorizationType CUSTOM needs the authorizerId of a Lambda authorizer."""
+    _each(snapshot, "aws:apigateway/method:Method")[0]["props"].pop("authorizerId")
+
+
+def _default_http_api_route(snapshot):
+    """API Gateway HTTP APIs, "Working with routes": `$default` catches every request no other route matches."""
+    snapshot["resources"].append({
+        "urn": "urn:pulumi:dev::vllm-eks::aws:apigatewayv2/route:Route::catch-all", "name": "catch-all",
+        "type": "aws:apigatewayv2/route:Route", "parent": None, "options": {"protect": False},
+        "props": {"apiId": "api", "routeKey": "$default"}})
+
+
+def _rule_forwarding_on_the_header_alone(snapshot):
+    """ELB "Listener rules": a rule whose only condition is the model header forwards every path of that model."""
+    rule = _each(snapshot, "aws:lb/listenerRule:ListenerRule")[0]
+    rule["props"]["conditions"] = [c for c in rule["props"]["conditions"] if "pathPattern" not in c]
+
+
+def _viewer_plain_http(snapshot):
+    """CloudFront API, ViewerProtocolPolicy: allow-all serves plain HTTP as well as HTTPS."""
+    _each(snapshot, "aws:cloudfront/distribution:Distribution")[0]["props"]["defaultCacheBehavior"][
+        "viewerProtocolPolicy"] = "allow-all"
+
+
+def _old_origin_tls(snapshot):
+    """CloudFront API, CustomOriginConfig.OriginSslProtocols: SSLv3, TLSv1, TLSv1.1 or TLSv1.2."""
+    _each(snapshot, "aws:cloudfront/distribution:Distribution")[0]["props"]["origins"][0]["customOriginConfig"][
+        "originSslProtocols"] = ["TLSv1", "TLSv1.2"]
+
+
+@pytest.mark.parametrize("stack, mutation, policy, message", [
+    ("dev_snapshot", _internet_facing_ingress, "edge-no-public-lb-to-serving",
+     "kubernetes:networking.k8s.io/v1:Ingress 'public' in serving namespace 'vllm-qwen3-1-7b' asks for an "
+     "internet-facing ALB."),
+    ("dev_snapshot", _custom_method_without_authorizer, "edge-methods-require-authorizer",
+     "GET method is CUSTOM but names no authorizerId."),
+    ("dev_snapshot", _default_http_api_route, "edge-no-unauthenticated-routes",
+     "aws:apigatewayv2/route:Route 'catch-all' routeKey '$default' would reach unauthenticated routes."),
+    ("dev_snapshot", _rule_forwarding_on_the_header_alone, "edge-no-unauthenticated-routes",
+     "forwards without a path condition: every path, /metrics included, reaches its targets."),
+    ("prod_snapshot", _viewer_plain_http, "edge-tls-1-2",
+     "a cache behavior allows plain HTTP (viewerProtocolPolicy allow-all); use https-only or redirect-to-https."),
+    ("prod_snapshot", _old_origin_tls, "edge-tls-1-2", "origin 'api-gateway' allows ['TLSv1'] to the origin; use TLSv1.2."),
+])
+def test_each_further_branch_fires_with_its_message(edge_pack, stack, mutation, policy, message, request):
+    snapshot = _mutated(request.getfixturevalue(stack))
+    mutation(snapshot)
+    fired = _fired(edge_pack, snapshot)
+    assert list(fired) == [policy] and len(fired[policy]) == 1 and fired[policy][0].endswith(message), fired
