@@ -255,7 +255,8 @@ def _internet_facing_ingress(snapshot):
 
 def _custom_method_without_authorizer(snapshot):
     """API Gateway PutMethod: authorizationType CUSTOM needs the authorizerId of a Lambda authorizer."""
-    _each(snapshot, "aws:apigateway/method:Method")[0]["props"].pop("authorizerId")
+    (models_list,) = [m for m in _each(snapshot, "aws:apigateway/method:Method") if m["props"]["httpMethod"] == "GET"]
+    models_list["props"].pop("authorizerId")
 
 
 def _default_http_api_route(snapshot):
