@@ -77,3 +77,32 @@ def test_a_subnet_named_by_its_aws_id_is_recognised_by_that_id(check):
         "nodes must run in private subnets."
     ]
     assert _messages(check, mutated(with_ids(["net-private-a", "net-private-b"]))) == []
+
+
+def _default_node_group_in_public_subnets(s):
+    """pulumi-eks ClusterArgs `privateSubnetIds` (sdk/python/pulumi_eks/cluster.py), worker network architecture
+    options: "Public-only: Only set `publicSubnetIds`. Default workers to run in a public subnet." """
+    props = find(s, EKS_COMPONENT)["props"]
+    props.pop("privateSubnetIds")
+    props.update({"skipDefaultNodeGroup": False, "nodeAssociatePublicIpAddress": False})
+
+
+def _node_class_terms(*terms):
+    def mutation(s):
+        find(s, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "gpu-nodeclass")["props"]["spec"]["subnetSelectorTerms"] = list(terms)
+    return mutation
+
+
+@pytest.mark.parametrize("mutation, message", [
+    (_default_node_group_in_public_subnets,
+     "eks:index:Cluster 'gpu' puts its default node group in publicSubnetIds (no privateSubnetIds given); give "
+     "privateSubnetIds or skip the default node group."),
+    # Karpenter docs, "NodeClasses", spec.subnetSelectorTerms: terms select by tags or by id; a term with neither
+    # selects nothing the policy can call private, and one by an unrelated tag may select any subnet.
+    (_node_class_terms({"tags": {}}), "EC2NodeClass 'gpu-nodeclass' subnetSelectorTerms[0] selects no private subnet tag or id."),
+    (_node_class_terms({"tags": {"karpenter.sh/discovery": "gpu"}}, {"tags": {"team": "ml"}}),
+     "EC2NodeClass 'gpu-nodeclass' subnetSelectorTerms[1] selects by ['team']; select private subnets by one of "
+     "['kubernetes.io/role/internal-elb', 'karpenter.sh/discovery']."),
+])
+def test_each_further_way_of_placing_nodes_outside_private_subnets_fires(check, mutation, message):
+    assert _messages(check, mutated(mutation)) == [message]
