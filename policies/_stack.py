@@ -81,7 +81,7 @@ class StackView:
 
     def siblings(self, resource: Any, candidates: Iterable[Any]) -> list[Any]:
         parent = self.parent_urn(resource)
-        if not parent or parent.endswith("pulumi:pulumi:Stack") or "::pulumi:pulumi:Stack::" in parent:
+        if not parent or "::pulumi:pulumi:Stack::" in parent:  # the Stack's URN: the root, no component
             return []
         return [c for c in candidates if self.parent_urn(c) == parent or c.urn == parent]
 

@@ -373,6 +373,25 @@ def _bucket_sse_s3(s):
     sse["props"]["rules"][0]["applyServerSideEncryptionByDefault"] = {"sseAlgorithm": "AES256"}
 
 
+def _flat_program(s):
+    """The bucket and its encryption at the top of a program (parented to the Stack, no component), the encryption
+    naming its bucket by a value not known yet and without the property dependency that would say which."""
+    stack_urn = find(s, "pulumi:pulumi:Stack")["urn"]
+    bucket = find(s, "aws:s3/bucket:Bucket")
+    sse = find(s, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    bucket["parent"] = sse["parent"] = stack_urn
+    sse.pop("propertyDependencies")
+
+
+def test_the_stack_is_no_component_grouping_a_bucket_with_its_companions(check):
+    """Where nothing says which bucket an encryption configuration belongs to, the pack takes it for the only
+    bucket under the same component; the Stack is not one (Pulumi docs, "Stack": the root every resource of a
+    program hangs from), so at the top level the model bucket is not taken as encrypted on that guess."""
+    messages = [v.message.splitlines()[-1] for v in check(mutated(_flat_program)).by_policy("model-bucket-encrypted")]
+    assert messages == ["Model bucket 'models-weights': no server-side encryption with SSE-KMS (a "
+                        "BucketServerSideEncryptionConfiguration with sseAlgorithm aws:kms and a kmsMasterKeyId)."]
+
+
 def _bucket_without_versioning(s):
     remove(s, "aws:s3/bucketVersioning:BucketVersioning")
 
