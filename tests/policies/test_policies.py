@@ -506,6 +506,18 @@ def _short_startup(s):
     _containers(s)[0]["startupProbe"].update({"failureThreshold": 6.0, "periodSeconds": 10.0})
 
 
+@pytest.mark.parametrize("mutation, policy, message", [
+    (lambda s: _containers(s)[0]["startupProbe"].update({"failureThreshold": "thirty"}), "vllm-startup-probe-budget",
+     "vLLM container 'vllm' startupProbe has non-numeric failureThreshold/periodSeconds."),
+    (lambda s: _set_flag(s, "--gpu-memory-utilization", "most"), "vllm-gpu-memory-utilization-range",
+     "vLLM container 'vllm' --gpu-memory-utilization 'most' is not a number."),
+])
+def test_a_value_that_is_no_number_is_named_as_such(check, mutation, policy, message):
+    """Kubernetes' probe fields and vLLM's --gpu-memory-utilization are numbers (Kubernetes API, Probe v1:
+    failureThreshold and periodSeconds int32; vLLM engine arguments: float): anything else is reported, not compared."""
+    assert [v.message.splitlines()[-1] for v in check(mutated(mutation)).by_policy(policy)] == [message]
+
+
 def _no_startup_probe(s):
     del _containers(s)[0]["startupProbe"]
 
