@@ -34,7 +34,7 @@ def _check_keda(view: StackView, config, findings, args):
         targeted, with_queue, unknown = [], False, False
         for scaled in scaled_objects:
             sp = view.p(scaled)
-            target = get(sp, "spec", "scaleTargetRef", default={}) or {}
+            target = get(sp, "spec", "scaleTargetRef")  # an unknown stays unknown through get()
             target_name, target_ns = get(target, "name"), namespace_of(sp)
             if is_unknown(target_name) or is_unknown(target_ns):
                 unknown = True

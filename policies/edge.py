@@ -119,17 +119,21 @@ def _check_no_public_lb_to_serving(view: StackView, config, findings, args):
     for service in view.of_type(K8S_SERVICE):
         props = view.p(service)
         if namespace_of(props) in serving and get(props, "spec", "type") == "LoadBalancer":
-            annotations = get(props, "metadata", "annotations", default={}) or {}
-            internal = (annotations.get("service.beta.kubernetes.io/aws-load-balancer-scheme") == "internal"
-                        or annotations.get("service.beta.kubernetes.io/aws-load-balancer-internal") in ("true", True))
-            if not internal:
+            annotations = get(props, "metadata", "annotations")
+            scheme = get(annotations, "service.beta.kubernetes.io/aws-load-balancer-scheme")
+            internal_flag = get(annotations, "service.beta.kubernetes.io/aws-load-balancer-internal")
+            if is_unknown(scheme) or is_unknown(internal_flag):
+                findings.cannot_judge(f"{service.name} load balancer annotations")
+            elif not (scheme == "internal" or internal_flag in ("true", True)):
                 findings.fail(f"{describe(service)} in serving namespace '{namespace_of(props)}' is a LoadBalancer "
                               "Service without the internal scheme annotation: it would expose pods to the internet.",
                               service.urn)
     for ingress in view.of_type(K8S_INGRESS):
         props = view.p(ingress)
-        scheme = (get(props, "metadata", "annotations", default={}) or {}).get("alb.ingress.kubernetes.io/scheme")
-        if namespace_of(props) in serving and scheme == "internet-facing":
+        scheme = get(props, "metadata", "annotations", "alb.ingress.kubernetes.io/scheme")
+        if namespace_of(props) in serving and is_unknown(scheme):
+            findings.cannot_judge(f"{ingress.name} alb.ingress.kubernetes.io/scheme")
+        elif namespace_of(props) in serving and scheme == "internet-facing":
             findings.fail(f"{describe(ingress)} in serving namespace '{namespace_of(props)}' asks for an "
                           "internet-facing ALB.", ingress.urn)
 

@@ -216,11 +216,12 @@ vllm_pod_disruption_budget = stack_policy(
 def _check_rolling_update(resource_type, props, config, findings, args):
     if not judged_as_vllm(resource_type, props, findings):
         return
-    strategy = get(props, "spec", "strategy", default={}) or {}
+    strategy = get(props, "spec", "strategy", default={})
     replicas = as_number(get(props, "spec", "replicas", default=1))
     if is_unknown(strategy) or is_unknown(replicas):
         findings.cannot_judge("spec.strategy/spec.replicas")
         return
+    strategy = strategy or {}
     replicas = replicas if replicas is not None else 1.0
     kind = strategy.get("type", "RollingUpdate")
     if is_unknown(kind):

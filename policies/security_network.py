@@ -149,7 +149,8 @@ def _check_nodes_in_private_subnets(view: StackView, config, findings, args):
             findings.cannot_judge(f"{node_class.name}.spec.subnetSelectorTerms")
             continue
         for index, term in enumerate(as_list(terms)):
-            tags = get(term, "tags", default={}) or {}
+            tags = get(term, "tags", default={})
+            tags = tags if is_unknown(tags) else tags or {}  # an unknown is falsy: `or {}` would read it as no tags
             if is_unknown(tags) or not isinstance(tags, Mapping):
                 findings.cannot_judge(f"{node_class.name}.spec.subnetSelectorTerms[{index}].tags")
                 continue

@@ -40,11 +40,9 @@ def _check_non_root(resource_type, props, config, findings, args):
     spec = _judged_pod_spec(resource_type, props, findings, config["exemptNamespaces"])
     if spec is None:
         return
-    pod_context = spec.get("securityContext") or {}
     for container in containers(spec):
-        context = container.get("securityContext") or {}
-        non_root = context.get("runAsNonRoot", pod_context.get("runAsNonRoot"))
-        user = context.get("runAsUser", pod_context.get("runAsUser"))
+        # The container's setting, else the pod's (Kubernetes "Configure a Security Context": container wins).
+        non_root, user = (_container_or_pod(spec, container, key) for key in ("runAsNonRoot", "runAsUser"))
         if is_unknown(non_root) or is_unknown(user):
             findings.cannot_judge(container_label(container))
             continue
@@ -53,6 +51,12 @@ def _check_non_root(resource_type, props, config, findings, args):
         elif as_bool(non_root) is not True and user is None:
             findings.fail(f"{container_label(container)} may run as root: set securityContext.runAsNonRoot: true "
                           "or a non-zero runAsUser.")
+
+
+def _container_or_pod(spec, container, key: str):
+    """A security setting of the container, or the pod's when the container has none; UNKNOWN stays UNKNOWN."""
+    value = get(container, "securityContext", key)
+    return get(spec, "securityContext", key) if value is None else value
 
 
 containers_run_as_non_root = resource_policy(

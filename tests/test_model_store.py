@@ -116,7 +116,25 @@ def test_sync_job_manifest_is_valid_restricted_and_keeps_the_token_out(sync_snap
     assert pod["serviceAccountName"] == "sync-qwen3-8b" and pod["nodeSelector"] == {"vllm-eks/node-role": "system"}
     containers = pod["initContainers"] + pod["containers"]
     assert [c["name"] for c in containers] == ["token", "download", "upload"]
-    assert all(c["securityContext"]["readOnlyRootFilesystem"] and c["securityContext"]["capabilities"] == {"drop": ["ALL"]} for c in containers)
+    assert all(c["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}} for c in containers)
+    # The read-only root leaves HOME on the /tmp emptyDir (pip, the AWS CLI and huggingface_hub write under it); the
+    # token file sits in a 1 MiB in-memory volume; the AWS CLI needs the region (AWS CLI "Environment variables":
+    # AWS_REGION); huggingface_hub's telemetry is off (HF_HUB_DISABLE_TELEMETRY, huggingface_hub docs "Environment
+    # variables").
+    home = {"name": "HOME", "value": "/tmp"}
+    assert {c["name"]: c["env"] for c in containers} == {
+        "token": [home, {"name": "AWS_REGION", "value": "us-east-1"}],
+        "download": [home, {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"}],
+        "upload": [home, {"name": "AWS_REGION", "value": "us-east-1"},
+                   {"name": "WEIGHTS_BUCKET", "value": sync_snapshot["outputs"]["modelBucket"]}]}
+    assert {c["name"]: [m["mountPath"] for m in c["volumeMounts"]] for c in containers} == {
+        "token": ["/tmp", "/var/run/secrets/hugging-face"],
+        "download": ["/tmp", "/staging", "/var/run/secrets/hugging-face"], "upload": ["/tmp", "/staging"]}
+    assert {v["name"]: v["emptyDir"] for v in pod["volumes"]} == {
+        "tmp": {"sizeLimit": "4Gi"}, "staging": {"sizeLimit": "21Gi"}, "token": {"medium": "Memory", "sizeLimit": "1Mi"}}
+    # Kubernetes "Jobs": three retries, and a six-hour cap on a download that hangs.
+    assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"]) == (3, 21600)
     assert TOKEN_SECRET in containers[0]["command"][2]
     text = json.dumps(job)
     assert "HF_TOKEN" not in text and "hf_" not in text  # the token itself never appears, only where to find it

@@ -138,6 +138,77 @@ CASES = [
     ("pod-reads-within-role", "compliant", _container_field("args")),
 ]
 
+def _added(type_, name, props):
+    def mutate(s):
+        s["resources"].append({"urn": f"urn:pulumi:test::vllm-eks::{type_}::{name}", "type": type_, "name": name,
+                               "parent": None, "props": props, "options": {"protect": False}})
+    return mutate
+
+
+def _deployment_field(*path):
+    def mutate(s):
+        node = find(s, DEPLOYMENT)["props"]
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = UNKNOWN
+    return mutate
+
+
+def _default_node_group_flag(key):
+    """The cluster's default node group is kept (skipDefaultNodeGroup false), with `key` not known yet."""
+    def mutate(s):
+        props = find(s, EKS_COMPONENT)["props"]
+        props.update({"skipDefaultNodeGroup": False, "nodeAssociatePublicIpAddress": False, key: UNKNOWN})
+    return mutate
+
+
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+
+# The other values each policy reads, one unknown at a time: every "cannot judge" branch answers "not applicable".
+FURTHER_CASES = [
+    ("no-public-node-ips", _added("aws:ec2/launchTemplate:LaunchTemplate", "gpu-nodes",
+                                  {"networkInterfaces": [{"associatePublicIpAddress": UNKNOWN}]})),
+    ("no-public-node-ips", _added("aws:ec2/launchConfiguration:LaunchConfiguration", "gpu-default",
+                                  {"associatePublicIpAddress": UNKNOWN})),
+    ("no-public-node-ips", _default_node_group_flag("skipDefaultNodeGroup")),
+    ("no-public-node-ips", _default_node_group_flag("nodeAssociatePublicIpAddress")),
+    ("no-public-node-ips", _set(NODE_CLASS, "spec", "associatePublicIPAddress", name="gpu-nodeclass")),
+    ("nodes-in-private-subnets", _set(NODE_CLASS, "spec", "subnetSelectorTerms", name="gpu-nodeclass")),
+    ("nodes-in-private-subnets", lambda s: find(s, NODE_CLASS, "gpu-nodeclass")["props"]["spec"].update(
+        {"subnetSelectorTerms": [{"tags": UNKNOWN}]})),
+    ("eks-secrets-encrypted", _set(EKS_COMPONENT, "encryptionConfigKeyArn", name="gpu")),
+    ("eks-secrets-encrypted", lambda s: find(s, EKS_CLUSTER, "gpu-eksCluster")["props"].update(
+        {"encryptionConfig": [{"resources": UNKNOWN, "provider": {"keyArn": "arn:aws:kms:us-east-1:123456789012:key/k1"}}]})),
+    ("vllm-startup-probe-budget", _container_field("startupProbe")),
+    ("vllm-rolling-update-keeps-ready-pod", _deployment_field("spec", "replicas")),
+    ("vllm-rolling-update-keeps-ready-pod", _deployment_field("spec", "strategy", "type")),
+    ("vllm-api-key-from-secret", _container_field("env")),
+    ("serving-namespace-default-deny", _deployment_field("metadata", "namespace")),
+    # A whole object unknown (the engine sends one sentinel in place of an object built from outputs).
+    ("containers-run-as-non-root", _container_field("securityContext")),
+    ("containers-run-as-non-root", _deployment_field("spec", "template", "spec", "securityContext")),
+    ("containers-read-only-root-filesystem", _container_field("securityContext")),
+    ("containers-no-privilege-escalation", _container_field("securityContext")),
+    ("vllm-rolling-update-keeps-ready-pod", _deployment_field("spec", "strategy")),
+    ("eks-endpoint-private", _set(EKS_CLUSTER, "vpcConfig", name="gpu-eksCluster")),
+    ("vllm-keda-autoscaling", _set("kubernetes:keda.sh/v1alpha1:ScaledObject", "spec", "scaleTargetRef", name="*")),
+    ("edge-no-public-lb-to-serving", _added("kubernetes:core/v1:Service", "exposed", {
+        "metadata": {"name": "exposed", "namespace": "llm", "annotations": UNKNOWN}, "spec": {"type": "LoadBalancer"}})),
+    ("edge-no-public-lb-to-serving", _added("kubernetes:networking.k8s.io/v1:Ingress", "exposed", {
+        "metadata": {"name": "exposed", "namespace": "llm", "annotations": UNKNOWN}})),
+]
+
+
+@pytest.mark.parametrize("policy, mutation", FURTHER_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(FURTHER_CASES)])
+def test_every_further_unknown_value_cannot_be_judged_yet(pack, policy, mutation):
+    snapshot = compliant_stack()
+    mutation(snapshot)
+    result = pack.check(snapshot)
+    assert not result.by_policy(policy), [v.message for v in result.by_policy(policy)]
+    reasons = [item["reason"] for item in result.not_applicable if item["policy"] == policy]
+    assert any(reason.startswith("unknown during preview") for reason in reasons), (policy, reasons)
+
+
 # These judge a resource's type alone, which a preview always knows: an unknown property changes nothing.
 TYPE_ONLY = {"no-pod-identity", "no-iam-users"}
 
