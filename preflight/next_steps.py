@@ -6,8 +6,6 @@ certificate, the cluster administrator), then what to install or set, then the c
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 import shutil
@@ -38,7 +36,7 @@ def edits(stack: str, config: Mapping[str, Any]) -> list[str]:
     return [f"edit Pulumi.{stack}.yaml: {line}" for line in lines]
 
 
-def preparations(environment: Mapping[str, str], has_pulumi: bool, has_credentials: bool, has_doctor: bool) -> list[str]:
+def preparations(environment: Mapping[str, str], has_pulumi: bool, has_credentials: bool) -> list[str]:
     lines = []
     if not has_pulumi:
         lines.append("install the Pulumi CLI 3.200+ and Node.js 20+ (https://www.pulumi.com/docs/install/)")
@@ -49,24 +47,13 @@ def preparations(environment: Mapping[str, str], has_pulumi: bool, has_credentia
             "export PULUMI_CONFIG_PASSPHRASE=<a passphrase you keep>: the local state backend encrypts the stack's "
             "secrets with it, and every later `pulumi` command needs the same one"
         )
-    if has_doctor:
-        lines.append("check the account before paying for anything: .venv/bin/python -m preflight doctor --stack <stack>")
+    lines.append("check the account before paying for anything: .venv/bin/python -m preflight doctor --stack <stack>")
     return lines
 
 
-def _has_doctor() -> bool:
-    """Whether this checkout's `python -m preflight` offers the `doctor` command."""
-    from preflight.__main__ import main
-
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output), contextlib.suppress(SystemExit):
-        main(["--help"])
-    return re.search(r"\bdoctor\b", output.getvalue()) is not None
-
-
 def report(stack: str, config: Mapping[str, Any], environment: Mapping[str, str], *, has_pulumi: bool,
-           has_credentials: bool, has_doctor: bool) -> str:
-    steps = [*edits(stack, config), *preparations(environment, has_pulumi, has_credentials, has_doctor)]
+           has_credentials: bool) -> str:
+    steps = [*edits(stack, config), *preparations(environment, has_pulumi, has_credentials)]
     steps = [step.replace("<stack>", stack) for step in steps]
     numbered = [f"  {index}. {step}" for index, step in enumerate(steps, 1)]
     return "\n".join(["next steps:", *numbered, f"then: ./up.sh {stack}   (pulumi up --stack {stack} --policy-pack policies "
@@ -82,7 +69,6 @@ def main(argv: list[str]) -> int:
             os.environ,
             has_pulumi=shutil.which("pulumi") is not None,
             has_credentials=os.environ.get("VLLM_EKS_HAS_AWS_CREDENTIALS") == "1",
-            has_doctor=_has_doctor(),
         )
     )
     return 0
