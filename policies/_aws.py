@@ -47,7 +47,10 @@ def tags_of(props: Mapping) -> dict:
 # ---------------------------------------------------------------------------------------------------------------
 
 def parse_json_document(value: Any) -> Any:
-    """An IAM/bucket policy document from a JSON string or a dict; UNKNOWN if not known; None if unparsable."""
+    """An IAM/bucket policy document from a JSON string or a dict; UNKNOWN if not known; None if unparsable.
+
+    A document with any unknown part is UNKNOWN as a whole (a JSON string an apply builds from outputs arrives
+    unknown as a whole at preview; a dict may hold an unknown anywhere), so no caller meets a partial document."""
     if value is None:
         return None
     if contains_unknown(value):

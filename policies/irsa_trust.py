@@ -16,7 +16,7 @@ from typing import Any
 
 from _aws import parse_json_document, statement_actions, statements
 from _stack import MANDATORY, resource_policy
-from _values import UNKNOWN, as_list, contains_unknown, is_unknown
+from _values import UNKNOWN, as_list, is_unknown
 
 ROLE = "aws:iam/role:Role"
 WEB_IDENTITY = "sts:assumerolewithwebidentity"
@@ -81,9 +81,6 @@ def _check_irsa_trust_pinned(resource_type, props, config, findings, args):
         return
     for index, statement in enumerate(statements(trust)):
         if not _oidc_trusted(statement):
-            continue
-        if contains_unknown(statement.get("Condition")):
-            findings.cannot_judge(f"{args.name} trust statement {index} condition")
             continue
         for problem in statement_problems(statement):
             findings.fail(f"Role '{args.name}' is trusted through an EKS OIDC provider but not pinned to one service "

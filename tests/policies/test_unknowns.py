@@ -196,6 +196,7 @@ FURTHER_CASES = [
         "metadata": {"name": "exposed", "namespace": "llm", "annotations": UNKNOWN}, "spec": {"type": "LoadBalancer"}})),
     ("edge-no-public-lb-to-serving", _added("kubernetes:networking.k8s.io/v1:Ingress", "exposed", {
         "metadata": {"name": "exposed", "namespace": "llm", "annotations": UNKNOWN}})),
+    ("images-from-private-registry", _deployment_field("metadata", "namespace")),  # an exempt namespace or not
 ]
 
 
