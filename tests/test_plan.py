@@ -423,3 +423,11 @@ def test_plan_of_models_over_their_budget_exits_1_naming_each(tmp_path, capsys):
     captured = capsys.readouterr()
     assert [m["startup"]["withinBudget"] for m in json.loads(captured.out)["models"]] == [False, False]
     assert captured.err.strip() == "error: start-up estimate exceeds startupBudgetSeconds for big-a, big-b"
+
+
+def test_a_pipe_inside_a_markdown_cell_is_escaped():
+    """GitHub Flavored Markdown spec, "Tables (extension)": a pipe in a cell's content is escaped as `\\|`, or it
+    would split the cell."""
+    from preflight.plan_cli import _markdown_row
+
+    assert _markdown_row(["g5.xlarge | g6.xlarge", "2"]) == "| g5.xlarge \\| g6.xlarge | 2 |"

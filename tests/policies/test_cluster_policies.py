@@ -59,6 +59,25 @@ def test_offline_pass_reads_absent_vpc_cni_options_as_not_enforced(check):
     assert _fired(check, offline, "vpc-cni-network-policy-enforced")
 
 
+@pytest.mark.parametrize("inputs, fires", [
+    ({"skipDefaultNodeGroup": False}, True),  # pulumi-eks: nodeAssociatePublicIpAddress ?? true
+    ({"skipDefaultNodeGroup": False, "nodeAssociatePublicIpAddress": False}, False),
+    ({"skipDefaultNodeGroup": True}, False),  # no default node group, nothing to give an address
+])
+def test_offline_pass_reads_an_absent_node_public_ip_flag_as_pulumi_eks_default(check, inputs, fires):
+    """pulumi-eks nodejs/eks/nodes/nodegroup.ts: the default node group's `nodeAssociatePublicIpAddress` defaults to
+    true, so a program that keeps the default node group and says nothing gives its nodes public addresses."""
+    def remote(s):
+        cluster = find(s, EKS_COMPONENT)
+        program_inputs = {k: v for k, v in cluster["props"].items() if k not in ("skipDefaultNodeGroup",)} | inputs
+        cluster.update({"remote": True, "offlineOnlyProgramInputs": program_inputs, "props": {}})
+    offline = offline_only_snapshot(mutated(remote))
+    assert offline is not None
+    fired = [v.message.splitlines()[-1] for v in check(offline).by_policy("no-public-node-ips")]
+    assert fired == (["nodeAssociatePublicIpAddress is true; set it to false (or skipDefaultNodeGroup: true) so worker "
+                      "nodes get no public IPs."] if fires else [])
+
+
 def test_cluster_with_enforcement_explicitly_off_fires(check):
     snapshot = mutated(lambda s: find(s, EKS_COMPONENT)["props"].update({"vpcCniOptions": {"enableNetworkPolicy": False}}))
     assert _fired(check, snapshot, "vpc-cni-network-policy-enforced")
