@@ -272,3 +272,12 @@ def test_without_grafana_the_chart_installs_no_grafana_and_no_dashboard():
     assert release["props"]["values"]["grafana"]["enabled"] is False
     names = {r["name"] for r in snapshot["resources"]}
     assert not names & {"observability-dashboard", "observability-grafana-admin"}
+
+
+def test_the_namespace_variable_lists_every_serving_namespace_comma_separated():
+    """Grafana docs, "Add variables", custom variables: "Values separated by comma" (both stack files serve one model,
+    so their rendered dashboards cannot show the separator)."""
+    from vllm_eks.observability.dashboard import dashboard
+
+    (variable,) = [v for v in dashboard("vLLM", ["vllm-a", "vllm-b"])["templating"]["list"] if v["name"] == "namespace"]
+    assert variable["query"] == "vllm-a,vllm-b"
