@@ -431,3 +431,10 @@ def test_a_pipe_inside_a_markdown_cell_is_escaped():
     from preflight.plan_cli import _markdown_row
 
     assert _markdown_row(["g5.xlarge | g6.xlarge", "2"]) == "| g5.xlarge \\| g6.xlarge | 2 |"
+
+
+def test_the_start_up_budget_error_lists_each_model_on_its_own_line():
+    """One heading, then one indented line per model that does not fit (the shape `preflight render` prints)."""
+    error = StartupBudgetError(["models[0].startupBudgetSeconds: got 300, a", "models[1].startupBudgetSeconds: got 300, b"])
+    assert str(error) == ("start-up budget too short:\n  models[0].startupBudgetSeconds: got 300, a\n"
+                          "  models[1].startupBudgetSeconds: got 300, b")

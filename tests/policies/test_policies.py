@@ -281,6 +281,14 @@ def _wildcard_on_read_role(s):
     find(s, ROLE_POLICY)["props"]["policy"] = json.dumps(policy)
 
 
+def _inline_wildcard_on_read_role(s):
+    """The same grant as an inline policy of the role itself (pulumi-aws iam.Role `inlinePolicies`: name + policy)."""
+    policy = json.loads(read_policy())
+    policy["Statement"][0]["Action"] = ["s3:*"]
+    find(s, "aws:iam/role:Role", "models-qwen3-8b-reader")["props"]["inlinePolicies"] = [
+        {"name": "weights", "policy": json.dumps(policy)}]
+
+
 def _star_action(s):
     policy = json.loads(read_policy())
     policy["Statement"].append({"Effect": "Allow", "Action": "*", "Resource": "*"})
@@ -685,6 +693,7 @@ FIRING = [
     ("irsa-only-model-access", _wildcard_on_read_role),
     ("irsa-only-model-access", _not_action_on_s3),
     ("no-wildcard-model-actions", _wildcard_on_read_role),
+    ("no-wildcard-model-actions", _inline_wildcard_on_read_role),
     ("no-wildcard-model-actions", _star_action),
     ("no-wildcard-model-actions", _not_action_on_s3),
     ("pod-reads-within-role", _pod_reads_outside_its_role),
