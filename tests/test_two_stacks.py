@@ -13,6 +13,8 @@ from collections import Counter
 
 import pytest
 
+from preflight.render import read_stack_config
+
 # Names that are unique only inside their parent (a REST API's models, a cluster's add-ons), not in the account.
 PARENT_SCOPED_TYPES = {"aws:apigateway/model:Model", "aws:eks/addon:Addon", "aws:eks/nodeGroup:NodeGroup"}
 # One per account and region, whatever the stack: at most one stack there may manage each.
@@ -72,6 +74,12 @@ def test_generated_secrets_with_a_fixed_name_can_be_recreated_at_once(stack, req
     assert named
     for secret in named:
         assert float(secret["props"]["recoveryWindowInDays"]) == 0, secret["name"]
+    # The auto-named ones (each consumer's key, CloudFront's origin-verify value) block no later stack, so a deleted one
+    # stays recoverable for the shortest window DeleteSecret allows (RecoveryWindowInDays: 7 to 30).
+    generated = {r["name"]: float(r["props"]["recoveryWindowInDays"]) for r in snapshot["resources"]
+                 if r["type"] == "aws:secretsmanager/secret:Secret" and not r["props"].get("name")}
+    consumers = read_stack_config(stack)["vllm-eks:edge"]["consumers"]
+    assert generated == {"edge-origin-verify": 7, **{f"edge-consumer-{c['name']}": 7 for c in consumers}}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
