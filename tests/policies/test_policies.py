@@ -190,6 +190,10 @@ def test_config_is_reset_between_checks(check):
 def test_invalid_policy_config_is_rejected_like_the_cli(check):
     with pytest.raises(PolicyConfigError, match="minUtilization"):
         check(compliant_stack(), {"vllm-gpu-memory-utilization-range": {"minUtilization": "high"}})
+    # A CIDR prefix length is 0-128 (IPv6's longest): the schema's bounds refuse anything longer, as the CLI would.
+    with pytest.raises(PolicyConfigError, match="minPublicCidrPrefixLength"):
+        check(compliant_stack(), {"eks-endpoint-private": {"minPublicCidrPrefixLength": 129}})
+    assert check(compliant_stack(), {"eks-endpoint-private": {"minPublicCidrPrefixLength": 128}}).violations == []
     # pkg/resource/analyzer/config.go applyConfig passes unknown names on; only one without a level is refused
     # (analyzer_plugin.go Configure: invalid enforcement level ""). See test_policy_config.py.
     assert check(compliant_stack(), {"no-such-policy": "mandatory"}).violations == []

@@ -69,6 +69,11 @@ def test_lowering_without_reason_is_found_and_one_with_a_reason_printed(pack):
     assert unexplained(found) == [] and "vllm-ttft-alert -> advisory: no Prometheus yet" in format_lowerings("f", found)
     # a mandatory policy lowered without "all" is a lowering too
     assert [item.policy for item in lowerings(pack.policies(), {"images-pinned": "advisory"})] == ["images-pinned"]
+    # Pulumi's enforcement levels below mandatory: advisory and disabled (pulumi-policy EnforcementLevel); "remediate"
+    # still stops a violation, so it is no lowering.
+    assert [(item.policy, item.level) for item in lowerings(pack.policies(), {"images-pinned": "disabled"})] == [
+        ("images-pinned", "disabled")]
+    assert lowerings(pack.policies(), {"images-pinned": "remediate"}) == []
     # `reason` is declared by every policy, so the CLI's schema validation accepts it
     reconcile(pack.policies(), pack.initial_config(), explained)
 
