@@ -8,6 +8,8 @@ import copy
 
 import pytest
 
+from .snapshots import add, resource
+
 
 POLICY_NAMES = {
     "edge-no-public-lb-to-serving",
@@ -246,11 +248,9 @@ def test_integration_without_a_timeout_counts_as_the_29_s_default(edge_pack, dev
 def _internet_facing_ingress(snapshot):
     """An Ingress in a serving namespace asking the AWS Load Balancer Controller for a public ALB (controller docs,
     "Ingress annotations": alb.ingress.kubernetes.io/scheme internal | internet-facing)."""
-    snapshot["resources"].append({
-        "urn": "urn:pulumi:dev::vllm-eks::kubernetes:networking.k8s.io/v1:Ingress::public", "name": "public",
-        "type": "kubernetes:networking.k8s.io/v1:Ingress", "parent": None, "options": {"protect": False},
-        "props": {"metadata": {"name": "public", "namespace": "vllm-qwen3-1-7b",
-                               "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}}}})
+    add(snapshot, resource("kubernetes:networking.k8s.io/v1:Ingress", "public", {
+        "metadata": {"name": "public", "namespace": "vllm-qwen3-1-7b",
+                     "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing"}}}))
 
 
 def _custom_method_without_authorizer(snapshot):
@@ -261,10 +261,7 @@ def _custom_method_without_authorizer(snapshot):
 
 def _default_http_api_route(snapshot):
     """API Gateway HTTP APIs, "Working with routes": `$default` catches every request no other route matches."""
-    snapshot["resources"].append({
-        "urn": "urn:pulumi:dev::vllm-eks::aws:apigatewayv2/route:Route::catch-all", "name": "catch-all",
-        "type": "aws:apigatewayv2/route:Route", "parent": None, "options": {"protect": False},
-        "props": {"apiId": "api", "routeKey": "$default"}})
+    add(snapshot, resource("aws:apigatewayv2/route:Route", "catch-all", {"apiId": "api", "routeKey": "$default"}))
 
 
 def _rule_forwarding_on_the_header_alone(snapshot):

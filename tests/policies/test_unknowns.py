@@ -14,7 +14,7 @@ import copy
 
 import pytest
 
-from .snapshots import UNKNOWN, compliant_stack, find, find_all, vllm_containers_of
+from .snapshots import UNKNOWN, add, compliant_stack, find, find_all, resource, vllm_containers_of
 from .test_policies import EXPECTED_POLICIES
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -139,10 +139,7 @@ CASES = [
 ]
 
 def _added(type_, name, props):
-    def mutate(s):
-        s["resources"].append({"urn": f"urn:pulumi:test::vllm-eks::{type_}::{name}", "type": type_, "name": name,
-                               "parent": None, "props": props, "options": {"protect": False}})
-    return mutate
+    return lambda s: add(s, resource(type_, name, props))
 
 
 def _deployment_field(*path):
