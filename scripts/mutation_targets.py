@@ -98,7 +98,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                             "tests/policies/test_check_cli.py", "tests/policies/test_unknowns.py"],
     "preflight/gate.py": ["tests/test_up_sh.py", "tests/policies/test_parity.py", "tests/policies/test_check_cli.py",
                           "tests/policies/test_mutations.py"],
-    "preflight/mocks.py": ["tests/test_network.py", "tests/test_edge.py", "tests/test_stack_file_and_region.py",
+    "preflight/mocks.py": ["tests/test_mocks.py", "tests/test_network.py", "tests/test_edge.py", "tests/test_stack_file_and_region.py",
                            "tests/test_destroy_and_first_deploy.py", "tests/test_gpu_cluster.py",
                            "tests/policies/test_unknowns.py", *_RENDER_WIDE],
     "preflight/next_steps.py": ["tests/test_up_sh.py"],
