@@ -25,7 +25,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "vllm_eks/observability/alert_rules.py": ["tests/test_alerting.py", "tests/test_alert_rules_promtool.py",
                                   "tests/test_observability.py", "tests/test_metric_names.py"],
     "vllm_eks/autoscaling/autoscaling.py": ["tests/test_autoscaling.py", *_RENDER_WIDE],
-    "vllm_eks/planning/catalog.py": ["tests/test_sizing.py", "tests/test_plan.py", "tests/test_metric_names.py",
+    "vllm_eks/planning/catalog.py": ["tests/test_catalog.py", "tests/test_sizing.py", "tests/test_plan.py", "tests/test_metric_names.py",
                               "tests/test_engine_args.py", "tests/test_gpu_cluster.py", "tests/test_stack_config.py",
                               "tests/test_vllm_service.py", "tests/test_autoscaling.py", "tests/test_observability.py",
                               "tests/test_edge_config.py", "tests/test_stack_file_and_region.py", "tests/test_edge.py",
