@@ -81,7 +81,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                                                  *_RENDER_WIDE],
     "vllm_eks/edge/edge_keys.py": [*_EDGE_TESTS, *_RENDER_WIDE],
     "program_args.py": ["tests/test_engine_args.py", "tests/test_vllm_service.py", "tests/test_edge.py", *_RENDER_WIDE],
-    "stack_config.py": ["tests/test_stack_config.py", "tests/test_config_checks.py", "tests/test_edge_config.py",
+    "stack_config.py": ["tests/test_stack_config_rules.py", "tests/test_stack_config.py", "tests/test_config_checks.py", "tests/test_edge_config.py",
                         "tests/test_stack_file_and_region.py", "tests/test_readme.py", "tests/test_two_stacks.py",
                         "tests/test_plan.py"],
     "stack_checks.py": ["tests/test_config_checks.py", "tests/test_stack_config.py"],
