@@ -93,7 +93,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                                "tests/policies/test_policy_config.py"],
     "preflight/config_reference.py": ["tests/test_readme.py"],
     "preflight/doctor.py": ["tests/test_doctor_cli.py", "tests/test_doctor.py", "tests/test_doctor_checks.py", "tests/test_up_sh.py"],
-    "preflight/doctor_checks.py": ["tests/test_doctor_checks.py", "tests/test_doctor.py"],
+    "preflight/doctor_checks.py": ["tests/test_doctor_checks_edges.py", "tests/test_doctor_checks.py", "tests/test_doctor.py"],
     "preflight/engine.py": ["tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
                             "tests/policies/test_check_cli.py", "tests/policies/test_unknowns.py"],
     "preflight/gate.py": ["tests/test_up_sh.py", "tests/policies/test_parity.py", "tests/policies/test_check_cli.py",
