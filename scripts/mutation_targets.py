@@ -102,7 +102,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                            "tests/test_destroy_and_first_deploy.py", "tests/test_gpu_cluster.py",
                            "tests/policies/test_unknowns.py", *_RENDER_WIDE],
     "preflight/next_steps.py": ["tests/test_next_steps.py", "tests/test_up_sh.py"],
-    "preflight/pack_process.py": ["tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
+    "preflight/pack_process.py": ["tests/test_pack_process.py", "tests/policies/test_pack_runtime.py", "tests/policies/test_policies.py",
                                   "tests/policies/test_stack_policy_config.py"],
     "preflight/plan.py": ["tests/test_plan.py", "tests/test_plan_output.py", "tests/test_stack_file_and_region.py"],
     "preflight/plan_cli.py": ["tests/test_plan_output.py", "tests/test_plan.py", "tests/test_stack_file_and_region.py"],
