@@ -87,7 +87,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "stack_checks.py": ["tests/test_config_checks.py", "tests/test_stack_config.py"],
     "preflight/__main__.py": ["tests/test_render_units.py", "tests/test_stack_file_and_region.py", "tests/test_sizing.py", "tests/test_plan.py",
                               "tests/test_up_sh.py"],
-    "preflight/analyzer_protocol.py": ["tests/policies/test_parity.py", "tests/policies/test_pack_runtime.py",
+    "preflight/analyzer_protocol.py": ["tests/test_analyzer_protocol.py", "tests/policies/test_parity.py", "tests/policies/test_pack_runtime.py",
                                        "tests/policies/test_policies.py"],
     "preflight/check_cli.py": ["tests/policies/test_check_cli.py", "tests/policies/test_stack_policy_config.py",
                                "tests/policies/test_policy_config.py"],
