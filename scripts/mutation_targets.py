@@ -89,7 +89,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                               "tests/test_up_sh.py"],
     "preflight/analyzer_protocol.py": ["tests/test_analyzer_protocol.py", "tests/policies/test_parity.py", "tests/policies/test_pack_runtime.py",
                                        "tests/policies/test_policies.py"],
-    "preflight/check_cli.py": ["tests/policies/test_check_cli.py", "tests/policies/test_stack_policy_config.py",
+    "preflight/check_cli.py": ["tests/test_check_cli_output.py", "tests/policies/test_check_cli.py", "tests/policies/test_stack_policy_config.py",
                                "tests/policies/test_policy_config.py"],
     "preflight/config_reference.py": ["tests/test_readme.py"],
     "preflight/doctor.py": ["tests/test_doctor_cli.py", "tests/test_doctor.py", "tests/test_doctor_checks.py", "tests/test_up_sh.py"],
