@@ -65,7 +65,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                              "tests/test_network_policies.py", *_RENDER_WIDE],
     "vllm_eks/autoscaling/scaled_object.py": ["tests/test_autoscaling.py", "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
     "vllm_eks/planning/sizing.py": ["tests/test_sizing.py", "tests/test_sizing_edges.py", "tests/test_plan.py", "tests/test_engine_args.py"],
-    "vllm_eks/planning/startup_time.py": ["tests/test_plan.py", "tests/test_config_checks.py", "tests/test_sizing.py"],
+    "vllm_eks/planning/startup_time.py": ["tests/test_startup_stages.py", "tests/test_plan.py", "tests/test_config_checks.py", "tests/test_sizing.py"],
     "vllm_eks/planning/throughput.py": ["tests/test_plan.py", "tests/test_sizing.py"],
     "vllm_eks/serving/vllm_pod.py": ["tests/test_vllm_service.py", "tests/test_observability.py",
                                "tests/test_model_store.py", *_RENDER_WIDE],
