@@ -33,7 +33,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                               *_RENDER_WIDE],
     "vllm_eks/cluster/cluster_addons.py": ["tests/test_gpu_cluster.py", "tests/test_cluster_enforcement.py",
                                      "tests/test_network_policies.py", *_RENDER_WIDE],
-    "vllm_eks/planning/cost.py": ["tests/test_plan.py", "tests/test_stack_file_and_region.py"],
+    "vllm_eks/planning/cost.py": ["tests/test_cost_items.py", "tests/test_plan.py", "tests/test_stack_file_and_region.py"],
     "vllm_eks/observability/dashboard.py": ["tests/test_observability.py", "tests/test_metric_names.py"],
     "vllm_eks/edge/edge.py": [*_EDGE_TESTS, "tests/test_router_health.py", *_RENDER_WIDE],
     "vllm_eks/edge/edge_api.py": [*_EDGE_TESTS, *_RENDER_WIDE],
