@@ -66,7 +66,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "vllm_eks/autoscaling/scaled_object.py": ["tests/test_autoscaling.py", "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
     "vllm_eks/planning/sizing.py": ["tests/test_sizing.py", "tests/test_sizing_edges.py", "tests/test_plan.py", "tests/test_engine_args.py"],
     "vllm_eks/planning/startup_time.py": ["tests/test_startup_stages.py", "tests/test_plan.py", "tests/test_config_checks.py", "tests/test_sizing.py"],
-    "vllm_eks/planning/throughput.py": ["tests/test_plan.py", "tests/test_sizing.py"],
+    "vllm_eks/planning/throughput.py": ["tests/test_throughput_roofline.py", "tests/test_plan.py", "tests/test_sizing.py"],
     "vllm_eks/serving/vllm_pod.py": ["tests/test_vllm_service.py", "tests/test_observability.py",
                                "tests/test_model_store.py", *_RENDER_WIDE],
     "vllm_eks/serving/vllm_service.py": ["tests/test_vllm_service.py", "tests/test_router_health.py", *_RENDER_WIDE],
@@ -74,7 +74,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     **{f"vllm_eks/{group}/__init__.py": ["tests/test_package.py", "tests/test_provider_schema.py"] for group in (
         "network", "cluster", "model_store", "serving", "autoscaling", "observability", "edge"
     )},
-    "vllm_eks/planning/serving_plan.py": ["tests/test_vllm_service.py", "tests/test_engine_args.py", "tests/test_sizing.py",
+    "vllm_eks/planning/serving_plan.py": ["tests/test_throughput_roofline.py", "tests/test_vllm_service.py", "tests/test_engine_args.py", "tests/test_sizing.py",
                                           *_RENDER_WIDE],
     "vllm_eks/iam/principals.py": ["tests/test_destroy_and_first_deploy.py"],
     "vllm_eks/cluster/kubernetes_resources.py": ["tests/test_gpu_cluster.py", "tests/test_destroy_and_first_deploy.py",
