@@ -108,7 +108,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "preflight/plan_cli.py": ["tests/test_plan_output.py", "tests/test_plan.py", "tests/test_stack_file_and_region.py"],
     "preflight/policy_config.py": ["tests/policies/test_policy_config.py", "tests/policies/test_stack_policy_config.py",
                                    "tests/policies/test_readme_policy_table.py", "tests/policies/test_check_cli.py"],
-    "preflight/remote_components.py": ["tests/policies/test_cluster_policies.py", "tests/test_gpu_cluster.py"],
+    "preflight/remote_components.py": ["tests/test_remote_components.py", "tests/policies/test_cluster_policies.py", "tests/test_gpu_cluster.py"],
     "preflight/render.py": ["tests/test_render_units.py", "tests/test_stack_file_and_region.py", "tests/test_destroy_and_first_deploy.py",
                             "tests/test_two_stacks.py", "tests/test_plan.py", "tests/policies/test_parity.py"],
     "preflight/stack_policy_config.py": ["tests/policies/test_stack_policy_config.py"],
