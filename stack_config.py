@@ -569,7 +569,6 @@ def load_stack_config(sections: dict[str, Any]) -> StackConfig:
 
 _BUILTIN_EXPECTATIONS = {
     "missing": "a value (this setting is required)",
-    "extra_forbidden": "no such setting (check the spelling)",
     "int_type": "an integer",
     "int_parsing": "an integer",
     "int_from_float": "a whole number",
@@ -598,8 +597,8 @@ def _describe(detail: Mapping[str, Any]) -> str:
         expected = f"one of {context.get('expected')}"
     elif kind == "string_pattern_mismatch":
         expected = f"a string matching {context.get('pattern')}"
-    elif kind in ("too_short", "too_long"):
-        expected = f"a list with {context.get('min_length', context.get('max_length'))} item(s) {'or more' if kind == 'too_short' else 'at most'}"
+    elif kind == "too_short":  # the schema's only length bounds are minimums (min_length)
+        expected = f"a list with {context.get('min_length')} item(s) or more"
     elif kind == "extra_forbidden":
         nearest = difflib.get_close_matches(str(detail["loc"][-1]), _known_settings(detail["loc"][:-1]), n=1, cutoff=0.6)
         expected = "no such setting (check the spelling" + (f"; did you mean {nearest[0]}?)" if nearest else ")")

@@ -88,7 +88,7 @@ def test_replicas_split_by_capacity_type_and_cost_at_the_spot_discount():
     cost = replica_cost(Model, "g5.xlarge", 3, 0.6, 1.0)
     assert (cost.replicas, cost.on_demand, cost.spot, cost.usd_per_hour) == (3, 1, 2, pytest.approx(1.8))
     # $2/h at 1000 tokens/s and 50 % utilisation: 1.8 M tokens an hour -> $1.111 per million
-    assert usd_per_million_output_tokens(2.0, 1000, 0.5) == pytest.approx(2 / 1.8)
+    assert usd_per_million_output_tokens(2.0, 1000, 0.5) == pytest.approx(2 / 1.8, rel=1e-12)
 
 
 def test_cron_fields_expand_lists_ranges_steps_and_stars():

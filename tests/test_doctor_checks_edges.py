@@ -78,3 +78,32 @@ def test_a_read_secret_pending_deletion_is_a_blocker_with_the_restore_command(aw
     assert finding == Finding("secret hf/token", "blocker", f"pending deletion ({deleted:%Y-%m-%d})", "a live secret",
                               "aws secretsmanager restore-secret --secret-id hf/token --region us-east-1")
     assert isinstance(deleted, datetime.datetime)
+
+
+def test_a_fresh_account_report_for_dev_stated_whole(aws):  # noqa: F811
+    """moto with nothing created and Service Quotas at a new account's defaults (tests/doctor_support.py: 0 vCPUs for
+    G and VT on-demand and Spot, 5 Elastic IPs, 5 VPCs, CloudFront's 120 s response timeout); moto's default VPC
+    exists. dev: one g6.2xlarge (8 vCPU) on-demand plus one Spot at maxReplicas, 2 zones, one NAT gateway, CloudFront
+    with the example certificate, a private endpoint. Every line names what it found, what dev needs and the fix."""
+    from preflight.doctor import run_doctor, stack_needs
+    from tests.doctor_support import DoctorSession
+
+    findings = run_doctor(stack_needs("dev", stack_config("dev")), DoctorSession(), lambda: None)
+    assert findings == [
+        Finding(check='caller', status='ok', found='arn:aws:sts::123456789012:user/moto in account 123456789012', needed='any principal that can deploy', fix=''),
+        Finding(check='stack-state', status='ok', found='EKS cluster vllm-eks-dev not deployed (a first deploy)', needed='nothing (it decides what the other checks expect to exist already)', fix=''),
+        Finding(check='offering g6.2xlarge', status='ok', found='offered in us-east-1a, us-east-1b of us-east-1a, us-east-1b', needed='every zone of the stack', fix=''),
+        Finding(check='vcpu on-demand L-DB2E81BA', status='blocker', found='0 vCPU (Running On-Demand G and VT instances, L-DB2E81BA)', needed='8 vCPU (1x g6.2xlarge at 8 vCPU)', fix='aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-DB2E81BA --desired-value 8 --region us-east-1'),
+        Finding(check='vcpu spot L-3819A6DF', status='blocker', found='0 vCPU (All G and VT Spot Instance Requests, L-3819A6DF)', needed='8 vCPU (1x g6.2xlarge at 8 vCPU)', fix='aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-3819A6DF --desired-value 8 --region us-east-1'),
+        Finding(check='elastic-ips', status='ok', found='5 addresses (EC2-VPC Elastic IPs, L-0263D0A3)', needed='1 addresses (0 allocated + 1 NAT gateways)', fix=''),
+        Finding(check='vpcs', status='ok', found='5 VPCs (VPCs per Region, L-F678F1CE)', needed='2 VPCs (1 existing + 1 for this stack)', fix=''),
+        Finding(check='interface-endpoints', status='ok', found='all offered in us-east-1', needed='ecr.api, ecr.dkr, sts', fix=''),
+        Finding(check='cloudfront-origin-timeout', status='blocker', found='120 s (Response timeout per origin, L-AECE9FA7)', needed='180 s (origin read timeout = edge.maxRequestSeconds + margin; or lower vllm-eks:edge.maxRequestSeconds by 60 s)', fix='aws service-quotas request-service-quota-increase --service-code cloudfront --quota-code L-AECE9FA7 --desired-value 180 --region us-east-1'),
+        Finding(check='certificate', status='blocker', found='arn:aws:acm:us-east-1:123456789012:certificate/1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e: ResourceNotFoundException in us-east-1 of 123456789012', needed='an ISSUED certificate for dev.llm.example.com in us-east-1', fix='aws acm request-certificate --domain-name dev.llm.example.com --validation-method DNS --region us-east-1, then set vllm-eks:edge.certificateArn'),
+        Finding(check='spot-role', status='blocker', found='no role under /aws-service-role/spot.amazonaws.com/', needed='the Spot service-linked role (a pool uses Spot)', fix='aws iam create-service-linked-role --aws-service-name spot.amazonaws.com'),
+        Finding(check='secret ecr-pullthroughcache/docker-hub', status='blocker', found='does not exist', needed='an existing secret the stack reads', fix='aws secretsmanager create-secret --name ecr-pullthroughcache/docker-hub --secret-string file://token.txt --region us-east-1'),
+        Finding(check='secret ecr-pullthroughcache/github', status='blocker', found='does not exist', needed='an existing secret the stack reads', fix='aws secretsmanager create-secret --name ecr-pullthroughcache/github --secret-string file://token.txt --region us-east-1'),
+        Finding(check='secret vllm-eks-dev/vllm/api-key', status='ok', found='name free', needed='a name the stack can create', fix=''),
+        Finding(check='apigateway-account', status='ok', found='no CloudWatch role set', needed="none or this stack's (the stack sets it)", fix=''),
+        Finding(check='endpoint-access', status='blocker', found='API endpoint private only (cluster.endpointPublicAccess false); the VPC is created by this deploy, so nothing can reach it', needed='an endpoint the deployer reaches during the first deploy', fix='set cluster.endpointPublicAccess: true and cluster.publicAccessCidrs: [<your egress IP>/32] (curl -s https://checkip.amazonaws.com) for the first deploy'),
+    ]

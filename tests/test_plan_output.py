@@ -243,3 +243,15 @@ def test_a_published_benchmark_for_the_model_and_instance_is_shown_beside_the_es
                         catalog.PublishedBenchmark(1234.5, 32, 1000, 250, "a vendor page"))
     published = build_plan("prod", prod)["models"][0]["throughput"]["publishedBenchmark"]
     assert published == {"outputTokensPerSecond": 1234.5, "concurrency": 32, "source": "a vendor page"}
+
+
+def test_the_plans_fit_and_throughput_figures_are_in_the_documented_units():
+    """prod's qwen3-8b on g5.12xlarge: A10G at 600 GB/s (NVIDIA data sheet), g5.12xlarge $5.672/h (catalog, us-east-1)."""
+    from preflight.plan import build_plan
+    from preflight.render import read_stack_config
+    from vllm_eks.planning.sizing import GIB
+
+    model = build_plan("prod", read_stack_config("prod"))["models"][0]
+    assert model["throughput"]["gpuMemoryBandwidthGBps"] == 600.0
+    assert model["fit"]["kvCacheGiBPerGpu"] == (22_214_879_477 - 4_095_000_000 - 2 * GIB) / GIB
+    assert model["cost"]["instanceUsdPerHourOnDemand"] == 5.672

@@ -234,3 +234,10 @@ def test_a_certificate_of_the_deploying_account_is_quiet_and_another_accounts_is
         "(account 123456789012), expected an ACM certificate in us-east-1 of the deploying account 210987654321; set "
         "edge.domainName and edge.certificateArn to your API's name and certificate (the stack files ship AWS "
         "documentation examples)"]
+
+
+def test_working_hours_default_to_weekdays_eight_to_seven_utc():
+    """KEDA cron scaler: `timezone` is an IANA name; start and end are five-field crons."""
+    from stack_config import WorkingHours
+
+    assert WorkingHours().model_dump() == {"timezone": "UTC", "start": "0 8 * * 1-5", "end": "0 19 * * 1-5"}

@@ -38,6 +38,9 @@ def test_the_streamer_reads_at_its_s3_rate_where_the_network_is_faster():
 
 
 def test_the_streamer_is_capped_by_a_slower_network_and_s3_sync_copies_then_reads_from_gp3():
+    from vllm_eks.planning.startup_time import network_bytes_per_second
+
+    assert (network_bytes_per_second("g6.2xlarge"), network_bytes_per_second("p5.48xlarge")) == (1.25e9, 400e9)  # Gbps / 8
     capped = estimate_startup(WEIGHTS, 300, "g6.2xlarge", "runai_streamer")
     assert _rounded(capped.stages)[1] == (
         "weight stream", 13.104, f"16.4 GB at 1.25 GB/s (capped by the node's network): {RUNAI_STREAMER_S3_SOURCE}", True)

@@ -27,7 +27,7 @@ def test_the_roofline_at_the_typical_request():
     assert dataclasses.astuple(estimate)[:-1] == pytest.approx((
         256, 1152.0, step_bytes, 600e9, step_bytes / 600e9, 256 * 600e9 / step_bytes,
         600e9 / (WEIGHTS_PER_GPU + 1152 * KV_PER_TOKEN_PER_GPU), 600e9 / step_bytes))
-    assert estimate.published is None
+    assert estimate.published is None and estimate.memory_bandwidth_bytes_per_second == 600e9
     assert round(estimate.decode_tokens_per_second) == 10263 and round(estimate.single_stream_tokens_per_second, 1) == 145.0
 
 
