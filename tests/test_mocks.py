@@ -201,3 +201,32 @@ def test_the_eks_cluster_answers_an_oidc_issuer_endpoint_and_an_exec_kubeconfig(
         "kubeconfigJson": json.dumps(kubeconfig), "oidcProviderArn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{issuer}",
         "oidcProviderUrl": f"https://{issuer}", "oidcIssuer": issuer,
         "clusterSecurityGroupId": f"sg-{sha8('vllmcluster')}", "nodeSecurityGroupId": f"sg-{sha8('vllmcluster')}"}
+
+
+def test_without_a_name_input_each_resource_is_named_by_its_physical_name():
+    """Pulumi auto-naming ("Resource names"): a resource without an explicit name gets `<logical name>-<suffix>`; the
+    stand-in uses its physical name wherever AWS would put the name."""
+    physical, role = _outputs("aws:iam/role:Role", "r")
+    assert role["name"] == physical
+    physical, queue = _outputs("aws:sqs/queue:Queue", "q")
+    assert queue == {"name": physical, "arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:{physical}",
+                     "url": f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT}/{physical}"}
+    physical, secret = _outputs("aws:secretsmanager/secret:Secret", "s")
+    assert secret["arn"] == f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{physical}-AbCdEf"
+    physical, group = _outputs("aws:cloudwatch/logGroup:LogGroup", "l")
+    assert group["arn"] == f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{physical}"
+    physical, function = _outputs("aws:lambda/function:Function", "f")
+    assert function["name"] == physical and function["arn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{physical}"
+    physical, bucket = _outputs("aws:s3/bucket:Bucket", "b")
+    assert bucket["bucket"] == sha8(physical)  # no prefix given
+    assert _outputs("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "o")[1]["arn"] == (
+        f"arn:aws:iam::{ACCOUNT}:oidc-provider/")
+    stage = _outputs("aws:apigateway/stage:Stage", "st")[1]
+    assert stage["invokeUrl"] == "https://api.execute-api.us-east-1.amazonaws.com/stage"
+    physical, cluster = _outputs("eks:index:Cluster", "c")
+    assert cluster["oidcIssuer"] == f"oidc.eks.us-east-1.amazonaws.com/id/{sha8(physical).upper()}{sha8(physical).upper()}"
+    assert _outputs("aws:ec2/subnet:Subnet", "s")[1] == {"arn": f"arn:aws:ec2:us-east-1:{ACCOUNT}:s-{sha8('aws:ec2/subnet:Subnets')}"}
+
+
+def test_an_arn_the_program_gives_is_kept():
+    assert create("aws:iam/role:Role", "r", {"arn": "arn:given", "name": "x"})[1]["arn"] == "arn:given"
