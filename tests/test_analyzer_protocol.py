@@ -118,3 +118,10 @@ def test_policy_metadata_initial_config_and_configure_requests():
                                                  "b": {"enforcementLevel": "DISABLED"}}}
     assert LEVEL_VALUES == {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY,
                             "disabled": analyzer_pb2.DISABLED, "remediate": analyzer_pb2.REMEDIATE}
+
+
+def test_an_explicit_provider_under_a_component_is_typed_by_the_last_type_of_its_urn():
+    """URN format (Pulumi docs, "Resource names": urn:pulumi:<stack>::<project>::<parent types $-joined>$<type>::<name>)."""
+    urn = "urn:pulumi:dev::p::vllm-eks:index:GpuCluster$pulumi:providers:kubernetes::cluster-k8s"
+    provider = as_json(analyze_request({"type": "t", "options": {"provider": f"{urn}::abc"}}, {}))["provider"]
+    assert (provider["type"], provider["name"], provider["urn"]) == ("pulumi:providers:kubernetes", "cluster-k8s", urn)
