@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+
 import boto3
 
 from preflight.doctor_checks import Finding
@@ -107,3 +109,21 @@ def test_a_fresh_account_report_for_dev_stated_whole(aws):  # noqa: F811
         Finding(check='apigateway-account', status='ok', found='no CloudWatch role set', needed="none or this stack's (the stack sets it)", fix=''),
         Finding(check='endpoint-access', status='blocker', found='API endpoint private only (cluster.endpointPublicAccess false); the VPC is created by this deploy, so nothing can reach it', needed='an endpoint the deployer reaches during the first deploy', fix='set cluster.endpointPublicAccess: true and cluster.publicAccessCidrs: [<your egress IP>/32] (curl -s https://checkip.amazonaws.com) for the first deploy'),
     ]
+
+
+def test_acm_name_matching_and_the_quota_of_each_gpu_family():
+    """ACM User Guide, "Wildcard names": *.example.com covers one leftmost label (a.example.com), not example.com nor
+    a.b.example.com; names compare case-insensitively (DNS). EC2 vCPU quotas per family (catalog EC2_VCPU_QUOTAS): the
+    longest prefix wins, so p5 has its own Spot quota."""
+    from preflight.doctor_checks import covers, family_quotas
+    from vllm_eks.planning.catalog import EC2_VCPU_QUOTAS
+
+    assert covers(["*.example.com"], "LLM.Example.com") and covers(["llm.example.com"], "llm.example.com")
+    assert not covers(["*.example.com"], "example.com") and not covers(["*.example.com"], "a.b.example.com")
+    assert not covers(["*.example.com"], "aexample.com") and not covers([], "llm.example.com")
+    assert not covers(["*example.com"], "a.example.com")
+    assert family_quotas("p5.48xlarge") == EC2_VCPU_QUOTAS["p5"] and family_quotas("p4d.24xlarge") == EC2_VCPU_QUOTAS["p"]
+    assert family_quotas("g6e.xlarge") == EC2_VCPU_QUOTAS["g"] and family_quotas("trn1.2xlarge") == EC2_VCPU_QUOTAS["trn"]
+    with pytest.raises(KeyError, match="no vCPU quota known for x9.large: add its family to EC2_VCPU_QUOTAS in "
+                                       "vllm_eks/planning/catalog.py"):
+        family_quotas("x9.large")
