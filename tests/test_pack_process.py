@@ -175,3 +175,13 @@ def test_grpc_messages_may_carry_a_whole_stack():
     every resource at once, so both directions allow 400 MiB."""
     assert pack_process.GRPC_OPTIONS == [("grpc.max_receive_message_length", 419_430_400),
                                          ("grpc.max_send_message_length", 419_430_400)]
+
+
+def test_a_pack_that_fails_to_start_shows_the_last_40_lines_of_its_stderr(tmp_path):
+    """Enough of a traceback to see the error, not a whole log."""
+    pack = _pack(tmp_path)
+    python = _script(tmp_path, 'for i in $(seq 1 50); do echo "line $i" >&2; done\nsleep 2\necho not-a-port\n')
+    with pytest.raises(PolicyPackError) as error:
+        PolicyPackProcess(pack, python=python, startup_timeout=30).start()
+    assert str(error.value) == ("the policy pack did not print its port (first stdout line); stderr:\n"
+                                + "\n".join(f"line {i}" for i in range(11, 51)))
