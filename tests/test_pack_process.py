@@ -185,3 +185,15 @@ def test_a_pack_that_fails_to_start_shows_the_last_40_lines_of_its_stderr(tmp_pa
         PolicyPackProcess(pack, python=python, startup_timeout=30).start()
     assert str(error.value) == ("the policy pack did not print its port (first stdout line); stderr:\n"
                                 + "\n".join(f"line {i}" for i in range(11, 51)))
+
+
+def test_a_failed_step_shows_the_last_4000_characters_of_its_output_stdout_when_stderr_is_empty(tmp_path, monkeypatch):
+    pack = _pack(tmp_path)
+    (pack / "requirements.txt").write_text("x\n")
+    output = "".join(f"{i % 10}" for i in range(5000))
+    for stderr, stdout in ((output, "ignored"), ("", output)):
+        monkeypatch.setattr(pack_process.subprocess, "run",
+                            lambda step, capture_output, text: subprocess.CompletedProcess(step, 1, stdout, stderr))
+        with pytest.raises(PolicyPackError) as error:
+            ensure_pack_python(pack)
+        assert str(error.value).split(":\n", 1)[1] == output[-4000:]
