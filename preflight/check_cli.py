@@ -68,7 +68,7 @@ def _has_remote(snapshot: dict) -> bool:
                for r in snapshot.get("resources", []) if isinstance(r, dict))
 
 
-def _when_started(started: "futures.Future[None]", work: Callable[..., Any], *args) -> Any:
+def _when_started(started: futures.Future[None], work: Callable[..., Any], *args) -> Any:
     started.result()
     return work(*args)
 

@@ -173,7 +173,7 @@ class PolicyPackProcess:
             self.close()
             raise PolicyPackError(f"could not start the policy pack: {error}") from error
 
-        port_line: "queue.Queue[Optional[str]]" = queue.Queue()
+        port_line: queue.Queue[Optional[str]] = queue.Queue()
         threading.Thread(target=self._read_stdout, args=(port_line,), daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         try:
@@ -191,7 +191,7 @@ class PolicyPackProcess:
             self.close()
             raise PolicyPackError("could not connect to the policy pack") from error
 
-    def _read_stdout(self, port_line: "queue.Queue[Optional[str]]") -> None:
+    def _read_stdout(self, port_line: queue.Queue[Optional[str]]) -> None:
         assert self.process and self.process.stdout
         first = True
         for raw in self.process.stdout:
