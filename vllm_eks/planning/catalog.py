@@ -630,12 +630,13 @@ VLLM_COMPILE_AND_GRAPH_CAPTURE_SECONDS = 10 + 42 + 54
 # "Loading weights took" (default safetensors loader, vllm/model_executor/model_loader/default_loader.py), the streamer's
 # progress bar "Loading safetensors using Runai Model Streamer: 100%" (weight_utils.runai_safetensors_weights_iterator;
 # the runai loader logs no total), "Model loading took" (GPU model runners); engine init — "<device> KV cache size: N
-# tokens" (vllm/v1/core/kv_cache_utils.py); compile/graph capture — "torch.compile takes", "Graph capturing finished"
-# (vllm/v1/worker/gpu_model_runner.py), or with --enforce-eager "Enforce eager set, disabling torch.compile, CUDAGraphs"
-# (vllm/config/vllm.py: the stage is skipped, and says so); ready — uvicorn "Application startup complete".
+# tokens" (vllm/v1/core/kv_cache_utils.py); compile/graph capture — "torch.compile took" (vllm/compilation/monitor.py),
+# "Graph capturing finished" (vllm/v1/worker/gpu_model_runner.py), or with --enforce-eager "Enforce eager set,
+# disabling torch.compile, CUDAGraphs" (vllm/config/vllm.py: the stage is skipped, and says so); ready — uvicorn
+# "Application startup complete".
 VLLM_STAGE_LOG_MARKERS: dict[str, str] = {
     "weight stream": r"Loading weights took|Loading safetensors using Runai Model Streamer: 100%|Model loading took",
     "engine init": r"KV cache size: [\d,]+ tokens",
-    "compile/graph capture": r"torch\.compile takes|Graph capturing finished|Enforce eager set, disabling torch\.compile",
+    "compile/graph capture": r"torch\.compile took|Graph capturing finished|Enforce eager set, disabling torch\.compile",
     "ready": r"Application startup complete",
 }
