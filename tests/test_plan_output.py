@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from preflight.plan_cli import render_markdown, render_text
 
 PLAN = {
@@ -204,8 +206,6 @@ def test_the_markdown_plan_is_the_same_tables_escaped_and_says_always_on_without
 
 def test_rps_below_zero_is_refused_naming_the_flag_and_zero_is_accepted(capsys):
     """argparse's `parser.error` exits 2 with the usage line and the message (Python docs, argparse)."""
-    import pytest
-
     from preflight.plan_cli import main
 
     with pytest.raises(SystemExit) as exit_info:
@@ -255,3 +255,24 @@ def test_the_plans_fit_and_throughput_figures_are_in_the_documented_units():
     assert model["throughput"]["gpuMemoryBandwidthGBps"] == 600.0
     assert model["fit"]["kvCacheGiBPerGpu"] == (22_214_879_477 - 4_095_000_000 - 2 * GIB) / GIB
     assert model["cost"]["instanceUsdPerHourOnDemand"] == 5.672
+
+
+def test_devs_cost_per_model_stated_whole():
+    """dev (Pulumi.dev.yaml): qwen3-1.7b on g6.2xlarge ($0.9776/h on-demand, us-east-1), 0 to 2 replicas, one on-demand
+    and Spot bursting at the default 0.5 discount, held at one replica in the 55 h/week window (KEDA cron trigger);
+    the edge's per-request charges ($3.50 API Gateway + $0.60 WAF + $1.00 CloudFront per million) spread over 256
+    output tokens per request."""
+    from preflight.plan import build_plan
+    from preflight.render import read_stack_config
+
+    cost = build_plan("dev", read_stack_config("dev"))["models"][0]["cost"]
+    on_demand_per_million, spot_per_million = cost.pop("usdPerMillionOutputTokensOnDemand"), cost.pop("usdPerMillionOutputTokensSpot")
+    assert cost == {
+        "capacityType": "on-demand-with-spot-burst", "onDemandReplicas": 1, "instanceUsdPerHourOnDemand": 0.9776,
+        "instanceUsdPerHourSpot": 0.4888,
+        "atMinReplicas": {"replicas": 0, "onDemand": 0, "spot": 0, "usdPerHour": 0.0},
+        "atMaxReplicas": {"replicas": 2, "onDemand": 1, "spot": 1, "usdPerHour": pytest.approx(1.4664)},
+        "inWorkingHours": {"replicas": 1, "onDemand": 1, "spot": 0, "usdPerHour": 0.9776},
+        "usdPerMonth": pytest.approx(55 * 730 / 168 * 0.9776), "edgeUsdPerMillionOutputTokens": 5.1 / 256,
+        "hostedApiUsdPerMillionOutputTokens": None}
+    assert on_demand_per_million - 5.1 / 256 == pytest.approx(2 * (spot_per_million - 5.1 / 256))  # Spot at half price
