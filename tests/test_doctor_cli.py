@@ -134,3 +134,17 @@ def test_the_stack_needs_of_the_shipped_stacks():
     no_cdn["vllm-eks:edge"] = dict(no_cdn["vllm-eks:edge"], cloudfront=False)
     needs = stack_needs("prod", no_cdn)
     assert (needs.certificate_arn, needs.cloudfront_origin_timeout_seconds) == (None, None)
+
+
+def test_the_json_report_for_ci_stated_whole(monkeypatch, capsys):
+    clock = iter([100.0, 101.234])
+    monkeypatch.setattr(doctor.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(doctor, "_session", lambda region: region)
+    monkeypatch.setattr(doctor, "run_doctor", lambda needs, session, lookup: [
+        Finding("caller", "ok", "a", "b"), Finding("spot-role", "blocker", "none", "one", "create it")])
+    assert main(["--stack", "prod", "--no-egress-lookup", "--json"]) == 1
+    assert capsys.readouterr().out == (
+        '{\n "stack": "prod",\n "region": "us-east-1",\n "blockers": 1,\n "seconds": 1.23,\n "findings": [\n'
+        '  {\n   "check": "caller",\n   "status": "ok",\n   "found": "a",\n   "needed": "b",\n   "fix": ""\n  },\n'
+        '  {\n   "check": "spot-role",\n   "status": "blocker",\n   "found": "none",\n   "needed": "one",\n'
+        '   "fix": "create it"\n  }\n ]\n}\n')
