@@ -173,7 +173,11 @@ def test_node_class_bottlerocket_nvidia_private_encrypted_imdsv2(stack, request)
         "/dev/xvda": ("4Gi", 3000, 125), "/dev/xvdb": ("200Gi", 6000, 500)}
     assert all(ebs["encrypted"] is True and ebs["volumeType"] == "gp3" and ebs["deleteOnTermination"] is True
                for ebs in devices.values())
-    assert spec["metadataOptions"]["httpTokens"] == "required" and float(spec["metadataOptions"]["httpPutResponseHopLimit"]) == 1
+    # Karpenter docs, "NodeClasses" metadataOptions: IMDS on over IPv4 only, IMDSv2 tokens required, one hop (pods
+    # cannot reach the node role's credentials).
+    assert {key: (float(value) if key == "httpPutResponseHopLimit" else value) for key, value in spec["metadataOptions"].items()} == {
+        "httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    assert spec["tags"] == {"karpenter.sh/discovery": cluster, "vllm-eks/node-role": "gpu"}
     subnets = [r for r in resources_of(snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
     assert subnets and all(s["props"]["tags"]["karpenter.sh/discovery"] == cluster for s in subnets)
     tag = resource_named(snapshot, "aws:ec2/tag:Tag", "cluster-cluster-sg-discovery")["props"]
@@ -206,10 +210,20 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     assert "repositoryOpts" not in release
     assert f"| v{KARPENTER_CHART.version} |" in (CRDS_DIR / "README.md").read_text()  # the vendored CRDs' tag
     values = release["values"]
-    assert values["settings"] == {"clusterName": "vllm-eks-prod", "interruptionQueue": "vllm-eks-prod-karpenter"}
-    assert values["nodeSelector"]["vllm-eks/node-role"] == "system"
+    role_arn = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/cluster-karpenter-controller")
+    # Karpenter chart values.yaml: serviceAccount.name/annotations (IRSA), settings.clusterName/interruptionQueue,
+    # replicas, nodeSelector, controller.resources. Two replicas on the system nodes (leader election keeps one active).
+    assert values == {
+        "serviceAccount": {"name": "karpenter", "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+        "settings": {"clusterName": "vllm-eks-prod", "interruptionQueue": "vllm-eks-prod-karpenter"},
+        "replicas": 2,
+        "nodeSelector": {"kubernetes.io/os": "linux", "vllm-eks/node-role": "system"},
+        # the image through the account's ECR pull-through cache of public.ecr.aws (prefix ecr-public)
+        "controller": {"image": {"repository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/karpenter/controller"},
+                       "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}},
+    }
     controller = resource_named(prod_snapshot, "aws:iam/role:Role", "cluster-karpenter-controller")
-    assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::123456789012:role/cluster-karpenter-controller")
     condition = json.loads(controller["props"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
     assert sorted(condition.values()) == ["sts.amazonaws.com", "system:serviceaccount:kube-system:karpenter"]
     queue = resource_named(prod_snapshot, "aws:sqs/queue:Queue", "cluster-interruptions")["props"]
@@ -236,11 +250,19 @@ def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):
     assert plugin["version"] == NVIDIA_DEVICE_PLUGIN_CHART.version
     # NVIDIA k8s-device-plugin README, "Deploying with Helm": `helm repo add nvdp https://nvidia.github.io/k8s-device-plugin`
     assert (plugin["chart"], plugin["repositoryOpts"]) == ("nvidia-device-plugin", {"repo": "https://nvidia.github.io/k8s-device-plugin"})
-    assert plugin["values"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
-    terms = plugin["values"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms[0]["matchExpressions"][0]["values"] == ["gpu-on-demand", "gpu-spot"]
+    # Karpenter docs, "Well-Known Labels": every node Karpenter launches carries `karpenter.sh/nodepool: <pool>`; the
+    # plugin runs only there, and tolerates the GPU pools' taint.
+    assert plugin["values"] == {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "In", "values": ["gpu-on-demand", "gpu-spot"]}]}]}}},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+    }
     node_class = resource_named(opted_in_snapshot, NODE_CLASS, "cluster-gpu-node-class")["props"]["spec"]
     assert node_class["amiSelectorTerms"] == [{"alias": GPU_AMI_ALIASES["al2023"]}]
+    # AL2023 has one root volume (no Bottlerocket data volume): the whole gpuNodeVolumeGib, encrypted gp3 at 6000/500.
+    assert node_class["blockDeviceMappings"] == [{"deviceName": "/dev/xvda", "ebs": {
+        "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True, "iops": 6000, "throughput": 500,
+        "volumeSize": "200Gi"}}]
 
 
 def test_outputs_kubeconfig_secret_and_provider(prod_snapshot):
