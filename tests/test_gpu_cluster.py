@@ -55,6 +55,43 @@ def test_control_plane_is_private_encrypted_and_logged(stack, request):
     assert props["encryptionConfigKeyArn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
 
 
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_control_plane_inputs_whole(stack, request):
+    """Every input of the EKS cluster, its secrets key, its log group and the interruption queue, stated whole.
+
+    pulumi-eks Cluster inputs (upgradePolicy STANDARD: EKS "Cluster upgrade policy" upgrades at the end of standard
+    support instead of billing extended support; vpcCniOptions.enableNetworkPolicy: the VPC CNI enforces NetworkPolicies
+    only when set, pulumi-eks cni-addon.ts; coredns as a separate EKS add-on; EKS-created cluster security group only).
+    KMS ScheduleKeyDeletion: a 7-30 day window, here the longest. EKS "Control plane logging": the log group is
+    /aws/eks/<cluster>/cluster. SQS: interruption notices are worth nothing after the two-minute warning (300 s)."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    cluster = f"vllm-eks-{stack}"
+    props = dict(resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"])
+    assert props.pop("vpcId").startswith("network-vpc-") and props.pop("encryptionConfigKeyArn").startswith("arn:aws:kms:")
+    assert len(props.pop("privateSubnetIds")) == STACKS[stack][0]
+    assert props == {
+        "name": cluster, "version": "1.35", "authenticationMode": "API",
+        "endpointPrivateAccess": True, "endpointPublicAccess": False, "nodeAssociatePublicIpAddress": False,
+        "kubernetesServiceIpAddressRange": "172.20.0.0/16", "createOidcProvider": True,
+        "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+        "upgradePolicy": {"supportType": "STANDARD"}, "skipDefaultNodeGroup": True, "skipDefaultSecurityGroups": True,
+        "vpcCniOptions": {"enableNetworkPolicy": True}, "corednsAddonOptions": {"enabled": False},
+        "tags": {"karpenter.sh/discovery": cluster},
+    }
+    assert resource_named(snapshot, "aws:kms/key:Key", "cluster-secrets-key")["props"] == {
+        "description": f"Envelope encryption of Kubernetes Secrets in {cluster}", "enableKeyRotation": True,
+        "deletionWindowInDays": 30}
+    assert resource_named(snapshot, "aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")["props"] == {
+        "name": f"/aws/eks/{cluster}/cluster", "retentionInDays": 30}
+    assert resource_named(snapshot, "aws:sqs/queue:Queue", "cluster-interruptions")["props"] == {
+        "name": f"{cluster}-karpenter", "messageRetentionSeconds": 300, "sqsManagedSseEnabled": True}
+    # one system node at a time during a node group update
+    assert resource_named(snapshot, "aws:eks/nodeGroup:NodeGroup", "cluster-system")["props"]["updateConfig"] == {"maxUnavailable": 1}
+    template = resource_named(snapshot, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-system-nodes")["props"]
+    assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    assert template["updateDefaultVersion"] is True
+
 def test_public_endpoint_only_when_opted_in_and_only_from_listed_cidrs(opted_in_snapshot):
     props = resource_named(opted_in_snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
     assert props["endpointPublicAccess"] is True and props["endpointPrivateAccess"] is True
@@ -231,17 +268,21 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     # The events Karpenter's interruption queue takes, each from its source (Karpenter docs, "Interruption", and the
     # getting-started CloudFormation template's rules: AWS Health scheduled changes, the EC2 Spot, rebalance,
     # state-change and capacity-reservation events).
-    patterns = sorted((json.loads(r["props"]["eventPattern"]) for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule")),
-                      key=json.dumps)
-    assert patterns == sorted([
-        {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"]},
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
-    ], key=json.dumps)
-    targets = resources_of(prod_snapshot, "aws:cloudwatch/eventTarget:EventTarget")
-    assert len(targets) == 5 and all(t["props"]["arn"].endswith(":vllm-eks-prod-karpenter") for t in targets)
+    rules = {r["name"]: r["props"] for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule")}
+    assert {name: json.loads(props["eventPattern"]) for name, props in rules.items()} == {
+        "cluster-scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+        "cluster-capacity-reservation-interruption": {
+            "source": ["aws.ec2"], "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"]},
+        "cluster-rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
+        "cluster-instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+        "cluster-spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
+    }
+    assert rules["cluster-rebalance"]["description"] == (
+        "Karpenter interruption handling for vllm-eks-prod: EC2 Instance Rebalance Recommendation")
+    targets = {t["name"]: t["props"] for t in resources_of(prod_snapshot, "aws:cloudwatch/eventTarget:EventTarget")}
+    assert sorted(targets) == sorted(f"{name}-target" for name in rules)
+    assert all(t["arn"].endswith(":vllm-eks-prod-karpenter") and t["targetId"] == "KarpenterInterruptionQueue"
+               for t in targets.values())
 
 
 def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):
