@@ -9,6 +9,7 @@ import pytest
 from k8s_schemas import manifest, validate_core
 from preflight.render import read_stack_config, render_config
 from rendered import resource_named, resources_of
+from vllm_eks.planning.catalog import AWS_CLI_IMAGE
 from vllm_stacks import kubernetes_manifests, render_two_models
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -356,3 +357,50 @@ def test_a_models_own_image_reaches_its_vllm_container_through_the_pull_through_
     snapshot = render_config("dev", {**config, "vllm-eks:models": [model]})
     assert _vllm_container(snapshot, model["name"])["image"] == (
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/" + pinned)
+
+
+def test_the_synced_model_deployment_and_its_fetch_container_whole(two_model_snapshot):
+    """The Deployment of a model on the s3-sync fallback, every field but the vLLM container, volumes and affinity
+    (asserted above). Kubernetes API, Deployment and PodSpec: RollingUpdate with maxUnavailable 0 / maxSurge 1 keeps
+    serving capacity during a rollout; revisionHistoryLimit bounds the old ReplicaSets kept; enableServiceLinks false
+    keeps every Service of the namespace out of the container environment; a one-replica model spreads over zones as a
+    preference only. The init container's script stops at the first failed copy (`set -eu`, `&&`)."""
+    spec = resource_named(two_model_snapshot, DEPLOYMENT, "vllm-qwen3-1-7b-deployment")["props"]["spec"]
+    labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "qwen3-1-7b"}
+    pod = dict(spec["template"]["spec"])
+    assert {key: value for key, value in spec.items() if key != "template"} == {
+        "replicas": 1, "selector": {"matchLabels": labels},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "revisionHistoryLimit": 3, "progressDeadlineSeconds": 1500}
+    assert spec["template"]["metadata"] == {"labels": labels}
+    (fetch,) = pod.pop("initContainers")
+    for key in ("containers", "volumes", "affinity"):
+        pod.pop(key)
+    assert pod == {
+        "serviceAccountName": "vllm-server", "automountServiceAccountToken": False, "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 630,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                       "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": labels}}],
+    }
+    bucket = fetch["env"][0]["value"]
+    assert bucket.startswith("vllm-weights-")
+    assert fetch == {
+        "name": "fetch-weights",
+        # the catalog's AWS CLI image (public.ecr.aws) through the account's pull-through cache, prefix ecr-public
+        "image": AWS_CLI_IMAGE.replace("public.ecr.aws/", "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/"),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c",
+                    'set -eu; aws s3 sync --only-show-errors "s3://$WEIGHTS_BUCKET/models/qwen3-1.7b" /models/qwen3-1-7b'
+                    ' && aws s3 sync --only-show-errors "s3://$WEIGHTS_BUCKET/adapters/sql" /adapters/sql'],
+        "env": [{"name": "WEIGHTS_BUCKET", "value": bucket}, {"name": "HOME", "value": "/tmp"},
+                {"name": "AWS_REGION", "value": "us-east-1"}, {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"}],
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
+        "volumeMounts": [{"name": "fetch-home", "mountPath": "/tmp"}, {"name": "models", "mountPath": "/models"},
+                         {"name": "adapters", "mountPath": "/adapters"}],
+    }
