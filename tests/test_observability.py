@@ -281,3 +281,97 @@ def test_the_namespace_variable_lists_every_serving_namespace_comma_separated():
 
     (variable,) = [v for v in dashboard("vLLM", ["vllm-a", "vllm-b"])["templating"]["list"] if v["name"] == "namespace"]
     assert variable["query"] == "vllm-a,vllm-b"
+
+
+def _without_images(value):
+    """The chart values with the pull-through-cache image registries left out (tests/test_image_cache.py states them)."""
+    if isinstance(value, dict):
+        kept = {key: _without_images(item) for key, item in value.items() if key != "image"}
+        return {key: item for key, item in kept.items() if item != {}}
+    return value
+
+
+def test_prod_monitoring_stack_whole():
+    """prod's monitoring objects with every value, as kube-prometheus-stack 88 and dcgm-exporter read them.
+
+    kube-prometheus-stack values.yaml: fullnameOverride names every object (`prometheus-stack-prometheus` is the
+    Service KEDA queries), prometheusSpec.scrapeInterval/retention/retentionSize/storageSpec, the three
+    *SelectorNilUsesHelmValues false select monitors and rules of any release, alertmanager.config is Alertmanager's
+    own configuration (group by alert and namespace; the chart's always-firing Watchdog and InfoInhibitor go to the
+    `null` receiver). Pod Security Standards: node-exporter (host namespaces) and DCGM need `privileged`.
+    dcgm-exporter chart values.yaml: tolerations, affinity, serviceMonitor.interval. Grafana chart: admin.existingSecret
+    with userKey/passwordKey; sidecar.dashboards.label/labelValue pick the dashboard ConfigMaps."""
+    system = {"nodeSelector": SYSTEM_NODES}
+    stack = _named("prod", RELEASE, "observability-kube-prometheus-stack")["props"]
+    role_arn = stack["values"]["alertmanager"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/observability-alertmanager")
+    assert (stack["name"], stack["namespace"]) == ("kube-prometheus-stack", "monitoring")
+    assert _without_images(stack["values"]) == {
+        "fullnameOverride": "prometheus-stack",
+        "prometheusOperator": {**system, "admissionWebhooks": {"patch": system}},
+        "prometheus": {"prometheusSpec": {
+            **system, "scrapeInterval": "15s", "retention": "30d", "retentionSize": "90GB",
+            "storageSpec": {"volumeClaimTemplate": {"spec": {
+                "storageClassName": "gp3-encrypted", "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "100Gi"}}}}},
+            "podMonitorSelectorNilUsesHelmValues": False, "serviceMonitorSelectorNilUsesHelmValues": False,
+            "ruleSelectorNilUsesHelmValues": False}},
+        "alertmanager": {
+            "alertmanagerSpec": system,
+            "config": {
+                "route": {"group_by": ["alertname", "namespace"], "receiver": "sns", "routes": [
+                    {"matchers": ['alertname = "Watchdog"'], "receiver": "null"},
+                    {"matchers": ['alertname = "InfoInhibitor"'], "receiver": "null"}]},
+                "receivers": [{"name": "null"}, {"name": "sns", "sns_configs": [{
+                    "topic_arn": "arn:aws:sns:us-east-1:123456789012:vllm-eks-prod-alerts",
+                    "sigv4": {"region": "us-east-1"}, "send_resolved": True}]}]},
+            "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role_arn}}},
+        "kubeControllerManager": {"enabled": False}, "kubeScheduler": {"enabled": False}, "kubeEtcd": {"enabled": False},
+        "defaultRules": {"rules": {"kubeControllerManager": False, "kubeSchedulerAlerting": False,
+                                   "kubeSchedulerRecording": False, "etcd": False}},
+        "kube-state-metrics": system,
+        "grafana": {"enabled": True, **system,
+                    "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+                    "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}}},
+    }
+    dcgm = _named("prod", RELEASE, "observability-dcgm-exporter")["props"]
+    assert (dcgm["name"], dcgm["namespace"]) == ("dcgm-exporter", "monitoring")
+    assert dcgm["values"] == {
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Exists"}]}]}}},
+        "serviceMonitor": {"enabled": True, "interval": "15s"},
+    }
+    assert _named("prod", "kubernetes:core/v1:Namespace", "observability-namespace")["props"]["metadata"] == {
+        "name": "monitoring", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}
+    assert _named("prod", "random:index/randomPassword:RandomPassword", "observability-grafana-admin-password")["props"] == {
+        "length": 32, "special": False}
+    secret = _named("prod", "kubernetes:core/v1:Secret", "observability-grafana-admin")["props"]
+    assert (secret["type"], secret["metadata"], secret["stringData"]["value"]["admin-user"]) == (
+        "Opaque", {"name": "grafana-admin", "namespace": "monitoring"}, "admin")
+    assert _named("prod", "kubernetes:core/v1:ConfigMap", "observability-dashboard")["props"]["metadata"] == {
+        "name": "vllm-serving-dashboard", "namespace": "monitoring", "labels": {"grafana_dashboard": "1"}}
+    assert _named("prod", PROMETHEUS_RULE, "observability-alert-rules")["props"]["metadata"] == {
+        "name": "vllm-serving", "namespace": "monitoring"}
+    monitor = _named("prod", POD_MONITOR, "observability-qwen3-8b-pod-monitor")["props"]
+    assert (monitor["metadata"], monitor["spec"]) == ({"name": "vllm", "namespace": "vllm-qwen3-8b"}, {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "qwen3-8b"}},
+        "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}]})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_is_reached_at_its_service_and_admitted_by_its_pod_labels(stack):
+    """What Observability hands to other components, as they render it. prometheus-operator labels each Prometheus pod
+    `app.kubernetes.io/name: prometheus` and `prometheus: <Prometheus name>` (pkg/prometheus/statefulset.go), and
+    kube-prometheus-stack names the Prometheus object and its Service `<fullname>-prometheus` on port 9090
+    (templates/prometheus/prometheus.yaml, service.yaml); KEDA's prometheus trigger reads `serverAddress`."""
+    snapshot = rendered(stack)
+    scraper = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+               "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus", "prometheus": "prometheus-stack-prometheus"}}}
+    policies = [r["props"] for r in _of(snapshot, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if r["props"]["metadata"]["name"] in ("vllm-from-router", "router-from-alb")]
+    assert policies and all(any(scraper in rule["from"] for rule in policy["spec"]["ingress"]) for policy in policies)
+    triggers = [trigger for r in _of(snapshot, "kubernetes:keda.sh/v1alpha1:ScaledObject")
+                for trigger in r["props"]["spec"]["triggers"] if trigger["type"] == "prometheus"]
+    assert triggers and all(trigger["metadata"]["serverAddress"] == "http://prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+                            for trigger in triggers)
