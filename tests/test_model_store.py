@@ -209,3 +209,31 @@ def test_every_mounted_volume_exists_in_its_pod_and_every_volume_is_mounted(stac
         assert volumes <= mounted, (name, volumes - mounted)
     if stack == "sync_snapshot":
         assert any(pod["containers"][0]["name"] == "upload" for _, pod in pods)
+
+
+def test_key_bucket_and_roles_whole(prod_snapshot):
+    """The weights key and bucket with every input (KMS ScheduleKeyDeletion: 7-30 days, here the longest; S3 bucket
+    names come from the prefix plus a suffix), and the read role's description naming its one service account."""
+    assert resource_named(prod_snapshot, "aws:kms/key:Key", "models-key")["props"] == {
+        "description": "Model weights (S3 SSE-KMS)", "enableKeyRotation": True, "deletionWindowInDays": 30,
+        "tags": {"vllm-eks:purpose": "model-weights"}}
+    assert resource_named(prod_snapshot, "aws:s3/bucket:Bucket", "models-weights")["props"] == {
+        "bucketPrefix": "vllm-weights-", "forceDestroy": False, "tags": {"vllm-eks:purpose": "model-weights"}}
+    assert resource_named(prod_snapshot, ROLE, "models-qwen3-8b-read")["props"]["description"] == (
+        "Read the weights of qwen3-8b (vllm-qwen3-8b/vllm-server only)")
+
+
+def test_sync_namespace_and_service_account_whole(sync_snapshot):
+    """Pod Security Standards: the sync namespace enforces, warns and audits `restricted`. IRSA ("IAM roles for service
+    accounts"): the service account's eks.amazonaws.com/role-arn annotation names the sync role; no API token mounted."""
+    assert resource_named(sync_snapshot, "kubernetes:core/v1:Namespace", "models-sync-namespace")["props"]["metadata"] == {
+        "name": "model-sync", "labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                         "pod-security.kubernetes.io/warn": "restricted",
+                                         "pod-security.kubernetes.io/audit": "restricted"}}
+    account = resource_named(sync_snapshot, "kubernetes:core/v1:ServiceAccount", "models-qwen3-8b-sync-sa")["props"]
+    role_arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/models-qwen3-8b-sync-")
+    assert (account["metadata"], account["automountServiceAccountToken"]) == (
+        {"name": "sync-qwen3-8b", "namespace": "model-sync", "annotations": {"eks.amazonaws.com/role-arn": role_arn}}, False)
+    assert resource_named(sync_snapshot, ROLE, "models-qwen3-8b-sync")["props"]["description"] == (
+        "Write the weights of qwen3-8b (model-sync/sync-qwen3-8b only)")
