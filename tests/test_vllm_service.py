@@ -404,3 +404,35 @@ def test_the_synced_model_deployment_and_its_fetch_container_whole(two_model_sna
         "volumeMounts": [{"name": "fetch-home", "mountPath": "/tmp"}, {"name": "models", "mountPath": "/models"},
                          {"name": "adapters", "mountPath": "/adapters"}],
     }
+
+
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_the_model_namespace_and_its_objects_metadata_whole(stack, model, request):
+    """Pod Security Standards: the namespace enforces, warns and audits `restricted`. Every object of the model carries
+    the pod labels and its fixed name; the Secret is Opaque; the Deployment waits for its key and service account,
+    leaves the replica count to KEDA (ignoreChanges) and may take 40 minutes (a GPU node, the image, the load)."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    namespace = f"vllm-{model}"
+    labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model}
+    assert resource_named(snapshot, NAMESPACE, f"vllm-{model}-namespace")["props"]["metadata"] == {
+        "name": namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                      "pod-security.kubernetes.io/warn": "restricted",
+                                      "pod-security.kubernetes.io/audit": "restricted"}}
+    account = resource_named(snapshot, SERVICE_ACCOUNT, f"vllm-{model}-service-account")["props"]
+    role_arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert (account["metadata"], account["automountServiceAccountToken"]) == ({
+        "name": "vllm-server", "namespace": namespace, "labels": labels,
+        "annotations": {"eks.amazonaws.com/role-arn": role_arn}}, False)
+    secret = resource_named(snapshot, SECRET, f"vllm-{model}-api-key")["props"]
+    assert (secret["type"], secret["metadata"]) == ("Opaque", {"name": "vllm-api-key", "namespace": namespace, "labels": labels})
+    for type_token, suffix in ((SERVICE, "service"), (PDB, "disruption-budget"), (DEPLOYMENT, "deployment")):
+        assert resource_named(snapshot, type_token, f"vllm-{model}-{suffix}")["props"]["metadata"] == {
+            "name": f"vllm-{model}", "namespace": namespace, "labels": labels}
+    assert resource_named(snapshot, SERVICE, f"vllm-{model}-service")["props"]["spec"] == {
+        "type": "ClusterIP", "selector": labels, "ports": [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]}
+    assert resource_named(snapshot, PDB, f"vllm-{model}-disruption-budget")["props"]["spec"] == {
+        "minAvailable": 1, "selector": {"matchLabels": labels}}
+    options = resource_named(snapshot, DEPLOYMENT, f"vllm-{model}-deployment")["options"]
+    assert (options["ignoreChanges"], options["customTimeouts"]) == (["spec.replicas"], {"create": 2400, "update": 2400})
+    prefix = f"urn:pulumi:{stack}::vllm-eks::vllm-eks:index:VllmService$kubernetes:core/v1:"
+    assert {f"{prefix}Secret::vllm-{model}-api-key", f"{prefix}ServiceAccount::vllm-{model}-service-account"} <= set(options["dependsOn"])
