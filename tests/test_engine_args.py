@@ -132,3 +132,28 @@ def test_thinking_on_is_refused_for_a_model_without_a_thinking_mode():
     # A model that never thinks satisfies `false`, and nothing is rendered for it.
     quiet = load_stack_config({"models": [llama | {"thinking": False}], "edge": edge, "observability": quiet_alerts}).models[0]
     assert "--default-chat-template-kwargs" not in _args(quiet)
+
+
+def test_whole_argument_lists_in_order():
+    """The whole argv, so a changed, dropped or reordered flag shows. vLLM 0.32 `vllm serve --help` names every flag
+    below; JSON values are compact with sorted keys (what the contract tests parse; a stable text means a re-render
+    never rolls the Deployment for nothing)."""
+    tail = ["--host", "0.0.0.0", "--port", "8000", "--logging-config", '{"formatter":"json"}',
+            "--disable-access-log-for-endpoints", "/health,/metrics"]
+    head = ["--served-model-name", "qwen3-8b", "--tensor-parallel-size", "4", "--gpu-memory-utilization", "0.92",
+            "--max-model-len", "32768", "--dtype", "auto", "--enable-chunked-prefill", "--enable-prefix-caching"]
+    qwen3 = ["--reasoning-parser", "qwen3", "--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
+    assert _args(_model()) == [
+        "--model", S3_URI, *head,
+        "--load-format", "runai_streamer",
+        "--model-loader-extra-config", '{"concurrency":32,"distributed":true,"memory_limit":8589934592}',
+        *qwen3, *tail, "--shutdown-timeout", "600"]
+    everything = _model(loadFormat="s3-sync", quantization="fp8", thinking=False,
+                        loraAdapters=[{"name": "sql", "s3Prefix": "adapters/sql", "rank": 64}],
+                        speculative={"method": "ngram", "numSpeculativeTokens": 4, "promptLookupMax": 4})
+    assert _args(everything, location="/models/qwen3-8b", shutdown=120) == [
+        "--model", "/models/qwen3-8b", *head,
+        "--quantization", "fp8",
+        "--enable-lora", "--max-loras", "1", "--max-lora-rank", "64", "--lora-modules", "sql=/adapters/sql",
+        "--speculative-config", '{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4}',
+        *qwen3, "--default-chat-template-kwargs", '{"enable_thinking":false}', *tail, "--shutdown-timeout", "120"]
