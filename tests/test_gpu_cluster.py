@@ -245,6 +245,8 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     # registries": `helm install myrelease oci://localhost:5000/helm-charts/mychart --version 0.1.0`; Karpenter's
     # "Getting Started" installs `oci://public.ecr.aws/karpenter/karpenter` the same way).
     assert "repositoryOpts" not in release
+    # Helm "helm install --atomic": a failed install is rolled back; 900 s, not Helm's 300 s, while system nodes join.
+    assert (release["name"], release["namespace"], release["atomic"], release["timeout"]) == ("karpenter", "kube-system", True, 900)
     assert f"| v{KARPENTER_CHART.version} |" in (CRDS_DIR / "README.md").read_text()  # the vendored CRDs' tag
     values = release["values"]
     role_arn = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
@@ -291,6 +293,7 @@ def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):
     assert plugin["version"] == NVIDIA_DEVICE_PLUGIN_CHART.version
     # NVIDIA k8s-device-plugin README, "Deploying with Helm": `helm repo add nvdp https://nvidia.github.io/k8s-device-plugin`
     assert (plugin["chart"], plugin["repositoryOpts"]) == ("nvidia-device-plugin", {"repo": "https://nvidia.github.io/k8s-device-plugin"})
+    assert (plugin["name"], plugin["namespace"], plugin["atomic"], plugin["timeout"]) == ("nvidia-device-plugin", "kube-system", True, 900)
     # Karpenter docs, "Well-Known Labels": every node Karpenter launches carries `karpenter.sh/nodepool: <pool>`; the
     # plugin runs only there, and tolerates the GPU pools' taint.
     assert plugin["values"] == {
