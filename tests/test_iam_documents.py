@@ -229,3 +229,37 @@ def test_karpenter_controller_policy_is_the_upstream_one_but_zonal_shift_and_chi
     )
     assert document["Version"] == "2012-10-17"
     assert [_one_action_as_string(statement) for statement in document["Statement"]] == upstream
+
+
+def test_sync_write_bucket_and_image_import_documents_whole():
+    """Each document whole. S3 "Uploading and copying objects using multipart upload" with SSE-KMS: PutObject and
+    AbortMultipartUpload on the objects, kms:GenerateDataKey and kms:Decrypt on the key through S3 only; S3 "Bucket
+    policy examples": deny every request without aws:SecureTransport; IAM "Policy evaluation logic": an explicit Deny
+    of object reads to every principal but the listed roles (aws:PrincipalArn); Amazon ECR "IAM permissions required to
+    sync an upstream registry": ecr:BatchImportUpstreamImage and ecr:CreateRepository on the rules' repositories."""
+    through_s3 = {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com", "kms:EncryptionContext:aws:s3:arn": BUCKET_ARN}}
+    assert documents.model_sync_write_policy(BUCKET_ARN, "models/x", KEY_ARN, "us-east-1", SECRET_ARN) == {
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "WriteModelObjects", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+             "Resource": f"{BUCKET_ARN}/models/x/*"},
+            {"Sid": "EncryptThroughS3", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+             "Resource": KEY_ARN, "Condition": through_s3},
+            {"Sid": "ReadHuggingFaceToken", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": SECRET_ARN}]}
+    readers = ["arn:aws:iam::123456789012:role/read-b", "arn:aws:iam::123456789012:role/read-a"]
+    assert documents.model_bucket_policy(BUCKET_ARN, readers) == {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [BUCKET_ARN, f"{BUCKET_ARN}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyObjectReadsButModelRoles", "Effect": "Deny", "Principal": "*",
+         "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{BUCKET_ARN}/*",
+         "Condition": {"StringNotEquals": {"aws:PrincipalArn": sorted(readers)}}}]}
+    assert documents.pull_through_import_policy("aws-us-gov", "us-gov-west-1", "210987654321", ["docker-hub", "quay"]) == {
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": "ImportThroughPullThroughCache", "Effect": "Allow",
+            "Action": ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+            "Resource": ["arn:aws-us-gov:ecr:us-gov-west-1:210987654321:repository/docker-hub/*",
+                         "arn:aws-us-gov:ecr:us-gov-west-1:210987654321:repository/quay/*"]}]}
+    assert documents.secret_arn_pattern("aws-us-gov", "us-gov-west-1", "210987654321", "hf/token") == (
+        "arn:aws-us-gov:secretsmanager:us-gov-west-1:210987654321:secret:hf/token-??????")
+    assert documents.flow_log_trust_policy("aws-us-gov", "us-gov-west-1", "210987654321")["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "210987654321"},
+        "ArnLike": {"aws:SourceArn": "arn:aws-us-gov:ec2:us-gov-west-1:210987654321:vpc-flow-log/*"}}
