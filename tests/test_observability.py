@@ -375,3 +375,120 @@ def test_prometheus_is_reached_at_its_service_and_admitted_by_its_pod_labels(sta
                 for trigger in r["props"]["spec"]["triggers"] if trigger["type"] == "prometheus"]
     assert triggers and all(trigger["metadata"]["serverAddress"] == "http://prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
                             for trigger in triggers)
+
+
+def test_dashboard_whole():
+    """The dashboard model with every field (Grafana "JSON model": uid, schemaVersion, refresh, time, templating;
+    a `datasource` variable of type prometheus that every panel and query uses; the namespace variable lists the
+    serving namespaces; the model variable reads label_values of a vLLM series). Panels: timeseries two a row, 12 x 8
+    grid units each, ids from 1, refIds A, B, C; each panel's unit and queries, the metric names as vLLM 0.32, DCGM
+    exporter and kube-state-metrics export them (tests/test_metric_names.py)."""
+    from vllm_eks.observability.dashboard import dashboard
+
+    board = dashboard("vLLM serving", ["vllm-a", "vllm-b"])
+    assert {key: value for key, value in board.items() if key != "panels"} == EXPECTED_DASHBOARD
+    source = {"type": "prometheus", "uid": "${datasource}"}
+    assert [(p["title"], p["fieldConfig"]["defaults"]["unit"], [(t["expr"], t["legendFormat"]) for t in p["targets"]])
+            for p in board["panels"]] == EXPECTED_PANELS
+    for index, panel in enumerate(board["panels"]):
+        assert panel == {
+            "type": "timeseries", "title": panel["title"], "datasource": source,
+            "fieldConfig": {"defaults": {"unit": panel["fieldConfig"]["defaults"]["unit"]}, "overrides": []},
+            "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+            "targets": [{"refId": "ABC"[position], "datasource": source, "expr": target["expr"],
+                         "legendFormat": target["legendFormat"]} for position, target in enumerate(panel["targets"])],
+            "id": index + 1, "gridPos": {"x": 12 * (index % 2), "y": 8 * (index // 2), "w": 12, "h": 8}}
+
+
+EXPECTED_DASHBOARD = {'uid': 'vllm-eks-serving',
+ 'title': 'vLLM serving',
+ 'tags': ['vllm', 'vllm-eks'],
+ 'timezone': 'browser',
+ 'schemaVersion': 39,
+ 'refresh': '30s',
+ 'time': {'from': 'now-6h', 'to': 'now'},
+ 'templating': {'list': [{'name': 'datasource',
+                          'type': 'datasource',
+                          'query': 'prometheus',
+                          'label': 'Data source'},
+                         {'name': 'namespace',
+                          'type': 'custom',
+                          'label': 'Namespace',
+                          'query': 'vllm-a,vllm-b',
+                          'multi': True,
+                          'includeAll': True,
+                          'current': {'text': 'All', 'value': '$__all'}},
+                         {'name': 'model',
+                          'type': 'query',
+                          'label': 'Model',
+                          'datasource': {'type': 'prometheus', 'uid': '${datasource}'},
+                          'query': {'query': 'label_values(vllm:num_requests_waiting{namespace=~"$namespace"}, '
+                                             'model_name)',
+                                    'refId': 'models'},
+                          'refresh': 2,
+                          'multi': True,
+                          'includeAll': True,
+                          'current': {'text': 'All', 'value': '$__all'}}]}}
+
+EXPECTED_PANELS = [('Time to first token (P50 / P95)',
+  's',
+  [('histogram_quantile(0.5, sum by (model_name, le) '
+    '(rate(vllm:time_to_first_token_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P50 {{model_name}}'),
+   ('histogram_quantile(0.95, sum by (model_name, le) '
+    '(rate(vllm:time_to_first_token_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P95 {{model_name}}')]),
+ ('Inter-token latency (P50 / P95)',
+  's',
+  [('histogram_quantile(0.5, sum by (model_name, le) '
+    '(rate(vllm:inter_token_latency_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P50 {{model_name}}'),
+   ('histogram_quantile(0.95, sum by (model_name, le) '
+    '(rate(vllm:inter_token_latency_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P95 {{model_name}}')]),
+ ('End-to-end request latency (P95)',
+  's',
+  [('histogram_quantile(0.95, sum by (model_name, le) '
+    '(rate(vllm:e2e_request_latency_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P95 {{model_name}}')]),
+ ('KV-cache usage',
+  'percentunit',
+  [('max by (model_name, pod) (vllm:kv_cache_usage_perc{namespace=~"$namespace",model_name=~"$model"})',
+    '{{pod}}')]),
+ ('Requests running / waiting',
+  'short',
+  [('sum by (model_name) (vllm:num_requests_running{namespace=~"$namespace",model_name=~"$model"})',
+    'running {{model_name}}'),
+   ('sum by (model_name) (vllm:num_requests_waiting{namespace=~"$namespace",model_name=~"$model"})',
+    'waiting {{model_name}}')]),
+ ('Tokens per second',
+  'short',
+  [('sum by (model_name) '
+    '(rate(vllm:generation_tokens_total{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval]))',
+    'generated {{model_name}}'),
+   ('sum by (model_name) '
+    '(rate(vllm:prompt_tokens_total{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval]))',
+    'prompt {{model_name}}')]),
+ ('Error ratio',
+  'percentunit',
+  [('sum by (model_name) '
+    '(rate(vllm:request_success_total{namespace=~"$namespace",model_name=~"$model",finished_reason="error"}[$__rate_interval])) '
+    '/ sum by (model_name) '
+    '(rate(vllm:request_success_total{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval]))',
+    'engine errors {{model_name}}'),
+   ('sum by (namespace) '
+    '(rate(http_requests_total{namespace=~"$namespace",handler=~"/v1/.*",status="5xx"}[$__rate_interval])) / sum '
+    'by (namespace) (rate(http_requests_total{namespace=~"$namespace",handler=~"/v1/.*"}[$__rate_interval]))',
+    'HTTP 5xx {{namespace}}')]),
+ ('GPU utilisation', 'percent', [('avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL)', '{{Hostname}} GPU {{gpu}}')]),
+ ('GPU memory used',
+  'percentunit',
+  [('sum by (Hostname) (DCGM_FI_DEV_FB_USED) / (sum by (Hostname) (DCGM_FI_DEV_FB_USED) + sum by (Hostname) '
+    '(DCGM_FI_DEV_FB_FREE))',
+    '{{Hostname}}')]),
+ ('Replicas vs GPU nodes',
+  'short',
+  [('sum by (namespace) (kube_deployment_status_replicas_available{namespace=~"$namespace"})',
+    'ready replicas {{namespace}}'),
+   ('count(kube_node_status_allocatable{resource="nvidia_com_gpu"} > 0)', 'GPU nodes'),
+   ('sum(kube_node_status_allocatable{resource="nvidia_com_gpu"})', 'GPUs')])]
