@@ -281,3 +281,24 @@ def test_fallback_is_clamped_to_the_model_and_working_hours_hold_the_baseline(
     assert (spec["pollingInterval"], spec["cooldownPeriod"]) == (30, 120)
     behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     assert (behavior["scaleUp"]["stabilizationWindowSeconds"], behavior["scaleDown"]["stabilizationWindowSeconds"]) == (10, 120)
+
+
+def test_the_component_refuses_a_model_at_zero_without_a_wake_up_signal():
+    """Autoscaling built directly (a library user, not the stack's config, which refuses this first): a model that may
+    sit at zero with no edge metric would never get its first pod, so the component stops the program, naming it."""
+    import pulumi
+
+    from component_run import run_component
+    from vllm_eks.autoscaling.autoscaling import Autoscaling
+
+    model = {"model": "m", "served_model_name": "m", "namespace": "vllm-m", "deployment_name": "vllm-m",
+             "min_replicas": 0, "max_replicas": 2, "on_demand_replicas": 1, "wake_up": None}
+    args = {"region": "us-east-1", "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/o", "oidc_issuer": "o",
+            "prometheus_url": "http://p:9090", "working_hours": None, "models": [model], "system_node_selector": {},
+            "image_registry": "r.example",
+            "policy": {"queue_threshold_per_replica": 10, "polling_interval_seconds": 15, "scale_down_window_seconds": 300,
+                       "scale_up_window_seconds": 0, "fallback_replicas": 1}}
+    with pytest.raises(pulumi.RunError) as raised:
+        run_component(lambda: Autoscaling("autoscaling", args))
+    assert str(raised.value) == ("models[m].minReplicas: got 0, expected >= 1 unless the edge provides a wake-up metric "
+                                 "(vLLM has no series while no pod runs, so nothing else could start the first one)")

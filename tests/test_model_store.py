@@ -315,3 +315,18 @@ def test_the_download_script_survives_the_shell_and_calls_snapshot_download(tmp_
     assert ran.returncode == 0, ran.stderr
     assert json.loads(record.read_text()) == {"repo_id": "Qwen/Qwen3-8B", "local_dir": "/staging/model",
                                               "ignore_patterns": ["original/*", "*.pth"], "token": None}
+
+
+def test_the_component_refuses_a_sync_without_a_hugging_face_id():
+    """ModelStore built directly (the stack's config refuses this first, test_sync_needs_a_hugging_face_id): a sync Job
+    needs the repository to copy from, and the component says which model lacks it."""
+    from component_run import run_component
+    from vllm_eks.model_store.model_store import ModelStore
+
+    model = {"name": "m", "prefix": "models/m", "namespace": "vllm-m", "service_account": "vllm-server",
+             "hugging_face_id": None, "sync": True, "sync_staging_gib": 10}
+    args = {"models": [model], "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/o", "oidc_issuer": "o",
+            "region": "us-east-1", "hugging_face_token_secret_name": None, "sync_node_selector": {}, "image_registry": "r.example"}
+    with pytest.raises(ValueError) as raised:
+        run_component(lambda: ModelStore("models", args))
+    assert str(raised.value) == "model m: a sync needs hugging_face_id"
