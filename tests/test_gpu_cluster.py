@@ -347,3 +347,25 @@ def test_public_endpoint_needs_cidrs_and_never_everywhere():
         load_stack_config(_sections(cluster={"endpointPublicAccess": True}))
     with pytest.raises(StackConfigError, match="never 0.0.0.0/0"):
         load_stack_config(_sections(cluster={"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}))
+
+
+def test_on_demand_gpus_per_capacity_type():
+    """What each capacity type asks of the on-demand pool (README, "Spot burst"): an on-demand model all its replicas'
+    GPUs, a Spot model none, a burst model its on-demand baseline."""
+    from vllm_eks.cluster.karpenter import on_demand_gpus
+
+    assert on_demand_gpus("on-demand", 10, 2, 4) == 40
+    assert on_demand_gpus("spot", 10, 2, 4) == 0
+    assert on_demand_gpus("on-demand-with-spot-burst", 10, 2, 4) == 8
+
+
+def test_an_all_on_demand_stack_leaves_the_spot_pool_no_gpu():
+    """prod with its model on on-demand capacity only and maxGpus what it needs: the on-demand pool takes all 32 GPUs
+    (8 replicas of 4) and the Spot pool's `limits` is 0, so Karpenter launches nothing there (Karpenter docs,
+    "NodePools": limits)."""
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["vllm-eks:models"] = [{**config["vllm-eks:models"][0], "capacityType": "on-demand"}]
+    config["vllm-eks:cluster"] = {**config["vllm-eks:cluster"], "maxGpus": 32}
+    snapshot = render_config("prod-on-demand", config)
+    limits = {r["props"]["metadata"]["name"]: r["props"]["spec"]["limits"] for r in resources_of(snapshot, NODE_POOL)}
+    assert limits == {"gpu-on-demand": {"nvidia.com/gpu": "32"}, "gpu-spot": {"nvidia.com/gpu": "0"}}
