@@ -54,7 +54,8 @@ def test_prod_qwen3_8b_runs_tensor_parallel_4_on_4_gpus(prod_snapshot):
     assert _flag(container["args"], "--tensor-parallel-size") == "4"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "4"
     assert container["resources"]["requests"] == container["resources"]["limits"]  # Guaranteed QoS
-    assert _flag(container["args"], "--model").startswith("s3://") and _flag(container["args"], "--model").endswith("/models/qwen3-8b")
+    # the Run:ai streamer reads s3://<bucket>/<prefix> (vLLM docs, "Loading models with Run:ai Model Streamer")
+    assert _flag(container["args"], "--model") == f"s3://{prod_snapshot['outputs']['modelBucket']}/models/qwen3-8b"
     assert _flag(container["args"], "--load-format") == "runai_streamer"
     assert _flag(container["args"], "--served-model-name") == "qwen3-8b"
 
