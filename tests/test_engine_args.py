@@ -157,3 +157,19 @@ def test_whole_argument_lists_in_order():
         "--enable-lora", "--max-loras", "1", "--max-lora-rank", "64", "--lora-modules", "sql=/adapters/sql",
         "--speculative-config", '{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4}',
         *qwen3, "--default-chat-template-kwargs", '{"enable_thinking":false}', *tail, "--shutdown-timeout", "120"]
+
+
+def test_streamer_readers_step_at_8_and_40_gib_and_the_buffer_is_a_quarter_of_the_pod_at_most_8_gib():
+    """The catalog's tiers (RUNAI_STREAMER_CONCURRENCY_BY_WEIGHTS_GIB: up to 8 GiB 16 readers, up to 40 GiB 32, beyond
+    64; each bound inclusive) and memory_limit = min(8 GiB, pod memory / 4 / TP ranks), an integer number of bytes
+    (vllm/model_executor/model_loader/runai_streamer_loader.py)."""
+    gib = 2**30
+
+    def config(weight_gib: float, memory_gib: int = 64, ranks: int = 1) -> dict:
+        return streamer_extra_config({"weight_bytes": int(weight_gib * gib), "pod_memory_gib": memory_gib,
+                                      "tensor_parallel_size": ranks})
+
+    assert [config(weight)["concurrency"] for weight in (8, 8.01, 40, 40.01)] == [16, 32, 32, 64]
+    assert config(8, memory_gib=64)["memory_limit"] == 8 * gib  # 64 / 4 = 16 GiB, capped at 8
+    assert config(8, memory_gib=20)["memory_limit"] == 5 * gib
+    assert config(8, memory_gib=96, ranks=4) == {"concurrency": 16, "memory_limit": 6 * gib, "distributed": True}

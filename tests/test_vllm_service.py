@@ -437,3 +437,34 @@ def test_the_model_namespace_and_its_objects_metadata_whole(stack, model, reques
     assert (options["ignoreChanges"], options["customTimeouts"]) == (["spec.replicas"], {"create": 2400, "update": 2400})
     prefix = f"urn:pulumi:{stack}::vllm-eks::vllm-eks:index:VllmService$kubernetes:core/v1:"
     assert {f"{prefix}Secret::vllm-{model}-api-key", f"{prefix}ServiceAccount::vllm-{model}-service-account"} <= set(options["dependsOn"])
+
+
+def test_single_pool_models_require_that_pool_and_prefer_nothing():
+    """Kubernetes "Assigning Pods to Nodes": an on-demand or a Spot model has one pool to choose, so only the required
+    term; the preference for on-demand exists only where both pools are allowed."""
+    from vllm_eks.serving.vllm_pod import node_affinity
+
+    for capacity_type, pool in (("on-demand", "gpu-on-demand"), ("spot", "gpu-spot")):
+        assert node_affinity(capacity_type, "g6e.xlarge") == {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "karpenter.sh/nodepool", "operator": "In", "values": [pool]},
+                {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g6e.xlarge"]}]}]}}}
+
+
+@pytest.mark.parametrize("min_replicas, when", [(0, "ScheduleAnyway"), (1, "ScheduleAnyway"), (2, "DoNotSchedule"), (3, "DoNotSchedule")])
+def test_zone_spread_is_hard_from_two_promised_replicas(min_replicas, when):
+    """Kubernetes "Pod Topology Spread Constraints": DoNotSchedule keeps a pod Pending rather than skew the zones; with
+    fewer than two promised replicas there is nothing to keep apart, so it is only a preference."""
+    from vllm_eks.serving.vllm_pod import topology_spread
+
+    assert topology_spread({"a": "b"}, min_replicas) == [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                                          "whenUnsatisfiable": when, "labelSelector": {"matchLabels": {"a": "b"}}}]
+
+
+@pytest.mark.parametrize("memory_gib, shm_gib", [(10, 2), (29, 2), (30, 3), (159, 15), (170, 16), (400, 16)])
+def test_shared_memory_is_a_tenth_of_the_pod_between_2_and_16_gib(memory_gib, shm_gib):
+    """/dev/shm for vLLM's worker queues and NCCL under tensor parallelism (vLLM docs, "Using Docker": `--shm-size` or
+    `--ipc=host`): a tenth of the pod's memory, at least 2 GiB, at most 16 GiB."""
+    from vllm_eks.serving.vllm_pod import shm_size_gib
+
+    assert shm_size_gib({"pod_memory_gib": memory_gib}) == shm_gib
