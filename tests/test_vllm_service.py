@@ -468,3 +468,20 @@ def test_shared_memory_is_a_tenth_of_the_pod_between_2_and_16_gib(memory_gib, sh
     from vllm_eks.serving.vllm_pod import shm_size_gib
 
     assert shm_size_gib({"pod_memory_gib": memory_gib}) == shm_gib
+
+
+def test_a_streamed_model_with_an_adapter_fetches_only_the_adapter():
+    """dev's streamed model with one LoRA adapter: vLLM streams the weights from S3 (--model s3://...), and the init
+    container copies only the adapter into its emptyDir (vLLM docs, "LoRA Adapters": --lora-modules name=path reads a
+    local directory)."""
+    config = read_stack_config("dev")
+    config["vllm-eks:models"] = [{**config["vllm-eks:models"][0], "loraAdapters": [{"name": "sql", "s3Prefix": "adapters/sql"}]}]
+    snapshot = render_config("dev-streamed-lora", config)
+    pod = _pod(snapshot, "qwen3-1-7b")["spec"]
+    (fetch,) = pod["initContainers"]
+    assert fetch["command"][2] == 'set -eu; aws s3 sync --only-show-errors "s3://$WEIGHTS_BUCKET/adapters/sql" /adapters/sql'
+    assert fetch["volumeMounts"] == [{"name": "fetch-home", "mountPath": "/tmp"}, {"name": "adapters", "mountPath": "/adapters"}]
+    assert sorted(volume["name"] for volume in pod["volumes"]) == ["adapters", "api-key", "dshm", "fetch-home", "home", "tmp"]
+    args = _vllm_container(snapshot, "qwen3-1-7b")["args"]
+    assert _flag(args, "--model") == f"s3://{snapshot['outputs']['modelBucket']}/models/qwen3-1.7b"
+    assert _flag(args, "--lora-modules") == "sql=/adapters/sql"
