@@ -302,3 +302,23 @@ def test_the_component_refuses_a_model_at_zero_without_a_wake_up_signal():
         run_component(lambda: Autoscaling("autoscaling", args))
     assert str(raised.value) == ("models[m].minReplicas: got 0, expected >= 1 unless the edge provides a wake-up metric "
                                  "(vLLM has no series while no pod runs, so nothing else could start the first one)")
+
+
+def test_dev_keda_release_values_and_operator_role_whole():
+    """kedacore/charts keda values.yaml: nodeSelector, image.pullPolicy (the chart's default Always would ask the registry
+    on every restart), podIdentity.aws.irsa.enabled/roleArn (the operator's service account annotated with the role
+    that reads CloudWatch); image.<component>.registry points at the pull-through cache (tests/test_image_cache.py)."""
+    snapshot = rendered("dev")
+    (release,) = [r["props"] for r in _of(snapshot, RELEASE) if r["name"] == "autoscaling-keda"]
+    (role,) = [r for r in _of(snapshot, "aws:iam/role:Role") if r["name"] == "autoscaling-keda-operator"]
+    role_arn = release["values"]["podIdentity"]["aws"]["irsa"]["roleArn"]
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/autoscaling-keda-operator-")
+    cache = {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com/github"}
+    assert (release["name"], release["namespace"], release["values"]) == ("keda", "keda", {
+        "nodeSelector": SYSTEM_NODES,
+        "image": {"pullPolicy": "IfNotPresent", "keda": cache, "webhooks": cache, "metricsApiServer": cache},
+        "podIdentity": {"aws": {"irsa": {"enabled": True, "roleArn": role_arn}}}})
+    assert role["props"]["description"] == (
+        "KEDA operator (IRSA): reads the edge's CloudWatch request counts to wake models from zero")
+    (namespace,) = [r for r in _of(snapshot, "kubernetes:core/v1:Namespace") if r["name"] == "autoscaling-namespace"]
+    assert namespace["props"]["metadata"] == {"name": "keda"}
