@@ -98,3 +98,64 @@ def test_control_plane_scrapes_eks_cannot_serve_are_off(stack, request):
         assert values[component]["enabled"] is False
     for group in ("kubeControllerManager", "kubeSchedulerAlerting", "kubeSchedulerRecording", "etcd"):
         assert values["defaultRules"]["rules"][group] is False
+
+
+def test_rule_groups_whole():
+    """The four alerts with every field, on two serving namespaces given out of order (the HTTP matcher lists them
+    sorted). Prometheus "Alerting rules" (expr, for, labels, annotations); metric names as vLLM 0.32 exports them
+    (tests/test_metric_names.py); TTFT buckets 1 and 2.5 s around the 2 s threshold (FACTS.md); the runbooks name the
+    commands an operator runs."""
+    from vllm_eks.observability.alert_rules import rule_groups
+
+    thresholds = {"ttft_p95_seconds": 2, "kv_cache_usage_ratio": 0.95, "requests_waiting": 50, "error_ratio": 0.01}
+    assert rule_groups(thresholds, ["vllm-b", "vllm-a"]) == EXPECTED_RULE_GROUPS
+
+
+EXPECTED_RULE_GROUPS = [{'name': 'vllm-serving',
+  'rules': [{'alert': 'VllmTimeToFirstTokenHigh',
+             'expr': 'histogram_quantile(0.95, sum by (namespace, model_name, le) '
+                     '(rate(vllm:time_to_first_token_seconds_bucket[5m]))) > 2',
+             'for': '10m',
+             'labels': {'severity': 'warning'},
+             'annotations': {'summary': 'P95 time to first token above 2 s for {{ $labels.model_name }} in {{ '
+                                        '$labels.namespace }}',
+                             'runbook': "The P95 is interpolated inside vLLM's 1-2.5 s bucket: it means more than "
+                                        '5 % of first tokens took over 1 s. Check requests waiting and KV-cache '
+                                        'usage on the vLLM dashboard, then whether the ScaledObject is at '
+                                        'maxReplicas or its pods are Pending on GPU nodes (kubectl -n {{ '
+                                        '$labels.namespace }} get scaledobject,pods; kubectl get nodeclaims).'}},
+            {'alert': 'VllmKvCacheNearlyFull',
+             'expr': 'max by (namespace, model_name, pod) (vllm:kv_cache_usage_perc) > 0.95',
+             'for': '5m',
+             'labels': {'severity': 'warning'},
+             'annotations': {'summary': 'KV cache above 95 % on {{ $labels.pod }} ({{ $labels.model_name }})',
+                             'runbook': 'A full KV cache makes vLLM preempt and recompute running requests, so '
+                                        'latency climbs. Add replicas (raise maxReplicas or lower the queue '
+                                        'threshold), or lower maxModelLen for this model.'}},
+            {'alert': 'VllmRequestsWaitingHigh',
+             'expr': 'sum by (namespace, model_name) (vllm:num_requests_waiting) > 50',
+             'for': '5m',
+             'labels': {'severity': 'critical'},
+             'annotations': {'summary': 'More than 50 requests waiting for {{ $labels.model_name }} in {{ '
+                                        '$labels.namespace }}',
+                             'runbook': "The queue outgrows the autoscaler: check the ScaledObject's conditions "
+                                        "and the HPA's events (kubectl -n {{ $labels.namespace }} describe "
+                                        'scaledobject,hpa), Pending pods, and whether the Karpenter NodePools hit '
+                                        'their GPU limit (kubectl get nodepools).'}},
+            {'alert': 'VllmErrorRatioHigh',
+             'expr': '(label_replace(sum by (namespace) '
+                     '(rate(vllm:request_success_total{finished_reason="error"}[5m])) / sum by (namespace) '
+                     '(rate(vllm:request_success_total[5m])), "signal", "engine", "", "") or label_replace(sum by '
+                     '(namespace) '
+                     '(rate(http_requests_total{namespace=~"vllm-a|vllm-b",handler=~"/v1/.*",status="5xx"}[5m])) / '
+                     'sum by (namespace) '
+                     '(rate(http_requests_total{namespace=~"vllm-a|vllm-b",handler=~"/v1/.*"}[5m])), "signal", '
+                     '"http", "", "")) > 0.01',
+             'for': '5m',
+             'labels': {'severity': 'critical'},
+             'annotations': {'summary': 'More than 1 % of requests fail in {{ $labels.namespace }} (signal {{ '
+                                        '$labels.signal }})',
+                             'runbook': 'signal=engine: vLLM finished requests with an internal error (answered '
+                                        '500); signal=http: its API server answered 5xx on /v1. Read the pod logs '
+                                        'for the failing request ids (kubectl -n {{ $labels.namespace }} get pods; '
+                                        'kubectl logs <pod>) and look for restarts and out-of-memory kills.'}}]}]

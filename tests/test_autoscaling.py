@@ -11,6 +11,7 @@ from vllm_eks.autoscaling.autoscaling import (
     cloudwatch_read_policy,
     missing_wake_up_signals,
 )
+from vllm_eks.autoscaling.scaled_object import scaled_object
 from vllm_eks.planning.catalog import KEDA_CHART, VLLM_REQUESTS_WAITING
 from vllm_eks.iam.iam_documents import irsa_trust_policy
 from preflight.render import read_stack_config
@@ -217,3 +218,107 @@ def test_keda_namespace_is_a_valid_core_object(stack):
     for resource in _of(rendered(stack), "kubernetes:core/v1:Namespace"):
         if resource["name"] == "autoscaling-namespace":
             validate_core(manifest(resource))
+
+
+def test_dev_scaled_object_whole():
+    """dev's one ScaledObject, every field (KEDA docs "Scaling Deployments" (ScaledObject spec, fallback,
+    advanced.horizontalPodAutoscalerConfig), the "Prometheus", "Cron" and "AWS CloudWatch" scalers: metricStat,
+    metricStatPeriod, metricCollectionTime, metricEndTimeOffset, minMetricValue, targetMetricValue,
+    activationTargetMetricValue, ignoreNullValues, awsRegion; CloudWatch "Application Load Balancer metrics":
+    RequestCount per LoadBalancer and TargetGroup, `app/<name>/<id>` and `targetgroup/<name>/<id>`)."""
+    scaled = _scaled_objects("dev")["qwen3-1-7b"]
+    wake_up = _trigger(scaled, "aws-cloudwatch")["metadata"]
+    load_balancer, target_group = wake_up["dimensionValue"].split(";")
+    assert load_balancer.startswith("app/edge-alb-") and target_group.startswith("targetgroup/edge-qwen3-1-7b-")
+    assert scaled == {
+        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject",
+        "metadata": {"name": "vllm-qwen3-1-7b", "namespace": "vllm-qwen3-1-7b"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vllm-qwen3-1-7b"},
+            "minReplicaCount": 0, "maxReplicaCount": 2, "pollingInterval": 15, "cooldownPeriod": 300,
+            "fallback": {"failureThreshold": 3, "replicas": 1, "behavior": "currentReplicasIfHigher"},
+            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {
+                "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
+                    {"type": "Percent", "value": 100, "periodSeconds": 15}, {"type": "Pods", "value": 4, "periodSeconds": 15}]},
+                "scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Max", "policies": [
+                    {"type": "Pods", "value": 1, "periodSeconds": 60}]}}}},
+            "triggers": [
+                {"type": "prometheus", "name": "queue-depth", "metricType": "AverageValue", "metadata": {
+                    "serverAddress": "http://prometheus-stack-prometheus.monitoring.svc.cluster.local:9090",
+                    "query": 'sum(vllm:num_requests_waiting{namespace="vllm-qwen3-1-7b",model_name="qwen3-1.7b"})',
+                    "threshold": "10", "activationThreshold": "0", "ignoreNullValues": "false"}},
+                {"type": "cron", "name": "working-hours", "metadata": {
+                    "timezone": "Europe/Berlin", "start": "0 8 * * 1-5", "end": "0 19 * * 1-5", "desiredReplicas": "1"}},
+                {"type": "aws-cloudwatch", "name": "wake-up", "metricType": "AverageValue",
+                 "authenticationRef": {"name": "keda-operator-aws"}, "metadata": {
+                     "namespace": "AWS/ApplicationELB", "metricName": "RequestCount",
+                     "dimensionName": "LoadBalancer;TargetGroup", "dimensionValue": f"{load_balancer};{target_group}",
+                     "metricStat": "Sum", "metricStatPeriod": "60", "metricCollectionTime": "300",
+                     "metricEndTimeOffset": "60", "targetMetricValue": "1000000", "activationTargetMetricValue": "0",
+                     "minMetricValue": "0", "ignoreNullValues": "true", "awsRegion": "us-east-1"}},
+            ],
+        },
+    }
+
+
+@pytest.mark.parametrize("fallback, min_replicas, max_replicas, on_demand, held, working_hours", [
+    (9, 0, 4, 0, 4, 1),   # the fallback never exceeds the ceiling; the cron window holds at least one replica
+    (1, 3, 6, 3, 3, 3),   # nor goes below the floor; the cron window holds the on-demand baseline
+    (2, 1, 5, 2, 2, 2),   # in between, the configured value
+])
+def test_fallback_is_clamped_to_the_model_and_working_hours_hold_the_baseline(
+        fallback, min_replicas, max_replicas, on_demand, held, working_hours):
+    """KEDA "Scaling Deployments", fallback: `replicas` is what KEDA holds after failureThreshold failed polls; the
+    model's min/max bound it. KEDA "Cron" scaler: desiredReplicas between start and end."""
+    target = {"name": "s", "namespace": "n", "deployment_name": "d", "served_model_name": "m", "min_replicas": min_replicas,
+              "max_replicas": max_replicas, "on_demand_replicas": on_demand, "prometheus_url": "http://p:9090"}
+    policy = {"queue_threshold_per_replica": 5, "polling_interval_seconds": 30, "scale_down_window_seconds": 120,
+              "scale_up_window_seconds": 10, "fallback_replicas": fallback}
+    hours = {"timezone": "UTC", "start": "0 9 * * *", "end": "0 17 * * *"}
+    spec = scaled_object(target, policy, "vllm:num_requests_waiting", hours)["spec"]
+    assert spec["fallback"]["replicas"] == held
+    assert spec["triggers"][1]["metadata"]["desiredReplicas"] == str(working_hours)
+    assert (spec["pollingInterval"], spec["cooldownPeriod"]) == (30, 120)
+    behavior = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert (behavior["scaleUp"]["stabilizationWindowSeconds"], behavior["scaleDown"]["stabilizationWindowSeconds"]) == (10, 120)
+
+
+def test_the_component_refuses_a_model_at_zero_without_a_wake_up_signal():
+    """Autoscaling built directly (a library user, not the stack's config, which refuses this first): a model that may
+    sit at zero with no edge metric would never get its first pod, so the component stops the program, naming it."""
+    import pulumi
+
+    from component_run import run_component
+    from vllm_eks.autoscaling.autoscaling import Autoscaling
+
+    model = {"model": "m", "served_model_name": "m", "namespace": "vllm-m", "deployment_name": "vllm-m",
+             "min_replicas": 0, "max_replicas": 2, "on_demand_replicas": 1, "wake_up": None}
+    args = {"region": "us-east-1", "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/o", "oidc_issuer": "o",
+            "prometheus_url": "http://p:9090", "working_hours": None, "models": [model], "system_node_selector": {},
+            "image_registry": "r.example",
+            "policy": {"queue_threshold_per_replica": 10, "polling_interval_seconds": 15, "scale_down_window_seconds": 300,
+                       "scale_up_window_seconds": 0, "fallback_replicas": 1}}
+    with pytest.raises(pulumi.RunError) as raised:
+        run_component(lambda: Autoscaling("autoscaling", args))
+    assert str(raised.value) == ("models[m].minReplicas: got 0, expected >= 1 unless the edge provides a wake-up metric "
+                                 "(vLLM has no series while no pod runs, so nothing else could start the first one)")
+
+
+def test_dev_keda_release_values_and_operator_role_whole():
+    """kedacore/charts keda values.yaml: nodeSelector, image.pullPolicy (the chart's default Always would ask the registry
+    on every restart), podIdentity.aws.irsa.enabled/roleArn (the operator's service account annotated with the role
+    that reads CloudWatch); image.<component>.registry points at the pull-through cache (tests/test_image_cache.py)."""
+    snapshot = rendered("dev")
+    (release,) = [r["props"] for r in _of(snapshot, RELEASE) if r["name"] == "autoscaling-keda"]
+    (role,) = [r for r in _of(snapshot, "aws:iam/role:Role") if r["name"] == "autoscaling-keda-operator"]
+    role_arn = release["values"]["podIdentity"]["aws"]["irsa"]["roleArn"]
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/autoscaling-keda-operator-")
+    cache = {"registry": "123456789012.dkr.ecr.us-east-1.amazonaws.com/github"}
+    assert (release["name"], release["namespace"], release["values"]) == ("keda", "keda", {
+        "nodeSelector": SYSTEM_NODES,
+        "image": {"pullPolicy": "IfNotPresent", "keda": cache, "webhooks": cache, "metricsApiServer": cache},
+        "podIdentity": {"aws": {"irsa": {"enabled": True, "roleArn": role_arn}}}})
+    assert role["props"]["description"] == (
+        "KEDA operator (IRSA): reads the edge's CloudWatch request counts to wake models from zero")
+    (namespace,) = [r for r in _of(snapshot, "kubernetes:core/v1:Namespace") if r["name"] == "autoscaling-namespace"]
+    assert namespace["props"]["metadata"] == {"name": "keda"}

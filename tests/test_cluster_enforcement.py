@@ -43,8 +43,14 @@ def test_prometheus_claims_an_encrypted_gp3_class_the_ebs_csi_driver_provisions(
     storage_class = resource_named(snapshot, "kubernetes:storage.k8s.io/v1:StorageClass", "addons-gp3")
     validate_core(manifest(storage_class))
     props = storage_class["props"]
-    assert props["provisioner"] == "ebs.csi.aws.com" and props["volumeBindingMode"] == "WaitForFirstConsumer"
-    assert props["parameters"]["type"] == "gp3" and props["parameters"]["encrypted"] == "true"
+    # aws-ebs-csi-driver docs/parameters.md: type, encrypted, csi.storage.k8s.io/fstype; Kubernetes "Storage Classes":
+    # WaitForFirstConsumer creates the volume in the pod's zone, allowVolumeExpansion lets a claim grow, Delete
+    # removes the volume with its claim.
+    assert {key: value for key, value in props.items() if key not in ("apiVersion", "kind")} == {
+        "metadata": {"name": "gp3-encrypted"}, "provisioner": "ebs.csi.aws.com",
+        "parameters": {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+        "volumeBindingMode": "WaitForFirstConsumer", "allowVolumeExpansion": True, "reclaimPolicy": "Delete"}
+    assert any(dependency.endswith("aws:eks/addon:Addon::addons-ebs-csi-driver") for dependency in storage_class["options"]["dependsOn"])
 
     release = resource_named(snapshot, "kubernetes:helm.sh/v3:Release", "observability-kube-prometheus-stack")
     claim = release["props"]["values"]["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
@@ -60,7 +66,7 @@ def test_coredns_is_a_managed_add_on(stack, dev_snapshot, prod_snapshot):
     snapshot = dev_snapshot if stack == "dev" else prod_snapshot
     addon = resource_named(snapshot, "aws:eks/addon:Addon", "addons-coredns")
     assert addon["props"]["addonName"] == "coredns" and addon["props"]["clusterName"] == f"vllm-eks-{stack}"
-    assert addon["props"]["resolveConflictsOnCreate"] == "OVERWRITE"
+    assert (addon["props"]["resolveConflictsOnCreate"], addon["props"]["resolveConflictsOnUpdate"]) == ("OVERWRITE", "OVERWRITE")
     assert any(dependency.endswith("aws:eks/nodeGroup:NodeGroup::cluster-system") for dependency in addon["options"]["dependsOn"])
     cluster = resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
     assert cluster["corednsAddonOptions"]["enabled"] is False, "exactly one CoreDNS add-on"

@@ -132,3 +132,44 @@ def test_thinking_on_is_refused_for_a_model_without_a_thinking_mode():
     # A model that never thinks satisfies `false`, and nothing is rendered for it.
     quiet = load_stack_config({"models": [llama | {"thinking": False}], "edge": edge, "observability": quiet_alerts}).models[0]
     assert "--default-chat-template-kwargs" not in _args(quiet)
+
+
+def test_whole_argument_lists_in_order():
+    """The whole argv, so a changed, dropped or reordered flag shows. vLLM 0.32 `vllm serve --help` names every flag
+    below; JSON values are compact with sorted keys (what the contract tests parse; a stable text means a re-render
+    never rolls the Deployment for nothing)."""
+    tail = ["--host", "0.0.0.0", "--port", "8000", "--logging-config", '{"formatter":"json"}',
+            "--disable-access-log-for-endpoints", "/health,/metrics"]
+    head = ["--served-model-name", "qwen3-8b", "--tensor-parallel-size", "4", "--gpu-memory-utilization", "0.92",
+            "--max-model-len", "32768", "--dtype", "auto", "--enable-chunked-prefill", "--enable-prefix-caching"]
+    qwen3 = ["--reasoning-parser", "qwen3", "--enable-auto-tool-choice", "--tool-call-parser", "hermes"]
+    assert _args(_model()) == [
+        "--model", S3_URI, *head,
+        "--load-format", "runai_streamer",
+        "--model-loader-extra-config", '{"concurrency":32,"distributed":true,"memory_limit":8589934592}',
+        *qwen3, *tail, "--shutdown-timeout", "600"]
+    everything = _model(loadFormat="s3-sync", quantization="fp8", thinking=False,
+                        loraAdapters=[{"name": "sql", "s3Prefix": "adapters/sql", "rank": 64}],
+                        speculative={"method": "ngram", "numSpeculativeTokens": 4, "promptLookupMax": 4})
+    assert _args(everything, location="/models/qwen3-8b", shutdown=120) == [
+        "--model", "/models/qwen3-8b", *head,
+        "--quantization", "fp8",
+        "--enable-lora", "--max-loras", "1", "--max-lora-rank", "64", "--lora-modules", "sql=/adapters/sql",
+        "--speculative-config", '{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4}',
+        *qwen3, "--default-chat-template-kwargs", '{"enable_thinking":false}', *tail, "--shutdown-timeout", "120"]
+
+
+def test_streamer_readers_step_at_8_and_40_gib_and_the_buffer_is_a_quarter_of_the_pod_at_most_8_gib():
+    """The catalog's tiers (RUNAI_STREAMER_CONCURRENCY_BY_WEIGHTS_GIB: up to 8 GiB 16 readers, up to 40 GiB 32, beyond
+    64; each bound inclusive) and memory_limit = min(8 GiB, pod memory / 4 / TP ranks), an integer number of bytes
+    (vllm/model_executor/model_loader/runai_streamer_loader.py)."""
+    gib = 2**30
+
+    def config(weight_gib: float, memory_gib: int = 64, ranks: int = 1) -> dict:
+        return streamer_extra_config({"weight_bytes": int(weight_gib * gib), "pod_memory_gib": memory_gib,
+                                      "tensor_parallel_size": ranks})
+
+    assert [config(weight)["concurrency"] for weight in (8, 8.01, 40, 40.01)] == [16, 32, 32, 64]
+    assert config(8, memory_gib=64)["memory_limit"] == 8 * gib  # 64 / 4 = 16 GiB, capped at 8
+    assert config(8, memory_gib=20)["memory_limit"] == 5 * gib
+    assert config(8, memory_gib=96, ranks=4) == {"concurrency": 16, "memory_limit": 6 * gib, "distributed": True}

@@ -55,6 +55,43 @@ def test_control_plane_is_private_encrypted_and_logged(stack, request):
     assert props["encryptionConfigKeyArn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
 
 
+
+@pytest.mark.parametrize("stack", sorted(STACKS))
+def test_control_plane_inputs_whole(stack, request):
+    """Every input of the EKS cluster, its secrets key, its log group and the interruption queue, stated whole.
+
+    pulumi-eks Cluster inputs (upgradePolicy STANDARD: EKS "Cluster upgrade policy" upgrades at the end of standard
+    support instead of billing extended support; vpcCniOptions.enableNetworkPolicy: the VPC CNI enforces NetworkPolicies
+    only when set, pulumi-eks cni-addon.ts; coredns as a separate EKS add-on; EKS-created cluster security group only).
+    KMS ScheduleKeyDeletion: a 7-30 day window, here the longest. EKS "Control plane logging": the log group is
+    /aws/eks/<cluster>/cluster. SQS: interruption notices are worth nothing after the two-minute warning (300 s)."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    cluster = f"vllm-eks-{stack}"
+    props = dict(resource_named(snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"])
+    assert props.pop("vpcId").startswith("network-vpc-") and props.pop("encryptionConfigKeyArn").startswith("arn:aws:kms:")
+    assert len(props.pop("privateSubnetIds")) == STACKS[stack][0]
+    assert props == {
+        "name": cluster, "version": "1.35", "authenticationMode": "API",
+        "endpointPrivateAccess": True, "endpointPublicAccess": False, "nodeAssociatePublicIpAddress": False,
+        "kubernetesServiceIpAddressRange": "172.20.0.0/16", "createOidcProvider": True,
+        "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
+        "upgradePolicy": {"supportType": "STANDARD"}, "skipDefaultNodeGroup": True, "skipDefaultSecurityGroups": True,
+        "vpcCniOptions": {"enableNetworkPolicy": True}, "corednsAddonOptions": {"enabled": False},
+        "tags": {"karpenter.sh/discovery": cluster},
+    }
+    assert resource_named(snapshot, "aws:kms/key:Key", "cluster-secrets-key")["props"] == {
+        "description": f"Envelope encryption of Kubernetes Secrets in {cluster}", "enableKeyRotation": True,
+        "deletionWindowInDays": 30}
+    assert resource_named(snapshot, "aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")["props"] == {
+        "name": f"/aws/eks/{cluster}/cluster", "retentionInDays": 30}
+    assert resource_named(snapshot, "aws:sqs/queue:Queue", "cluster-interruptions")["props"] == {
+        "name": f"{cluster}-karpenter", "messageRetentionSeconds": 300, "sqsManagedSseEnabled": True}
+    # one system node at a time during a node group update
+    assert resource_named(snapshot, "aws:eks/nodeGroup:NodeGroup", "cluster-system")["props"]["updateConfig"] == {"maxUnavailable": 1}
+    template = resource_named(snapshot, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-system-nodes")["props"]
+    assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    assert template["updateDefaultVersion"] is True
+
 def test_public_endpoint_only_when_opted_in_and_only_from_listed_cidrs(opted_in_snapshot):
     props = resource_named(opted_in_snapshot, "eks:index:Cluster", "cluster-eks")["offlineOnlyProgramInputs"]
     assert props["endpointPublicAccess"] is True and props["endpointPrivateAccess"] is True
@@ -173,7 +210,11 @@ def test_node_class_bottlerocket_nvidia_private_encrypted_imdsv2(stack, request)
         "/dev/xvda": ("4Gi", 3000, 125), "/dev/xvdb": ("200Gi", 6000, 500)}
     assert all(ebs["encrypted"] is True and ebs["volumeType"] == "gp3" and ebs["deleteOnTermination"] is True
                for ebs in devices.values())
-    assert spec["metadataOptions"]["httpTokens"] == "required" and float(spec["metadataOptions"]["httpPutResponseHopLimit"]) == 1
+    # Karpenter docs, "NodeClasses" metadataOptions: IMDS on over IPv4 only, IMDSv2 tokens required, one hop (pods
+    # cannot reach the node role's credentials).
+    assert {key: (float(value) if key == "httpPutResponseHopLimit" else value) for key, value in spec["metadataOptions"].items()} == {
+        "httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    assert spec["tags"] == {"karpenter.sh/discovery": cluster, "vllm-eks/node-role": "gpu"}
     subnets = [r for r in resources_of(snapshot, "aws:ec2/subnet:Subnet") if "-private-" in r["name"]]
     assert subnets and all(s["props"]["tags"]["karpenter.sh/discovery"] == cluster for s in subnets)
     tag = resource_named(snapshot, "aws:ec2/tag:Tag", "cluster-cluster-sg-discovery")["props"]
@@ -204,12 +245,24 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     # registries": `helm install myrelease oci://localhost:5000/helm-charts/mychart --version 0.1.0`; Karpenter's
     # "Getting Started" installs `oci://public.ecr.aws/karpenter/karpenter` the same way).
     assert "repositoryOpts" not in release
+    # Helm "helm install --atomic": a failed install is rolled back; 900 s, not Helm's 300 s, while system nodes join.
+    assert (release["name"], release["namespace"], release["atomic"], release["timeout"]) == ("karpenter", "kube-system", True, 900)
     assert f"| v{KARPENTER_CHART.version} |" in (CRDS_DIR / "README.md").read_text()  # the vendored CRDs' tag
     values = release["values"]
-    assert values["settings"] == {"clusterName": "vllm-eks-prod", "interruptionQueue": "vllm-eks-prod-karpenter"}
-    assert values["nodeSelector"]["vllm-eks/node-role"] == "system"
+    role_arn = values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/cluster-karpenter-controller")
+    # Karpenter chart values.yaml: serviceAccount.name/annotations (IRSA), settings.clusterName/interruptionQueue,
+    # replicas, nodeSelector, controller.resources. Two replicas on the system nodes (leader election keeps one active).
+    assert values == {
+        "serviceAccount": {"name": "karpenter", "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+        "settings": {"clusterName": "vllm-eks-prod", "interruptionQueue": "vllm-eks-prod-karpenter"},
+        "replicas": 2,
+        "nodeSelector": {"kubernetes.io/os": "linux", "vllm-eks/node-role": "system"},
+        # the image through the account's ECR pull-through cache of public.ecr.aws (prefix ecr-public)
+        "controller": {"image": {"repository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/karpenter/controller"},
+                       "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}},
+    }
     controller = resource_named(prod_snapshot, "aws:iam/role:Role", "cluster-karpenter-controller")
-    assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::123456789012:role/cluster-karpenter-controller")
     condition = json.loads(controller["props"]["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
     assert sorted(condition.values()) == ["sts.amazonaws.com", "system:serviceaccount:kube-system:karpenter"]
     queue = resource_named(prod_snapshot, "aws:sqs/queue:Queue", "cluster-interruptions")["props"]
@@ -217,17 +270,21 @@ def test_karpenter_chart_irsa_and_interruption_queue(prod_snapshot):
     # The events Karpenter's interruption queue takes, each from its source (Karpenter docs, "Interruption", and the
     # getting-started CloudFormation template's rules: AWS Health scheduled changes, the EC2 Spot, rebalance,
     # state-change and capacity-reservation events).
-    patterns = sorted((json.loads(r["props"]["eventPattern"]) for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule")),
-                      key=json.dumps)
-    assert patterns == sorted([
-        {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"]},
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
-        {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
-    ], key=json.dumps)
-    targets = resources_of(prod_snapshot, "aws:cloudwatch/eventTarget:EventTarget")
-    assert len(targets) == 5 and all(t["props"]["arn"].endswith(":vllm-eks-prod-karpenter") for t in targets)
+    rules = {r["name"]: r["props"] for r in resources_of(prod_snapshot, "aws:cloudwatch/eventRule:EventRule")}
+    assert {name: json.loads(props["eventPattern"]) for name, props in rules.items()} == {
+        "cluster-scheduled-change": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+        "cluster-capacity-reservation-interruption": {
+            "source": ["aws.ec2"], "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"]},
+        "cluster-rebalance": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
+        "cluster-instance-state-change": {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+        "cluster-spot-interruption": {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
+    }
+    assert rules["cluster-rebalance"]["description"] == (
+        "Karpenter interruption handling for vllm-eks-prod: EC2 Instance Rebalance Recommendation")
+    targets = {t["name"]: t["props"] for t in resources_of(prod_snapshot, "aws:cloudwatch/eventTarget:EventTarget")}
+    assert sorted(targets) == sorted(f"{name}-target" for name in rules)
+    assert all(t["arn"].endswith(":vllm-eks-prod-karpenter") and t["targetId"] == "KarpenterInterruptionQueue"
+               for t in targets.values())
 
 
 def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):
@@ -236,11 +293,20 @@ def test_device_plugin_only_for_al2023(prod_snapshot, opted_in_snapshot):
     assert plugin["version"] == NVIDIA_DEVICE_PLUGIN_CHART.version
     # NVIDIA k8s-device-plugin README, "Deploying with Helm": `helm repo add nvdp https://nvidia.github.io/k8s-device-plugin`
     assert (plugin["chart"], plugin["repositoryOpts"]) == ("nvidia-device-plugin", {"repo": "https://nvidia.github.io/k8s-device-plugin"})
-    assert plugin["values"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
-    terms = plugin["values"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms[0]["matchExpressions"][0]["values"] == ["gpu-on-demand", "gpu-spot"]
+    assert (plugin["name"], plugin["namespace"], plugin["atomic"], plugin["timeout"]) == ("nvidia-device-plugin", "kube-system", True, 900)
+    # Karpenter docs, "Well-Known Labels": every node Karpenter launches carries `karpenter.sh/nodepool: <pool>`; the
+    # plugin runs only there, and tolerates the GPU pools' taint.
+    assert plugin["values"] == {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "karpenter.sh/nodepool", "operator": "In", "values": ["gpu-on-demand", "gpu-spot"]}]}]}}},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+    }
     node_class = resource_named(opted_in_snapshot, NODE_CLASS, "cluster-gpu-node-class")["props"]["spec"]
     assert node_class["amiSelectorTerms"] == [{"alias": GPU_AMI_ALIASES["al2023"]}]
+    # AL2023 has one root volume (no Bottlerocket data volume): the whole gpuNodeVolumeGib, encrypted gp3 at 6000/500.
+    assert node_class["blockDeviceMappings"] == [{"deviceName": "/dev/xvda", "ebs": {
+        "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True, "iops": 6000, "throughput": 500,
+        "volumeSize": "200Gi"}}]
 
 
 def test_outputs_kubeconfig_secret_and_provider(prod_snapshot):
@@ -281,3 +347,25 @@ def test_public_endpoint_needs_cidrs_and_never_everywhere():
         load_stack_config(_sections(cluster={"endpointPublicAccess": True}))
     with pytest.raises(StackConfigError, match="never 0.0.0.0/0"):
         load_stack_config(_sections(cluster={"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}))
+
+
+def test_on_demand_gpus_per_capacity_type():
+    """What each capacity type asks of the on-demand pool (README, "Spot burst"): an on-demand model all its replicas'
+    GPUs, a Spot model none, a burst model its on-demand baseline."""
+    from vllm_eks.cluster.karpenter import on_demand_gpus
+
+    assert on_demand_gpus("on-demand", 10, 2, 4) == 40
+    assert on_demand_gpus("spot", 10, 2, 4) == 0
+    assert on_demand_gpus("on-demand-with-spot-burst", 10, 2, 4) == 8
+
+
+def test_an_all_on_demand_stack_leaves_the_spot_pool_no_gpu():
+    """prod with its model on on-demand capacity only and maxGpus what it needs: the on-demand pool takes all 32 GPUs
+    (8 replicas of 4) and the Spot pool's `limits` is 0, so Karpenter launches nothing there (Karpenter docs,
+    "NodePools": limits)."""
+    config = copy.deepcopy(read_stack_config("prod"))
+    config["vllm-eks:models"] = [{**config["vllm-eks:models"][0], "capacityType": "on-demand"}]
+    config["vllm-eks:cluster"] = {**config["vllm-eks:cluster"], "maxGpus": 32}
+    snapshot = render_config("prod-on-demand", config)
+    limits = {r["props"]["metadata"]["name"]: r["props"]["spec"]["limits"] for r in resources_of(snapshot, NODE_POOL)}
+    assert limits == {"gpu-on-demand": {"nvidia.com/gpu": "32"}, "gpu-spot": {"nvidia.com/gpu": "0"}}

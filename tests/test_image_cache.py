@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from vllm_eks.planning.catalog import AWS_LOAD_BALANCER_CONTROLLER_CHART, KARPENTER_CHART, KEDA_CHART, KUBE_PROMETHEUS_STACK_CHART
+from vllm_eks.planning.catalog import AWS_LOAD_BALANCER_CONTROLLER_CHART, KARPENTER_CHART, KEDA_CHART, KUBE_PROMETHEUS_STACK_CHART, PULL_THROUGH_UPSTREAMS
 from vllm_eks.cluster.image_cache import cached_image, chart_image_values
 from preflight.render import read_stack_config, render_config
 from rendered import resources_of
@@ -33,8 +33,23 @@ def test_cached_image_paths(upstream, cached):
 def test_an_image_from_a_registry_without_a_rule_is_refused():
     """nvcr.io is not among the upstreams ECR pull-through cache supports (Amazon ECR User Guide, "Sync an upstream
     registry with an Amazon ECR private registry")."""
-    with pytest.raises(ValueError, match="registry nvcr.io has no pull-through cache rule"):
+    with pytest.raises(ValueError) as raised:
         cached_image("nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless", HOST)
+    assert str(raised.value) == (
+        "image 'nvcr.io/nvidia/k8s/dcgm-exporter:4.6.0-4.8.3-distroless': registry nvcr.io has no pull-through cache "
+        f"rule; expected one of {', '.join(sorted(PULL_THROUGH_UPSTREAMS))} (vllm_eks/planning/catalog.py "
+        "PULL_THROUGH_UPSTREAMS)")
+
+
+@pytest.mark.parametrize("image, registry", [
+    ("localhost/team/vllm:1", "localhost"),         # `localhost` is a registry without a dot
+    ("registry:5000/team/vllm:1", "registry:5000"),  # so is a host with a port
+])
+def test_a_registry_named_by_port_or_localhost_is_not_docker_hub(image, registry):
+    """Docker's reference grammar (distribution/reference, "normalize.go" splitDockerDomain): the first path segment
+    is a registry when it holds a `.` or `:` or is `localhost`; such a registry has no cache rule here."""
+    with pytest.raises(ValueError, match=f"registry {registry} has no pull-through cache rule"):
+        cached_image(image, HOST)
 
 
 def _containers(snapshot):

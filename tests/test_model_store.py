@@ -209,3 +209,124 @@ def test_every_mounted_volume_exists_in_its_pod_and_every_volume_is_mounted(stac
         assert volumes <= mounted, (name, volumes - mounted)
     if stack == "sync_snapshot":
         assert any(pod["containers"][0]["name"] == "upload" for _, pod in pods)
+
+
+def test_key_bucket_and_roles_whole(prod_snapshot):
+    """The weights key and bucket with every input (KMS ScheduleKeyDeletion: 7-30 days, here the longest; S3 bucket
+    names come from the prefix plus a suffix), and the read role's description naming its one service account."""
+    assert resource_named(prod_snapshot, "aws:kms/key:Key", "models-key")["props"] == {
+        "description": "Model weights (S3 SSE-KMS)", "enableKeyRotation": True, "deletionWindowInDays": 30,
+        "tags": {"vllm-eks:purpose": "model-weights"}}
+    assert resource_named(prod_snapshot, "aws:s3/bucket:Bucket", "models-weights")["props"] == {
+        "bucketPrefix": "vllm-weights-", "forceDestroy": False, "tags": {"vllm-eks:purpose": "model-weights"}}
+    assert resource_named(prod_snapshot, ROLE, "models-qwen3-8b-read")["props"]["description"] == (
+        "Read the weights of qwen3-8b (vllm-qwen3-8b/vllm-server only)")
+
+
+def test_sync_namespace_and_service_account_whole(sync_snapshot):
+    """Pod Security Standards: the sync namespace enforces, warns and audits `restricted`. IRSA ("IAM roles for service
+    accounts"): the service account's eks.amazonaws.com/role-arn annotation names the sync role; no API token mounted."""
+    assert resource_named(sync_snapshot, "kubernetes:core/v1:Namespace", "models-sync-namespace")["props"]["metadata"] == {
+        "name": "model-sync", "labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                         "pod-security.kubernetes.io/warn": "restricted",
+                                         "pod-security.kubernetes.io/audit": "restricted"}}
+    account = resource_named(sync_snapshot, "kubernetes:core/v1:ServiceAccount", "models-qwen3-8b-sync-sa")["props"]
+    role_arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/models-qwen3-8b-sync-")
+    assert (account["metadata"], account["automountServiceAccountToken"]) == (
+        {"name": "sync-qwen3-8b", "namespace": "model-sync", "annotations": {"eks.amazonaws.com/role-arn": role_arn}}, False)
+    assert resource_named(sync_snapshot, ROLE, "models-qwen3-8b-sync")["props"]["description"] == (
+        "Write the weights of qwen3-8b (model-sync/sync-qwen3-8b only)")
+
+
+def test_sync_job_scripts_resources_and_pod_whole():
+    """The pure Job builder, every command and resource. huggingface_hub "Download files" (snapshot_download: repo_id,
+    local_dir, ignore_patterns, token); Llama repositories carry an `original/` copy of every weight and `.pth` files
+    vLLM never loads. AWS CLI: `secretsmanager get-secret-value --query SecretString --output text`, `s3 cp
+    --recursive --exclude`. Kubernetes "Jobs": restartPolicy Never, backoffLimit; "Resource Management for Pods and
+    Containers": the upload container requests the staging volume's ephemeral storage."""
+    from vllm_eks.model_store.model_sync import sync_job
+    from vllm_eks.planning.catalog import HUGGING_FACE_HUB_VERSION
+
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    job = sync_job(model_name="llama", hugging_face_id="meta-llama/Llama-3.1-8B-Instruct", bucket_name="b", prefix="models/llama",
+                   region="eu-west-1", token_secret_name="hf/token", staging_size_gib=21,
+                   node_selector={"role": "system"}, image_registry=host)
+    labels = {"app.kubernetes.io/name": "model-sync", "app.kubernetes.io/instance": "llama"}
+    assert job["metadata"] == {"name": "sync-llama", "namespace": "model-sync", "labels": labels,
+                               "annotations": {"pulumi.com/skipAwait": "true"}}
+    pod = job["spec"]["template"]
+    assert pod["metadata"] == {"labels": labels}
+    token, download = pod["spec"]["initContainers"]
+    (upload,) = pod["spec"]["containers"]
+    assert token["command"] == ["/bin/sh", "-c", 'aws secretsmanager get-secret-value --secret-id "hf/token" --query SecretString '
+                                                 "--output text > /var/run/secrets/hugging-face/token"]
+    assert download["command"] == ["/bin/sh", "-c",
+        f"pip install --quiet --no-cache-dir --target /tmp/pylib huggingface_hub=={HUGGING_FACE_HUB_VERSION} && "
+        "PYTHONPATH=/tmp/pylib exec python -c 'from huggingface_hub import snapshot_download; "
+        'snapshot_download(repo_id="meta-llama/Llama-3.1-8B-Instruct", local_dir="/staging/model", '
+        'ignore_patterns=["original/*", "*.pth"], token=open("/var/run/secrets/hugging-face/token").read().strip())\'']
+    assert upload["command"] == ["/bin/sh", "-c", 'aws s3 cp --recursive --only-show-errors --exclude ".cache/*" /staging/model '
+                                                  '"s3://$WEIGHTS_BUCKET/models/llama/"']
+    small = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
+    assert (token["resources"], download["resources"]) == (small, small)
+    assert upload["resources"] == {"requests": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "21Gi"}, "limits": {"memory": "4Gi"}}
+    assert {key: value for key, value in pod["spec"].items() if key not in ("initContainers", "containers", "volumes")} == {
+        "serviceAccountName": "sync-llama", "restartPolicy": "Never", "nodeSelector": {"role": "system"},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
+                            "seccompProfile": {"type": "RuntimeDefault"}}}
+    public = sync_job(model_name="qwen", hugging_face_id="Qwen/Qwen3-8B", bucket_name="b", prefix="models/qwen", region="eu-west-1",
+                      token_secret_name=None, staging_size_gib=21, node_selector={}, image_registry=host)["spec"]["template"]["spec"]
+    (download,) = public["initContainers"]
+    assert download["command"][2].endswith('ignore_patterns=["original/*", "*.pth"], token=None)\'')
+    assert [mount["mountPath"] for mount in download["volumeMounts"]] == ["/tmp", "/staging"]
+    assert [volume["name"] for volume in public["volumes"]] == ["tmp", "staging"]
+
+
+def test_the_download_script_survives_the_shell_and_calls_snapshot_download(tmp_path):
+    """The download container's `sh -c` script run by a real /bin/sh: the Python program inside its single quotes
+    must reach Python intact (a Python repr's single quotes would end the shell's quoting and leave a SyntaxError).
+    Stand-ins for what the pod has and the test machine has not: `pip` (PyPI is out of reach; it installs a
+    huggingface_hub whose snapshot_download records its keyword arguments, huggingface_hub "Download files":
+    repo_id, local_dir, ignore_patterns, token) and `python` (this interpreter); /tmp/pylib is the pod's /tmp emptyDir."""
+    import os
+    import subprocess
+    import sys
+
+    from vllm_eks.model_store.model_sync import sync_job
+
+    spec = sync_job(model_name="qwen", hugging_face_id="Qwen/Qwen3-8B", bucket_name="b", prefix="models/qwen", region="eu-west-1",
+                    token_secret_name=None, staging_size_gib=21, node_selector={}, image_registry="r.example")["spec"]
+    (download,) = spec["template"]["spec"]["initContainers"]
+    shell, flag, script = download["command"]
+    bin_dir, lib_dir, record = tmp_path / "bin", tmp_path / "pylib", tmp_path / "called.json"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    (bin_dir / "pip").write_text(
+        "#!/bin/sh\n"
+        f"mkdir -p {lib_dir}/huggingface_hub && cat > {lib_dir}/huggingface_hub/__init__.py <<'PY'\n"
+        "import json\n"
+        "def snapshot_download(**kwargs):\n"
+        f"    open({str(record)!r}, 'w').write(json.dumps(kwargs))\n"
+        "PY\n")
+    (bin_dir / "pip").chmod(0o755)
+    ran = subprocess.run([shell, flag, script.replace("/tmp/pylib", str(lib_dir))], capture_output=True, text=True, timeout=60,
+                         env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(record.read_text()) == {"repo_id": "Qwen/Qwen3-8B", "local_dir": "/staging/model",
+                                              "ignore_patterns": ["original/*", "*.pth"], "token": None}
+
+
+def test_the_component_refuses_a_sync_without_a_hugging_face_id():
+    """ModelStore built directly (the stack's config refuses this first, test_sync_needs_a_hugging_face_id): a sync Job
+    needs the repository to copy from, and the component says which model lacks it."""
+    from component_run import run_component
+    from vllm_eks.model_store.model_store import ModelStore
+
+    model = {"name": "m", "prefix": "models/m", "namespace": "vllm-m", "service_account": "vllm-server",
+             "hugging_face_id": None, "sync": True, "sync_staging_gib": 10}
+    args = {"models": [model], "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/o", "oidc_issuer": "o",
+            "region": "us-east-1", "hugging_face_token_secret_name": None, "sync_node_selector": {}, "image_registry": "r.example"}
+    with pytest.raises(ValueError) as raised:
+        run_component(lambda: ModelStore("models", args))
+    assert str(raised.value) == "model m: a sync needs hugging_face_id"

@@ -2,10 +2,11 @@
 
 import ipaddress
 import json
+import re
 
 import pytest
 
-from vllm_eks.network.network import kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
+from vllm_eks.network.network import _first_zones, kubernetes_api_service_address, kubernetes_service_cidr, plan_subnets
 from preflight.mocks import ACCOUNT_ID
 from rendered import resource_named, resources_of
 
@@ -119,8 +120,22 @@ def test_subnet_plan_for_the_smallest_allowed_vpc():
 
 
 def test_subnet_plan_refuses_more_zones_than_blocks():
-    with pytest.raises(ValueError, match="network.availabilityZones: got 8"):
+    with pytest.raises(ValueError) as raised:
         plan_subnets("10.0.0.0/16", 8)
+    assert str(raised.value) == "network.availabilityZones: got 8, expected at most 7 for 10.0.0.0/16"
+    # seven zones, the most the eight /19 blocks allow (the last one holds the public and load-balancer subnets)
+    plan = plan_subnets("10.0.0.0/16", 7)
+    assert plan.private == [f"10.0.{32 * index}.0/19" for index in range(7)]
+    assert plan.public == [f"10.0.{224 + index}.0/24" for index in range(7)]
+    assert plan.load_balancer == [f"10.0.255.{32 * index}/27" for index in range(1, 8)]
+
+
+def test_zones_are_the_first_available_ones_by_name_and_never_more_than_there_are():
+    assert _first_zones(["us-east-1c", "us-east-1a", "us-east-1b"], 2, "us-east-1") == ["us-east-1a", "us-east-1b"]
+    assert _first_zones(["us-east-1b", "us-east-1a"], 2, "us-east-1") == ["us-east-1a", "us-east-1b"]
+    with pytest.raises(ValueError) as raised:
+        _first_zones(["us-east-1a", "us-east-1b"], 3, "us-east-1")
+    assert str(raised.value) == "network.availabilityZones: got 3, expected at most 2 (zones available in us-east-1)"
 
 
 @pytest.mark.parametrize("cidr,zones", [("10.0.0.0/16", 3), ("10.20.0.0/20", 6), ("172.16.0.0/18", 2)])
@@ -155,3 +170,180 @@ def test_flow_log_role_trusts_only_this_accounts_flow_logs(prod_snapshot, dev_sn
             "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
             "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:vpc-flow-log/*"},
         }
+
+
+def _without_mock_suffixes(props: dict) -> dict:
+    """preflight.mocks names an id `<resource name>-<8 hex>-id`; dropping the hash keeps only what the program chose."""
+    def plain(value):
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+    props = json.loads(re.sub(r"-[0-9a-f]{8}(?=-id\"|\")", "", json.dumps(props)))
+    for key in ("policy", "assumeRolePolicy"):
+        if key in props:
+            props[key] = json.loads(props[key])
+    return plain(props)
+
+
+DEV_NETWORK = {'network-default-sg': ('DefaultSecurityGroup', {'egress': [], 'ingress': [], 'vpcId': 'network-vpc-id'}),
+ 'network-ecr-api': ('VpcEndpoint',
+                     {'privateDnsEnabled': True,
+                      'securityGroupIds': ['network-endpoints-sg-id'],
+                      'serviceName': 'com.amazonaws.us-east-1.ecr.api',
+                      'subnetIds': ['network-private-0-id', 'network-private-1-id'],
+                      'tags': {'Name': 'network-ecr.api'},
+                      'vpcEndpointType': 'Interface',
+                      'vpcId': 'network-vpc-id'}),
+ 'network-ecr-dkr': ('VpcEndpoint',
+                     {'privateDnsEnabled': True,
+                      'securityGroupIds': ['network-endpoints-sg-id'],
+                      'serviceName': 'com.amazonaws.us-east-1.ecr.dkr',
+                      'subnetIds': ['network-private-0-id', 'network-private-1-id'],
+                      'tags': {'Name': 'network-ecr.dkr'},
+                      'vpcEndpointType': 'Interface',
+                      'vpcId': 'network-vpc-id'}),
+ 'network-endpoints-sg': ('SecurityGroup',
+                          {'description': 'HTTPS from inside the VPC to interface endpoints',
+                           'egress': [],
+                           'ingress': [{'cidrBlocks': ['10.0.0.0/16'],
+                                        'description': 'VPC',
+                                        'fromPort': 443,
+                                        'protocol': 'tcp',
+                                        'toPort': 443}],
+                           'tags': {'Name': 'network-endpoints'},
+                           'vpcId': 'network-vpc-id'}),
+ 'network-flow-log': ('FlowLog',
+                      {'iamRoleArn': 'arn:aws:iam::123456789012:role/network-flow-logs-role',
+                       'logDestination': 'arn:aws:logs:us-east-1:123456789012:log-group:/vpc/vllm-eks-dev/flow-logs',
+                       'logDestinationType': 'cloud-watch-logs',
+                       'maxAggregationInterval': 60,
+                       'trafficType': 'ALL',
+                       'vpcId': 'network-vpc-id'}),
+ 'network-flow-logs': ('LogGroup', {'name': '/vpc/vllm-eks-dev/flow-logs', 'retentionInDays': 14}),
+ 'network-flow-logs-role': ('Role',
+                            {'assumeRolePolicy': {'Statement': [{'Action': 'sts:AssumeRole',
+                                                                 'Condition': {'ArnLike': {'aws:SourceArn': 'arn:aws:ec2:us-east-1:123456789012:vpc-flow-log/*'},
+                                                                               'StringEquals': {'aws:SourceAccount': '123456789012'}},
+                                                                 'Effect': 'Allow',
+                                                                 'Principal': {'Service': 'vpc-flow-logs.amazonaws.com'}}],
+                                                  'Version': '2012-10-17'}}),
+ 'network-flow-logs-write': ('RolePolicy',
+                             {'policy': {'Statement': [{'Action': ['logs:CreateLogStream',
+                                                                   'logs:PutLogEvents',
+                                                                   'logs:DescribeLogStreams'],
+                                                        'Effect': 'Allow',
+                                                        'Resource': ['arn:aws:logs:us-east-1:123456789012:log-group:/vpc/vllm-eks-dev/flow-logs',
+                                                                     'arn:aws:logs:us-east-1:123456789012:log-group:/vpc/vllm-eks-dev/flow-logs:*']}],
+                                         'Version': '2012-10-17'},
+                              'role': 'network-flow-logs-role-id'}),
+ 'network-igw': ('InternetGateway', {'tags': {'Name': 'network-igw'}, 'vpcId': 'network-vpc-id'}),
+ 'network-load-balancer-0': ('Subnet',
+                             {'availabilityZone': 'us-east-1a',
+                              'cidrBlock': '10.0.255.192/27',
+                              'mapPublicIpOnLaunch': False,
+                              'tags': {'Name': 'network-load-balancer-0'},
+                              'vpcId': 'network-vpc-id'}),
+ 'network-load-balancer-0-rta': ('RouteTableAssociation',
+                                 {'routeTableId': 'network-load-balancer-rt-id',
+                                  'subnetId': 'network-load-balancer-0-id'}),
+ 'network-load-balancer-1': ('Subnet',
+                             {'availabilityZone': 'us-east-1b',
+                              'cidrBlock': '10.0.255.224/27',
+                              'mapPublicIpOnLaunch': False,
+                              'tags': {'Name': 'network-load-balancer-1'},
+                              'vpcId': 'network-vpc-id'}),
+ 'network-load-balancer-1-rta': ('RouteTableAssociation',
+                                 {'routeTableId': 'network-load-balancer-rt-id',
+                                  'subnetId': 'network-load-balancer-1-id'}),
+ 'network-load-balancer-rt': ('RouteTable', {'tags': {'Name': 'network-load-balancer'}, 'vpcId': 'network-vpc-id'}),
+ 'network-nat-0': ('NatGateway',
+                   {'allocationId': 'network-nat-0-eip-id',
+                    'subnetId': 'network-public-0-id',
+                    'tags': {'Name': 'network-nat-0'}}),
+ 'network-nat-0-eip': ('Eip', {'domain': 'vpc', 'tags': {'Name': 'network-nat-0'}}),
+ 'network-private-0': ('Subnet',
+                       {'availabilityZone': 'us-east-1a',
+                        'cidrBlock': '10.0.0.0/19',
+                        'mapPublicIpOnLaunch': False,
+                        'tags': {'Name': 'network-private-0',
+                                 'karpenter.sh/discovery': 'vllm-eks-dev',
+                                 'kubernetes.io/role/internal-elb': '1'},
+                        'vpcId': 'network-vpc-id'}),
+ 'network-private-0-rt': ('RouteTable',
+                          {'routes': [{'cidrBlock': '0.0.0.0/0', 'natGatewayId': 'network-nat-0-id'}],
+                           'tags': {'Name': 'network-private-0'},
+                           'vpcId': 'network-vpc-id'}),
+ 'network-private-0-rta': ('RouteTableAssociation',
+                           {'routeTableId': 'network-private-0-rt-id', 'subnetId': 'network-private-0-id'}),
+ 'network-private-1': ('Subnet',
+                       {'availabilityZone': 'us-east-1b',
+                        'cidrBlock': '10.0.32.0/19',
+                        'mapPublicIpOnLaunch': False,
+                        'tags': {'Name': 'network-private-1',
+                                 'karpenter.sh/discovery': 'vllm-eks-dev',
+                                 'kubernetes.io/role/internal-elb': '1'},
+                        'vpcId': 'network-vpc-id'}),
+ 'network-private-1-rt': ('RouteTable',
+                          {'routes': [{'cidrBlock': '0.0.0.0/0', 'natGatewayId': 'network-nat-0-id'}],
+                           'tags': {'Name': 'network-private-1'},
+                           'vpcId': 'network-vpc-id'}),
+ 'network-private-1-rta': ('RouteTableAssociation',
+                           {'routeTableId': 'network-private-1-rt-id', 'subnetId': 'network-private-1-id'}),
+ 'network-public-0': ('Subnet',
+                      {'availabilityZone': 'us-east-1a',
+                       'cidrBlock': '10.0.224.0/24',
+                       'mapPublicIpOnLaunch': False,
+                       'tags': {'Name': 'network-public-0', 'kubernetes.io/role/elb': '1'},
+                       'vpcId': 'network-vpc-id'}),
+ 'network-public-0-rta': ('RouteTableAssociation',
+                          {'routeTableId': 'network-public-rt-id', 'subnetId': 'network-public-0-id'}),
+ 'network-public-1': ('Subnet',
+                      {'availabilityZone': 'us-east-1b',
+                       'cidrBlock': '10.0.225.0/24',
+                       'mapPublicIpOnLaunch': False,
+                       'tags': {'Name': 'network-public-1', 'kubernetes.io/role/elb': '1'},
+                       'vpcId': 'network-vpc-id'}),
+ 'network-public-1-rta': ('RouteTableAssociation',
+                          {'routeTableId': 'network-public-rt-id', 'subnetId': 'network-public-1-id'}),
+ 'network-public-rt': ('RouteTable',
+                       {'routes': [{'cidrBlock': '0.0.0.0/0', 'gatewayId': 'network-igw-id'}],
+                        'tags': {'Name': 'network-public'},
+                        'vpcId': 'network-vpc-id'}),
+ 'network-s3': ('VpcEndpoint',
+                {'routeTableIds': ['network-private-0-rt-id', 'network-private-1-rt-id'],
+                 'serviceName': 'com.amazonaws.us-east-1.s3',
+                 'tags': {'Name': 'network-s3'},
+                 'vpcEndpointType': 'Gateway',
+                 'vpcId': 'network-vpc-id'}),
+ 'network-sts': ('VpcEndpoint',
+                 {'privateDnsEnabled': True,
+                  'securityGroupIds': ['network-endpoints-sg-id'],
+                  'serviceName': 'com.amazonaws.us-east-1.sts',
+                  'subnetIds': ['network-private-0-id', 'network-private-1-id'],
+                  'tags': {'Name': 'network-sts'},
+                  'vpcEndpointType': 'Interface',
+                  'vpcId': 'network-vpc-id'}),
+ 'network-vpc': ('Vpc',
+                 {'cidrBlock': '10.0.0.0/16',
+                  'enableDnsHostnames': True,
+                  'enableDnsSupport': True,
+                  'tags': {'Name': 'network-vpc'}})}
+
+
+def test_the_dev_network_whole(dev_snapshot):
+    """Every resource of dev's Network (two zones, one NAT, three interface endpoints) with every input, whole.
+
+    Sources: Amazon VPC user guide ("DNS attributes for your VPC": private DNS of interface endpoints needs both DNS
+    attributes; "Gateway endpoints for Amazon S3": on the private route tables; "Publish flow logs to CloudWatch
+    Logs": the role's log-stream permissions, maxAggregationInterval 60 or 600 s); AWS Load Balancer Controller
+    "Subnet auto-discovery" (`kubernetes.io/role/elb` public, `kubernetes.io/role/internal-elb` private); Karpenter
+    "NodeClasses" subnetSelectorTerms by the `karpenter.sh/discovery` tag; "Application Load Balancers": a /27 per
+    subnet. The layout is plan_subnets' on 10.0.0.0/16: eight /19 blocks, private ones first, the public /24s from the
+    start of the last block and the load balancer's /27s from its end."""
+    rendered_network = {r["name"]: (r["type"].split(":")[-1], _without_mock_suffixes(r["props"]))
+                        for r in dev_snapshot["resources"] if r["name"].startswith("network-")}
+    assert rendered_network == DEV_NETWORK

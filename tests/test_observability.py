@@ -281,3 +281,214 @@ def test_the_namespace_variable_lists_every_serving_namespace_comma_separated():
 
     (variable,) = [v for v in dashboard("vLLM", ["vllm-a", "vllm-b"])["templating"]["list"] if v["name"] == "namespace"]
     assert variable["query"] == "vllm-a,vllm-b"
+
+
+def _without_images(value):
+    """The chart values with the pull-through-cache image registries left out (tests/test_image_cache.py states them)."""
+    if isinstance(value, dict):
+        kept = {key: _without_images(item) for key, item in value.items() if key != "image"}
+        return {key: item for key, item in kept.items() if item != {}}
+    return value
+
+
+def test_prod_monitoring_stack_whole():
+    """prod's monitoring objects with every value, as kube-prometheus-stack 88 and dcgm-exporter read them.
+
+    kube-prometheus-stack values.yaml: fullnameOverride names every object (`prometheus-stack-prometheus` is the
+    Service KEDA queries), prometheusSpec.scrapeInterval/retention/retentionSize/storageSpec, the three
+    *SelectorNilUsesHelmValues false select monitors and rules of any release, alertmanager.config is Alertmanager's
+    own configuration (group by alert and namespace; the chart's always-firing Watchdog and InfoInhibitor go to the
+    `null` receiver). Pod Security Standards: node-exporter (host namespaces) and DCGM need `privileged`.
+    dcgm-exporter chart values.yaml: tolerations, affinity, serviceMonitor.interval. Grafana chart: admin.existingSecret
+    with userKey/passwordKey; sidecar.dashboards.label/labelValue pick the dashboard ConfigMaps."""
+    system = {"nodeSelector": SYSTEM_NODES}
+    stack = _named("prod", RELEASE, "observability-kube-prometheus-stack")["props"]
+    role_arn = stack["values"]["alertmanager"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role_arn.startswith("arn:aws:iam::123456789012:role/observability-alertmanager")
+    assert (stack["name"], stack["namespace"]) == ("kube-prometheus-stack", "monitoring")
+    assert _without_images(stack["values"]) == {
+        "fullnameOverride": "prometheus-stack",
+        "prometheusOperator": {**system, "admissionWebhooks": {"patch": system}},
+        "prometheus": {"prometheusSpec": {
+            **system, "scrapeInterval": "15s", "retention": "30d", "retentionSize": "90GB",
+            "storageSpec": {"volumeClaimTemplate": {"spec": {
+                "storageClassName": "gp3-encrypted", "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "100Gi"}}}}},
+            "podMonitorSelectorNilUsesHelmValues": False, "serviceMonitorSelectorNilUsesHelmValues": False,
+            "ruleSelectorNilUsesHelmValues": False}},
+        "alertmanager": {
+            "alertmanagerSpec": system,
+            "config": {
+                "route": {"group_by": ["alertname", "namespace"], "receiver": "sns", "routes": [
+                    {"matchers": ['alertname = "Watchdog"'], "receiver": "null"},
+                    {"matchers": ['alertname = "InfoInhibitor"'], "receiver": "null"}]},
+                "receivers": [{"name": "null"}, {"name": "sns", "sns_configs": [{
+                    "topic_arn": "arn:aws:sns:us-east-1:123456789012:vllm-eks-prod-alerts",
+                    "sigv4": {"region": "us-east-1"}, "send_resolved": True}]}]},
+            "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": role_arn}}},
+        "kubeControllerManager": {"enabled": False}, "kubeScheduler": {"enabled": False}, "kubeEtcd": {"enabled": False},
+        "defaultRules": {"rules": {"kubeControllerManager": False, "kubeSchedulerAlerting": False,
+                                   "kubeSchedulerRecording": False, "etcd": False}},
+        "kube-state-metrics": system,
+        "grafana": {"enabled": True, **system,
+                    "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"},
+                    "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}}},
+    }
+    dcgm = _named("prod", RELEASE, "observability-dcgm-exporter")["props"]
+    assert (dcgm["name"], dcgm["namespace"]) == ("dcgm-exporter", "monitoring")
+    assert dcgm["values"] == {
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "Exists"}]}]}}},
+        "serviceMonitor": {"enabled": True, "interval": "15s"},
+    }
+    assert _named("prod", "kubernetes:core/v1:Namespace", "observability-namespace")["props"]["metadata"] == {
+        "name": "monitoring", "labels": {"pod-security.kubernetes.io/enforce": "privileged"}}
+    assert _named("prod", "random:index/randomPassword:RandomPassword", "observability-grafana-admin-password")["props"] == {
+        "length": 32, "special": False}
+    secret = _named("prod", "kubernetes:core/v1:Secret", "observability-grafana-admin")["props"]
+    assert (secret["type"], secret["metadata"], secret["stringData"]["value"]["admin-user"]) == (
+        "Opaque", {"name": "grafana-admin", "namespace": "monitoring"}, "admin")
+    assert _named("prod", "kubernetes:core/v1:ConfigMap", "observability-dashboard")["props"]["metadata"] == {
+        "name": "vllm-serving-dashboard", "namespace": "monitoring", "labels": {"grafana_dashboard": "1"}}
+    assert _named("prod", PROMETHEUS_RULE, "observability-alert-rules")["props"]["metadata"] == {
+        "name": "vllm-serving", "namespace": "monitoring"}
+    monitor = _named("prod", POD_MONITOR, "observability-qwen3-8b-pod-monitor")["props"]
+    assert (monitor["metadata"], monitor["spec"]) == ({"name": "vllm", "namespace": "vllm-qwen3-8b"}, {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "qwen3-8b"}},
+        "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}]})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_is_reached_at_its_service_and_admitted_by_its_pod_labels(stack):
+    """What Observability hands to other components, as they render it. prometheus-operator labels each Prometheus pod
+    `app.kubernetes.io/name: prometheus` and `prometheus: <Prometheus name>` (pkg/prometheus/statefulset.go), and
+    kube-prometheus-stack names the Prometheus object and its Service `<fullname>-prometheus` on port 9090
+    (templates/prometheus/prometheus.yaml, service.yaml); KEDA's prometheus trigger reads `serverAddress`."""
+    snapshot = rendered(stack)
+    scraper = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+               "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus", "prometheus": "prometheus-stack-prometheus"}}}
+    policies = [r["props"] for r in _of(snapshot, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+                if r["props"]["metadata"]["name"] in ("vllm-from-router", "router-from-alb")]
+    assert policies and all(any(scraper in rule["from"] for rule in policy["spec"]["ingress"]) for policy in policies)
+    triggers = [trigger for r in _of(snapshot, "kubernetes:keda.sh/v1alpha1:ScaledObject")
+                for trigger in r["props"]["spec"]["triggers"] if trigger["type"] == "prometheus"]
+    assert triggers and all(trigger["metadata"]["serverAddress"] == "http://prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+                            for trigger in triggers)
+
+
+def test_dashboard_whole():
+    """The dashboard model with every field (Grafana "JSON model": uid, schemaVersion, refresh, time, templating;
+    a `datasource` variable of type prometheus that every panel and query uses; the namespace variable lists the
+    serving namespaces; the model variable reads label_values of a vLLM series). Panels: timeseries two a row, 12 x 8
+    grid units each, ids from 1, refIds A, B, C; each panel's unit and queries, the metric names as vLLM 0.32, DCGM
+    exporter and kube-state-metrics export them (tests/test_metric_names.py)."""
+    from vllm_eks.observability.dashboard import dashboard
+
+    board = dashboard("vLLM serving", ["vllm-a", "vllm-b"])
+    assert {key: value for key, value in board.items() if key != "panels"} == EXPECTED_DASHBOARD
+    source = {"type": "prometheus", "uid": "${datasource}"}
+    assert [(p["title"], p["fieldConfig"]["defaults"]["unit"], [(t["expr"], t["legendFormat"]) for t in p["targets"]])
+            for p in board["panels"]] == EXPECTED_PANELS
+    for index, panel in enumerate(board["panels"]):
+        assert panel == {
+            "type": "timeseries", "title": panel["title"], "datasource": source,
+            "fieldConfig": {"defaults": {"unit": panel["fieldConfig"]["defaults"]["unit"]}, "overrides": []},
+            "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+            "targets": [{"refId": "ABC"[position], "datasource": source, "expr": target["expr"],
+                         "legendFormat": target["legendFormat"]} for position, target in enumerate(panel["targets"])],
+            "id": index + 1, "gridPos": {"x": 12 * (index % 2), "y": 8 * (index // 2), "w": 12, "h": 8}}
+
+
+EXPECTED_DASHBOARD = {'uid': 'vllm-eks-serving',
+ 'title': 'vLLM serving',
+ 'tags': ['vllm', 'vllm-eks'],
+ 'timezone': 'browser',
+ 'schemaVersion': 39,
+ 'refresh': '30s',
+ 'time': {'from': 'now-6h', 'to': 'now'},
+ 'templating': {'list': [{'name': 'datasource',
+                          'type': 'datasource',
+                          'query': 'prometheus',
+                          'label': 'Data source'},
+                         {'name': 'namespace',
+                          'type': 'custom',
+                          'label': 'Namespace',
+                          'query': 'vllm-a,vllm-b',
+                          'multi': True,
+                          'includeAll': True,
+                          'current': {'text': 'All', 'value': '$__all'}},
+                         {'name': 'model',
+                          'type': 'query',
+                          'label': 'Model',
+                          'datasource': {'type': 'prometheus', 'uid': '${datasource}'},
+                          'query': {'query': 'label_values(vllm:num_requests_waiting{namespace=~"$namespace"}, '
+                                             'model_name)',
+                                    'refId': 'models'},
+                          'refresh': 2,
+                          'multi': True,
+                          'includeAll': True,
+                          'current': {'text': 'All', 'value': '$__all'}}]}}
+
+EXPECTED_PANELS = [('Time to first token (P50 / P95)',
+  's',
+  [('histogram_quantile(0.5, sum by (model_name, le) '
+    '(rate(vllm:time_to_first_token_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P50 {{model_name}}'),
+   ('histogram_quantile(0.95, sum by (model_name, le) '
+    '(rate(vllm:time_to_first_token_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P95 {{model_name}}')]),
+ ('Inter-token latency (P50 / P95)',
+  's',
+  [('histogram_quantile(0.5, sum by (model_name, le) '
+    '(rate(vllm:inter_token_latency_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P50 {{model_name}}'),
+   ('histogram_quantile(0.95, sum by (model_name, le) '
+    '(rate(vllm:inter_token_latency_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P95 {{model_name}}')]),
+ ('End-to-end request latency (P95)',
+  's',
+  [('histogram_quantile(0.95, sum by (model_name, le) '
+    '(rate(vllm:e2e_request_latency_seconds_bucket{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval])))',
+    'P95 {{model_name}}')]),
+ ('KV-cache usage',
+  'percentunit',
+  [('max by (model_name, pod) (vllm:kv_cache_usage_perc{namespace=~"$namespace",model_name=~"$model"})',
+    '{{pod}}')]),
+ ('Requests running / waiting',
+  'short',
+  [('sum by (model_name) (vllm:num_requests_running{namespace=~"$namespace",model_name=~"$model"})',
+    'running {{model_name}}'),
+   ('sum by (model_name) (vllm:num_requests_waiting{namespace=~"$namespace",model_name=~"$model"})',
+    'waiting {{model_name}}')]),
+ ('Tokens per second',
+  'short',
+  [('sum by (model_name) '
+    '(rate(vllm:generation_tokens_total{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval]))',
+    'generated {{model_name}}'),
+   ('sum by (model_name) '
+    '(rate(vllm:prompt_tokens_total{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval]))',
+    'prompt {{model_name}}')]),
+ ('Error ratio',
+  'percentunit',
+  [('sum by (model_name) '
+    '(rate(vllm:request_success_total{namespace=~"$namespace",model_name=~"$model",finished_reason="error"}[$__rate_interval])) '
+    '/ sum by (model_name) '
+    '(rate(vllm:request_success_total{namespace=~"$namespace",model_name=~"$model"}[$__rate_interval]))',
+    'engine errors {{model_name}}'),
+   ('sum by (namespace) '
+    '(rate(http_requests_total{namespace=~"$namespace",handler=~"/v1/.*",status="5xx"}[$__rate_interval])) / sum '
+    'by (namespace) (rate(http_requests_total{namespace=~"$namespace",handler=~"/v1/.*"}[$__rate_interval]))',
+    'HTTP 5xx {{namespace}}')]),
+ ('GPU utilisation', 'percent', [('avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL)', '{{Hostname}} GPU {{gpu}}')]),
+ ('GPU memory used',
+  'percentunit',
+  [('sum by (Hostname) (DCGM_FI_DEV_FB_USED) / (sum by (Hostname) (DCGM_FI_DEV_FB_USED) + sum by (Hostname) '
+    '(DCGM_FI_DEV_FB_FREE))',
+    '{{Hostname}}')]),
+ ('Replicas vs GPU nodes',
+  'short',
+  [('sum by (namespace) (kube_deployment_status_replicas_available{namespace=~"$namespace"})',
+    'ready replicas {{namespace}}'),
+   ('count(kube_node_status_allocatable{resource="nvidia_com_gpu"} > 0)', 'GPU nodes'),
+   ('sum(kube_node_status_allocatable{resource="nvidia_com_gpu"})', 'GPUs')])]

@@ -9,6 +9,7 @@ import pytest
 from k8s_schemas import manifest, validate_core
 from preflight.render import read_stack_config, render_config
 from rendered import resource_named, resources_of
+from vllm_eks.planning.catalog import AWS_CLI_IMAGE
 from vllm_stacks import kubernetes_manifests, render_two_models
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -53,7 +54,8 @@ def test_prod_qwen3_8b_runs_tensor_parallel_4_on_4_gpus(prod_snapshot):
     assert _flag(container["args"], "--tensor-parallel-size") == "4"
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "4"
     assert container["resources"]["requests"] == container["resources"]["limits"]  # Guaranteed QoS
-    assert _flag(container["args"], "--model").startswith("s3://") and _flag(container["args"], "--model").endswith("/models/qwen3-8b")
+    # the Run:ai streamer reads s3://<bucket>/<prefix> (vLLM docs, "Loading models with Run:ai Model Streamer")
+    assert _flag(container["args"], "--model") == f"s3://{prod_snapshot['outputs']['modelBucket']}/models/qwen3-8b"
     assert _flag(container["args"], "--load-format") == "runai_streamer"
     assert _flag(container["args"], "--served-model-name") == "qwen3-8b"
 
@@ -356,3 +358,130 @@ def test_a_models_own_image_reaches_its_vllm_container_through_the_pull_through_
     snapshot = render_config("dev", {**config, "vllm-eks:models": [model]})
     assert _vllm_container(snapshot, model["name"])["image"] == (
         "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/" + pinned)
+
+
+def test_the_synced_model_deployment_and_its_fetch_container_whole(two_model_snapshot):
+    """The Deployment of a model on the s3-sync fallback, every field but the vLLM container, volumes and affinity
+    (asserted above). Kubernetes API, Deployment and PodSpec: RollingUpdate with maxUnavailable 0 / maxSurge 1 keeps
+    serving capacity during a rollout; revisionHistoryLimit bounds the old ReplicaSets kept; enableServiceLinks false
+    keeps every Service of the namespace out of the container environment; a one-replica model spreads over zones as a
+    preference only. The init container's script stops at the first failed copy (`set -eu`, `&&`)."""
+    spec = resource_named(two_model_snapshot, DEPLOYMENT, "vllm-qwen3-1-7b-deployment")["props"]["spec"]
+    labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "qwen3-1-7b"}
+    pod = dict(spec["template"]["spec"])
+    assert {key: value for key, value in spec.items() if key != "template"} == {
+        "replicas": 1, "selector": {"matchLabels": labels},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "revisionHistoryLimit": 3, "progressDeadlineSeconds": 1500}
+    assert spec["template"]["metadata"] == {"labels": labels}
+    (fetch,) = pod.pop("initContainers")
+    for key in ("containers", "volumes", "affinity"):
+        pod.pop(key)
+    assert pod == {
+        "serviceAccountName": "vllm-server", "automountServiceAccountToken": False, "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 630,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                       "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": labels}}],
+    }
+    bucket = fetch["env"][0]["value"]
+    assert bucket.startswith("vllm-weights-")
+    assert fetch == {
+        "name": "fetch-weights",
+        # the catalog's AWS CLI image (public.ecr.aws) through the account's pull-through cache, prefix ecr-public
+        "image": AWS_CLI_IMAGE.replace("public.ecr.aws/", "123456789012.dkr.ecr.us-east-1.amazonaws.com/ecr-public/"),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c",
+                    'set -eu; aws s3 sync --only-show-errors "s3://$WEIGHTS_BUCKET/models/qwen3-1.7b" /models/qwen3-1-7b'
+                    ' && aws s3 sync --only-show-errors "s3://$WEIGHTS_BUCKET/adapters/sql" /adapters/sql'],
+        "env": [{"name": "WEIGHTS_BUCKET", "value": bucket}, {"name": "HOME", "value": "/tmp"},
+                {"name": "AWS_REGION", "value": "us-east-1"}, {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"}],
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}},
+        "volumeMounts": [{"name": "fetch-home", "mountPath": "/tmp"}, {"name": "models", "mountPath": "/models"},
+                         {"name": "adapters", "mountPath": "/adapters"}],
+    }
+
+
+@pytest.mark.parametrize("stack,model", MODELS)
+def test_the_model_namespace_and_its_objects_metadata_whole(stack, model, request):
+    """Pod Security Standards: the namespace enforces, warns and audits `restricted`. Every object of the model carries
+    the pod labels and its fixed name; the Secret is Opaque; the Deployment waits for its key and service account,
+    leaves the replica count to KEDA (ignoreChanges) and may take 40 minutes (a GPU node, the image, the load)."""
+    snapshot = request.getfixturevalue(f"{stack}_snapshot")
+    namespace = f"vllm-{model}"
+    labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": model}
+    assert resource_named(snapshot, NAMESPACE, f"vllm-{model}-namespace")["props"]["metadata"] == {
+        "name": namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                      "pod-security.kubernetes.io/warn": "restricted",
+                                      "pod-security.kubernetes.io/audit": "restricted"}}
+    account = resource_named(snapshot, SERVICE_ACCOUNT, f"vllm-{model}-service-account")["props"]
+    role_arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert (account["metadata"], account["automountServiceAccountToken"]) == ({
+        "name": "vllm-server", "namespace": namespace, "labels": labels,
+        "annotations": {"eks.amazonaws.com/role-arn": role_arn}}, False)
+    secret = resource_named(snapshot, SECRET, f"vllm-{model}-api-key")["props"]
+    assert (secret["type"], secret["metadata"]) == ("Opaque", {"name": "vllm-api-key", "namespace": namespace, "labels": labels})
+    for type_token, suffix in ((SERVICE, "service"), (PDB, "disruption-budget"), (DEPLOYMENT, "deployment")):
+        assert resource_named(snapshot, type_token, f"vllm-{model}-{suffix}")["props"]["metadata"] == {
+            "name": f"vllm-{model}", "namespace": namespace, "labels": labels}
+    assert resource_named(snapshot, SERVICE, f"vllm-{model}-service")["props"]["spec"] == {
+        "type": "ClusterIP", "selector": labels, "ports": [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]}
+    assert resource_named(snapshot, PDB, f"vllm-{model}-disruption-budget")["props"]["spec"] == {
+        "minAvailable": 1, "selector": {"matchLabels": labels}}
+    options = resource_named(snapshot, DEPLOYMENT, f"vllm-{model}-deployment")["options"]
+    assert (options["ignoreChanges"], options["customTimeouts"]) == (["spec.replicas"], {"create": 2400, "update": 2400})
+    prefix = f"urn:pulumi:{stack}::vllm-eks::vllm-eks:index:VllmService$kubernetes:core/v1:"
+    assert {f"{prefix}Secret::vllm-{model}-api-key", f"{prefix}ServiceAccount::vllm-{model}-service-account"} <= set(options["dependsOn"])
+
+
+def test_single_pool_models_require_that_pool_and_prefer_nothing():
+    """Kubernetes "Assigning Pods to Nodes": an on-demand or a Spot model has one pool to choose, so only the required
+    term; the preference for on-demand exists only where both pools are allowed."""
+    from vllm_eks.serving.vllm_pod import node_affinity
+
+    for capacity_type, pool in (("on-demand", "gpu-on-demand"), ("spot", "gpu-spot")):
+        assert node_affinity(capacity_type, "g6e.xlarge") == {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "karpenter.sh/nodepool", "operator": "In", "values": [pool]},
+                {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g6e.xlarge"]}]}]}}}
+
+
+@pytest.mark.parametrize("min_replicas, when", [(0, "ScheduleAnyway"), (1, "ScheduleAnyway"), (2, "DoNotSchedule"), (3, "DoNotSchedule")])
+def test_zone_spread_is_hard_from_two_promised_replicas(min_replicas, when):
+    """Kubernetes "Pod Topology Spread Constraints": DoNotSchedule keeps a pod Pending rather than skew the zones; with
+    fewer than two promised replicas there is nothing to keep apart, so it is only a preference."""
+    from vllm_eks.serving.vllm_pod import topology_spread
+
+    assert topology_spread({"a": "b"}, min_replicas) == [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                                          "whenUnsatisfiable": when, "labelSelector": {"matchLabels": {"a": "b"}}}]
+
+
+@pytest.mark.parametrize("memory_gib, shm_gib", [(10, 2), (29, 2), (30, 3), (159, 15), (170, 16), (400, 16)])
+def test_shared_memory_is_a_tenth_of_the_pod_between_2_and_16_gib(memory_gib, shm_gib):
+    """/dev/shm for vLLM's worker queues and NCCL under tensor parallelism (vLLM docs, "Using Docker": `--shm-size` or
+    `--ipc=host`): a tenth of the pod's memory, at least 2 GiB, at most 16 GiB."""
+    from vllm_eks.serving.vllm_pod import shm_size_gib
+
+    assert shm_size_gib({"pod_memory_gib": memory_gib}) == shm_gib
+
+
+def test_a_streamed_model_with_an_adapter_fetches_only_the_adapter():
+    """dev's streamed model with one LoRA adapter: vLLM streams the weights from S3 (--model s3://...), and the init
+    container copies only the adapter into its emptyDir (vLLM docs, "LoRA Adapters": --lora-modules name=path reads a
+    local directory)."""
+    config = read_stack_config("dev")
+    config["vllm-eks:models"] = [{**config["vllm-eks:models"][0], "loraAdapters": [{"name": "sql", "s3Prefix": "adapters/sql"}]}]
+    snapshot = render_config("dev-streamed-lora", config)
+    pod = _pod(snapshot, "qwen3-1-7b")["spec"]
+    (fetch,) = pod["initContainers"]
+    assert fetch["command"][2] == 'set -eu; aws s3 sync --only-show-errors "s3://$WEIGHTS_BUCKET/adapters/sql" /adapters/sql'
+    assert fetch["volumeMounts"] == [{"name": "fetch-home", "mountPath": "/tmp"}, {"name": "adapters", "mountPath": "/adapters"}]
+    assert sorted(volume["name"] for volume in pod["volumes"]) == ["adapters", "api-key", "dshm", "fetch-home", "home", "tmp"]
+    args = _vllm_container(snapshot, "qwen3-1-7b")["args"]
+    assert _flag(args, "--model") == f"s3://{snapshot['outputs']['modelBucket']}/models/qwen3-1.7b"
+    assert _flag(args, "--lora-modules") == "sql=/adapters/sql"

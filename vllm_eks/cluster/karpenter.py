@@ -318,7 +318,7 @@ def device_plugin_values() -> dict:
                     "nodeSelectorTerms": [
                         {
                             "matchExpressions": [
-                                {"key": "sh/nodepool", "operator": "In", "values": [ON_DEMAND_POOL, SPOT_POOL]}
+                                {"key": "karpenter.sh/nodepool", "operator": "In", "values": [ON_DEMAND_POOL, SPOT_POOL]}
                             ]
                         }
                     ]

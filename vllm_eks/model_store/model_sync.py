@@ -10,6 +10,7 @@ The pod's IRSA role may only write under that prefix and read that one secret (i
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -45,7 +46,8 @@ def _download_script(hugging_face_id: str, with_token: bool) -> str:
     python = (
         "from huggingface_hub import snapshot_download; "
         f'snapshot_download(repo_id="{hugging_face_id}", local_dir="{STAGING_DIR}/model", '
-        f"ignore_patterns={list(IGNORED_FILES)!r}, token={token})"
+        # JSON's double quotes: the whole program sits inside the shell's single quotes, which a Python repr would close.
+        f"ignore_patterns={json.dumps(list(IGNORED_FILES))}, token={token})"
     )
     return (
         f"pip install --quiet --no-cache-dir --target /tmp/pylib huggingface_hub=={HUGGING_FACE_HUB_VERSION} && "
