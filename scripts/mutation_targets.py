@@ -12,7 +12,7 @@ _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster
                  "tests/policies/test_edge_policies.py", "tests/policies/test_pod_isolation.py",
                  "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
                  "tests/policies/test_unknowns.py", "tests/policies/test_parity.py",
-                 "tests/policies/test_policy_config.py"]
+                 "tests/policies/test_policy_config.py", "tests/policies/test_policy_branches.py"]
 _EDGE_TESTS = ["tests/test_edge.py", "tests/test_edge_config.py", "tests/test_edge_path.py",
                "tests/test_authorizer.py", "tests/policies/test_edge_policies.py"]
 
@@ -90,7 +90,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "preflight/analyzer_protocol.py": ["tests/policies/test_parity.py", "tests/policies/test_pack_runtime.py",
                                        "tests/policies/test_policies.py"],
     "preflight/check_cli.py": ["tests/policies/test_check_cli.py", "tests/policies/test_stack_policy_config.py",
-                               "tests/policies/test_policy_config.py"],
+                               "tests/policies/test_policy_config.py", "tests/policies/test_policy_branches.py"],
     "preflight/config_reference.py": ["tests/test_readme.py"],
     "preflight/doctor.py": ["tests/test_doctor.py", "tests/test_doctor_checks.py", "tests/test_up_sh.py"],
     "preflight/doctor_checks.py": ["tests/test_doctor_checks.py", "tests/test_doctor.py"],
