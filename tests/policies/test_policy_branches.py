@@ -172,6 +172,10 @@ PDB_MESSAGE = ("vLLM Deployment 'qwen3-8b-deployment' has no PodDisruptionBudget
                "pod labels {'app.kubernetes.io/instance': 'qwen3-8b', 'app.kubernetes.io/name': 'vllm'} in namespace "
                "'llm'; node drains could evict every replica at once.")
 
+LLAMA_PDB_MESSAGE = ("vLLM Deployment 'llama-deployment' has no PodDisruptionBudget with minAvailable >= 1 selecting its "
+                     "pod labels {'app.kubernetes.io/instance': 'llama', 'app.kubernetes.io/name': 'vllm'} in namespace "
+                     "'llm'; node drains could evict every replica at once.")
+
 
 def _pdb_min(value):
     return lambda s: find(s, PDB)["props"]["spec"].__setitem__("minAvailable", value)
@@ -255,6 +259,17 @@ RELIABILITY_CASES = [
      lambda s: s["resources"].insert(s["resources"].index(find(s, PDB)), resource(PDB, "other-pdb", {
          "metadata": {"name": "other", "namespace": UNKNOWN}, "spec": {"minAvailable": 1.0, "selector": {}}})),
      None, [], []),
+    ("pdb-other-namespace", "vllm-pod-disruption-budget",
+     lambda s: find(s, PDB)["props"]["metadata"].__setitem__("namespace", "default"), None, [PDB_MESSAGE], []),
+    # Each vLLM Deployment is judged on its own: a verdict on the first does not end the loop.
+    ("pdb-second-deployment-uncovered", "vllm-pod-disruption-budget",
+     lambda s: add(s, vllm_deployment(name="llama")), None, [LLAMA_PDB_MESSAGE], []),
+    ("pdb-unknown-then-uncovered", "vllm-pod-disruption-budget",
+     lambda s: (find(s, PDB)["props"]["spec"].__setitem__("minAvailable", UNKNOWN),
+                add(s, vllm_deployment(name="llama"))), None, [LLAMA_PDB_MESSAGE], []),
+    # A strategy without a type is a RollingUpdate (Kubernetes API reference, DeploymentStrategy.type: default).
+    ("rollout-type-unset", "vllm-rolling-update-keeps-ready-pod",
+     lambda s: find(s, DEPLOYMENT)["props"]["spec"]["strategy"].pop("type"), None, [], []),
     # Kubernetes' default maxUnavailable is 25% and rounds down ("Deployments", Rolling Update Deployment):
     # 0 of one replica, 1 of four.
     ("rollout-default-one-replica", "vllm-rolling-update-keeps-ready-pod", _strategy(), None, [], []),
