@@ -925,6 +925,13 @@ MORE_CASES = [
      lambda s: (remove(s, EKS_COMPONENT), remove(s, EKS_CLUSTER),
                 [subnet["props"].__setitem__("availabilityZone", "us-east-1a") for subnet in find_all(s, SUBNET)]),
      None, ["Node subnets span 1 availability zone(s) ['us-east-1a']; at least 2 are required."], []),
+    # The component's subnetIds input (eks.Cluster: "The set of all subnets, public and private") counts too.
+    ("az-component-subnet-ids", "cluster-multi-az",
+     lambda s: (find(s, EKS_COMPONENT)["props"].update({"privateSubnetIds": None, "publicSubnetIds": None,
+                                                        "subnetIds": ["net-public-a-id"]}),
+                remove(s, EKS_CLUSTER)), None,
+     ["eks:index:Cluster 'gpu' spans 1 availability zone(s) ['us-east-1a']; at least 2 are required so one zone outage "
+      "does not take the service down."], []),
     ("rollout-replicas-unknown", "vllm-rolling-update-keeps-ready-pod",
      lambda s: find(s, DEPLOYMENT)["props"]["spec"].__setitem__("replicas", UNKNOWN), None, [],
      ["unknown during preview: spec.strategy/spec.replicas"]),
