@@ -932,6 +932,13 @@ MORE_CASES = [
                 remove(s, EKS_CLUSTER)), None,
      ["eks:index:Cluster 'gpu' spans 1 availability zone(s) ['us-east-1a']; at least 2 are required so one zone outage "
       "does not take the service down."], []),
+    # An update preview shows the subnets' ids, which the cluster's vpcConfig.subnetIds names.
+    ("az-cluster-subnet-ids-one-zone", "cluster-multi-az",
+     lambda s: ([subnet["props"].__setitem__("id", f"subnet-{subnet['name']}") for subnet in find_all(s, SUBNET)],
+                find(s, EKS_CLUSTER)["props"]["vpcConfig"].__setitem__(
+                    "subnetIds", ["subnet-net-private-a", "subnet-net-public-a"])), None,
+     ["aws:eks/cluster:Cluster 'gpu-eksCluster' spans 1 availability zone(s) ['us-east-1a']; at least 2 are required "
+      "so one zone outage does not take the service down."], []),
     ("rollout-replicas-unknown", "vllm-rolling-update-keeps-ready-pod",
      lambda s: find(s, DEPLOYMENT)["props"]["spec"].__setitem__("replicas", UNKNOWN), None, [],
      ["unknown during preview: spec.strategy/spec.replicas"]),
@@ -948,6 +955,22 @@ MORE_CASES = [
     ("sse-v2", "model-bucket-encrypted", _v2(
         "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", SSE,
         "models-weights-sse-v2"), None, [], []),
+    # With a second bucket under the store, the encryption resource is tied to the model bucket by its `bucket`
+    # input's dependency alone (the sibling guess needs one bucket).
+    ("sse-beside-another-bucket", "model-bucket-encrypted",
+     lambda s: add(s, resource(BUCKET, "models-logs", {"bucket": "vllm-logs", "tags": {"vllm-eks:purpose": "logs"}},
+                               parent=find(s, BUCKET)["parent"], parent_type="vllm-eks:index:ModelStore")), None, [],
+     []),
+    ("managed-policy-whole-bucket", "irsa-only-model-access",
+     lambda s: add(s, resource("aws:iam/policy:Policy", "models-extra", {"arn": "arn:aws:iam::123456789012:policy/x",
+                                                                          "policy": json.dumps({"Version": "2012-10-17",
+                                                                          "Statement": [{"Effect": "Allow",
+                                                                          "Action": "s3:GetObject",
+                                                                          "Resource": "arn:aws:s3:::vllm-weights-prod/*"}]})}),
+                   resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "models-extra-attach", {
+                       "role": "vllm-qwen3-8b-reader", "policyArn": "arn:aws:iam::123456789012:policy/x"})), None,
+     _least_privilege("s3:GetObject covers the whole bucket 'vllm-weights-prod'; restrict it to the model's prefix"),
+     []),
     ("versioning-v2", "model-bucket-versioned", _v2(
         "aws:s3/bucketVersioningV2:BucketVersioningV2", "aws:s3/bucketVersioning:BucketVersioning",
         "models-weights-versioning-v2"), None, [], []),
