@@ -395,6 +395,9 @@ STORAGE_CASES = [
                 find(s, BUCKET)["props"].__setitem__("versioning", {"enabled": False})), None,
      ["Model bucket 'models-weights': versioning is not enabled (add a BucketVersioning with "
       "versioningConfiguration.status: Enabled)."], []),
+    ("versioning-unknown", "model-bucket-versioned",
+     lambda s: find(s, "aws:s3/bucketVersioning:BucketVersioning")["props"]["versioningConfiguration"].__setitem__(
+         "status", UNKNOWN), None, [], ["unknown during preview: models-weights versioning"]),
     ("versioning-unknown-but-inline-on", "model-bucket-versioned",
      lambda s: (find(s, "aws:s3/bucketVersioning:BucketVersioning")["props"]["versioningConfiguration"].__setitem__(
          "status", UNKNOWN), find(s, BUCKET)["props"].__setitem__("versioning", {"enabled": "true"})), None, [], []),
