@@ -387,6 +387,14 @@ STORAGE_CASES = [
     ("sse-key-in-a-second-rule", "model-bucket-encrypted",
      lambda s: find(s, SSE)["props"]["rules"].insert(0, {"applyServerSideEncryptionByDefault": {
          "sseAlgorithm": "aws:kms"}}), None, [], []),
+    # Whether a bucket whose tags are not known yet is the model bucket cannot be told: each bucket policy waits.
+    *[(f"maybe-model-bucket-{policy}", policy, lambda s: (
+        find(s, BUCKET)["props"]["tags"].__setitem__("vllm-eks:purpose", UNKNOWN), remove(s, SSE),
+        remove(s, "aws:s3/bucketVersioning:BucketVersioning"),
+        remove(s, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"), remove(s, BUCKET_POLICY)), None, [],
+       ["unknown during preview: models-weights tags (is it the model bucket?)"])
+      for policy in ("model-bucket-encrypted", "model-bucket-versioned", "model-bucket-public-access-blocked",
+                     "model-bucket-tls-only")],
     ("versioning-inline", "model-bucket-versioned",
      lambda s: (remove(s, "aws:s3/bucketVersioning:BucketVersioning"),
                 find(s, BUCKET)["props"].__setitem__("versioning", {"enabled": True})), None, [], []),
@@ -435,6 +443,11 @@ STORAGE_CASES = [
     ("tls-policy-unknown-beside-a-good-one", "model-bucket-tls-only",
      lambda s: s["resources"].insert(s["resources"].index(find(s, BUCKET_POLICY)), resource(
          BUCKET_POLICY, "models-weights-extra", {"bucket": "vllm-weights-prod", "policy": UNKNOWN})), None, [], []),
+    ("secrets-component-key-unknown", "eks-secrets-encrypted",
+     lambda s: find(s, EKS_COMPONENT)["props"].__setitem__("encryptionConfigKeyArn", UNKNOWN), None, [],
+     ["unknown during preview: encryptionConfigKeyArn"]),
+    ("secrets-config-unknown", "eks-secrets-encrypted", _cluster_encryption(UNKNOWN), None, [],
+     ["unknown during preview: encryptionConfig"]),
     ("secrets-component-without-the-input", "eks-secrets-encrypted",
      lambda s: find(s, EKS_COMPONENT)["props"].pop("encryptionConfigKeyArn"), None, [], []),
     ("secrets-other-resources", "eks-secrets-encrypted",
