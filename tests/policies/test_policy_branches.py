@@ -574,6 +574,24 @@ WORKLOAD_CASES = [
       "a mounted secret file)."], []),
     ("api-key-env-name-unknown", "vllm-api-key-from-secret", _env({"name": UNKNOWN, "value": "x"}), None, [],
      ["unknown during preview: containers[vllm].env"]),
+    # A first preview sends unknowns for values built from outputs (a bucket name in another variable): only the
+    # names and the key's own source decide.
+    ("api-key-other-value-unknown", "vllm-api-key-from-secret",
+     _env({"name": "MODEL_BUCKET", "value": UNKNOWN},
+          {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "api-key", "key": "key"}}}), None, [], []),
+    ("api-key-source-unknown", "vllm-api-key-from-secret", _env({"name": "VLLM_API_KEY", "valueFrom": UNKNOWN}),
+     None, [], ["unknown during preview: containers[vllm].env"]),
+    ("api-key-secret-name-unknown", "vllm-api-key-from-secret",
+     _env({"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": UNKNOWN, "key": "key"}}}), None, [],
+     ["unknown during preview: containers[vllm].env"]),
+    ("api-key-env-entry-unknown", "vllm-api-key-from-secret", _env(UNKNOWN), None, [],
+     ["unknown during preview: containers[vllm].env"]),
+    ("api-key-env-unknown", "vllm-api-key-from-secret", lambda s: _vllm(s).__setitem__("env", UNKNOWN), None, [],
+     ["unknown during preview: containers[vllm].env"]),
+    ("api-key-literal-beside-an-unknown-name", "vllm-api-key-from-secret",
+     _env({"name": UNKNOWN, "value": "x"}, {"name": "VLLM_API_KEY", "value": "secret"}), None,
+     ["containers[vllm] sets VLLM_API_KEY as a literal env value; take it from a Secret (valueFrom.secretKeyRef or a "
+      "mounted secret file)."], []),
     ("api-key-one-arg-unknown", "vllm-api-key-from-secret", lambda s: _vllm(s)["args"].append(UNKNOWN), None, [],
      ["unknown during preview: containers[vllm] command/args"]),
     # vLLM 0.32 `--api-key` (vllm/entrypoints/openai/cli_args.py); argparse also takes the `--flag=value` form.
@@ -768,6 +786,13 @@ IDENTITY_CASES = [
     ("wildcard-inline-unknown", "no-wildcard-model-actions",
      lambda s: find(s, ROLE, READER)["props"].__setitem__("inlinePolicies", [{"name": "more", "policy": UNKNOWN}]),
      None, [], ["unknown during preview: inlinePolicies[0].policy"]),
+    ("wildcard-after-an-unknown-document", "no-wildcard-model-actions",
+     lambda s: find(s, ROLE, READER)["props"].__setitem__("inlinePolicies", [
+         {"name": "more", "policy": UNKNOWN},
+         {"name": "broad", "policy": json.dumps({"Version": "2012-10-17", "Statement": [
+             {"Effect": "Allow", "Action": "s3:*", "Resource": OBJECTS}]})}]), None,
+     [f"inlinePolicies[1].policy statement 0 allows wildcard actions ['s3:*'] on ['{OBJECTS}']; grant explicit "
+      "actions (s3:GetObject, s3:ListBucket)."], []),
     ("no-pod-identity", "no-pod-identity",
      lambda s: add(s, resource("aws:eks/podIdentityAssociation:PodIdentityAssociation", "pia", {"namespace": "llm"})),
      None, ["EKS Pod Identity associations are not allowed: this stack is IRSA-only (annotate the service account "
