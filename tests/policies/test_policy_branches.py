@@ -1003,7 +1003,9 @@ MORE_CASES = [
                                parent=find(s, BUCKET)["parent"], parent_type="vllm-eks:index:ModelStore")), None, [],
      []),
     ("managed-policy-whole-bucket", "irsa-only-model-access",
-     lambda s: add(s, resource("aws:iam/policy:Policy", "models-extra", {"arn": "arn:aws:iam::123456789012:policy/x",
+     lambda s: add(s, resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ops-attach", {
+                       "role": "ops", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+                   resource("aws:iam/policy:Policy", "models-extra", {"arn": "arn:aws:iam::123456789012:policy/x",
                                                                           "policy": json.dumps({"Version": "2012-10-17",
                                                                           "Statement": [{"Effect": "Allow",
                                                                           "Action": "s3:GetObject",
