@@ -870,10 +870,14 @@ def _read_resource(*resources):
     return _read_document(lambda st: st[0].__setitem__("Resource", list(resources)))
 
 
-def _second_deployment_unknown_args(s):
+def _unknown_args_deployment():
     other = vllm_deployment(name="other")
     other["props"]["spec"]["template"]["spec"]["containers"][0]["args"] = UNKNOWN
-    add(s, other)
+    return other
+
+
+def _second_deployment_unknown_args(s):
+    add(s, _unknown_args_deployment())
 
 
 def _outside_read(location):
@@ -1045,6 +1049,22 @@ MORE_CASES = [
     # model reads
     ("reads-another-bucket", "pod-reads-within-role", _streamed_from("s3://other-bucket/qwen3-8b/"), None,
      [_outside_read("s3://other-bucket/qwen3-8b"), UNUSED_GRANT], []),
+    # A prefix is a directory: qwen3-8b/* does not cover qwen3-8b-instruct/ (S3 keys share the leading text).
+    ("reads-a-sibling-prefix", "pod-reads-within-role", _streamed_from("s3://vllm-weights-prod/qwen3-8b-instruct/"),
+     None, [_outside_read("s3://vllm-weights-prod/qwen3-8b-instruct"), UNUSED_GRANT], []),
+    ("reads-under-a-star-grant", "pod-reads-within-role", _read_resource("*"), None,
+     [f"Role '{READER}' may read s3://*/*, which none of its pods is told to read: grant only the prefixes the pods "
+      "load (the model and its adapters)."], []),
+    # Each workload is judged on its own: one whose containers or service account are unknown comes first.
+    ("reads-after-an-undecided-pod", "pod-reads-within-role",
+     lambda s: (_streamed_from("s3://other-bucket/qwen3-8b/")(s),
+                s["resources"].insert(s["resources"].index(find(s, DEPLOYMENT)), _unknown_args_deployment())),
+     None, [_outside_read("s3://other-bucket/qwen3-8b")], []),
+    ("reads-after-a-pod-in-an-unknown-namespace", "pod-reads-within-role",
+     lambda s: (_streamed_from("s3://other-bucket/qwen3-8b/")(s),
+                s["resources"].insert(s["resources"].index(find(s, DEPLOYMENT)), vllm_deployment(
+                    name="other", namespace=UNKNOWN))),
+     None, [_outside_read("s3://other-bucket/qwen3-8b")], []),
     ("reads-a-bucket-from-env", "pod-reads-within-role",
      _streamed_from("s3://${BUCKET}/qwen3-8b/", [{"name": "BUCKET", "value": "vllm-weights-prod"}]), None, [], []),
     ("reads-a-bucket-from-env-short", "pod-reads-within-role",
