@@ -9,7 +9,7 @@ import pytest
 
 from .branch_cases import (
     BUCKET, DEPLOYMENT, EKS_CLUSTER, EKS_COMPONENT, READER, ROLE, ROLE_POLICY, SSE, SUBNET, least_privilege,
-    read_document, run_case, vllm_of,
+    pod_of, read_document, run_case, vllm_of,
 )
 from .snapshots import UNKNOWN, add, find, find_all, remove, resource, vllm_deployment
 
@@ -264,6 +264,11 @@ MORE_CASES = [
                 s["resources"].insert(s["resources"].index(find(s, DEPLOYMENT)), vllm_deployment(
                     name="other", namespace=UNKNOWN))),
      None, [_outside_read("s3://other-bucket/qwen3-8b")], []),
+    # `aws s3 cp <source> <destination>` (AWS CLI reference, "s3 cp"): a bucket-to-bucket copy reads its source only.
+    ("reads-the-source-of-a-bucket-copy", "pod-reads-within-role",
+     lambda s: pod_of(s)["initContainers"][0].__setitem__("command", [
+         "/bin/sh", "-c", "aws s3 cp --only-show-errors s3://vllm-weights-prod/qwen3-8b/config.json "
+                          "s3://other-bucket/backup/config.json"]), None, [], []),
     ("reads-a-bucket-from-env", "pod-reads-within-role",
      _streamed_from("s3://${BUCKET}/qwen3-8b/", [{"name": "BUCKET", "value": "vllm-weights-prod"}]), None, [], []),
     ("reads-a-bucket-from-env-short", "pod-reads-within-role",
