@@ -339,6 +339,9 @@ MORE_CASES = [
     ("on-demand-unknown-requirement", "gpu-on-demand-pool",
      _pool([_ON_DEMAND, {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": UNKNOWN}]), None,
      [], ["unknown during preview: NodePool requirements"]),
+    ("on-demand-after-an-unknown-pool", "gpu-on-demand-pool",
+     lambda s: s["resources"].insert(s["resources"].index(find(s, NODE_POOL)), resource(NODE_POOL, "pending", {
+         "metadata": {"name": "pending"}, "spec": {"template": {"spec": UNKNOWN}}})), None, [], []),
     ("s3-endpoint-type-unknown", "s3-gateway-endpoint",
      lambda s: find(s, "aws:ec2/vpcEndpoint:VpcEndpoint")["props"].__setitem__("vpcEndpointType", UNKNOWN), None, [],
      ["unknown during preview: VpcEndpoint serviceName"]),
