@@ -50,12 +50,12 @@ def _check_multi_az(view: StackView, config, findings, args):
     for cluster in clusters:
         props = view.p(cluster)
         if cluster.resource_type == EKS_CLUSTER:
-            refs = [("vpcConfig.subnetIds", get(props, "vpcConfig", "subnetIds"), "vpcConfig")]
+            refs = [(get(props, "vpcConfig", "subnetIds"), "vpcConfig")]
         else:
-            refs = [(k, props.get(k), k) for k in ("subnetIds", "privateSubnetIds", "publicSubnetIds")
+            refs = [(props.get(k), k) for k in ("subnetIds", "privateSubnetIds", "publicSubnetIds")
                     if props.get(k) is not None]
         resolved = []
-        for label, value, prop in refs:
+        for value, prop in refs:
             if prop == "vpcConfig":
                 # Property dependencies are tracked per top-level input.
                 resolved.extend(view.related(cluster, "vpcConfig", subnets))
@@ -67,7 +67,7 @@ def _check_multi_az(view: StackView, config, findings, args):
                 resolved.extend(s for s in view.related(cluster, prop, subnets) if s not in resolved)
         source = resolved or node_subnets
         if not source:
-            if refs and any(isinstance(v, list) and v and not contains_unknown(v) for _, v, _ in refs):
+            if refs and any(isinstance(v, list) and v and not contains_unknown(v) for v, _ in refs):
                 # Subnets defined outside this program: count the distinct subnet ids as a floor of nothing.
                 findings.cannot_judge(f"{cluster.name} subnets (not in this stack)")
             continue

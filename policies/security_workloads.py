@@ -123,7 +123,9 @@ API_KEY_CONFIG = {
 
 def _check_api_key(resource_type, props, config, findings, args):
     for container in containers(_judged_pod_spec(resource_type, props, findings)):
-        if contains_unknown([container.get("env")] + [get(e, "name") for e in as_list(container.get("env"))]):
+        # Only names and the key's source matter: an unknown value of another variable leaves nothing unjudged.
+        env_list = container.get("env")
+        if is_unknown(env_list) or any(is_unknown(e) or is_unknown(get(e, "name")) for e in as_list(env_list)):
             findings.cannot_judge(f"{container_label(container)}.env")
         if command_unknown(container):
             findings.cannot_judge(f"{container_label(container)} command/args")
@@ -133,6 +135,8 @@ def _check_api_key(resource_type, props, config, findings, args):
             if "value" in env:
                 findings.fail(f"{container_label(container)} sets {env.get('name')} as a literal env value; take it "
                               "from a Secret (valueFrom.secretKeyRef or a mounted secret file).")
+            elif contains_unknown(env.get("valueFrom")):
+                findings.cannot_judge(f"{container_label(container)}.env")
             elif get(env, "valueFrom", "configMapKeyRef") is not None:
                 findings.fail(f"{container_label(container)} reads {env.get('name')} from a ConfigMap; use a Secret.")
         tokens = command_tokens(container)

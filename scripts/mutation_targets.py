@@ -12,7 +12,10 @@ _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster
                  "tests/policies/test_edge_policies.py", "tests/policies/test_pod_isolation.py",
                  "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
                  "tests/policies/test_unknowns.py", "tests/policies/test_parity.py",
-                 "tests/policies/test_policy_config.py"]
+                 "tests/policies/test_policy_config.py", "tests/policies/test_policy_schemas.py",
+                 "tests/policies/test_reliability_branches.py", "tests/policies/test_storage_branches.py",
+                 "tests/policies/test_workload_branches.py", "tests/policies/test_identity_branches.py",
+                 "tests/policies/test_more_branches.py"]
 _EDGE_TESTS = ["tests/test_edge.py", "tests/test_edge_config.py", "tests/test_edge_path.py",
                "tests/test_authorizer.py", "tests/policies/test_edge_policies.py"]
 
@@ -89,8 +92,11 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                               "tests/test_up_sh.py"],
     "preflight/analyzer_protocol.py": ["tests/test_analyzer_protocol.py", "tests/policies/test_parity.py", "tests/policies/test_pack_runtime.py",
                                        "tests/policies/test_policies.py"],
-    "preflight/check_cli.py": ["tests/test_check_cli_output.py", "tests/policies/test_check_cli.py", "tests/policies/test_stack_policy_config.py",
-                               "tests/policies/test_policy_config.py"],
+    "preflight/check_cli.py": ["tests/test_check_cli_output.py", "tests/policies/test_check_cli.py",
+                               "tests/policies/test_stack_policy_config.py", "tests/policies/test_policy_config.py",
+                               "tests/policies/test_policy_schemas.py", "tests/policies/test_reliability_branches.py",
+                               "tests/policies/test_storage_branches.py", "tests/policies/test_workload_branches.py",
+                               "tests/policies/test_identity_branches.py", "tests/policies/test_more_branches.py"],
     "preflight/config_reference.py": ["tests/test_readme.py"],
     "preflight/doctor.py": ["tests/test_doctor_cli.py", "tests/test_doctor.py", "tests/test_doctor_checks.py", "tests/test_up_sh.py"],
     "preflight/doctor_checks.py": ["tests/test_doctor_checks_edges.py", "tests/test_doctor_checks.py", "tests/test_doctor.py"],
@@ -118,20 +124,20 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "policies/_router.py": _POLICY_TESTS,
     "policies/_stack.py": _POLICY_TESTS,
     "policies/_values.py": [*_POLICY_TESTS, "tests/policies/test_stack_policy_config.py"],
-    "policies/cost.py": _POLICY_TESTS,
+    "policies/cost.py": _policy("tests/policies/test_more_branches.py"),
     "policies/edge.py": _policy("tests/policies/test_edge_policies.py"),
     "policies/irsa_trust.py": _policy("tests/policies/test_irsa_trust.py"),
     "policies/model_reads.py": _policy("tests/policies/test_model_reads_policy.py"),
-    "policies/operations.py": _POLICY_TESTS,
-    "policies/performance.py": _POLICY_TESTS,
+    "policies/operations.py": _policy("tests/policies/test_more_branches.py"),
+    "policies/performance.py": _policy("tests/policies/test_more_branches.py"),
     "policies/pod_isolation.py": _policy("tests/policies/test_pod_isolation.py"),
-    "policies/reliability.py": _POLICY_TESTS,
+    "policies/reliability.py": _policy("tests/policies/test_reliability_branches.py"),
     "policies/reliability_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
     "policies/security_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
-    "policies/security_identity.py": _POLICY_TESTS,
+    "policies/security_identity.py": _policy("tests/policies/test_identity_branches.py"),
     "policies/security_network.py": _policy("tests/policies/test_node_subnets.py"),
-    "policies/security_storage.py": _POLICY_TESTS,
-    "policies/security_workloads.py": _POLICY_TESTS,
+    "policies/security_storage.py": _policy("tests/policies/test_storage_branches.py"),
+    "policies/security_workloads.py": _policy("tests/policies/test_workload_branches.py"),
 }
 # The directories (and files) whose every module must appear above: a new module without tests is an error.
 MUTATED_ROOTS = [
