@@ -207,6 +207,16 @@ def _unbound(s):
     s["resources"] = [r for r in s["resources"] if r["type"] != BINDING]
 
 
+def _nested_target_group_names(s):
+    """A second target group whose name is a prefix of the routed one's ("edge-qwen3" and "edge-qwen3-1-7b"): the
+    ARN ".../targetgroup/edge-qwen3-1-7b-<suffix>/..." names the longer one only (ELB target group ARNs carry the
+    group's name), so only that group, the one the TargetGroupBinding fills, is reported."""
+    _internet_facing(s)
+    group = copy.deepcopy(resource_named(s, TARGET_GROUP, "edge-qwen3-1-7b"))
+    group["name"], group["urn"] = "edge-qwen3", group["urn"].rsplit("::", 1)[0] + "::edge-qwen3"
+    add(s, group)
+
+
 def _second_ordered_behavior_plain_http(s):
     """CloudFront API, CacheBehavior.ViewerProtocolPolicy on an ordered behavior (a path pattern's own policy)."""
     _cdn(s)["orderedCacheBehaviors"] = [{**_cdn(s)["defaultCacheBehavior"], "pathPattern": "/v1/models",
@@ -267,6 +277,8 @@ SIDE_CASES = [
     ("public-alb-aliases", _as_alb_aliases, None,
      {"edge-no-public-lb-to-serving": ["aws:alb/loadBalancer:LoadBalancer 'edge-alb'" + PUBLIC_ALB]}),
     ("public-alb-no-binding", _unbound, None, {}),
+    ("public-alb-nested-group-names", _nested_target_group_names, None,
+     {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
     ("service-no-annotation", _service(), None, {"edge-no-public-lb-to-serving": [PUBLIC_SERVICE.format(SERVING)]}),
     ("service-scheme-internal", _service(annotations={SCHEME: "internal"}), None, {}),
     ("service-scheme-public", _service(annotations={SCHEME: "internet-facing"}), None,
