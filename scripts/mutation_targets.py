@@ -10,7 +10,8 @@ _RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "test
                 "tests/test_provider_schema.py"]
 _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster_policies.py",
                  "tests/policies/test_edge_policies.py", "tests/policies/test_edge_branches.py",
-                 "tests/policies/test_network_branches.py", "tests/policies/test_pod_isolation.py",
+                 "tests/policies/test_network_branches.py", "tests/policies/test_cluster_branches.py",
+                 "tests/policies/test_pod_isolation.py",
                  "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
                  "tests/policies/test_unknowns.py", "tests/policies/test_parity.py",
                  "tests/policies/test_policy_config.py"]
@@ -128,7 +129,8 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "policies/pod_isolation.py": _policy("tests/policies/test_pod_isolation.py"),
     "policies/reliability.py": _POLICY_TESTS,
     "policies/reliability_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
-    "policies/security_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
+    "policies/security_cluster.py": _policy("tests/policies/test_cluster_branches.py",
+                                            "tests/policies/test_cluster_policies.py"),
     "policies/security_identity.py": _POLICY_TESTS,
     "policies/security_network.py": _policy("tests/policies/test_network_branches.py", "tests/policies/test_node_subnets.py"),
     "policies/security_storage.py": _POLICY_TESTS,
