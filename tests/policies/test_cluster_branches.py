@@ -16,10 +16,14 @@ import pytest
 from .snapshots import ECR, UNKNOWN, add, compliant_stack, find, remove, resource
 from .test_cluster_policies import LB_PEERS, _router_stack
 
-POLICIES = ("vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only", "images-from-private-registry")
+POLICIES = ("vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only", "images-from-private-registry",
+            "router-health-check-process-only", "volume-claims-name-a-stack-storage-class")
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 ADDON = "aws:eks/addon:Addon"
+BINDING = "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"
 EKS_COMPONENT = "eks:index:Cluster"
 
 
@@ -86,6 +90,47 @@ def _both(*mutations):
     return mutate
 
 
+def _service(s):
+    return find(s, "kubernetes:core/v1:Service", "router-service")["props"]
+
+
+def _binding(s):
+    return find(s, BINDING, "router-binding")
+
+
+def _health_path(path):
+    return lambda s: find(s, "aws:lb/targetGroup:TargetGroup", "edge-qwen3-8b")["props"]["healthCheck"].__setitem__(
+        "path", path)
+
+
+def _unlinked_binding(s):
+    """The binding's link to its target group is not in the engine's property dependencies (an ARN given as text)."""
+    _binding(s).pop("propertyDependencies")
+
+
+def _claim(type_, name, props):
+    return lambda s: add(s, resource(type_, name, props))
+
+
+def _pvc(storage_class=None, spec=None):
+    """A PersistentVolumeClaim (Kubernetes docs, "Persistent Volumes": spec.storageClassName)."""
+    if spec is None:
+        spec = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}
+        if storage_class is not None:
+            spec["storageClassName"] = storage_class
+    return _claim(PVC, "data", {"metadata": {"name": "data", "namespace": "llm"}, "spec": spec})
+
+
+def _storage_class(name="gp3"):
+    return lambda s: add(s, resource("kubernetes:storage.k8s.io/v1:StorageClass", name, {
+        "metadata": {"name": name}, "provisioner": "ebs.csi.aws.com"}))
+
+
+def _existing_cluster(s):
+    remove(s, EKS_COMPONENT)
+    remove(s, "aws:eks/cluster:Cluster")
+
+
 def _ingress_rule(**rule):
     return lambda s: _fence(s)["spec"].__setitem__("ingress", [rule])
 
@@ -119,6 +164,32 @@ UNKNOWN_CASES = [
      "kubernetes:networking.k8s.io/v1:NetworkPolicy 'router-from-alb' spec.ingress"),
     ("router-serving-port-from-alb-only", "router", _put(lambda s: _fence(s)["spec"]["ingress"][0], "from"),
      "kubernetes:networking.k8s.io/v1:NetworkPolicy 'router-from-alb' spec.ingress[0]"),
+    ("router-health-check-process-only", "router", _put(_service, "spec", {"selector": UNKNOWN}),
+     "kubernetes:core/v1:Service 'router-service' selector/namespace/name"),
+    ("router-health-check-process-only", "router", _put(lambda s: _service(s)["metadata"], "namespace"),
+     "kubernetes:core/v1:Service 'router-service' selector/namespace/name"),
+    ("router-health-check-process-only", "router", _put(lambda s: _service(s)["metadata"], "name"),
+     "kubernetes:core/v1:Service 'router-service' selector/namespace/name"),
+    ("router-health-check-process-only", "router", _both(_unlinked_binding, _put(
+        lambda s: _binding(s)["props"]["metadata"], "namespace")),
+     "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding 'router-binding' serviceRef/namespace"),
+    ("router-health-check-process-only", "router", _both(_health_path("/health"), _put(
+        lambda s: _binding(s)["props"]["spec"]["serviceRef"], "name")),
+     "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding 'router-binding' serviceRef/namespace"),
+    ("router-health-check-process-only", "router", _put(lambda s: _router_container(s)["livenessProbe"]["httpGet"],
+                                                        "path"), "kubernetes:apps/v1:Deployment 'router' livenessProbe"),
+    ("router-health-check-process-only", "router", _health_path(UNKNOWN),
+     "aws:lb/targetGroup:TargetGroup 'edge-qwen3-8b' healthCheck.path"),
+    ("volume-claims-name-a-stack-storage-class", "compliant", _pvc(spec=UNKNOWN),
+     "kubernetes:core/v1:PersistentVolumeClaim 'data' spec"),
+    ("volume-claims-name-a-stack-storage-class", "compliant", _pvc(storage_class=UNKNOWN),
+     "kubernetes:core/v1:PersistentVolumeClaim 'data' spec"),
+    ("volume-claims-name-a-stack-storage-class", "compliant", _claim(STATEFUL_SET, "db", {
+        "metadata": {"name": "db", "namespace": "llm"}, "spec": {"volumeClaimTemplates": UNKNOWN}}),
+     "kubernetes:apps/v1:StatefulSet 'db' spec.volumeClaimTemplates"),
+    ("volume-claims-name-a-stack-storage-class", "compliant", _both(_storage_class(), _put(
+        lambda s: find(s, "kubernetes:storage.k8s.io/v1:StorageClass")["props"]["metadata"], "name")),
+     "kubernetes:storage.k8s.io/v1:StorageClass 'gp3' metadata.name"),
     ("images-from-private-registry", "compliant", _put(lambda s: find(s, DEPLOYMENT)["props"]["spec"]["template"]["spec"],
                                                        "containers"), "pod spec containers"),
     ("images-from-private-registry", "compliant", _put(_vllm_container, "image"), "containers[vllm].image"),
@@ -201,6 +272,59 @@ SIDE_CASES = [
         lambda s: find(s, "aws:lb/loadBalancer:LoadBalancer", "edge-alb")["props"], "subnets",
         ["subnet-0a1b2c3d4e5f60001"]), _ingress_rule(**{"from": PODS + LB_PEERS[:1]})), None,
      {"router-serving-port-from-alb-only": [ADMITS.format("pods (podSelector/namespaceSelector)")]}),
+    # router-health-check-process-only (vllm-router 0.1.17, ../shared/FACTS.md: /health is 503 once any worker is)
+    ("router-readiness-on-health", "router", _put(lambda s: _router_container(s)["readinessProbe"]["httpGet"], "path",
+                                                  "/health"), None,
+     {"router-health-check-process-only": [
+         "kubernetes:apps/v1:Deployment 'router' containers[router] readinessProbe asks for /health, which fails as "
+         "soon as any one worker is unhealthy; use the router's own /liveness."]}),
+    ("target-group-on-health", "router", _health_path("/health"), None, {"router-health-check-process-only": [
+        "aws:lb/targetGroup:TargetGroup 'edge-qwen3-8b' checks the router of kubernetes:apps/v1:Deployment 'router' on "
+        "/health, which fails as soon as any one worker is unhealthy and would take every router of the model out of "
+        "the target group; check /liveness."]}),
+    ("target-group-on-own-forbidden-path", "router", _health_path("/liveness"),
+     {"router-health-check-process-only": {"forbiddenPaths": ["/liveness"]}}, {"router-health-check-process-only": [
+         "kubernetes:apps/v1:Deployment 'router' containers[router] livenessProbe asks for /liveness, which fails as "
+         "soon as any one worker is unhealthy; use the router's own /liveness.",
+         "kubernetes:apps/v1:Deployment 'router' containers[router] readinessProbe asks for /liveness, which fails as "
+         "soon as any one worker is unhealthy; use the router's own /liveness.",
+         "aws:lb/targetGroup:TargetGroup 'edge-qwen3-8b' checks the router of kubernetes:apps/v1:Deployment 'router' on "
+         "/liveness, which fails as soon as any one worker is unhealthy and would take every router of the model out "
+         "of the target group; check /liveness."]}),
+    # Its namespace unknown, but the binding's target group (linked by the engine) checks an allowed path: no verdict
+    # waits on it.
+    ("binding-namespace-unknown-allowed-path", "router", _put(lambda s: _binding(s)["props"]["metadata"], "namespace"),
+     None, {}),
+    ("service-in-other-namespace", "router", _both(_health_path("/health"), _put(
+        lambda s: _service(s)["metadata"], "namespace", "other")), None, {}),
+    # volume-claims-name-a-stack-storage-class (AWS, "Amazon EKS Kubernetes versions" 1.30: no default StorageClass)
+    ("pvc-without-class-no-classes", "compliant", _pvc(), None, {"volume-claims-name-a-stack-storage-class": [
+        "kubernetes:core/v1:PersistentVolumeClaim 'data' spec names no storageClassName: no class is default on EKS "
+        "(1.30 and later), so the claim stays Pending. Name a StorageClass the stack creates."]}),
+    ("pvc-without-class", "compliant", _both(_storage_class(), _pvc()), None, {"volume-claims-name-a-stack-storage-class": [
+        "kubernetes:core/v1:PersistentVolumeClaim 'data' spec names no storageClassName: no class is default on EKS "
+        "(1.30 and later), so the claim stays Pending. Name a StorageClass the stack creates (gp3)."]}),
+    ("pvc-other-class", "compliant", _both(_storage_class(), _pvc("gp2")), None, {"volume-claims-name-a-stack-storage-class": [
+        "kubernetes:core/v1:PersistentVolumeClaim 'data' spec names storageClassName 'gp2', which the stack does not "
+        "create (it creates: gp3); the claim would stay Pending."]}),
+    ("pvc-class-none-created", "compliant", _pvc("gp2"), None, {"volume-claims-name-a-stack-storage-class": [
+        "kubernetes:core/v1:PersistentVolumeClaim 'data' spec names storageClassName 'gp2', which the stack does not "
+        "create (it creates: none); the claim would stay Pending."]}),
+    ("pvc-stack-class", "compliant", _both(_storage_class(), _pvc("gp3")), None, {}),
+    ("stateful-set-template-without-class", "compliant", _both(_storage_class(), _claim(STATEFUL_SET, "db", {
+        "metadata": {"name": "db", "namespace": "llm"}, "spec": {"volumeClaimTemplates": [
+            {"spec": {"storageClassName": "gp3"}}, {"spec": {"accessModes": ["ReadWriteOnce"]}}]}})), None,
+     {"volume-claims-name-a-stack-storage-class": [
+         "kubernetes:apps/v1:StatefulSet 'db' spec.volumeClaimTemplates[1] names no storageClassName: no class is "
+         "default on EKS (1.30 and later), so the claim stays Pending. Name a StorageClass the stack creates (gp3)."]}),
+    # kube-prometheus-stack values: prometheus.prometheusSpec.storageSpec.volumeClaimTemplate (one template, no index)
+    ("helm-values-template", "compliant", _both(_storage_class(), _claim("kubernetes:helm.sh/v3:Release", "monitoring", {
+        "values": {"prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": {"spec": {
+            "storageClassName": "standard"}}}}}}})), None, {"volume-claims-name-a-stack-storage-class": [
+        "kubernetes:helm.sh/v3:Release 'monitoring' values.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate "
+        "names storageClassName 'standard', which the stack does not create (it creates: gp3); the claim would stay "
+        "Pending."]}),
+    ("existing-cluster-class", "compliant", _both(_existing_cluster, _pvc("gp2")), None, {}),
     # images-from-private-registry (AWS, "Amazon ECR private registry": <account>.dkr.ecr[-fips].<region>.amazonaws.com
     # [.cn]; Docker's reference rules: a first segment without a dot, colon or localhost is a Docker Hub path)
     ("docker-hub-image", "compliant", _put(_vllm_container, "image", "vllm/vllm-openai:v0.32.0"), None,
@@ -229,6 +353,14 @@ SIDE_CASES = [
 def test_each_side_branch_fires_with_its_message_or_stays_quiet(pack, base, mutation, config, expected):
     result = _checked(pack, ROUTER if base == "router" else compliant_stack(), mutation, config)
     assert _fired(result) == {policy: sorted(messages) for policy, messages in expected.items()}
+
+
+def test_a_class_of_an_existing_cluster_is_judged_where_that_cluster_is(pack):
+    """On a cluster the stack does not create, its StorageClasses are another program's: "not applicable" here."""
+    result = _checked(pack, compliant_stack(), _both(_existing_cluster, _pvc("gp2")))
+    assert [i["reason"] for i in result.not_applicable if i["policy"] == "volume-claims-name-a-stack-storage-class"] == [
+        "not in this stack, judge it where it is created: StorageClass 'gp2' of the existing cluster "
+        "(kubernetes:core/v1:PersistentVolumeClaim 'data' spec)"]
 
 
 def test_an_existing_vpcs_load_balancer_subnets_leave_ip_blocks_to_that_vpc(pack):
