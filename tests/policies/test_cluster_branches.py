@@ -245,6 +245,10 @@ SIDE_CASES = [
      {"router-serving-port-from-alb-only": [ADMITS.format("pods (podSelector/namespaceSelector)")]}),
     ("port-entry-without-port", "router", _ingress_rule(**{"from": PODS, "ports": [{"protocol": "TCP"}]}), None,
      {"router-serving-port-from-alb-only": [ADMITS.format("pods (podSelector/namespaceSelector)")]}),
+    # argparse reads `--port=9000` like `--port 9000`: the rule admitting 9000 admits the serving port.
+    ("port-flag-with-equals", "router", _both(_put(_router_container, "args", ["--port=9000", "--prometheus-port", "29000"]),
+                                              _ingress_rule(**{"from": PODS, "ports": [{"port": 9000.0}]})), None,
+     {"router-serving-port-from-alb-only": [ADMITS.format("pods (podSelector/namespaceSelector)")]}),
     ("ipblock-not-a-network", "router", _ingress_rule(**{"from": [{"ipBlock": {"cidr": "alb"}}]}), None,
      {"router-serving-port-from-alb-only": [ADMITS.format("ipBlock alb")]}),
     ("ipblock-wider-than-lb-subnet", "router", _ingress_rule(**{"from": [{"ipBlock": {"cidr": "10.0.255.0/24"}}]}), None,

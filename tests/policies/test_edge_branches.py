@@ -257,6 +257,12 @@ def _network_load_balancer(s):
     _alb(s)["idleTimeout"] = 10
 
 
+def _router_args_with_a_number(s):
+    args = _router(s)["args"]
+    args[args.index("--port") + 1] = 8000
+    args[args.index("--request-timeout-secs") + 1] = "30"
+
+
 A_LB = "aws:lb/loadBalancer:LoadBalancer 'edge-alb'"
 A_RULE = "aws:lb/listenerRule:ListenerRule 'edge-qwen3-1-7b'"
 PUBLIC_ALB = (" is internet-facing (internal is not true) and forwards to target group 'edge-qwen3-1-7b', which "
@@ -378,6 +384,9 @@ SIDE_CASES = [
     # ELB target group attribute deregistration_delay.timeout_seconds: 300 s when unset.
     ("deregistration-default", _drop(lambda s: _props(s, TARGET_GROUP, "edge-qwen3-1-7b"), "deregistrationDelay"),
      None, {}),
+    # A token that is no string (a number a program put in the list) is skipped, not the end of the command line.
+    ("router-timeout-after-a-number", _router_args_with_a_number, None, {"edge-timeouts-cover-max-request": [
+        "kubernetes:apps/v1:Deployment 'edge-qwen3-1-7b-router-deployment' vllm-router --request-timeout-secs 30 < 175 s."]}),
     ("router-timeout-at-budget", lambda s: _router(s)["args"].__setitem__(
         _router(s)["args"].index("--request-timeout-secs") + 1, "175"), None, {}),
 ]

@@ -19,7 +19,7 @@ import pytest
 
 from .snapshots import ISSUER, UNKNOWN, add, compliant_stack, find, resource, trust_policy
 
-POLICIES = ("irsa-trust-pinned", "serving-namespace-default-deny")
+POLICIES = ("irsa-trust-pinned", "serving-namespace-default-deny", "irsa-only-model-access")
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 ROLE = "aws:iam/role:Role"
 
@@ -53,6 +53,16 @@ def _statement(**changes):
     statement = json.loads(trust_policy("system:serviceaccount:karpenter:karpenter"))["Statement"][0]
     statement.update(changes)
     return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def _node_role(statement):
+    def mutate(s):
+        add(s, resource(ROLE, "gpu-node", {"name": "vllm-gpu-node", "assumeRolePolicy": json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                                    "Action": "sts:AssumeRole"}]})}))
+        add(s, resource("aws:iam/rolePolicy:RolePolicy", "gpu-node-inline", {
+            "role": "vllm-gpu-node", "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}))
+    return mutate
 
 
 def _deny(s):
@@ -99,6 +109,10 @@ CASES = [
      {"irsa-trust-pinned": [ROLE_SAYS.format(0, NO_SUB), ROLE_SAYS.format(0, NO_AUD)]}),
     ("deny-statement", _role(_statement(Effect="Deny", Condition={})), None, {}),
     ("pinned", _role(_statement()), None, {}),
+    # irsa-only-model-access: a node role (trusted by EC2) whose inline policy denies reading the weights reads none.
+    ("deny-is-no-model-read", _node_role({"Effect": "Deny", "Action": "s3:GetObject",
+                                          "Resource": "arn:aws:s3:::vllm-weights-prod/*"}), None, {}),
+
     # serving-namespace-default-deny
     ("selects-some-pods", _spec(podSelector={"matchLabels": {"app": "x"}}), None,
      {"serving-namespace-default-deny": [UNDENIED.format("Ingress and Egress")]}),
@@ -148,3 +162,14 @@ def test_an_unknown_value_is_not_judged_and_named(pack, policy, mutation, waits_
     assert _fired(result) == {}
     assert [item["reason"] for item in result.not_applicable if item["policy"] == policy] == [
         f"unknown during preview: {waits_for}"]
+
+
+@pytest.mark.parametrize("effect, reads", [("Allow", True), ("Deny", False)])
+def test_only_an_allow_statement_reads_the_model(pack, effect, reads):
+    """IAM JSON policy reference, "NotAction": an Allow with NotAction ["iam:*"] allows s3:GetObject too; the same
+    statement as a Deny allows nothing. The node role's trust is no IRSA, so a read is a violation."""
+    result = _checked(pack, _node_role({"Effect": effect, "NotAction": ["iam:*"],
+                                        "Resource": "arn:aws:s3:::vllm-weights-prod/*"}))
+    messages = _fired(result).get("irsa-only-model-access", [])
+    assert bool(messages) is reads
+    assert all(m.startswith("Role 'gpu-node' reads model weights") for m in messages), messages
