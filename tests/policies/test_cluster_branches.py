@@ -193,6 +193,8 @@ UNKNOWN_CASES = [
     ("images-from-private-registry", "compliant", _put(lambda s: find(s, DEPLOYMENT)["props"]["spec"]["template"]["spec"],
                                                        "containers"), "pod spec containers"),
     ("images-from-private-registry", "compliant", _put(_vllm_container, "image"), "containers[vllm].image"),
+    ("images-from-private-registry", "compliant", _put(
+        lambda s: find(s, DEPLOYMENT)["props"]["spec"]["template"]["spec"], "ephemeralContainers"), "pod spec containers"),
 ]
 
 
@@ -345,6 +347,15 @@ SIDE_CASES = [
                                                   "12345678901.dkr.ecr.us-east-1.amazonaws.com/vllm:1"), None,
      {"images-from-private-registry": [DOCKER_HUB.format("12345678901.dkr.ecr.us-east-1.amazonaws.com/vllm:1",
                                                          "12345678901.dkr.ecr.us-east-1.amazonaws.com")]}),
+    ("init-container-docker-hub", "compliant", _put(
+        lambda s: find(s, DEPLOYMENT)["props"]["spec"]["template"]["spec"]["initContainers"][0], "image", "busybox:1.37.0"),
+     None, {"images-from-private-registry": [DOCKER_HUB.replace("containers[vllm]", "initContainers[wait]").format(
+         "busybox:1.37.0", "docker.io")]}),
+    ("ephemeral-container-docker-hub", "compliant", _put(
+        lambda s: find(s, DEPLOYMENT)["props"]["spec"]["template"]["spec"], "ephemeralContainers",
+        [{"name": "debug", "image": "busybox:1.37.0"}]),
+     None, {"images-from-private-registry": [DOCKER_HUB.replace("containers[vllm]", "ephemeralContainers[debug]").format(
+         "busybox:1.37.0", "docker.io")]}),
     ("exempt-namespace", "compliant", _both(
         _put(_vllm_container, "image", "vllm/vllm-openai:v0.32.0"),
         _put(lambda s: find(s, DEPLOYMENT)["props"]["metadata"], "namespace", "kube-system")), None, {}),

@@ -217,6 +217,38 @@ def _nested_target_group_names(s):
     add(s, group)
 
 
+def _linked_by(type_, name, prop, how):
+    """An internet-facing ALB whose listener (or rule) is linked to it only by the ARN's text (no property dependency,
+    an ARN pasted or imported) or only by the engine's dependency (the ARN unknown at preview)."""
+    def mutate(s):
+        _internet_facing(s)
+        item = resource_named(s, type_, name)
+        if how == "text":
+            item["propertyDependencies"].pop(prop)
+        else:
+            item["props"][prop] = UNKNOWN
+    return mutate
+
+
+def _weighted_forward(s):
+    """ELB CreateRule, ForwardActionConfig: `forward.targetGroups[].arn` instead of a single targetGroupArn."""
+    _internet_facing(s)
+    [action] = _rule(s)["actions"]
+    action["forward"] = {"targetGroups": [{"arn": action.pop("targetGroupArn"), "weight": 1}]}
+
+
+def _vllm_by_command(command):
+    """A Deployment recognised as vLLM by its command alone (`vllm serve` CLI or the OpenAI api_server entrypoint),
+    in a namespace without the serving prefix, beside a LoadBalancer Service."""
+    def mutate(s):
+        add(s, resource(DEPLOYMENT, "team-server", {"metadata": {"name": "server", "namespace": "team-a"}, "spec": {
+            "template": {"metadata": {"labels": {"app": "server"}}, "spec": {"containers": [{
+                "name": "server", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/server:1",
+                "command": command}]}}}}))
+        _service(namespace="team-a")(s)
+    return mutate
+
+
 def _second_ordered_behavior_plain_http(s):
     """CloudFront API, CacheBehavior.ViewerProtocolPolicy on an ordered behavior (a path pattern's own policy)."""
     _cdn(s)["orderedCacheBehaviors"] = [{**_cdn(s)["defaultCacheBehavior"], "pathPattern": "/v1/models",
@@ -283,6 +315,20 @@ SIDE_CASES = [
     ("public-alb-aliases", _as_alb_aliases, None,
      {"edge-no-public-lb-to-serving": ["aws:alb/loadBalancer:LoadBalancer 'edge-alb'" + PUBLIC_ALB]}),
     ("public-alb-no-binding", _unbound, None, {}),
+    ("public-alb-listener-by-arn-text", _linked_by(LISTENER, "edge-listener", "loadBalancerArn", "text"), None,
+     {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
+    ("public-alb-listener-by-dependency", _linked_by(LISTENER, "edge-listener", "loadBalancerArn", "dependency"), None,
+     {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
+    ("public-alb-rule-by-arn-text", _linked_by(RULE, "edge-qwen3-1-7b", "listenerArn", "text"), None,
+     {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
+    ("public-alb-rule-by-dependency", _linked_by(RULE, "edge-qwen3-1-7b", "listenerArn", "dependency"), None,
+     {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
+    ("public-alb-weighted-forward", _weighted_forward, None, {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
+    ("vllm-serve-namespace", _vllm_by_command(["vllm", "serve", "Qwen/Qwen3-8B"]), None,
+     {"edge-no-public-lb-to-serving": [PUBLIC_SERVICE.format("team-a")]}),
+    ("vllm-api-server-namespace", _vllm_by_command(["python3", "-m", "vllm.entrypoints.openai.api_server"]), None,
+     {"edge-no-public-lb-to-serving": [PUBLIC_SERVICE.format("team-a")]}),
+    ("not-vllm-namespace", _vllm_by_command(["vllm-serve-proxy", "--upstream", "x"]), None, {}),
     ("public-alb-nested-group-names", _nested_target_group_names, None,
      {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
     ("service-no-annotation", _service(), None, {"edge-no-public-lb-to-serving": [PUBLIC_SERVICE.format(SERVING)]}),
@@ -405,3 +451,16 @@ def test_each_side_branch_fires_with_its_message_or_stays_quiet(pack, request, m
         policy: sorted(messages) for policy, messages in expected.items()}
     if not expected:
         assert [i for i in result.not_applicable if i["policy"] in POLICIES] == []
+
+
+@pytest.mark.parametrize("budget, fires", [(300, False), (301, True)])
+def test_a_target_group_without_a_deregistration_delay_drains_for_300_s(pack, request, budget, fires):
+    """ELB target group attributes: deregistration_delay.timeout_seconds defaults to 300 s; a budget up to 300 s is
+    covered, one second more is not."""
+    result = _checked(pack, request, "dev_snapshot", _drop(lambda s: _props(s, TARGET_GROUP, "edge-qwen3-1-7b"),
+                                                            "deregistrationDelay"),
+                      {"edge-timeouts-cover-max-request": {"maxRequestSeconds": budget}})
+    messages = [v.message.split("\n", 1)[1] for v in result.by_policy("edge-timeouts-cover-max-request")]
+    drained = [m for m in messages if "deregistrationDelay" in m]
+    assert drained == ([f"aws:lb/targetGroup:TargetGroup 'edge-qwen3-1-7b' deregistrationDelay 300 s < {budget} s: a "
+                        "draining target would drop streams still running."] if fires else [])

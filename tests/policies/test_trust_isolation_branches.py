@@ -173,3 +173,26 @@ def test_only_an_allow_statement_reads_the_model(pack, effect, reads):
     messages = _fired(result).get("irsa-only-model-access", [])
     assert bool(messages) is reads
     assert all(m.startswith("Role 'gpu-node' reads model weights") for m in messages), messages
+
+
+@pytest.mark.parametrize("arn, reads", [("arn:aws-us-gov:s3:::vllm-weights-prod/*", True),
+                                        ("arn:aws-us-gov:s3:::other-bucket/*", False)])
+def test_a_model_read_is_recognised_in_every_partition(pack, arn, reads):
+    """IAM, "Amazon Resource Names": the partition is aws, aws-cn or aws-us-gov; an S3 object ARN names its bucket
+    first (arn:<partition>:s3:::<bucket>/<key>)."""
+    result = _checked(pack, _node_role({"Effect": "Allow", "Action": "s3:GetObject", "Resource": arn}))
+    messages = _fired(result).get("irsa-only-model-access", [])
+    assert bool(messages) is reads
+    assert all(m.startswith("Role 'gpu-node' reads model weights") for m in messages), messages
+
+
+def test_a_bucket_v2_is_a_model_bucket_too(check):
+    """pulumi-aws s3.BucketV2 (aws:s3/bucketV2:BucketV2) holds the weights as well as s3.Bucket: tagged as the model
+    bucket, a force-destroyable one is not retained."""
+    snapshot = compliant_stack()
+    bucket = find(snapshot, "aws:s3/bucket:Bucket")
+    bucket["type"] = "aws:s3/bucketV2:BucketV2"
+    bucket["props"]["forceDestroy"] = True
+    assert check(snapshot).by_policy("model-bucket-retained")
+    bucket["props"]["tags"] = {}
+    assert not check(snapshot).by_policy("model-bucket-retained")
