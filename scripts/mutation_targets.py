@@ -11,7 +11,8 @@ _RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "test
 _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster_policies.py",
                  "tests/policies/test_edge_policies.py", "tests/policies/test_edge_branches.py",
                  "tests/policies/test_network_branches.py", "tests/policies/test_cluster_branches.py",
-                 "tests/policies/test_trust_isolation_branches.py", "tests/policies/test_pod_isolation.py",
+                 "tests/policies/test_trust_isolation_branches.py", "tests/policies/test_config_schemas.py",
+                 "tests/policies/test_pod_isolation.py",
                  "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
                  "tests/policies/test_unknowns.py", "tests/policies/test_parity.py",
                  "tests/policies/test_policy_config.py"]
