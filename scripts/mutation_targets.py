@@ -10,7 +10,7 @@ _RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "test
                 "tests/test_provider_schema.py"]
 _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster_policies.py",
                  "tests/policies/test_edge_policies.py", "tests/policies/test_edge_branches.py",
-                 "tests/policies/test_network_branches.py", "tests/policies/test_cluster_branches.py",
+                 "tests/policies/test_edge_unknowns.py", "tests/policies/test_network_branches.py", "tests/policies/test_cluster_branches.py",
                  "tests/policies/test_trust_isolation_branches.py", "tests/policies/test_config_schemas.py",
                  "tests/policies/test_pod_isolation.py",
                  "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
@@ -122,7 +122,8 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "policies/_stack.py": _POLICY_TESTS,
     "policies/_values.py": [*_POLICY_TESTS, "tests/policies/test_stack_policy_config.py"],
     "policies/cost.py": _POLICY_TESTS,
-    "policies/edge.py": _policy("tests/policies/test_edge_branches.py", "tests/policies/test_edge_policies.py"),
+    "policies/edge.py": _policy("tests/policies/test_edge_branches.py", "tests/policies/test_edge_unknowns.py",
+                                "tests/policies/test_edge_policies.py"),
     "policies/irsa_trust.py": _policy("tests/policies/test_trust_isolation_branches.py", "tests/policies/test_irsa_trust.py"),
     "policies/model_reads.py": _policy("tests/policies/test_model_reads_policy.py"),
     "policies/operations.py": _POLICY_TESTS,

@@ -1,11 +1,5 @@
-"""Every branch of the edge policies (policies/edge.py) on the rendered dev stack, one change at a time: the
-"cannot judge yet" answer naming the value it waits for, and each side branch firing with its whole message or
-staying quiet.
-
-On a first preview the engine sends an unknown (pulumi/pulumi sdk/go/common/resource/plugin/rpc.go
-UnknownStringValue) for every value computed from a resource not created yet; a policy then answers "not applicable"
-with what it waits for, never a pass or a violation. The rendered dev stack is the cached session fixture; each
-case copies it, and a resource policy's case asks the pack to analyze only the changed resource.
+"""Every side branch of the edge policies (policies/edge.py) on the rendered dev stack, one change at a time: firing
+with its whole message, or quiet (test_edge_unknowns.py has the "cannot judge yet" answers).
 """
 
 from __future__ import annotations
@@ -16,177 +10,12 @@ import pytest
 
 from tests.rendered import resource_named, resources_of
 
+from .edge_cases import (
+    API_RESOURCE, BINDING, DEPLOYMENT, LB, LISTENER, METHOD, POLICIES, REST_API, RULE, SERVING, TARGET_GROUP,
+    _alb, _both, _cdn, _checked, _domain_name, _drop, _ingress, _integration, _props, _route, _router, _rule,
+    _service, _set,
+)
 from .snapshots import UNKNOWN, add, resource
-
-POLICIES = ("edge-no-public-lb-to-serving", "edge-waf-on-public-entry", "edge-tls-1-2",
-            "edge-methods-require-authorizer", "edge-no-unauthenticated-routes", "edge-timeouts-cover-max-request")
-
-LB = "aws:lb/loadBalancer:LoadBalancer"
-LISTENER = "aws:lb/listener:Listener"
-RULE = "aws:lb/listenerRule:ListenerRule"
-TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
-BINDING = "kubernetes:elbv2.k8s.aws/v1beta1:TargetGroupBinding"
-SERVICE = "kubernetes:core/v1:Service"
-INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
-DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
-REST_API = "aws:apigateway/restApi:RestApi"
-STAGE = "aws:apigateway/stage:Stage"
-METHOD = "aws:apigateway/method:Method"
-API_RESOURCE = "aws:apigateway/resource:Resource"
-INTEGRATION = "aws:apigateway/integration:Integration"
-ROUTE = "aws:apigatewayv2/route:Route"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-SERVING = "vllm-qwen3-1-7b"  # the dev stack's one model namespace (a vLLM Deployment runs there)
-
-
-def _props(snapshot, type_, name):
-    return resource_named(snapshot, type_, name)["props"]
-
-
-def _alb(s):
-    return _props(s, LB, "edge-alb")
-
-
-def _cdn(s):
-    return _props(s, DISTRIBUTION, "edge-cdn")
-
-
-def _rule(s):
-    return _props(s, RULE, "edge-qwen3-1-7b")
-
-
-def _router(s):
-    return _props(s, DEPLOYMENT, "edge-qwen3-1-7b-router-deployment")["spec"]["template"]["spec"]["containers"][0]
-
-
-def _integration(s, name="edge-post-v1-completions"):
-    return _props(s, INTEGRATION, name)
-
-
-def _set(getter, key, value=UNKNOWN):
-    return lambda s: getter(s).__setitem__(key, value)
-
-
-def _drop(getter, key):
-    return lambda s: getter(s).pop(key)
-
-
-def _service(namespace=SERVING, annotations=None, name="exposed"):
-    """A LoadBalancer Service (Kubernetes Service spec.type; the AWS Load Balancer Controller's annotations
-    service.beta.kubernetes.io/aws-load-balancer-scheme internal|internet-facing and the legacy
-    service.beta.kubernetes.io/aws-load-balancer-internal "true", controller docs "Service annotations")."""
-    metadata = {"name": name, "namespace": namespace}
-    if annotations is not None:
-        metadata["annotations"] = annotations
-    return lambda s: add(s, resource(SERVICE, name, {"metadata": metadata, "spec": {"type": "LoadBalancer"}}))
-
-
-def _ingress(namespace=SERVING, scheme="internet-facing"):
-    """An Ingress asking the AWS Load Balancer Controller for an ALB (alb.ingress.kubernetes.io/scheme)."""
-    return lambda s: add(s, resource(INGRESS, "public", {"metadata": {
-        "name": "public", "namespace": namespace, "annotations": {"alb.ingress.kubernetes.io/scheme": scheme}}}))
-
-
-def _route(key):
-    """An HTTP API route (API Gateway v2 CreateRoute: routeKey "METHOD /path", or $default)."""
-    return lambda s: add(s, resource(ROUTE, "extra", {"apiId": "api", "routeKey": key}))
-
-
-def _domain_name(policy):
-    """An API Gateway custom domain (CreateDomainName securityPolicy: TLS_1_0, TLS_1_2 or an enhanced
-    SecurityPolicy_TLS13_* policy)."""
-    props = {"domainName": "api.example.com"} if policy is None else {"domainName": "api.example.com",
-                                                                       "securityPolicy": policy}
-    return lambda s: add(s, resource("aws:apigateway/domainName:DomainName", "custom-domain", props))
-
-
-def _checked(pack, request, base, mutation, config=None):
-    """The edge policies' answer on `base` with one change. Only the changed or added resources go through Analyze
-    (every other one was judged quiet on the unchanged stack, test_edge_policies.py); AnalyzeStack sees them all."""
-    original = request.getfixturevalue(base)
-    snapshot = copy.deepcopy(original)
-    mutation(snapshot)
-    before = {r["urn"]: r for r in original["resources"]}
-    changed = {r["urn"] for r in snapshot["resources"] if before.get(r["urn"]) != r}
-    # The other policies are switched off (pulumi_policy runs no disabled policy): a check then takes a fraction.
-    others = {p["name"]: "disabled" for p in pack.policies() if p["name"] not in POLICIES}
-    return pack.check(snapshot, {**others, **(config or {})}, analyze_only=changed)
-
-
-# --- "cannot judge yet": the reason names the value ----------------------------------------------------------------
-
-
-def _rule_pattern_unknown(s):
-    for condition in _rule(s)["conditions"]:
-        if "pathPattern" in condition:
-            condition["pathPattern"]["values"] = UNKNOWN
-
-
-UNKNOWN_CASES = [
-    ("edge-no-public-lb-to-serving", "dev_snapshot", _set(_alb, "internal"), "edge-alb.internal"),
-    ("edge-no-public-lb-to-serving", "dev_snapshot", _service(annotations={
-        "service.beta.kubernetes.io/aws-load-balancer-scheme": UNKNOWN}), "exposed load balancer annotations"),
-    ("edge-no-public-lb-to-serving", "dev_snapshot", _service(annotations={
-        "service.beta.kubernetes.io/aws-load-balancer-internal": UNKNOWN}), "exposed load balancer annotations"),
-    ("edge-no-public-lb-to-serving", "dev_snapshot", _ingress(scheme=UNKNOWN), "public alb.ingress.kubernetes.io/scheme"),
-    ("edge-waf-on-public-entry", "dev_snapshot", lambda s: (
-        _cdn(s).__setitem__("webAclId", UNKNOWN),
-        resource_named(s, DISTRIBUTION, "edge-cdn")["propertyDependencies"].pop("webAclId")), "edge-cdn.webAclId"),
-    ("edge-waf-on-public-entry", "regional_snapshot", _set(lambda s: _props(s, STAGE, "edge-stage"), "restApi"),
-     "edge-stage.restApi/stageName"),
-    ("edge-waf-on-public-entry", "regional_snapshot", _set(lambda s: _props(s, STAGE, "edge-stage"), "stageName"),
-     "edge-stage.restApi/stageName"),
-    ("edge-tls-1-2", "dev_snapshot", _set(lambda s: _cdn(s)["viewerCertificate"], "minimumProtocolVersion"),
-     "viewerCertificate.minimumProtocolVersion"),
-    ("edge-tls-1-2", "dev_snapshot", _set(lambda s: _props(s, REST_API, "edge-api"), "securityPolicy"),
-     "securityPolicy"),
-    ("edge-methods-require-authorizer", "dev_snapshot",
-     _set(lambda s: _props(s, METHOD, "edge-get-v1-models"), "authorization"), "authorization"),
-    ("edge-no-unauthenticated-routes", "dev_snapshot",
-     _set(lambda s: _props(s, API_RESOURCE, "edge-path-v1-models"), "pathPart"), "edge-path-v1-models.pathPart"),
-    ("edge-no-unauthenticated-routes", "dev_snapshot", _route(UNKNOWN), "extra.routeKey"),
-    ("edge-no-unauthenticated-routes", "dev_snapshot", _set(lambda s: _props(s, LISTENER, "edge-listener"),
-                                                            "defaultActions"), "edge-listener.defaultActions"),
-    ("edge-no-unauthenticated-routes", "dev_snapshot", _set(
-        lambda s: _props(s, LISTENER, "edge-listener")["defaultActions"][0], "type"), "edge-listener.defaultActions"),
-    ("edge-no-unauthenticated-routes", "dev_snapshot", _set(_rule, "actions"), "edge-qwen3-1-7b.actions/conditions"),
-    ("edge-no-unauthenticated-routes", "dev_snapshot", _set(lambda s: _rule(s)["actions"][0], "type"),
-     "edge-qwen3-1-7b.actions/conditions"),
-    ("edge-no-unauthenticated-routes", "dev_snapshot", _set(_rule, "conditions"), "edge-qwen3-1-7b.actions/conditions"),
-    ("edge-no-unauthenticated-routes", "dev_snapshot", _rule_pattern_unknown, "edge-qwen3-1-7b.actions/conditions"),
-    ("edge-timeouts-cover-max-request", "dev_snapshot", _set(_integration, "timeoutMilliseconds"),
-     "edge-post-v1-completions.timeoutMilliseconds"),
-    ("edge-timeouts-cover-max-request", "dev_snapshot", _set(lambda s: _cdn(s)["origins"][0]["customOriginConfig"],
-                                                             "originReadTimeout"), "edge-cdn origin timeouts"),
-    ("edge-timeouts-cover-max-request", "dev_snapshot", _set(lambda s: _cdn(s)["origins"][0],
-                                                             "responseCompletionTimeout"), "edge-cdn origin timeouts"),
-    ("edge-timeouts-cover-max-request", "dev_snapshot", _set(_alb, "idleTimeout"), "edge-alb.idleTimeout"),
-    ("edge-timeouts-cover-max-request", "dev_snapshot", _set(lambda s: _props(s, TARGET_GROUP, "edge-qwen3-1-7b"),
-                                                             "deregistrationDelay"),
-     "edge-qwen3-1-7b.deregistrationDelay"),
-    ("edge-timeouts-cover-max-request", "dev_snapshot", _set(_router, "args"),
-     "edge-qwen3-1-7b-router-deployment command/args"),
-]
-
-
-@pytest.mark.parametrize("policy, base, mutation, waits_for", UNKNOWN_CASES,
-                         ids=[f"{c[0]}-{c[3]}" for c in UNKNOWN_CASES])
-def test_an_unknown_value_is_not_judged_and_named(pack, request, policy, base, mutation, waits_for):
-    result = _checked(pack, request, base, mutation)
-    assert {v.policy_name: v.message for v in result.violations if v.policy_name in POLICIES} == {}
-    assert [item["reason"] for item in result.not_applicable if item["policy"] == policy] == [
-        f"unknown during preview: {waits_for}"]
-
-
-def test_a_web_acl_id_from_this_stacks_acl_passes_before_the_acl_exists(pack, request):
-    """The distribution's webAclId is unknown until the ACL exists, but the engine's property dependencies already
-    name this stack's aws:wafv2/webAcl:WebAcl (analyzer_plugin.go sends them at preview): a pass, not "cannot judge"."""
-    result = _checked(pack, request, "dev_snapshot", _set(_cdn, "webAclId"))
-    assert not result.by_policy("edge-waf-on-public-entry")
-    assert [i for i in result.not_applicable if i["policy"] == "edge-waf-on-public-entry"] == []
-
-
-# --- side branches: the whole message, or quiet ---------------------------------------------------------------------
 
 
 def _internet_facing(s):
@@ -228,6 +57,24 @@ def _linked_by(type_, name, prop, how):
         else:
             item["props"][prop] = UNKNOWN
     return mutate
+
+
+def _second_public_alb(s):
+    """A second, internet-facing ALB after the stack's internal one, forwarding by default to the routed target group."""
+    group_arn = _rule(s)["actions"][0]["targetGroupArn"]
+    add(s, resource(LB, "public-alb", {"internal": False, "loadBalancerType": "application"}),
+        resource(LISTENER, "public-listener", {
+            "loadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/public-alb-1a2b/3c4d",
+            "defaultActions": [{"type": "forward", "targetGroupArn": group_arn}]}))
+
+
+def _router_behind_a_sidecar(s):
+    """The router is the pod's second container: every container of a Deployment is looked at."""
+    spec = _props(s, DEPLOYMENT, "edge-qwen3-1-7b-router-deployment")["spec"]["template"]["spec"]
+    spec["containers"].insert(0, {"name": "proxy", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/proxy:1",
+                                  "args": ["--listen", "9000"]})
+    args = spec["containers"][1]["args"]
+    args[args.index("--request-timeout-secs") + 1] = "30"
 
 
 def _weighted_forward(s):
@@ -301,6 +148,10 @@ PUBLIC_ALB = (" is internet-facing (internal is not true) and forwards to target
               "TargetGroupBinding 'edge-qwen3-1-7b-router-target-group-binding' fills with pods of serving namespace "
               "'vllm-qwen3-1-7b'. Make the load balancer internal and reach it through the edge (API Gateway VPC link "
               "or CloudFront VPC origin).")
+PUBLIC_ALB_2 = "aws:lb/loadBalancer:LoadBalancer 'public-alb'" + PUBLIC_ALB
+PUBLIC_DEFAULT_FORWARD = (
+    "aws:lb/listener:Listener 'public-listener' forwards every path by default (including /metrics, /health); answer "
+    "unknown paths with a fixed response and forward only the inference routes in listener rules.")
 PUBLIC_SERVICE = ("kubernetes:core/v1:Service 'exposed' in serving namespace '{}' is a LoadBalancer Service without the "
                   "internal scheme annotation: it would expose pods to the internet.")
 SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
@@ -323,6 +174,14 @@ SIDE_CASES = [
      {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
     ("public-alb-rule-by-dependency", _linked_by(RULE, "edge-qwen3-1-7b", "listenerArn", "dependency"), None,
      {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
+    ("second-public-alb", _second_public_alb, None, {
+        "edge-no-public-lb-to-serving": [PUBLIC_ALB_2],
+        "edge-no-unauthenticated-routes": [PUBLIC_DEFAULT_FORWARD]}),
+    ("second-public-alb-first-unknown", _both(_set(_alb, "internal"), _second_public_alb), None, {
+        "edge-no-public-lb-to-serving": [PUBLIC_ALB_2],
+        "edge-no-unauthenticated-routes": [PUBLIC_DEFAULT_FORWARD]}),
+    ("router-behind-a-sidecar", _router_behind_a_sidecar, None, {"edge-timeouts-cover-max-request": [
+        "kubernetes:apps/v1:Deployment 'edge-qwen3-1-7b-router-deployment' vllm-router --request-timeout-secs 30 < 175 s."]}),
     ("public-alb-weighted-forward", _weighted_forward, None, {"edge-no-public-lb-to-serving": [A_LB + PUBLIC_ALB]}),
     ("vllm-serve-namespace", _vllm_by_command(["vllm", "serve", "Qwen/Qwen3-8B"]), None,
      {"edge-no-public-lb-to-serving": [PUBLIC_SERVICE.format("team-a")]}),
@@ -412,9 +271,10 @@ SIDE_CASES = [
         "aws:apigateway/integration:Integration 'edge-post-v1-completions' waits 175 s without responseTransferMode "
         "STREAM; buffered integrations stop at 29 s."]}),
     # One integration's timeout unknown, but the budget is configured: every known hop is still judged.
-    ("unknown-integration-configured-budget", _set(_integration, "timeoutMilliseconds"),
+    ("unknown-integration-configured-budget", _set(lambda s: _integration(s, "edge-post-v1-chat-completions"),
+                                                   "timeoutMilliseconds"),
      {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 180}}, {"edge-timeouts-cover-max-request": [
-         "aws:apigateway/integration:Integration 'edge-post-v1-chat-completions' times out after 175 s, below the "
+         "aws:apigateway/integration:Integration 'edge-post-v1-completions' times out after 175 s, below the "
          "maximum request duration 180 s."]}),
     ("origin-completion-short", _set(lambda s: _cdn(s)["origins"][0], "responseCompletionTimeout", 30), None,
      {"edge-timeouts-cover-max-request": ["aws:cloudfront/distribution:Distribution 'edge-cdn' origin 'api-gateway' "
