@@ -11,7 +11,7 @@ import pytest
 from tests.rendered import resource_named, resources_of
 
 from .edge_cases import (
-    API_RESOURCE, BINDING, DEPLOYMENT, LB, LISTENER, METHOD, POLICIES, REST_API, RULE, SERVING, TARGET_GROUP,
+    API_RESOURCE, BINDING, DEPLOYMENT, DISTRIBUTION, LB, LISTENER, METHOD, POLICIES, REST_API, RULE, SERVING, TARGET_GROUP,
     _alb, _both, _cdn, _checked, _domain_name, _drop, _ingress, _integration, _props, _route, _router, _rule,
     _service, _set,
 )
@@ -75,6 +75,40 @@ def _router_behind_a_sidecar(s):
                                   "args": ["--listen", "9000"]})
     args = spec["containers"][1]["args"]
     args[args.index("--request-timeout-secs") + 1] = "30"
+
+
+def _origin_domain_unknown(pointing_at_the_api):
+    """A first preview: the origin's domain is built from the REST API's id, so it is unknown; the engine's property
+    dependencies still say whether the origin was computed from this stack's API (then the stage is behind CloudFront)."""
+    def mutate(s):
+        _cdn(s)["origins"][0]["domainName"] = UNKNOWN
+        if not pointing_at_the_api:
+            deps = resource_named(s, DISTRIBUTION, "edge-cdn")["propertyDependencies"]
+            deps["origins"] = [urn for urn in deps["origins"] if "RestApi" not in urn]
+    return mutate
+
+
+def _router_args(change):
+    def mutate(s):
+        args = _router(s)["args"]
+        change(args)
+    return mutate
+
+
+def _without_timeout_flag(args):
+    index = args.index("--request-timeout-secs")
+    del args[index:index + 2]
+
+
+def _timeout_flag(value):
+    return lambda args: args.__setitem__(args.index("--request-timeout-secs") + 1, value)
+
+
+def _sidecar_with_the_flag(s):
+    """A container that is no router may take a flag of the same name: only vllm-router's own is judged."""
+    spec = _props(s, DEPLOYMENT, "edge-qwen3-1-7b-router-deployment")["spec"]["template"]["spec"]
+    spec["containers"].append({"name": "proxy", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/proxy:1",
+                               "args": ["--request-timeout-secs", "30"]})
 
 
 def _weighted_forward(s):
@@ -159,6 +193,8 @@ INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal"
 NOT_DEFAULT_PROTOCOL = "viewerCertificate.minimumProtocolVersion is {!r}; require TLSv1.2_2021 or later."
 API_TLS = "securityPolicy is {!r} (unset means TLS_1_0); set TLS_1_2 or an enhanced SecurityPolicy_TLS13_* policy."
 SEVERED = " s: the ALB would cut a quiet request."
+SHORT_INTEGRATION = ("aws:apigateway/integration:Integration '{}' times out after 175 s, below the maximum request "
+                     "duration {} s.")
 
 SIDE_CASES = [
     # edge-no-public-lb-to-serving
@@ -276,6 +312,35 @@ SIDE_CASES = [
      {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 180}}, {"edge-timeouts-cover-max-request": [
          "aws:apigateway/integration:Integration 'edge-post-v1-completions' times out after 175 s, below the "
          "maximum request duration 180 s."]}),
+    ("cdn-origin-domain-unknown-from-the-api", _origin_domain_unknown(True), None, {}),
+    ("cdn-origin-domain-unknown-elsewhere", _origin_domain_unknown(False), None, {"edge-waf-on-public-entry": [
+        "aws:apigateway/stage:Stage 'edge-stage' is a public entry (no CloudFront in front) without a WAF web ACL "
+        "association."]}),
+    # Each hop at the budget is covered (strictly shorter fails): 180 s is the origin's and the ALB's, 185 s the
+    # router's and the target group's drain.
+    ("budget-180", lambda s: None, {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 180}},
+     {"edge-timeouts-cover-max-request": [SHORT_INTEGRATION.format(name, 180) for name in (
+         "edge-post-v1-chat-completions", "edge-post-v1-completions")]}),
+    ("budget-185", lambda s: None, {"edge-timeouts-cover-max-request": {"maxRequestSeconds": 185}},
+     {"edge-timeouts-cover-max-request": [SHORT_INTEGRATION.format(name, 185) for name in (
+         "edge-post-v1-chat-completions", "edge-post-v1-completions")] + [
+         "aws:cloudfront/distribution:Distribution 'edge-cdn' origin 'api-gateway' originReadTimeout 180 s < 185 s: a "
+         "non-streamed answer would be cut.",
+         "aws:cloudfront/distribution:Distribution 'edge-cdn' origin 'api-gateway' responseCompletionTimeout 180 s < "
+         "185 s.",
+         A_LB + " idle timeout 180 s < 185" + SEVERED]}),
+    # 30 s is above the buffered limit of 29 s.
+    ("integration-buffered-30-s", lambda s: (_buffered("HTTP_PROXY")(s), _integration(s).__setitem__(
+        "timeoutMilliseconds", 30000)), None, {"edge-timeouts-cover-max-request": [
+            "aws:apigateway/integration:Integration 'edge-post-v1-completions' waits 30 s without responseTransferMode "
+            "STREAM; buffered integrations stop at 29 s.", SHORT_INTEGRATION.format("edge-post-v1-completions", 175)
+            .replace("after 175 s", "after 30 s")]}),
+    # ELB CreateLoadBalancer: Type defaults to application.
+    ("alb-type-unset", lambda s: (_alb(s).pop("loadBalancerType"), _alb(s).__setitem__("idleTimeout", 60)), None,
+     {"edge-timeouts-cover-max-request": [A_LB + " idle timeout 60 s < 175" + SEVERED]}),
+    ("router-without-timeout-flag", _router_args(_without_timeout_flag), None, {}),
+    ("router-timeout-no-number", _router_args(_timeout_flag("forever")), None, {}),
+    ("sidecar-with-the-flag", _sidecar_with_the_flag, None, {}),
     ("origin-completion-short", _set(lambda s: _cdn(s)["origins"][0], "responseCompletionTimeout", 30), None,
      {"edge-timeouts-cover-max-request": ["aws:cloudfront/distribution:Distribution 'edge-cdn' origin 'api-gateway' "
                                           "responseCompletionTimeout 30 s < 175 s."]}),
