@@ -177,6 +177,11 @@ SIDE_CASES = [
                                               nodeSubnetIds=["net-public-a-id"]), None, {
         "nodes-in-private-subnets": [PUBLIC_NODE_GROUP.format("eks:index:Cluster 'gpu'", "net-public-a",
                                                               "nodeSubnetIds")]}),
+    # skipDefaultNodeGroup true: there is no default node group, whatever subnets the cluster names.
+    ("default-group-skipped-public-subnets", lambda s: find(s, EKS_COMPONENT)["props"].pop("privateSubnetIds"), None,
+     {}),
+    # A real preview shows the remote component with empty inputs: nothing to judge there.
+    ("default-group-inputs-absent", lambda s: find(s, EKS_COMPONENT)["props"].pop("skipDefaultNodeGroup"), None, {}),
     ("default-group-private-subnets", _component(skipDefaultNodeGroup=False, nodeAssociatePublicIpAddress=False),
      None, {}),
     # Karpenter docs, "NodeClasses", subnetSelectorTerms: by tags (a value, or "*" for any) or by id.
@@ -189,6 +194,12 @@ SIDE_CASES = [
      {"no-public-node-ips": DISCOVERY_ON_PUBLIC}),
     ("node-class-tag-wildcard", _both(_tag("net-public-a", "karpenter.sh/discovery", "other"), _node_class_spec(
         subnetSelectorTerms=[{"tags": {"karpenter.sh/discovery": "*"}}])), None,
+     {"no-public-node-ips": DISCOVERY_ON_PUBLIC, "nodes-in-private-subnets": [SELECTS_PUBLIC.format("net-public-a")]}),
+    # A tag value not known yet (on the term or on the subnet) may select the subnet: a public one fails.
+    ("node-class-tag-value-unknown", _both(_tag("net-public-a", "karpenter.sh/discovery", "gpu"), _node_class_spec(
+        subnetSelectorTerms=[{"tags": {"karpenter.sh/discovery": UNKNOWN}}])), None,
+     {"no-public-node-ips": DISCOVERY_ON_PUBLIC, "nodes-in-private-subnets": [SELECTS_PUBLIC.format("net-public-a")]}),
+    ("subnet-tag-value-unknown", _tag("net-public-a", "karpenter.sh/discovery", UNKNOWN), None,
      {"no-public-node-ips": DISCOVERY_ON_PUBLIC, "nodes-in-private-subnets": [SELECTS_PUBLIC.format("net-public-a")]}),
     ("node-class-public-tag", _node_class_spec(subnetSelectorTerms=[{"tags": {"kubernetes.io/role/elb": "1"}}]), None,
      {"nodes-in-private-subnets": [
@@ -203,6 +214,10 @@ SIDE_CASES = [
      {"eks-endpoint-private": [NO_CIDRS.format("vpcConfig.")]}),
     ("cidr-prefix-15", _component(endpointPublicAccess=True, publicAccessCidrs=["203.0.113.0/24", "10.0.0.0/15"]),
      None, {"eks-endpoint-private": [PUBLIC_ENDPOINT.format("", ["10.0.0.0/15"], 16)]}),
+    # Host bits set (an address with its prefix) name the network it is in, as the EKS API accepts it.
+    ("cidr-with-host-bits", _component(endpointPublicAccess=True, publicAccessCidrs=["203.0.113.7/24"]), None, {}),
+    ("component-endpoint-input-absent", lambda s: (find(s, EKS_COMPONENT)["props"].pop("endpointPublicAccess"),
+                                                   _component(publicAccessCidrs=["0.0.0.0/0"])(s)), None, {}),
     ("cidr-prefix-16", _component(endpointPublicAccess=True, publicAccessCidrs=["10.0.0.0/16"]), None, {}),
     ("cidr-ipv6-any", _vpc(endpointPublicAccess=True, publicAccessCidrs=["::/0"]), None,
      {"eks-endpoint-private": [PUBLIC_ENDPOINT.format("vpcConfig.", ["::/0"], 16)]}),
