@@ -131,6 +131,24 @@ def _existing_cluster(s):
     remove(s, "aws:eks/cluster:Cluster")
 
 
+def _nodes_share_the_lb_subnet(holder):
+    """A third, untagged subnet holds the ALB and the nodes of `holder` (a node group's subnetIds, the pulumi-eks
+    cluster's privateSubnetIds, or the EKS cluster's vpcConfig.subnetIds); the fence admits that subnet."""
+    def mutate(s):
+        add(s, resource("aws:ec2/subnet:Subnet", "net-shared", {
+            "vpcId": UNKNOWN, "cidrBlock": "10.0.64.0/19", "availabilityZone": "us-east-1a", "mapPublicIpOnLaunch": False}))
+        find(s, "aws:lb/loadBalancer:LoadBalancer", "edge-alb")["props"]["subnets"] = ["net-lb-a-id", "net-shared-id"]
+        if holder == "subnetIds":
+            find(s, "eks:index:ManagedNodeGroup", "gpu-system")["props"]["subnetIds"].append("net-shared-id")
+        elif holder == "privateSubnetIds":
+            find(s, EKS_COMPONENT)["props"]["privateSubnetIds"].append("net-shared-id")
+        else:
+            find(s, "aws:eks/cluster:Cluster")["props"]["vpcConfig"]["subnetIds"].append("net-shared-id")
+        _fence(s)["spec"]["ingress"][0]["from"] = [{"ipBlock": {"cidr": "10.0.255.192/27"}},
+                                                   {"ipBlock": {"cidr": "10.0.64.0/19"}}]
+    return mutate
+
+
 def _ingress_rule(**rule):
     return lambda s: _fence(s)["spec"].__setitem__("ingress", [rule])
 
@@ -216,6 +234,7 @@ ADMITS = ("kubernetes:networking.k8s.io/v1:NetworkPolicy 'router-from-alb' ingre
 UNFENCED = ("kubernetes:apps/v1:Deployment 'router' runs a router whose admin routes have no authentication, and no "
             "NetworkPolicy restricts its ingress: every pod can add or remove its workers.")
 PODS = [{"podSelector": {}}]
+SHARED = "ipBlock 10.0.64.0/19 (not within the load balancer's own subnets)"
 DOCKER_HUB = ("containers[vllm] pulls {} from {}, not from the account's ECR: anonymous upstream pulls through one NAT "
               "address hit rate limits (Docker Hub: 10 an hour) in a crash loop or a scale-out. Pull through an ECR "
               "pull-through cache rule, or list the registry in allowedRegistries.")
@@ -251,6 +270,12 @@ SIDE_CASES = [
     ("port-flag-with-equals", "router", _both(_put(_router_container, "args", ["--port=9000", "--prometheus-port", "29000"]),
                                               _ingress_rule(**{"from": PODS, "ports": [{"port": 9000.0}]})), None,
      {"router-serving-port-from-alb-only": [ADMITS.format("pods (podSelector/namespaceSelector)")]}),
+    ("lb-subnet-holds-node-group", "router", _nodes_share_the_lb_subnet("subnetIds"), None,
+     {"router-serving-port-from-alb-only": [ADMITS.format(SHARED)]}),
+    ("lb-subnet-holds-cluster-nodes", "router", _nodes_share_the_lb_subnet("privateSubnetIds"), None,
+     {"router-serving-port-from-alb-only": [ADMITS.format(SHARED)]}),
+    ("lb-subnet-holds-the-eks-cluster", "router", _nodes_share_the_lb_subnet("vpcConfig"), None,
+     {"router-serving-port-from-alb-only": [ADMITS.format(SHARED)]}),
     ("ipblock-not-a-network", "router", _ingress_rule(**{"from": [{"ipBlock": {"cidr": "alb"}}]}), None,
      {"router-serving-port-from-alb-only": [ADMITS.format("ipBlock alb")]}),
     ("ipblock-wider-than-lb-subnet", "router", _ingress_rule(**{"from": [{"ipBlock": {"cidr": "10.0.255.0/24"}}]}), None,
@@ -301,6 +326,17 @@ SIDE_CASES = [
     # waits on it.
     ("binding-namespace-unknown-allowed-path", "router", _put(lambda s: _binding(s)["props"]["metadata"], "namespace"),
      None, {}),
+    # An empty selector selects no pod (Kubernetes Service spec.selector: none means endpoints are managed elsewhere).
+    ("service-selects-nothing", "router", _both(_health_path("/health"), _put(_service, "spec", {
+        "selector": {}, "ports": [{"port": 8000.0, "targetPort": "http"}]})), None, {}),
+    # The binding's Service name is unknown on a first preview, but the engine's dependency names the Service.
+    ("binding-bound-by-dependency", "router", _both(_health_path("/health"), _put(
+        lambda s: _binding(s)["props"]["spec"]["serviceRef"], "name"), lambda s: _binding(s)["propertyDependencies"][
+        "spec"].append(find(s, "kubernetes:core/v1:Service", "router-service")["urn"])), None,
+     {"router-health-check-process-only": [
+         "aws:lb/targetGroup:TargetGroup 'edge-qwen3-8b' checks the router of kubernetes:apps/v1:Deployment 'router' on "
+         "/health, which fails as soon as any one worker is unhealthy and would take every router of the model out of "
+         "the target group; check /liveness."]}),
     ("service-in-other-namespace", "router", _both(_health_path("/health"), _put(
         lambda s: _service(s)["metadata"], "namespace", "other")), None, {}),
     # volume-claims-name-a-stack-storage-class (AWS, "Amazon EKS Kubernetes versions" 1.30: no default StorageClass)
