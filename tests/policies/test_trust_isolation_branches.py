@@ -55,13 +55,13 @@ def _statement(**changes):
     return {"Version": "2012-10-17", "Statement": [statement]}
 
 
-def _node_role(statement):
+def _node_role(statement, role_ref="vllm-gpu-node"):
     def mutate(s):
         add(s, resource(ROLE, "gpu-node", {"name": "vllm-gpu-node", "assumeRolePolicy": json.dumps({
             "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
                                                     "Action": "sts:AssumeRole"}]})}))
         add(s, resource("aws:iam/rolePolicy:RolePolicy", "gpu-node-inline", {
-            "role": "vllm-gpu-node", "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}))
+            "role": role_ref, "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}))
     return mutate
 
 
@@ -196,3 +196,15 @@ def test_a_bucket_v2_is_a_model_bucket_too(check):
     assert check(snapshot).by_policy("model-bucket-retained")
     bucket["props"]["tags"] = {}
     assert not check(snapshot).by_policy("model-bucket-retained")
+
+
+@pytest.mark.parametrize("role_ref, attached", [("arn:aws:iam::123456789012:role/vllm-gpu-node", True),
+                                                ("arn:aws:iam::123456789012:role/other", False)])
+def test_an_inline_policy_names_its_role_by_name_or_by_arn(pack, role_ref, attached):
+    """IAM, "IAM identifiers": a role's ARN is arn:aws:iam::<account>:role/<path><name>; an inline policy given the
+    node role's ARN is that role's, so its model read counts."""
+    result = _checked(pack, _node_role({"Effect": "Allow", "Action": "s3:GetObject",
+                                        "Resource": "arn:aws:s3:::vllm-weights-prod/*"}, role_ref))
+    messages = _fired(result).get("irsa-only-model-access", [])
+    assert bool(messages) is attached
+    assert all(m.startswith("Role 'gpu-node' reads model weights") for m in messages), messages
