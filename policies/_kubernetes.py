@@ -161,9 +161,8 @@ def is_vllm_container(container: Mapping) -> bool:
 
 
 def is_vllm_deployment(resource_type: str, props: Mapping) -> bool:
-    """A Deployment serving vLLM: vLLM image, vLLM entrypoint, or pod label app.kubernetes.io/name=vllm."""
-    if resource_type != DEPLOYMENT:
-        return False
+    """A Deployment (callers pass Deployments only) serving vLLM: vLLM image, vLLM entrypoint, or pod label
+    app.kubernetes.io/name=vllm."""
     labels = pod_labels(resource_type, props)
     if isinstance(labels, Mapping) and labels.get("app.kubernetes.io/name") == "vllm":
         return True

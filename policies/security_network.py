@@ -230,8 +230,9 @@ def _endpoint_violation(public, cidrs, config, prefix: str) -> Any:
         if network.version == 4 and network.prefixlen < int(config["minPublicCidrPrefixLength"]):
             bad.append(cidr)
     if bad:
+        # int(): the engine sends config numbers as JSON numbers (doubles), which would read "/16.0"
         return (f"{prefix}endpointPublicAccess is on with publicAccessCidrs {bad}; turn the public endpoint off "
-                f"or allow only specific networks (prefix /{config['minPublicCidrPrefixLength']} or longer).")
+                f"or allow only specific networks (prefix /{int(config['minPublicCidrPrefixLength'])} or longer).")
     return None
 
 

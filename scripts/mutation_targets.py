@@ -9,7 +9,10 @@ from __future__ import annotations
 _RENDER_WIDE = ["tests/test_two_stacks.py", "tests/test_vendored_crds.py", "tests/policies/test_policies.py",
                 "tests/test_provider_schema.py"]
 _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster_policies.py",
-                 "tests/policies/test_edge_policies.py", "tests/policies/test_pod_isolation.py",
+                 "tests/policies/test_edge_policies.py", "tests/policies/test_edge_branches.py",
+                 "tests/policies/test_edge_unknowns.py", "tests/policies/test_network_branches.py", "tests/policies/test_cluster_branches.py",
+                 "tests/policies/test_trust_isolation_branches.py", "tests/policies/test_config_schemas.py",
+                 "tests/policies/test_pod_isolation.py",
                  "tests/policies/test_irsa_trust.py", "tests/policies/test_model_reads_policy.py",
                  "tests/policies/test_unknowns.py", "tests/policies/test_parity.py",
                  "tests/policies/test_policy_config.py", "tests/policies/test_policy_schemas.py",
@@ -20,8 +23,8 @@ _EDGE_TESTS = ["tests/test_edge.py", "tests/test_edge_config.py", "tests/test_ed
                "tests/test_authorizer.py", "tests/policies/test_edge_policies.py"]
 
 
-def _policy(specific: str) -> list[str]:
-    return [specific] + [test for test in _POLICY_TESTS if test != specific]
+def _policy(*specific: str) -> list[str]:
+    return [*specific] + [test for test in _POLICY_TESTS if test not in specific]
 
 
 TESTS_FOR_MODULE: dict[str, list[str]] = {
@@ -125,17 +128,21 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
     "policies/_stack.py": _POLICY_TESTS,
     "policies/_values.py": [*_POLICY_TESTS, "tests/policies/test_stack_policy_config.py"],
     "policies/cost.py": _policy("tests/policies/test_more_branches.py"),
-    "policies/edge.py": _policy("tests/policies/test_edge_policies.py"),
-    "policies/irsa_trust.py": _policy("tests/policies/test_irsa_trust.py"),
+    "policies/edge.py": _policy("tests/policies/test_edge_branches.py", "tests/policies/test_edge_unknowns.py",
+                                "tests/policies/test_edge_policies.py"),
+    "policies/irsa_trust.py": _policy("tests/policies/test_trust_isolation_branches.py", "tests/policies/test_irsa_trust.py"),
     "policies/model_reads.py": _policy("tests/policies/test_model_reads_policy.py"),
     "policies/operations.py": _policy("tests/policies/test_more_branches.py"),
     "policies/performance.py": _policy("tests/policies/test_more_branches.py"),
-    "policies/pod_isolation.py": _policy("tests/policies/test_pod_isolation.py"),
+    "policies/pod_isolation.py": _policy("tests/policies/test_trust_isolation_branches.py",
+                                         "tests/policies/test_pod_isolation.py"),
     "policies/reliability.py": _policy("tests/policies/test_reliability_branches.py"),
-    "policies/reliability_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
-    "policies/security_cluster.py": _policy("tests/policies/test_cluster_policies.py"),
+    "policies/reliability_cluster.py": _policy("tests/policies/test_cluster_branches.py",
+                                               "tests/policies/test_cluster_policies.py"),
+    "policies/security_cluster.py": _policy("tests/policies/test_cluster_branches.py",
+                                            "tests/policies/test_cluster_policies.py"),
     "policies/security_identity.py": _policy("tests/policies/test_identity_branches.py"),
-    "policies/security_network.py": _policy("tests/policies/test_node_subnets.py"),
+    "policies/security_network.py": _policy("tests/policies/test_network_branches.py", "tests/policies/test_node_subnets.py"),
     "policies/security_storage.py": _policy("tests/policies/test_storage_branches.py"),
     "policies/security_workloads.py": _policy("tests/policies/test_workload_branches.py"),
 }
