@@ -521,3 +521,101 @@ def test_router_objects_render_exactly(stack, request):
     assert {key: value["name"] for key, value in policies.items()} == {
         f"{name}-default-deny": "default-deny", f"{name}-vllm-from-router": "vllm-from-router",
         f"{name}-router-from-alb": "router-from-alb"}
+
+
+# --- component outputs and the pure builders' edges -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_components_register_their_outputs(stack, request):
+    """Pulumi "Component resources": register_outputs records what the component exposes (shown in `pulumi stack
+    --show-urns` and used by the program's exports)."""
+    snapshot = request.getfixturevalue(stack)
+    edge = resource_named(snapshot, "vllm-eks:index:Edge", "edge")["outputs"]
+    outputs = snapshot["outputs"]
+    assert edge == {
+        "endpoint": outputs["apiEndpoint"], "dns_record": outputs["dnsRecord"],
+        "waf_acl_arn": _arn(snapshot, "aws:wafv2/webAcl:WebAcl", "edge-waf"),
+        "load_balancer_arn_suffix": outputs["edgeLoadBalancerArnSuffix"],
+        "target_group_arn_suffixes": outputs["edgeTargetGroupArnSuffixes"],
+        "consumer_key_secret_arns": outputs["consumerKeySecretArns"]}
+    model = "qwen3-1-7b" if snapshot["stack"] == "dev" else "qwen3-8b"
+    assert resource_named(snapshot, "vllm-eks:index:ModelRouter", f"edge-{model}-router")["outputs"] == {
+        "service_name": "vllm-router"}
+    assert resource_named(snapshot, "vllm-eks:index:InternalApiKey", "internal-api-key")["outputs"] == {
+        "secret_arn": _arn(snapshot, "aws:secretsmanager/secret:Secret", "internal-api-key-secret")}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_gateway_responses_are_named_by_their_type(stack, request):
+    snapshot = request.getfixturevalue(stack)
+    assert sorted(r["name"] for r in resources_of(snapshot, "aws:apigateway/response:Response")) == [
+        "edge-response-access-denied", "edge-response-bad-request-body", "edge-response-integration-timeout",
+        "edge-response-invalid-api-key", "edge-response-missing-authentication-token", "edge-response-quota-exceeded",
+        "edge-response-request-too-large", "edge-response-throttled", "edge-response-unauthorized",
+        "edge-response-waf-filtered"]
+
+
+def test_the_stage_redeploy_trigger_covers_routes_models_timeouts_mappings_responses_and_authorizer(prod_snapshot):
+    """The deployment's trigger (API Gateway "Deploy a REST API": a change reaches clients only through a new
+    deployment) is the SHA-256 of this document, written out: everything a client sees through the stage."""
+    import hashlib
+
+    chain = {"request_seconds": 600, "api_gateway_integration_ms": 600_000, "cloudfront_read_seconds": 605,
+             "cloudfront_completion_seconds": 605, "alb_idle_seconds": 605, "router_request_seconds": 610,
+             "deregistration_delay_seconds": 610, "router_termination_grace_seconds": 630}
+    responses = {
+        "MISSING_AUTHENTICATION_TOKEN": [404, "Not found.", "NotFoundError"],
+        "UNAUTHORIZED": [401, "Missing or malformed API key (Authorization: Bearer <key>).", "AuthenticationError"],
+        "ACCESS_DENIED": [403, "Access denied.", "PermissionDeniedError"],
+        "INVALID_API_KEY": [401, "Invalid API key.", "AuthenticationError"],
+        "THROTTLED": [429, "Rate limit exceeded.", "RateLimitError"],
+        "QUOTA_EXCEEDED": [429, "Monthly quota exceeded.", "RateLimitError"],
+        "BAD_REQUEST_BODY": [400, "The request body needs a `model` string.", "BadRequestError"],
+        "REQUEST_TOO_LARGE": [413, "Request body too large.", "BadRequestError"],
+        "INTEGRATION_TIMEOUT": [504, "The model did not answer within the request time limit.", "APITimeoutError"],
+        "WAF_FILTERED": [403, "Request blocked.", "PermissionDeniedError"]}
+    document = {
+        "routes": [{"path": "/v1/chat/completions", "method": "POST", "routed_by_model": True},
+                   {"path": "/v1/completions", "method": "POST", "routed_by_model": True},
+                   {"path": "/v1/models", "method": "GET", "routed_by_model": False}],
+        "models": ["qwen3-8b"], "timeouts": chain,
+        "parameters": {"integration.request.header.x-vllm-model": "method.request.body.model",
+                       "integration.request.header.Authorization": "context.authorizer.vllmAuthorization",
+                       "integration.request.header.X-Request-Id": "context.requestId",
+                       "integration.request.header.x-origin-verify": "'-'"},
+        "responses": responses,
+        "authorizer": {"identity": ["method.request.header.Authorization", "method.request.header.x-origin-verify"],
+                       "ttl": 300}}
+    expected = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    assert _props(prod_snapshot, "aws:apigateway/deployment:Deployment", "edge-deployment") == {
+        "restApi": "id:edge-api",
+        "triggers": {"routes": expected}}
+
+
+def test_the_timeout_chain_and_route_table_are_immutable():
+    """One chain is shared by every hop's component: none may change it under the others."""
+    from dataclasses import FrozenInstanceError
+
+    from vllm_eks.edge import edge_specs as specs
+
+    chain = specs.timeout_chain(300)
+    with pytest.raises(FrozenInstanceError):
+        chain.alb_idle_seconds = 1  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        specs.ROUTES[0].path = "/"  # type: ignore[misc]
+
+
+def test_config_errors_of_the_pure_builders_name_the_setting_the_value_and_what_is_allowed():
+    from vllm_eks.edge import edge_specs as specs
+
+    with pytest.raises(ValueError) as error:
+        specs.timeout_chain(901)
+    assert str(error.value) == ("edge.maxRequestSeconds: got 901, expected at most 900 "
+                                "(API Gateway's streaming integration limit)")
+    with pytest.raises(ValueError) as error:
+        specs.listener_rule_priorities(["a", "Qwen3-8B", "qwen3-8b"])
+    assert str(error.value) == (
+        "models[].servedName: got ['Qwen3-8B', 'qwen3-8b'], expected names that differ by more than letter case "
+        "(the load balancer matches the model header case-insensitively)")
+    assert specs.listener_rule_priorities(["a", "b", "c"]) == {"a": 100, "b": 110, "c": 120}
