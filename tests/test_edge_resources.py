@@ -332,7 +332,14 @@ def test_authorizer_function_limits(stack, request):
     256 MB are ample; API Gateway waits at most 10 s for a Lambda authorizer ("API Gateway quotas")."""
     function = resource_named(request.getfixturevalue(stack), "aws:lambda/function:Function", "edge-authorizer")
     assert (function["props"]["timeout"], function["props"]["memorySize"]) == (5, 256)
-    assert function["props"]["code"].startswith("FileArchive(sha256:")
+    # The deployment package is the authorizer directory the tests run (tests/test_authorizer.py), nothing else.
+    from pathlib import Path
+
+    from preflight.render import _directory_digest
+
+    package = Path(__file__).resolve().parent.parent / "vllm_eks" / "edge" / "authorizer"
+    assert (package / "handler.py").is_file()
+    assert function["props"]["code"] == f"FileArchive(sha256:{_directory_digest(package)})"
     assert any(urn.endswith("aws:cloudwatch/logGroup:LogGroup::edge-authorizer") for urn in function["options"]["dependsOn"])
 
 
