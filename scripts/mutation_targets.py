@@ -19,7 +19,7 @@ _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster
                  "tests/policies/test_reliability_branches.py", "tests/policies/test_storage_branches.py",
                  "tests/policies/test_workload_branches.py", "tests/policies/test_identity_branches.py",
                  "tests/policies/test_more_branches.py"]
-_EDGE_TESTS = ["tests/test_edge.py", "tests/test_edge_config.py", "tests/test_edge_path.py",
+_EDGE_TESTS = ["tests/test_edge_resources.py", "tests/test_edge.py", "tests/test_edge_config.py", "tests/test_edge_path.py",
                "tests/test_authorizer.py", "tests/policies/test_edge_policies.py"]
 
 
@@ -53,11 +53,11 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                                     "tests/test_autoscaling.py", "tests/test_network.py", "tests/test_gpu_cluster.py",
                                     "tests/test_image_cache.py", "tests/test_edge.py", *_RENDER_WIDE],
     "vllm_eks/cluster/image_cache.py": ["tests/test_image_cache.py", *_RENDER_WIDE],
-    "vllm_eks/serving/internal_api_key.py": ["tests/test_edge.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
+    "vllm_eks/serving/internal_api_key.py": ["tests/test_edge_resources.py", "tests/test_edge.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
     "vllm_eks/iam/irsa.py": ["tests/test_iam_documents.py", "tests/test_model_store.py", "tests/test_autoscaling.py",
                            "tests/policies/test_irsa_trust.py", *_RENDER_WIDE],
     "vllm_eks/cluster/karpenter.py": ["tests/test_gpu_cluster.py", "tests/test_iam_documents.py", *_RENDER_WIDE],
-    "vllm_eks/edge/load_balancer_controller.py": ["tests/test_gpu_cluster.py", "tests/test_iam_documents.py",
+    "vllm_eks/edge/load_balancer_controller.py": ["tests/test_edge_resources.py", "tests/test_gpu_cluster.py", "tests/test_iam_documents.py",
                                                "tests/test_edge.py", *_RENDER_WIDE],
     "vllm_eks/model_store/model_store.py": ["tests/test_model_store.py", "tests/test_iam_documents.py", *_RENDER_WIDE],
     "vllm_eks/model_store/model_sync.py": ["tests/test_model_store.py", "tests/test_vllm_service.py", *_RENDER_WIDE],
@@ -67,7 +67,7 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                                  *_RENDER_WIDE],
     "vllm_eks/observability/observability.py": ["tests/test_observability.py", "tests/test_alerting.py",
                                     "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
-    "vllm_eks/edge/router.py": ["tests/test_router_health.py", "tests/test_edge.py", "tests/test_vllm_service.py",
+    "vllm_eks/edge/router.py": ["tests/test_router_health.py", "tests/test_edge_resources.py", "tests/test_edge.py", "tests/test_vllm_service.py",
                              "tests/test_network_policies.py", *_RENDER_WIDE],
     "vllm_eks/autoscaling/scaled_object.py": ["tests/test_autoscaling.py", "tests/test_alert_rules_promtool.py", *_RENDER_WIDE],
     "vllm_eks/planning/sizing.py": ["tests/test_sizing.py", "tests/test_sizing_edges.py", "tests/test_plan.py", "tests/test_engine_args.py"],

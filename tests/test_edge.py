@@ -257,10 +257,10 @@ def test_waf_rules_and_association(stack, scope, request):
     per_key = rules["rate-per-api-key"]["statement"]["rateBasedStatement"]
     assert per_key["aggregateKeyType"] == "CUSTOM_KEYS"
     assert per_key["customKeys"][0]["header"]["name"] == "authorization"
-    assert float(per_key["limit"]) == edge.get("rateLimitPerKey5min", 2000)
+    assert float(per_key["limit"]) == edge.get("rateLimitPerKey5Min", 2000)
     per_ip = rules["rate-per-ip"]["statement"]["rateBasedStatement"]
     assert per_ip["aggregateKeyType"] == "IP"
-    assert float(per_ip["limit"]) == edge.get("rateLimitPerIp5min", 5000)
+    assert float(per_ip["limit"]) == edge.get("rateLimitPerIp5Min", 5000)
     for rule in [*rules.values(), acl["props"]]:
         visibility = rule["visibilityConfig"]
         assert visibility["cloudwatchMetricsEnabled"] is True and visibility["sampledRequestsEnabled"] is True

@@ -70,10 +70,13 @@ def test_a_named_hosted_zone_gets_the_alias_record_otherwise_the_output_names_th
     config = copy.deepcopy(read_stack_config("dev"))
     config["vllm-eks:edge"]["hostedZoneId"] = "Z0123456789ABCDEFGHIJ"
     snapshot = render_config("dev-zone", config)
-    record = next(r for r in snapshot["resources"] if r["type"] == "aws:route53/record:Record")["props"]
-    assert record["zoneId"] == "Z0123456789ABCDEFGHIJ" and record["name"] == "dev.llm.example.com" and record["type"] == "A"
-    assert record["aliases"][0]["zoneId"] == "Z2FDTNDATAQYW2"
-    assert snapshot["outputs"]["dnsRecord"].startswith("created: ")
+    (record,) = [r for r in snapshot["resources"] if r["type"] == "aws:route53/record:Record"]
+    host = next(r for r in snapshot["resources"] if r["type"] == "aws:cloudfront/distribution:Distribution")["outputs"]["domainName"]
+    # IPv4 only (the distribution leaves IPv6 off); CloudFront alias targets take no target health evaluation.
+    assert (record["name"], record["props"]) == ("edge-dns", {
+        "zoneId": "Z0123456789ABCDEFGHIJ", "name": "dev.llm.example.com", "type": "A",
+        "aliases": [{"name": host, "zoneId": "Z2FDTNDATAQYW2", "evaluateTargetHealth": False}]})
+    assert snapshot["outputs"]["dnsRecord"] == "created: dev.llm.example.com alias A in Z0123456789ABCDEFGHIJ"
 
 
 def test_a_certificate_of_another_account_stops_the_deploy_before_any_resource(monkeypatch):
