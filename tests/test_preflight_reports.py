@@ -200,5 +200,5 @@ def test_run_gate_judges_the_preview_then_the_applied_stack_and_only_remote_comp
     assert up_pack.calls == [("prod", False, {"all": "advisory"}, None), ("prod", False, {"all": "advisory"}, ["urn:eks"])]
     one = _Session()
     plain = run_gate(one, applied={"stack": "dev", "resources": [{"urn": "urn:b", "type": "t"}]})
-    assert list(plain.checks) == ["applied"] and one.calls == [("dev", None, None, None)]
+    assert (plain.stack, list(plain.checks), one.calls) == ("dev", ["applied"], [("dev", None, None, None)])
     assert run_gate(_Session(), preview={"resources": []}).stack == "session-stack"
