@@ -172,3 +172,63 @@ def test_the_pack_version_is_pulumipolicy_yamls(tmp_path):
     (tmp_path / "PulumiPolicy.yaml").write_text("runtime: python\n")
     bare = PolicyPackSession(tmp_path)
     assert (bare.pack_version, bare.pack_name) == ("", "")
+
+
+class _Session:
+    """Stands in for a running pack: records what it is asked to judge and answers a result per snapshot."""
+
+    def __init__(self, stack: str = "session-stack"):
+        self.stack, self.calls = stack, []
+
+    def check(self, snapshot, policy_config=None, analyze_only=None):
+        self.calls.append((snapshot.get("stack"), snapshot.get("preview"), policy_config,
+                           sorted(analyze_only) if analyze_only is not None else None))
+        return _result([], stack=snapshot.get("stack") or self.stack)
+
+
+def test_run_gate_judges_the_preview_then_the_applied_stack_and_only_remote_components_offline():
+    remote = {"urn": "urn:eks", "type": "eks:index:Cluster", "remote": True, "offlineOnlyProgramInputs": {}}
+    preview = {"stack": "prod", "preview": True, "resources": []}
+    applied = {"stack": "prod", "preview": False, "resources": [remote, {"urn": "urn:b", "type": "t"}]}
+    preview_pack, up_pack = _Session(), _Session()
+    from preflight.gate import run_gate
+
+    gate = run_gate(preview_pack, preview=preview, applied=applied, policy_config={"all": "advisory"},
+                    applied_session=up_pack)
+    assert gate.stack == "prod" and list(gate.checks) == ["firstPreview", "applied", "offlineOnly"]
+    assert preview_pack.calls == [("prod", True, {"all": "advisory"}, None)]
+    assert up_pack.calls == [("prod", False, {"all": "advisory"}, None), ("prod", False, {"all": "advisory"}, ["urn:eks"])]
+    one = _Session()
+    plain = run_gate(one, applied={"stack": "dev", "resources": [{"urn": "urn:b", "type": "t"}]})
+    assert (plain.stack, list(plain.checks), one.calls) == ("dev", ["applied"], [("dev", None, None, None)])
+    assert run_gate(_Session(), preview={"resources": []}).stack == "session-stack"
+
+
+def test_a_one_shot_check_starts_the_pack_for_the_snapshots_stack_and_times_the_whole_run(monkeypatch):
+    """The pack gets PULUMI_STACK of the stack it judges (pulumi-language-python RunPlugin), "dev" for a snapshot
+    without one; a running session given is used as it is."""
+    started = []
+
+    class Pack(_Session):
+        def __init__(self, pack_dir, stack):
+            super().__init__(stack)
+            started.append((pack_dir, stack))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr(engine, "PolicyPackSession", Pack)
+    import itertools
+
+    clock = itertools.count(10.0, 2.5)
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: next(clock))
+    result = engine.check_snapshot({"stack": "prod", "resources": []}, pack_dir="/packs/p")
+    assert started == [("/packs/p", "prod")] and result.stack == "prod" and result.elapsed_seconds == 2.5
+    engine.check_snapshot({"resources": []}, pack_dir="/packs/p")
+    assert started[-1] == ("/packs/p", "dev")
+    running = _Session("x")
+    engine.check_snapshot({"stack": "s", "resources": []}, {"all": "advisory"}, session=running)
+    assert running.calls == [("s", None, {"all": "advisory"}, None)] and len(started) == 2
