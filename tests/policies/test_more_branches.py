@@ -342,6 +342,11 @@ MORE_CASES = [
     ("on-demand-after-an-unknown-pool", "gpu-on-demand-pool",
      lambda s: s["resources"].insert(s["resources"].index(find(s, NODE_POOL)), resource(NODE_POOL, "pending", {
          "metadata": {"name": "pending"}, "spec": {"template": {"spec": UNKNOWN}}})), None, [], []),
+    ("on-demand-no-pool", "gpu-on-demand-pool", lambda s: remove(s, NODE_POOL), None, [NO_ON_DEMAND_GPUS], []),
+    # A program on an existing cluster: its NodePools are judged where they are made.
+    ("on-demand-cluster-elsewhere", "gpu-on-demand-pool",
+     lambda s: (remove(s, NODE_POOL), remove(s, EKS_COMPONENT), remove(s, EKS_CLUSTER)), None, [],
+     ["not in this stack, judge it where it is created: the existing cluster's Karpenter NodePools"]),
     ("s3-endpoint-type-unknown", "s3-gateway-endpoint",
      lambda s: find(s, "aws:ec2/vpcEndpoint:VpcEndpoint")["props"].__setitem__("vpcEndpointType", UNKNOWN), None, [],
      ["unknown during preview: VpcEndpoint serviceName"]),
