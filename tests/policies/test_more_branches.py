@@ -368,6 +368,10 @@ MORE_CASES = [
     ("ttft-exponent", "vllm-ttft-alert", _rule(f"{_TTFT} > 1e0"), {"maxThresholdSeconds": 1}, [], []),
     ("ttft-no-threshold", "vllm-ttft-alert", _rule(_TTFT), {"maxThresholdSeconds": 1.5}, _too_lax("no", "1.5"), []),
     ("ttft-no-threshold-any-target", "vllm-ttft-alert", _rule(_TTFT), None, [], []),
+    ("ttft-p95-of-another-metric", "vllm-ttft-alert",
+     _rule("histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket[5m]))) > 2"), None,
+     ["vLLM is deployed but no PrometheusRule alerts on P95 time to first token (histogram_quantile(0.95 ... "
+      "vllm:time_to_first_token_seconds_bucket ...)); slow answers would go unseen."], []),
     ("ttft-expr-unknown", "vllm-ttft-alert", _rule(UNKNOWN), None, [], ["unknown during preview: PrometheusRule expressions"]),
     ("ttft-unknown-then-good", "vllm-ttft-alert", lambda s: (_rule(f"{_TTFT} > 2", at=1)(s), _rule(UNKNOWN)(s)),
      None, [], []),
@@ -378,6 +382,10 @@ MORE_CASES = [
                                                           ["api", "authenticator", "controllerManager", "scheduler"]),
      None, ["enabledClusterLogTypes lacks ['audit']; enable all of ['api', 'audit', 'authenticator', "
             "'controllerManager', 'scheduler'] so control-plane activity can be audited."], []),
+    ("logging-component-missing-one", "eks-control-plane-logging",
+     lambda s: find(s, EKS_COMPONENT)["props"]["enabledClusterLogTypes"].remove("scheduler"), None,
+     ["enabledClusterLogTypes lacks ['scheduler']; enable all of ['api', 'audit', 'authenticator', "
+      "'controllerManager', 'scheduler'] so control-plane activity can be audited."], []),
     ("logging-configured", "eks-control-plane-logging",
      lambda s: find(s, EKS_CLUSTER)["props"].__setitem__("enabledClusterLogTypes", ["api"]),
      {"requiredLogTypes": ["api"]}, [], []),
