@@ -11,7 +11,7 @@ from .branch_cases import (
     BUCKET, DEPLOYMENT, EKS_CLUSTER, EKS_COMPONENT, READER, ROLE, ROLE_POLICY, SSE, SUBNET, least_privilege,
     pod_of, read_document, run_case, vllm_of,
 )
-from .snapshots import UNKNOWN, add, find, find_all, remove, resource, vllm_deployment
+from .snapshots import UNKNOWN, add, find, find_all, remove, resource, vllm_container, vllm_deployment
 
 # ---------------------------------------------------------------------------------------------------------------
 # The rest of pack 2: reliability and identity details, the S3 V2 resources, model reads, cost, operations and
@@ -419,6 +419,14 @@ MORE_CASES = [
     ("tp-default-one", "vllm-tensor-parallel-matches-gpus", _args(tp=None), None,
      ["vLLM container 'vllm' uses --tensor-parallel-size 1 but its nvidia.com/gpu limit is 4; they must be equal (too "
       "many fails at start, too few leaves paid GPUs idle)."], []),
+    # Each vLLM container is judged on its own: a CPU build without GPUs first, then a mismatched one.
+    ("tp-after-a-cpu-container", "vllm-tensor-parallel-matches-gpus",
+     lambda s: (vllm_of(s)["resources"]["limits"].__setitem__("nvidia.com/gpu", "2"),
+                pod_of(s)["containers"].insert(0, vllm_container(
+                    name="cpu", args=["--model", "s3://vllm-weights-prod/qwen3-8b/"],
+                    resources={"limits": {"memory": "8Gi"}}))),
+     None, ["vLLM container 'vllm' uses --tensor-parallel-size 4 but its nvidia.com/gpu limit is 2; they must be equal "
+            "(too many fails at start, too few leaves paid GPUs idle)."], []),
     ("utilization-default", "vllm-gpu-memory-utilization-range", _args(), None, [], []),
     ("utilization-default-below-the-range", "vllm-gpu-memory-utilization-range", _args(), {"minUtilization": 0.91},
      ["vLLM container 'vllm' --gpu-memory-utilization is unset (vLLM default 0.9); keep it within 0.91-0.95 (policy "
