@@ -139,7 +139,8 @@ _TTFT = "histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:time_to_fir
 
 def _too_lax(shown, target):
     return [f"The P95 time-to-first-token alert VllmSlowFirstToken ({shown} s) compares against more than the stack's "
-            f"target of {target} s (policy config maxThresholdSeconds); it would not fire when answers are already slow."]
+            f"target of {target} s (policy config maxThresholdSeconds); it would not fire when answers are already "
+            "slow."]
 
 
 def _ignores(type_, *fields):
@@ -152,8 +153,9 @@ TP_DETAIL = ("vLLM container 'vllm' uses --tensor-parallel-size {tp} x pipeline 
 MORE_CASES = [
     # reliability: a subnet may name its zone by id (aws.ec2.Subnet availabilityZoneId, e.g. use1-az1).
     ("az-by-zone-id", "cluster-multi-az",
-     lambda s: [subnet["props"].update({"availabilityZone": None,
-                                        "availabilityZoneId": "use1-az1" if subnet["name"].endswith("a") else "use1-az2"})
+     lambda s: [subnet["props"].update({
+                    "availabilityZone": None,
+                    "availabilityZoneId": "use1-az1" if subnet["name"].endswith("a") else "use1-az2"})
                 for subnet in find_all(s, SUBNET)], None, [], []),
     ("az-one-zone-id", "cluster-multi-az",
      lambda s: [subnet["props"].update({"availabilityZone": None, "availabilityZoneId": "use1-az1"})
@@ -208,11 +210,11 @@ MORE_CASES = [
     ("managed-policy-whole-bucket", "irsa-only-model-access",
      lambda s: add(s, resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ops-attach", {
                        "role": "ops", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
-                   resource("aws:iam/policy:Policy", "models-extra", {"arn": "arn:aws:iam::123456789012:policy/x",
-                                                                          "policy": json.dumps({"Version": "2012-10-17",
-                                                                          "Statement": [{"Effect": "Allow",
-                                                                          "Action": "s3:GetObject",
-                                                                          "Resource": "arn:aws:s3:::vllm-weights-prod/*"}]})}),
+                   resource("aws:iam/policy:Policy", "models-extra", {
+                       "arn": "arn:aws:iam::123456789012:policy/x", "policy": json.dumps({
+                           "Version": "2012-10-17", "Statement": [{
+                               "Effect": "Allow", "Action": "s3:GetObject",
+                               "Resource": "arn:aws:s3:::vllm-weights-prod/*"}]})}),
                    resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "models-extra-attach", {
                        "role": "vllm-qwen3-8b-reader", "policyArn": "arn:aws:iam::123456789012:policy/x"})), None,
      least_privilege("s3:GetObject covers the whole bucket 'vllm-weights-prod'; restrict it to the model's prefix"),
@@ -372,7 +374,8 @@ MORE_CASES = [
      _rule("histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket[5m]))) > 2"), None,
      ["vLLM is deployed but no PrometheusRule alerts on P95 time to first token (histogram_quantile(0.95 ... "
       "vllm:time_to_first_token_seconds_bucket ...)); slow answers would go unseen."], []),
-    ("ttft-expr-unknown", "vllm-ttft-alert", _rule(UNKNOWN), None, [], ["unknown during preview: PrometheusRule expressions"]),
+    ("ttft-expr-unknown", "vllm-ttft-alert", _rule(UNKNOWN), None, [],
+     ["unknown during preview: PrometheusRule expressions"]),
     ("ttft-unknown-then-good", "vllm-ttft-alert", lambda s: (_rule(f"{_TTFT} > 2", at=1)(s), _rule(UNKNOWN)(s)),
      None, [], []),
     ("ttft-lax-then-good", "vllm-ttft-alert", lambda s: (_rule(f"{_TTFT} > 2", at=1)(s), _rule(f"{_TTFT} > 9")(s)),
