@@ -11,7 +11,7 @@ from .branch_cases import (
     BUCKET, DEPLOYMENT, EKS_CLUSTER, EKS_COMPONENT, READER, ROLE, ROLE_POLICY, SSE, SUBNET, least_privilege,
     pod_of, read_document, run_case, vllm_of,
 )
-from .snapshots import UNKNOWN, add, find, find_all, remove, resource, vllm_deployment
+from .snapshots import UNKNOWN, add, find, find_all, remove, resource, vllm_container, vllm_deployment
 
 # ---------------------------------------------------------------------------------------------------------------
 # The rest of pack 2: reliability and identity details, the S3 V2 resources, model reads, cost, operations and
@@ -139,7 +139,8 @@ _TTFT = "histogram_quantile(0.95, sum by (le, model_name) (rate(vllm:time_to_fir
 
 def _too_lax(shown, target):
     return [f"The P95 time-to-first-token alert VllmSlowFirstToken ({shown} s) compares against more than the stack's "
-            f"target of {target} s (policy config maxThresholdSeconds); it would not fire when answers are already slow."]
+            f"target of {target} s (policy config maxThresholdSeconds); it would not fire when answers are already "
+            "slow."]
 
 
 def _ignores(type_, *fields):
@@ -152,8 +153,9 @@ TP_DETAIL = ("vLLM container 'vllm' uses --tensor-parallel-size {tp} x pipeline 
 MORE_CASES = [
     # reliability: a subnet may name its zone by id (aws.ec2.Subnet availabilityZoneId, e.g. use1-az1).
     ("az-by-zone-id", "cluster-multi-az",
-     lambda s: [subnet["props"].update({"availabilityZone": None,
-                                        "availabilityZoneId": "use1-az1" if subnet["name"].endswith("a") else "use1-az2"})
+     lambda s: [subnet["props"].update({
+                    "availabilityZone": None,
+                    "availabilityZoneId": "use1-az1" if subnet["name"].endswith("a") else "use1-az2"})
                 for subnet in find_all(s, SUBNET)], None, [], []),
     ("az-one-zone-id", "cluster-multi-az",
      lambda s: [subnet["props"].update({"availabilityZone": None, "availabilityZoneId": "use1-az1"})
@@ -208,11 +210,11 @@ MORE_CASES = [
     ("managed-policy-whole-bucket", "irsa-only-model-access",
      lambda s: add(s, resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ops-attach", {
                        "role": "ops", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
-                   resource("aws:iam/policy:Policy", "models-extra", {"arn": "arn:aws:iam::123456789012:policy/x",
-                                                                          "policy": json.dumps({"Version": "2012-10-17",
-                                                                          "Statement": [{"Effect": "Allow",
-                                                                          "Action": "s3:GetObject",
-                                                                          "Resource": "arn:aws:s3:::vllm-weights-prod/*"}]})}),
+                   resource("aws:iam/policy:Policy", "models-extra", {
+                       "arn": "arn:aws:iam::123456789012:policy/x", "policy": json.dumps({
+                           "Version": "2012-10-17", "Statement": [{
+                               "Effect": "Allow", "Action": "s3:GetObject",
+                               "Resource": "arn:aws:s3:::vllm-weights-prod/*"}]})}),
                    resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "models-extra-attach", {
                        "role": "vllm-qwen3-8b-reader", "policyArn": "arn:aws:iam::123456789012:policy/x"})), None,
      least_privilege("s3:GetObject covers the whole bucket 'vllm-weights-prod'; restrict it to the model's prefix"),
@@ -342,6 +344,11 @@ MORE_CASES = [
     ("on-demand-after-an-unknown-pool", "gpu-on-demand-pool",
      lambda s: s["resources"].insert(s["resources"].index(find(s, NODE_POOL)), resource(NODE_POOL, "pending", {
          "metadata": {"name": "pending"}, "spec": {"template": {"spec": UNKNOWN}}})), None, [], []),
+    ("on-demand-no-pool", "gpu-on-demand-pool", lambda s: remove(s, NODE_POOL), None, [NO_ON_DEMAND_GPUS], []),
+    # A program on an existing cluster: its NodePools are judged where they are made.
+    ("on-demand-cluster-elsewhere", "gpu-on-demand-pool",
+     lambda s: (remove(s, NODE_POOL), remove(s, EKS_COMPONENT), remove(s, EKS_CLUSTER)), None, [],
+     ["not in this stack, judge it where it is created: the existing cluster's Karpenter NodePools"]),
     ("s3-endpoint-type-unknown", "s3-gateway-endpoint",
      lambda s: find(s, "aws:ec2/vpcEndpoint:VpcEndpoint")["props"].__setitem__("vpcEndpointType", UNKNOWN), None, [],
      ["unknown during preview: VpcEndpoint serviceName"]),
@@ -363,7 +370,12 @@ MORE_CASES = [
     ("ttft-exponent", "vllm-ttft-alert", _rule(f"{_TTFT} > 1e0"), {"maxThresholdSeconds": 1}, [], []),
     ("ttft-no-threshold", "vllm-ttft-alert", _rule(_TTFT), {"maxThresholdSeconds": 1.5}, _too_lax("no", "1.5"), []),
     ("ttft-no-threshold-any-target", "vllm-ttft-alert", _rule(_TTFT), None, [], []),
-    ("ttft-expr-unknown", "vllm-ttft-alert", _rule(UNKNOWN), None, [], ["unknown during preview: PrometheusRule expressions"]),
+    ("ttft-p95-of-another-metric", "vllm-ttft-alert",
+     _rule("histogram_quantile(0.95, sum by (le) (rate(vllm:e2e_request_latency_seconds_bucket[5m]))) > 2"), None,
+     ["vLLM is deployed but no PrometheusRule alerts on P95 time to first token (histogram_quantile(0.95 ... "
+      "vllm:time_to_first_token_seconds_bucket ...)); slow answers would go unseen."], []),
+    ("ttft-expr-unknown", "vllm-ttft-alert", _rule(UNKNOWN), None, [],
+     ["unknown during preview: PrometheusRule expressions"]),
     ("ttft-unknown-then-good", "vllm-ttft-alert", lambda s: (_rule(f"{_TTFT} > 2", at=1)(s), _rule(UNKNOWN)(s)),
      None, [], []),
     ("ttft-lax-then-good", "vllm-ttft-alert", lambda s: (_rule(f"{_TTFT} > 2", at=1)(s), _rule(f"{_TTFT} > 9")(s)),
@@ -373,6 +385,10 @@ MORE_CASES = [
                                                           ["api", "authenticator", "controllerManager", "scheduler"]),
      None, ["enabledClusterLogTypes lacks ['audit']; enable all of ['api', 'audit', 'authenticator', "
             "'controllerManager', 'scheduler'] so control-plane activity can be audited."], []),
+    ("logging-component-missing-one", "eks-control-plane-logging",
+     lambda s: find(s, EKS_COMPONENT)["props"]["enabledClusterLogTypes"].remove("scheduler"), None,
+     ["enabledClusterLogTypes lacks ['scheduler']; enable all of ['api', 'audit', 'authenticator', "
+      "'controllerManager', 'scheduler'] so control-plane activity can be audited."], []),
     ("logging-configured", "eks-control-plane-logging",
      lambda s: find(s, EKS_CLUSTER)["props"].__setitem__("enabledClusterLogTypes", ["api"]),
      {"requiredLogTypes": ["api"]}, [], []),
@@ -406,6 +422,14 @@ MORE_CASES = [
     ("tp-default-one", "vllm-tensor-parallel-matches-gpus", _args(tp=None), None,
      ["vLLM container 'vllm' uses --tensor-parallel-size 1 but its nvidia.com/gpu limit is 4; they must be equal (too "
       "many fails at start, too few leaves paid GPUs idle)."], []),
+    # Each vLLM container is judged on its own: a CPU build without GPUs first, then a mismatched one.
+    ("tp-after-a-cpu-container", "vllm-tensor-parallel-matches-gpus",
+     lambda s: (vllm_of(s)["resources"]["limits"].__setitem__("nvidia.com/gpu", "2"),
+                pod_of(s)["containers"].insert(0, vllm_container(
+                    name="cpu", args=["--model", "s3://vllm-weights-prod/qwen3-8b/"],
+                    resources={"limits": {"memory": "8Gi"}}))),
+     None, ["vLLM container 'vllm' uses --tensor-parallel-size 4 but its nvidia.com/gpu limit is 2; they must be equal "
+            "(too many fails at start, too few leaves paid GPUs idle)."], []),
     ("utilization-default", "vllm-gpu-memory-utilization-range", _args(), None, [], []),
     ("utilization-default-below-the-range", "vllm-gpu-memory-utilization-range", _args(), {"minUtilization": 0.91},
      ["vLLM container 'vllm' --gpu-memory-utilization is unset (vLLM default 0.9); keep it within 0.91-0.95 (policy "

@@ -70,6 +70,102 @@ def test_config_schemas_state_every_type_bound_and_default(pack):
     assert all(declared[name]["required"] == [] for name in SCHEMAS)
 
 
+# What a user reads next to each setting of the config schema (GetAnalyzerInfo configSchema descriptions).
+DESCRIPTIONS = {
+    "irsa-only-model-access": {
+        "allowedActions": (
+            'Actions a model-reading role may hold (kms:Decrypt is allowed only with a kms:ViaService '
+            's3 condition).'
+        ),
+        "modelBucketTagKey": 'Tag key that marks the S3 bucket holding model weights.',
+        "modelBucketTagValue": 'Tag value that marks the S3 bucket holding model weights.',
+        "requireListBucketPrefixCondition": (
+            "s3:ListBucket must carry an s3:prefix condition inside the role's one prefix."
+        ),
+    },
+    "model-bucket-encrypted": {
+        "modelBucketTagKey": 'Tag key that marks the S3 bucket holding model weights.',
+        "modelBucketTagValue": 'Tag value that marks the S3 bucket holding model weights.',
+        "requireCustomerManagedKey": 'The rule must name a KMS key (kmsMasterKeyId).',
+    },
+    "model-bucket-versioned": {
+        "modelBucketTagKey": 'Tag key that marks the S3 bucket holding model weights.',
+        "modelBucketTagValue": 'Tag value that marks the S3 bucket holding model weights.',
+    },
+    "model-bucket-public-access-blocked": {
+        "modelBucketTagKey": 'Tag key that marks the S3 bucket holding model weights.',
+        "modelBucketTagValue": 'Tag value that marks the S3 bucket holding model weights.',
+    },
+    "model-bucket-tls-only": {
+        "modelBucketTagKey": 'Tag key that marks the S3 bucket holding model weights.',
+        "modelBucketTagValue": 'Tag value that marks the S3 bucket holding model weights.',
+    },
+    "containers-run-as-non-root": {
+        "exemptNamespaces": 'Namespaces whose workloads are not judged (system add-ons).',
+    },
+    "containers-read-only-root-filesystem": {
+        "exemptNamespaces": 'Namespaces whose workloads are not judged (system add-ons).',
+    },
+    "containers-no-privilege-escalation": {
+        "exemptNamespaces": 'Namespaces whose workloads are not judged (system add-ons).',
+    },
+    "vllm-api-key-from-secret": {
+        "apiKeyEnvNames": 'Environment variables that carry the vLLM API key.',
+    },
+    "cluster-multi-az": {
+        "nodeSubnetTagKeys": 'Subnet tag keys that mark subnets where nodes run (must be private).',
+        "minAvailabilityZones": "Fewest distinct availability zones the cluster's subnets must span.",
+    },
+    "vllm-startup-probe-budget": {
+        "minStartupSeconds": (
+            'Least failureThreshold x periodSeconds a vLLM startup probe must allow (weights download +'
+            ' load + CUDA graph capture).'
+        ),
+    },
+    "vllm-pod-disruption-budget": {
+        "minAvailable": 'Least minAvailable the PodDisruptionBudget must keep.',
+    },
+    "model-bucket-retained": {
+        "modelBucketTagKey": 'Tag key that marks the S3 bucket holding model weights.',
+        "modelBucketTagValue": 'Tag value that marks the S3 bucket holding model weights.',
+    },
+    "vllm-gpu-memory-utilization-range": {
+        "maxUtilization": 'Highest --gpu-memory-utilization accepted (above risks CUDA OOM).',
+        "minUtilization": 'Lowest --gpu-memory-utilization accepted (below wastes KV-cache memory).',
+    },
+    "vllm-keda-autoscaling": {
+        "queueMetric": "Metric the Prometheus trigger's query must use (requests waiting in vLLM).",
+    },
+    "s3-gateway-endpoint": {
+        "modelBucketTagKey": 'Tag key that marks the S3 bucket holding model weights.',
+        "modelBucketTagValue": 'Tag value that marks the S3 bucket holding model weights.',
+    },
+    "vllm-ttft-alert": {
+        "maxThresholdSeconds": (
+            "Highest P95 threshold (s) the alert may compare against; 0 = any. A stack's policy config "
+            'sets its real target, so an alert that would never fire does not count.'
+        ),
+        "quantileExpression": 'Text the alert expression must contain (the quantile it alerts on).',
+        "metric": 'vLLM histogram the alert must read.',
+    },
+    "eks-control-plane-logging": {
+        "requiredLogTypes": 'EKS control-plane log types that must be enabled.',
+    },
+    "code-is-the-source-of-truth": {
+        "allowedIgnoreChanges": (
+            'Per resource type, the properties a controller owns that the program may ignore changes '
+            'to.'
+        ),
+    },
+}
+
+
+def test_config_descriptions_are_the_documented_ones(pack):
+    declared = {p["name"]: {key: schema["description"] for key, schema in p["configSchema"]["properties"].items()
+                            if key != "reason"} for p in pack.policies() if p["name"] in SCHEMAS}
+    assert {name: keys for name, keys in declared.items() if keys} == DESCRIPTIONS
+
+
 @pytest.mark.parametrize("policy, key, inside, outside", [
     ("cluster-multi-az", "minAvailabilityZones", 1, 0),
     ("vllm-startup-probe-budget", "minStartupSeconds", 0, -0.5),

@@ -41,9 +41,9 @@ PDB_MESSAGE = ("vLLM Deployment 'qwen3-8b-deployment' has no PodDisruptionBudget
                "pod labels {'app.kubernetes.io/instance': 'qwen3-8b', 'app.kubernetes.io/name': 'vllm'} in namespace "
                "'llm'; node drains could evict every replica at once.")
 
-LLAMA_PDB_MESSAGE = ("vLLM Deployment 'llama-deployment' has no PodDisruptionBudget with minAvailable >= 1 selecting its "
-                     "pod labels {'app.kubernetes.io/instance': 'llama', 'app.kubernetes.io/name': 'vllm'} in namespace "
-                     "'llm'; node drains could evict every replica at once.")
+LLAMA_PDB_MESSAGE = ("vLLM Deployment 'llama-deployment' has no PodDisruptionBudget with minAvailable >= 1 selecting "
+                     "its pod labels {'app.kubernetes.io/instance': 'llama', 'app.kubernetes.io/name': 'vllm'} in "
+                     "namespace 'llm'; node drains could evict every replica at once.")
 
 
 def _pdb_min(value):

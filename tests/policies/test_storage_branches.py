@@ -78,8 +78,8 @@ STORAGE_CASES = [
      {"requireCustomerManagedKey": False}, [], []),
     ("sse-s3-managed-without-the-key-rule", "model-bucket-encrypted", _sse_default(sseAlgorithm="AES256"),
      {"requireCustomerManagedKey": False},
-     ["Model bucket 'models-weights': no server-side encryption with SSE-KMS (a BucketServerSideEncryptionConfiguration "
-      "with sseAlgorithm aws:kms)."], []),
+     ["Model bucket 'models-weights': no server-side encryption with SSE-KMS (a "
+      "BucketServerSideEncryptionConfiguration with sseAlgorithm aws:kms)."], []),
     ("sse-key-in-a-second-rule", "model-bucket-encrypted",
      lambda s: find(s, SSE)["props"]["rules"].insert(0, {"applyServerSideEncryptionByDefault": {
          "sseAlgorithm": "aws:kms"}}), None, [], []),
