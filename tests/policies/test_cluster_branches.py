@@ -149,6 +149,12 @@ def _nodes_share_the_lb_subnet(holder):
     return mutate
 
 
+def _load_balancer_first(s):
+    balancer = find(s, "aws:lb/loadBalancer:LoadBalancer", "edge-alb")
+    s["resources"].remove(balancer)
+    s["resources"].insert(0, balancer)
+
+
 def _ingress_rule(**rule):
     return lambda s: _fence(s)["spec"].__setitem__("ingress", [rule])
 
@@ -275,6 +281,9 @@ SIDE_CASES = [
     ("lb-subnet-holds-cluster-nodes", "router", _nodes_share_the_lb_subnet("privateSubnetIds"), None,
      {"router-serving-port-from-alb-only": [ADMITS.format(SHARED)]}),
     ("lb-subnet-holds-the-eks-cluster", "router", _nodes_share_the_lb_subnet("vpcConfig"), None,
+     {"router-serving-port-from-alb-only": [ADMITS.format(SHARED)]}),
+    # The engine sends resources in registration order: a load balancer registered before the node group.
+    ("lb-registered-first", "router", _both(_nodes_share_the_lb_subnet("subnetIds"), _load_balancer_first), None,
      {"router-serving-port-from-alb-only": [ADMITS.format(SHARED)]}),
     ("ipblock-not-a-network", "router", _ingress_rule(**{"from": [{"ipBlock": {"cidr": "alb"}}]}), None,
      {"router-serving-port-from-alb-only": [ADMITS.format("ipBlock alb")]}),
