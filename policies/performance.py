@@ -41,13 +41,14 @@ def _check_tensor_parallel(resource_type, props, config, findings, args):
                               f"{GPU_RESOURCE} limit; request the GPUs it shards across.")
             continue  # a CPU build of vLLM: no GPUs to match
         gpus = as_number(limit)
-        if tp is None or gpus is None:
-            findings.fail(f"vLLM container '{name}' has a non-numeric --tensor-parallel-size or {GPU_RESOURCE} limit.")
+        if None in (tp, pp, dp, gpus):
+            findings.fail(f"vLLM container '{name}' has a non-numeric --tensor-parallel-size, "
+                          f"--pipeline-parallel-size, --data-parallel-size or {GPU_RESOURCE} limit.")
             continue
-        needed = tp * (pp or 1.0) * (dp or 1.0)
+        needed = tp * pp * dp
         if needed != gpus:
             detail = f"--tensor-parallel-size {fmt_number(tp)}"
-            if (pp or 1.0) != 1.0 or (dp or 1.0) != 1.0:
+            if pp != 1.0 or dp != 1.0:
                 detail += f" x pipeline {fmt_number(pp)} x data {fmt_number(dp)} = {fmt_number(needed)}"
             findings.fail(f"vLLM container '{name}' uses {detail} but its {GPU_RESOURCE} limit is {fmt_number(gpus)}; "
                           "they must be equal (too many fails at start, too few leaves paid GPUs idle).")

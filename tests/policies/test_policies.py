@@ -581,11 +581,23 @@ def _tp_not_a_number(s):
     _set_flag(s, "--tensor-parallel-size", "auto")
 
 
-@pytest.mark.parametrize("mutation", [_gpu_limit_not_a_number, _tp_not_a_number])
-def test_a_tensor_parallel_size_or_gpu_limit_that_is_no_number_is_named_as_such(check, mutation):
-    """Either side not a number cannot be compared: the policy says which inputs to fix rather than comparing."""
+def _pp_not_a_number(s):
+    for container in _containers(s):
+        container["args"] += ["--pipeline-parallel-size", "two"]
+
+
+def _dp_not_a_number(s):
+    for container in _containers(s):
+        container["args"] += ["--data-parallel-size=auto"]
+
+
+@pytest.mark.parametrize("mutation", [_gpu_limit_not_a_number, _tp_not_a_number, _pp_not_a_number, _dp_not_a_number])
+def test_a_parallel_size_or_gpu_limit_that_is_no_number_is_named_as_such(check, mutation):
+    """Any factor not a number cannot be compared: the policy says which inputs to fix rather than guessing (vLLM 0.32
+    vllm/config/parallel.py: the three sizes are int fields with ge=1, so vLLM refuses anything else at start)."""
     messages = [v.message.splitlines()[-1] for v in check(mutated(mutation)).by_policy("vllm-tensor-parallel-matches-gpus")]
-    assert messages == ["vLLM container 'vllm' has a non-numeric --tensor-parallel-size or nvidia.com/gpu limit."]
+    assert messages == ["vLLM container 'vllm' has a non-numeric --tensor-parallel-size, --pipeline-parallel-size, "
+                        "--data-parallel-size or nvidia.com/gpu limit."]
 
 
 def _tp_given(*sources):
