@@ -40,11 +40,8 @@ def pod_spec(resource_type: str, props: Mapping) -> Any:
 
 
 def pod_labels(resource_type: str, props: Mapping) -> Any:
-    template = pod_template(resource_type, props)
-    if template is None or is_unknown(template):
-        return template
-    labels = get(template, "metadata", "labels", default={})
-    return labels
+    """The pod template's labels: {} when there are none (or no template), UNKNOWN when not known yet."""
+    return get(pod_template(resource_type, props), "metadata", "labels", default={})
 
 
 def namespace_of(props: Mapping) -> Any:

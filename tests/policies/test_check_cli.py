@@ -89,6 +89,36 @@ def test_cli_stack_renders_first_preview_and_applied(monkeypatch, capsys):
     assert "== First preview" in out and "== Applied stack" in out and "Gate for stack prod: passed" in out
 
 
+def test_cli_stack_file_is_checked_as_the_stack_its_name_gives(tmp_path, monkeypatch, capsys):
+    """A stack file kept anywhere is named like Pulumi.<stack>.yaml (Pulumi docs, "Project file reference" /
+    "Stack settings file"): `check --stack-file` renders it as that stack, both passes, and gates it with that stack's
+    policy config (policies/config/prod.json), not dev's."""
+    import types
+    from preflight import render
+
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text("config: {}\n")
+    calls, configs = [], []
+
+    def render_stack_file(path, preview=False):
+        calls.append((path, preview))
+        return {**compliant_stack(), "stack": "prod", "preview": preview}
+
+    fake = types.ModuleType("preflight.render")
+    setattr(fake, "read_stack_file", render.read_stack_file)
+    setattr(fake, "render_stack_file", render_stack_file)
+    setattr(fake, "read_stack_config", render.read_stack_config)
+    monkeypatch.setitem(sys.modules, "preflight.render", fake)
+    real_check_renders = check_cli.check_renders
+    monkeypatch.setattr(check_cli, "check_renders", lambda stack, renders, config, *rest, **kw: (
+        configs.append((stack, config)) or real_check_renders(stack, renders, config, *rest, **kw)))
+    assert check_cli.main(["check", "--stack-file", str(stack_file)]) == 0
+    assert sorted(calls) == [(stack_file, False), (stack_file, True)]
+    assert configs == [("prod", str(default_config_path("prod")))]
+    assert default_config_path("prod") == ROOT / "policies" / "config" / "prod.json"
+    assert "Gate for stack prod: passed" in capsys.readouterr().out
+
+
 def test_one_shot_api_and_report():
     result = check_snapshot(mutated(_latest))
     # `vllm/vllm-openai:latest`: a moving tag from Docker Hub, not from the account's ECR, and pinned by no digest.
