@@ -41,9 +41,10 @@ class StackView:
 
     @staticmethod
     def parent_urn(resource: Any) -> Optional[str]:
-        if resource.parent is not None:
-            return resource.parent.urn
-        return getattr(resource.opts, "parent", None) or None
+        # The engine registers a resource only once its parent is registered (pulumi/pulumi step_generator.go
+        # checkParent) and AnalyzeStack sends every resource of the deployment, so pulumi-policy links each to its
+        # parent: `resource.parent` is None only for a resource without one.
+        return resource.parent.urn if resource.parent is not None else None
 
     def identity_strings(self, resource: Any) -> set[str]:
         props = self.p(resource)

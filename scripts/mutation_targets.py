@@ -18,7 +18,7 @@ _POLICY_TESTS = ["tests/policies/test_policies.py", "tests/policies/test_cluster
                  "tests/policies/test_policy_config.py", "tests/policies/test_policy_schemas.py",
                  "tests/policies/test_reliability_branches.py", "tests/policies/test_storage_branches.py",
                  "tests/policies/test_workload_branches.py", "tests/policies/test_identity_branches.py",
-                 "tests/policies/test_more_branches.py"]
+                 "tests/policies/test_more_branches.py", "tests/policies/test_recognition_branches.py"]
 _EDGE_TESTS = ["tests/test_edge_resources.py", "tests/test_edge.py", "tests/test_edge_config.py", "tests/test_edge_path.py",
                "tests/test_authorizer.py", "tests/policies/test_edge_policies.py"]
 
@@ -122,8 +122,8 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                             "tests/test_two_stacks.py", "tests/test_plan.py", "tests/policies/test_parity.py"],
     "preflight/stack_policy_config.py": ["tests/test_policy_config_units.py", "tests/policies/test_stack_policy_config.py"],
     "policies/__main__.py": [*_POLICY_TESTS, "tests/policies/test_readme_policy_table.py"],
-    "policies/_aws.py": _POLICY_TESTS,
-    "policies/_kubernetes.py": _policy("tests/policies/test_workload_kinds.py"),
+    "policies/_aws.py": _policy("tests/policies/test_recognition_branches.py"),
+    "policies/_kubernetes.py": _policy("tests/policies/test_workload_kinds.py", "tests/policies/test_recognition_branches.py"),
     "policies/_router.py": _POLICY_TESTS,
     "policies/_stack.py": _POLICY_TESTS,
     "policies/_values.py": [*_POLICY_TESTS, "tests/policies/test_stack_policy_config.py"],
@@ -141,7 +141,8 @@ TESTS_FOR_MODULE: dict[str, list[str]] = {
                                                "tests/policies/test_cluster_policies.py"),
     "policies/security_cluster.py": _policy("tests/policies/test_cluster_branches.py",
                                             "tests/policies/test_cluster_policies.py"),
-    "policies/security_identity.py": _policy("tests/policies/test_identity_branches.py"),
+    "policies/security_identity.py": _policy("tests/policies/test_identity_branches.py",
+                                            "tests/policies/test_recognition_branches.py"),
     "policies/security_network.py": _policy("tests/policies/test_network_branches.py", "tests/policies/test_node_subnets.py"),
     "policies/security_storage.py": _policy("tests/policies/test_storage_branches.py"),
     "policies/security_workloads.py": _policy("tests/policies/test_workload_branches.py"),

@@ -266,3 +266,21 @@ def test_custom_timeouts_reach_the_pack_in_seconds_as_the_engine_sends_them():
     deployment = next(r for r in resources if r["type"] == "kubernetes:apps/v1:Deployment" and r["name"].startswith("vllm-"))
     timeouts = analyze_request(deployment, {r["urn"]: r for r in resources}).options.customTimeouts
     assert (timeouts.create, timeouts.update, timeouts.delete) == (2400, 2400, 0)
+
+
+@pytest.mark.parametrize("preview", [True, False], ids=["first-preview", "update"])
+def test_every_parent_sent_to_the_stack_policies_is_among_the_resources(preview):
+    """The engine registers a resource only after its parent (pulumi/pulumi pkg/resource/deploy/step_generator.go
+    checkParent: "could not find parent resource") and AnalyzeStack sends every resource of the deployment
+    (AnalyzeResources), so pulumi-policy links each resource to its parent object (policy.py AnalyzeStack) and the
+    pack's StackView.parent_urn reads that link alone. The harness sends the same: no parent outside the request."""
+    snapshot = rendered_first_preview("prod") if preview else rendered("prod")
+    resources = engine_view(snapshot)
+    request = analyze_stack_request(resources, {r["urn"]: r for r in resources})
+    urns = {r.urn for r in request.resources}
+    parented = [r for r in request.resources if r.parent]
+    assert [r.urn for r in parented if r.parent not in urns] == []
+    assert [r.urn for r in request.resources if not r.parent] == [
+        r.urn for r in request.resources if r.type == "pulumi:pulumi:Stack"
+        or (r.type.startswith("pulumi:providers:") and r.name.startswith("default_"))]  # the engine's own
+    assert len(parented) > 100
