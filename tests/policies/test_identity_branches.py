@@ -56,6 +56,12 @@ IDENTITY_CASES = [
          "kms:ViaService": ["s3.us-east-1.amazonaws.com", "ec2.us-east-1.amazonaws.com"]}})), None,
      least_privilege("models-qwen3-8b-read.policy allows kms:Decrypt without a kms:ViaService "
                       "s3.<region>.amazonaws.com condition"), []),
+    # Every action of a statement is judged: one after an allowed kms:Decrypt still counts (IAM JSON policy
+    # elements: Action, a list of actions each granted).
+    ("kms-then-another-action", "irsa-only-model-access",
+     read_document(lambda st: st[2].__setitem__("Action", ["kms:Decrypt", "kms:Encrypt"])), None,
+     least_privilege("models-qwen3-8b-read.policy allows kms:Encrypt; a model-reading role may only hold "
+                      "['s3:GetObject', 's3:ListBucket'] (+ kms:Decrypt via S3)"), []),
     ("kms-via-key-any-case", "irsa-only-model-access",
      read_document(lambda st: st[2].__setitem__("Condition", {"StringLike": {
          "KMS:ViaService": "s3.*.amazonaws.com"}})), None, [], []),
