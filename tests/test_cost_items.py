@@ -110,3 +110,12 @@ def test_window_hours_count_sunday_as_0_or_7_and_wrap_the_week():
         window_hours_per_week("0 8 1 * *", "0 9 * * *")
     with pytest.raises(CostError, match="got '0 8 \\* 1 \\*'"):
         window_hours_per_week("0 8 * * *", "0 8 * 1 *")
+
+
+def test_a_star_minute_field_fires_in_minute_59_too():
+    """crontab(5) and cron(8): the minute field runs 0-59 and `*` stands for first-last, so `* 8 * * 1` fires at
+    08:00 through 08:59. The plan's rule (cost.py window_hours_per_week): on at start, off at end, and a minute where
+    both fire leaves the window off. With an end at 08:58 the window is on 08:00-08:58, off for the minute 08:58, and
+    the start at 08:59 opens it again until next Monday's 08:58: the whole week (10080 minutes) but one minute."""
+    assert window_hours_per_week("* 8 * * 1", "58 8 * * 1") == 10079 / 60
+    assert monthly_hours_in_window("* 8 * * 1", "58 8 * * 1") == pytest.approx(10079 / 60 * 730 / 168)

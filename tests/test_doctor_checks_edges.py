@@ -127,3 +127,21 @@ def test_acm_name_matching_and_the_quota_of_each_gpu_family():
     with pytest.raises(KeyError, match="no vCPU quota known for x9.large: add its family to EC2_VCPU_QUOTAS in "
                                        "vllm_eks/planning/catalog.py"):
         family_quotas("x9.large")
+
+
+def test_a_redeployed_stack_counts_only_the_allocated_elastic_ips(aws):  # noqa: F811
+    """A deployed stack's NAT gateways already hold their Elastic IPs (Amazon VPC User Guide, "NAT gateways": a public
+    NAT gateway is created with an Elastic IP), so a re-deploy (the cluster exists: EKS DescribeCluster) adds no
+    address and no VPC. Five allocated addresses fill the new account's quota of 5 exactly ("Amazon VPC quotas" /
+    "Elastic IP addresses": EC2-VPC Elastic IPs, L-0263D0A3, default 5 per Region) and still fit it."""
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    for _ in range(5):
+        ec2.allocate_address(Domain="vpc")
+    boto3.client("eks", region_name="us-east-1").create_cluster(
+        name="vllm-eks-dev", roleArn="arn:aws:iam::123456789012:role/cluster",
+        resourcesVpcConfig={"subnetIds": [], "endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]})
+    findings = findings_of("dev", stack_config("dev"), egress="203.0.113.7")
+    assert findings["elastic-ips"] == Finding(
+        "elastic-ips", "ok", "5 addresses (EC2-VPC Elastic IPs, L-0263D0A3)", "5 addresses (5 allocated + 0 NAT gateways)")
+    assert findings["vpcs"] == Finding("vpcs", "ok", "5 VPCs (VPCs per Region, L-F678F1CE)",
+                                       "1 VPCs (1 existing + 0 for this stack)")

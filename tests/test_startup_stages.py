@@ -74,3 +74,11 @@ def test_a_budget_too_short_names_each_in_budget_stage_and_the_minute_to_set():
     assert str(raised.value).startswith("start-up budget too short:\n  models[2].startupBudgetSeconds")
     fine = check_startup_budgets([model.model_copy(update={"startup_budget_seconds": 660})], plans)
     assert list(fine) == ["big"] and fine["big"].within_budget
+
+
+def test_the_basis_counts_decimal_gigabytes_of_exactly_1e9_bytes():
+    """The basis says GB, the SI gigabyte of 10^9 bytes (NIST, "Prefixes for binary multiples": giga = 10^9, gibi =
+    2^30). 16,049,999,990 bytes are 16.04999999 GB, one decimal 16.0; a gigabyte a byte short would make it 16.05 and
+    round up to 16.1."""
+    estimate = estimate_startup(16_049_999_990, 300, "g5.12xlarge", "runai_streamer")
+    assert estimate.stage("weight stream").basis == f"16.0 GB at 3.76 GB/s: {RUNAI_STREAMER_S3_SOURCE}"
