@@ -86,3 +86,24 @@ def test_a_federated_principal_that_is_no_oidc_provider_is_not_irsa_trust(check,
         "Effect": "Allow", "Principal": {"Federated": federated}, "Action": "sts:AssumeRoleWithSAML"}]})
     result = check(add(compliant_stack(), _controller_role(trust)))
     assert not result.by_policy(POLICY), [v.message for v in result.by_policy(POLICY)]
+
+
+def test_an_issuer_is_everything_after_the_first_oidc_provider_marker(check):
+    """IAM identifiers: an OIDC provider's ARN is arn:aws:iam::<account>:oidc-provider/<issuer URL without https://>;
+    IAM CreateOpenIDConnectProvider's Url may carry a path (its API model bounds only the length, 1-255), and
+    RFC 3986 allows ':' in a path, so the issuer itself may contain ":oidc-provider/". Conditions keyed by that
+    whole issuer are pinned trust; keyed by a cut-short issuer they name another one."""
+    issuer = "issuer.example.com/tenant:oidc-provider/eks"
+    arn = f"arn:aws:iam::123456789012:oidc-provider/{issuer}"
+
+    def trust(key_issuer):
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity", "Principal": {"Federated": arn},
+            "Condition": {"StringEquals": {f"{key_issuer}:sub": "system:serviceaccount:karpenter:karpenter",
+                                           f"{key_issuer}:aud": "sts.amazonaws.com"}}}]})
+
+    quiet = check(add(compliant_stack(), _controller_role(trust(issuer))))
+    assert not quiet.by_policy(POLICY), [v.message for v in quiet.by_policy(POLICY)]
+    cut_short = check(add(compliant_stack(), _controller_role(trust("eks"))))
+    assert any("names an issuer other than" in v.message for v in cut_short.by_policy(POLICY)), \
+        [v.message for v in cut_short.by_policy(POLICY)]
