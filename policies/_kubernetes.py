@@ -33,10 +33,8 @@ def pod_template(resource_type: str, props: Mapping) -> Any:
 
 
 def pod_spec(resource_type: str, props: Mapping) -> Any:
-    template = pod_template(resource_type, props)
-    if template is None or is_unknown(template):
-        return template
-    return get(template, "spec", default=None)
+    """The pod template's spec: None without one, UNKNOWN when not known yet."""
+    return get(pod_template(resource_type, props), "spec", default=None)
 
 
 def pod_labels(resource_type: str, props: Mapping) -> Any:
