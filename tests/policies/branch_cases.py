@@ -3,6 +3,7 @@ changed compliant stack, every violation message and every "cannot judge yet" re
 
 from __future__ import annotations
 
+import copy
 import json
 
 from .snapshots import find, mutated, read_policy
@@ -25,6 +26,29 @@ def verdict(result, policy: str) -> tuple[list[str], list[str]]:
     messages = sorted(v.message.splitlines()[-1] for v in result.by_policy(policy))
     reasons = sorted(item["reason"] for item in result.not_applicable if item["policy"] == policy)
     return messages, reasons
+
+
+def checked_alone(pack, base: dict, mutation, policies, config=None):
+    """`policies`' answer on `base` after `mutation`, cheaply: the pack's other policies are disabled (pulumi_policy
+    runs no disabled policy) and only the changed or added resources go through Analyze (every other one was judged
+    on the unchanged stack by its own test); AnalyzeStack still sees them all."""
+    snapshot = copy.deepcopy(base)
+    mutation(snapshot)
+    before = {r["urn"]: r for r in base["resources"]}
+    changed = {r["urn"] for r in snapshot["resources"] if before.get(r["urn"]) != r}
+    others = {p["name"]: "disabled" for p in pack.policies() if p["name"] not in policies}
+    return pack.check(snapshot, {**others, **(config or {})}, analyze_only=changed)
+
+
+def fired_messages(result, policies) -> dict[str, list[str]]:
+    """Each of `policies`' violation messages, sorted per policy; every one must be mandatory."""
+    fired: dict[str, list[str]] = {}
+    for violation in result.violations:
+        if violation.policy_name in policies:
+            assert violation.enforcement_level == "mandatory", violation
+            description, message = violation.message.split("\n", 1)  # pulumi_policy: "<description>\n<message>"
+            fired.setdefault(violation.policy_name, []).append(message)
+    return {policy: sorted(messages) for policy, messages in fired.items()}
 
 
 def pod_of(s):
@@ -57,3 +81,11 @@ def read_document(change):
 
 def least_privilege(*problems):
     return [f"Role '{READER}' reads model weights with more than least privilege: {p}." for p in problems]
+
+
+UNTRUSTED = [f"Role 'other-reader' reads model weights but its trust policy is not IRSA for one service account: {p}."
+             for p in ("trust statement 0 allows ['sts:AssumeRole'], only sts:AssumeRoleWithWebIdentity is allowed",
+                       "trust statement 0 principal {'Service': 'ec2.amazonaws.com'} is not an EKS OIDC provider",
+                       "trust statement 0 must bind exactly one service account with StringEquals <issuer>:sub "
+                       "(found none)",
+                       "trust statement 0 must require StringEquals <issuer>:aud = sts.amazonaws.com (found none)")]

@@ -5,10 +5,9 @@ resources a case changed or added; AnalyzeStack sees the whole stack.
 
 from __future__ import annotations
 
-import copy
-
 from tests.rendered import resource_named
 
+from .branch_cases import checked_alone
 from .snapshots import UNKNOWN, add, resource
 
 POLICIES = ("edge-no-public-lb-to-serving", "edge-waf-on-public-entry", "edge-tls-1-2",
@@ -101,13 +100,5 @@ def _domain_name(policy):
 
 
 def _checked(pack, request, base, mutation, config=None):
-    """The edge policies' answer on `base` with one change. Only the changed or added resources go through Analyze
-    (every other one was judged quiet on the unchanged stack, test_edge_policies.py); AnalyzeStack sees them all."""
-    original = request.getfixturevalue(base)
-    snapshot = copy.deepcopy(original)
-    mutation(snapshot)
-    before = {r["urn"]: r for r in original["resources"]}
-    changed = {r["urn"] for r in snapshot["resources"] if before.get(r["urn"]) != r}
-    # The other policies are switched off (pulumi_policy runs no disabled policy): a check then takes a fraction.
-    others = {p["name"]: "disabled" for p in pack.policies() if p["name"] not in POLICIES}
-    return pack.check(snapshot, {**others, **(config or {})}, analyze_only=changed)
+    """The edge policies' answer on the `base` fixture's stack with one change (branch_cases.checked_alone)."""
+    return checked_alone(pack, request.getfixturevalue(base), mutation, POLICIES, config)

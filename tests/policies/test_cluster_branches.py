@@ -9,11 +9,10 @@ An unknown is what the engine sends on a first preview for a value computed from
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from .snapshots import ECR, UNKNOWN, add, compliant_stack, find, remove, resource
+from .branch_cases import checked_alone, fired_messages
+from .snapshots import UNKNOWN, add, compliant_stack, find, remove, resource
 from .test_cluster_policies import LB_PEERS, _router_stack
 
 POLICIES = ("vpc-cni-network-policy-enforced", "router-serving-port-from-alb-only", "images-from-private-registry",
@@ -28,22 +27,7 @@ EKS_COMPONENT = "eks:index:Cluster"
 
 
 def _checked(pack, base, mutation, config=None):
-    snapshot = copy.deepcopy(base)
-    mutation(snapshot)
-    before = {r["urn"]: r for r in base["resources"]}
-    changed = {r["urn"] for r in snapshot["resources"] if before.get(r["urn"]) != r}
-    others = {p["name"]: "disabled" for p in pack.policies() if p["name"] not in POLICIES}
-    return pack.check(snapshot, {**others, **(config or {})}, analyze_only=changed)
-
-
-def _fired(result) -> dict[str, list[str]]:
-    fired: dict[str, list[str]] = {}
-    for violation in result.violations:
-        if violation.policy_name in POLICIES:
-            assert violation.enforcement_level == "mandatory", violation
-            description, message = violation.message.split("\n", 1)  # pulumi_policy: "<description>\n<message>"
-            fired.setdefault(violation.policy_name, []).append(message)
-    return {policy: sorted(messages) for policy, messages in fired.items()}
+    return checked_alone(pack, base, mutation, POLICIES, config)
 
 
 def _fence(s):
@@ -226,7 +210,7 @@ UNKNOWN_CASES = [
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(UNKNOWN_CASES)])
 def test_an_unknown_value_is_not_judged_and_named(pack, policy, base, mutation, waits_for):
     result = _checked(pack, ROUTER if base == "router" else compliant_stack(), mutation)
-    assert _fired(result) == {}
+    assert fired_messages(result, POLICIES) == {}
     assert [item["reason"] for item in result.not_applicable if item["policy"] == policy] == [
         f"unknown during preview: {waits_for}"]
 
@@ -412,7 +396,7 @@ SIDE_CASES = [
 @pytest.mark.parametrize("base, mutation, config, expected", [c[1:] for c in SIDE_CASES], ids=[c[0] for c in SIDE_CASES])
 def test_each_side_branch_fires_with_its_message_or_stays_quiet(pack, base, mutation, config, expected):
     result = _checked(pack, ROUTER if base == "router" else compliant_stack(), mutation, config)
-    assert _fired(result) == {policy: sorted(messages) for policy, messages in expected.items()}
+    assert fired_messages(result, POLICIES) == {policy: sorted(messages) for policy, messages in expected.items()}
 
 
 def test_a_class_of_an_existing_cluster_is_judged_where_that_cluster_is(pack):

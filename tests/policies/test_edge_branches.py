@@ -15,6 +15,7 @@ from .edge_cases import (
     _alb, _both, _cdn, _checked, _domain_name, _drop, _ingress, _integration, _props, _route, _router, _rule,
     _service, _set,
 )
+from .branch_cases import fired_messages
 from .snapshots import UNKNOWN, add, resource
 
 
@@ -366,13 +367,7 @@ SIDE_CASES = [
 @pytest.mark.parametrize("mutation, config, expected", [c[1:] for c in SIDE_CASES], ids=[c[0] for c in SIDE_CASES])
 def test_each_side_branch_fires_with_its_message_or_stays_quiet(pack, request, mutation, config, expected):
     result = _checked(pack, request, "dev_snapshot", mutation, config)
-    fired: dict[str, list[str]] = {}
-    for violation in result.violations:
-        if violation.policy_name in POLICIES:
-            assert violation.enforcement_level == "mandatory", violation
-            description, message = violation.message.split("\n", 1)  # pulumi_policy: "<description>\n<message>"
-            fired.setdefault(violation.policy_name, []).append(message)
-    assert {policy: sorted(messages) for policy, messages in fired.items()} == {
+    assert fired_messages(result, POLICIES) == {
         policy: sorted(messages) for policy, messages in expected.items()}
     if not expected:
         assert [i for i in result.not_applicable if i["policy"] in POLICIES] == []

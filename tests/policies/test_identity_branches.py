@@ -7,7 +7,7 @@ import json
 import pytest
 
 from .branch_cases import (
-    BUCKET, BUCKET_POLICY, OBJECTS, READER, ROLE, ROLE_POLICY, least_privilege, read_document, run_case,
+    BUCKET, BUCKET_POLICY, OBJECTS, READER, ROLE, ROLE_POLICY, UNTRUSTED, least_privilege, read_document, run_case,
 )
 from .snapshots import UNKNOWN, add, find, read_policy, remove, resource, tls_only_policy
 
@@ -39,12 +39,6 @@ def _whole_bucket(statements):
     statements[0]["Resource"] = ["arn:aws:s3:::vllm-weights-prod/*"]
 
 
-UNTRUSTED = [f"Role 'other-reader' reads model weights but its trust policy is not IRSA for one service account: {p}."
-             for p in ("trust statement 0 allows ['sts:AssumeRole'], only sts:AssumeRoleWithWebIdentity is allowed",
-                       "trust statement 0 principal {'Service': 'ec2.amazonaws.com'} is not an EKS OIDC provider",
-                       "trust statement 0 must bind exactly one service account with StringEquals <issuer>:sub "
-                       "(found none)",
-                       "trust statement 0 must require StringEquals <issuer>:aud = sts.amazonaws.com (found none)")]
 
 IDENTITY_CASES = [
     # kms:Decrypt only through S3 ("AWS KMS condition keys": kms:ViaService s3.<region>.amazonaws.com).

@@ -9,10 +9,9 @@ An unknown is what the engine sends on a first preview for a value computed from
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
+from .branch_cases import checked_alone, fired_messages
 from .snapshots import UNKNOWN, add, compliant_stack, find, resource
 
 POLICIES = ("no-public-node-ips", "nodes-in-private-subnets", "eks-endpoint-private")
@@ -26,13 +25,7 @@ NODE_TAGS = "kubernetes.io/role/internal-elb, karpenter.sh/discovery"  # the com
 
 
 def _checked(pack, mutation, config=None):
-    original = compliant_stack()
-    snapshot = copy.deepcopy(original)
-    mutation(snapshot)
-    before = {r["urn"]: r for r in original["resources"]}
-    changed = {r["urn"] for r in snapshot["resources"] if before.get(r["urn"]) != r}
-    others = {p["name"]: "disabled" for p in pack.policies() if p["name"] not in POLICIES}
-    return pack.check(snapshot, {**others, **(config or {})}, analyze_only=changed)
+    return checked_alone(pack, compliant_stack(), mutation, POLICIES, config)
 
 
 def _props(type_, name=None):
@@ -235,13 +228,7 @@ SIDE_CASES = [
 @pytest.mark.parametrize("mutation, config, expected", [c[1:] for c in SIDE_CASES], ids=[c[0] for c in SIDE_CASES])
 def test_each_side_branch_fires_with_its_message_or_stays_quiet(pack, mutation, config, expected):
     result = _checked(pack, mutation, config)
-    fired: dict[str, list[str]] = {}
-    for violation in result.violations:
-        if violation.policy_name in POLICIES:
-            assert violation.enforcement_level == "mandatory", violation
-            description, message = violation.message.split("\n", 1)  # pulumi_policy: "<description>\n<message>"
-            fired.setdefault(violation.policy_name, []).append(message)
-    assert {policy: sorted(messages) for policy, messages in fired.items()} == {
+    assert fired_messages(result, POLICIES) == {
         policy: sorted(messages) for policy, messages in expected.items()}
     if not expected:
         assert [i for i in result.not_applicable if i["policy"] in POLICIES] == []

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from .branch_cases import OBJECTS, ROLE, ROLE_POLICY, verdict
+from .branch_cases import ROLE, ROLE_POLICY, UNTRUSTED, verdict
 from .snapshots import UNKNOWN, add, compliant_stack, resource
 
 IRSA = "irsa-only-model-access"
@@ -54,12 +54,6 @@ def _everything_but(*actions):
     return _ec2_role(_document({"Effect": "Allow", "NotAction": list(actions), "Resource": "*"}))
 
 
-UNTRUSTED = [f"Role 'other-reader' reads model weights but its trust policy is not IRSA for one service account: {p}."
-             for p in ("trust statement 0 allows ['sts:AssumeRole'], only sts:AssumeRoleWithWebIdentity is allowed",
-                       "trust statement 0 principal {'Service': 'ec2.amazonaws.com'} is not an EKS OIDC provider",
-                       "trust statement 0 must bind exactly one service account with StringEquals <issuer>:sub "
-                       "(found none)",
-                       "trust statement 0 must require StringEquals <issuer>:aud = sts.amazonaws.com (found none)")]
 NOT_ACTION = ("Role 'other-reader' reads model weights with more than least privilege: other-read.policy uses "
               "NotAction in an Allow statement.")
 

@@ -12,11 +12,11 @@ defaults to Ingress). An unknown is the engine's sentinel for a value not known 
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
+from .branch_cases import checked_alone, fired_messages
 from .snapshots import ISSUER, UNKNOWN, add, compliant_stack, find, resource, trust_policy
 
 POLICIES = ("irsa-trust-pinned", "serving-namespace-default-deny", "irsa-only-model-access")
@@ -25,23 +25,7 @@ ROLE = "aws:iam/role:Role"
 
 
 def _checked(pack, mutation, config=None):
-    base = compliant_stack()
-    snapshot = copy.deepcopy(base)
-    mutation(snapshot)
-    before = {r["urn"]: r for r in base["resources"]}
-    changed = {r["urn"] for r in snapshot["resources"] if before.get(r["urn"]) != r}
-    others = {p["name"]: "disabled" for p in pack.policies() if p["name"] not in POLICIES}
-    return pack.check(snapshot, {**others, **(config or {})}, analyze_only=changed)
-
-
-def _fired(result) -> dict[str, list[str]]:
-    fired: dict[str, list[str]] = {}
-    for violation in result.violations:
-        if violation.policy_name in POLICIES:
-            assert violation.enforcement_level == "mandatory", violation
-            description, message = violation.message.split("\n", 1)  # pulumi_policy: "<description>\n<message>"
-            fired.setdefault(violation.policy_name, []).append(message)
-    return {policy: sorted(messages) for policy, messages in fired.items()}
+    return checked_alone(pack, compliant_stack(), mutation, POLICIES, config)
 
 
 def _role(trust, name="cluster-karpenter-controller"):
@@ -139,7 +123,7 @@ CASES = [
 @pytest.mark.parametrize("mutation, config, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_each_branch_fires_with_its_message_or_stays_quiet(pack, mutation, config, expected):
     result = _checked(pack, mutation, config)
-    assert _fired(result) == {policy: sorted(messages) for policy, messages in expected.items()}
+    assert fired_messages(result, POLICIES) == {policy: sorted(messages) for policy, messages in expected.items()}
     if not expected:
         assert [i for i in result.not_applicable if i["policy"] in POLICIES] == []
 
@@ -159,7 +143,7 @@ UNKNOWN_CASES = [
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(UNKNOWN_CASES)])
 def test_an_unknown_value_is_not_judged_and_named(pack, policy, mutation, waits_for):
     result = _checked(pack, mutation)
-    assert _fired(result) == {}
+    assert fired_messages(result, POLICIES) == {}
     assert [item["reason"] for item in result.not_applicable if item["policy"] == policy] == [
         f"unknown during preview: {waits_for}"]
 
@@ -170,7 +154,7 @@ def test_only_an_allow_statement_reads_the_model(pack, effect, reads):
     statement as a Deny allows nothing. The node role's trust is no IRSA, so a read is a violation."""
     result = _checked(pack, _node_role({"Effect": effect, "NotAction": ["iam:*"],
                                         "Resource": "arn:aws:s3:::vllm-weights-prod/*"}))
-    messages = _fired(result).get("irsa-only-model-access", [])
+    messages = fired_messages(result, POLICIES).get("irsa-only-model-access", [])
     assert bool(messages) is reads
     assert all(m.startswith("Role 'gpu-node' reads model weights") for m in messages), messages
 
@@ -181,7 +165,7 @@ def test_a_model_read_is_recognised_in_every_partition(pack, arn, reads):
     """IAM, "Amazon Resource Names": the partition is aws, aws-cn or aws-us-gov; an S3 object ARN names its bucket
     first (arn:<partition>:s3:::<bucket>/<key>)."""
     result = _checked(pack, _node_role({"Effect": "Allow", "Action": "s3:GetObject", "Resource": arn}))
-    messages = _fired(result).get("irsa-only-model-access", [])
+    messages = fired_messages(result, POLICIES).get("irsa-only-model-access", [])
     assert bool(messages) is reads
     assert all(m.startswith("Role 'gpu-node' reads model weights") for m in messages), messages
 
@@ -205,6 +189,6 @@ def test_an_inline_policy_names_its_role_by_name_or_by_arn(pack, role_ref, attac
     node role's ARN is that role's, so its model read counts."""
     result = _checked(pack, _node_role({"Effect": "Allow", "Action": "s3:GetObject",
                                         "Resource": "arn:aws:s3:::vllm-weights-prod/*"}, role_ref))
-    messages = _fired(result).get("irsa-only-model-access", [])
+    messages = fired_messages(result, POLICIES).get("irsa-only-model-access", [])
     assert bool(messages) is attached
     assert all(m.startswith("Role 'gpu-node' reads model weights") for m in messages), messages
