@@ -111,6 +111,17 @@ def test_rule_groups_whole():
     assert rule_groups(thresholds, ["vllm-b", "vllm-a"]) == EXPECTED_RULE_GROUPS
 
 
+@pytest.mark.parametrize("threshold, bucket", [(2, (1.0, 2.5)), (2.5, (2.5, 5.0)), (0.0005, (0.0, 0.001)),
+                                               (3000, (2560.0, float("inf")))])
+def test_the_runbook_names_the_bucket_a_p95_above_the_threshold_falls_in(threshold, bucket):
+    """Prometheus histogram buckets are cumulative `le` bounds ("Histograms and summaries"): a P95 above a
+    threshold that sits on a bound lies in the next bucket, (2.5, 5]; vLLM 0.32's TTFT bounds
+    (vllm/v1/metrics/buckets.py; FACTS.md: 1.0 then 2.5), with +Inf above the last."""
+    from vllm_eks.observability.alert_rules import ttft_bucket_bounds
+
+    assert ttft_bucket_bounds(threshold) == bucket
+
+
 EXPECTED_RULE_GROUPS = [{'name': 'vllm-serving',
   'rules': [{'alert': 'VllmTimeToFirstTokenHigh',
              'expr': 'histogram_quantile(0.95, sum by (namespace, model_name, le) '

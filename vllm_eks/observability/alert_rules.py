@@ -53,9 +53,10 @@ def rule_groups(thresholds: AlertThresholds, serving_namespaces: list[str]) -> l
 
 
 def ttft_bucket_bounds(threshold_seconds: float) -> tuple[float, float]:
-    """The TTFT histogram bounds around a threshold: the P95 estimate between them is a linear interpolation."""
+    """The TTFT histogram bucket a P95 above the threshold first falls in, (lower, upper]: the estimate inside it is
+    a linear interpolation. A threshold on a bucket bound opens the next bucket (Prometheus buckets are `le`)."""
     lower = max((bound for bound in VLLM_TTFT_BUCKETS_SECONDS if bound <= threshold_seconds), default=0.0)
-    upper = min((bound for bound in VLLM_TTFT_BUCKETS_SECONDS if bound >= threshold_seconds), default=float("inf"))
+    upper = min((bound for bound in VLLM_TTFT_BUCKETS_SECONDS if bound > threshold_seconds), default=float("inf"))
     return lower, upper
 
 
