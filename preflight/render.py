@@ -75,6 +75,24 @@ def render_stack_file(path: Path, *, preview: bool = False) -> dict[str, Any]:
     return render_config(stack, config, preview=preview)
 
 
+def install_mocks(region: str, project: str, stack: str, *, preview: bool = False) -> Any:
+    """Point this process's Pulumi runtime at fresh AWS-like mocks (preflight.mocks) for one program run; returns the
+    RecordingMonitor that records every registration."""
+    import pulumi
+    from pulumi.runtime import mocks as pulumi_mocks
+
+    from preflight.mocks import AwsLikeMocks, RecordingMonitor
+
+    mocks = AwsLikeMocks(region, preview=preview)
+    monitor = RecordingMonitor(mocks)
+    # Pulumi's own Settings declares these as untyped properties (its source carries `type: ignore` there too).
+    pulumi.runtime.settings.SETTINGS.rpc_manager.clear()  # type: ignore[attr-defined]
+    pulumi.runtime.settings.SETTINGS.outputs.clear()  # type: ignore[attr-defined]
+    pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    return monitor
+
+
 def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJECT_DIR, *,
                   preview: bool = False) -> dict[str, Any]:
     """Run the program for an explicit config mapping; raises the program's own error on bad config.
@@ -83,21 +101,12 @@ def render_config(stack: str, config: dict[str, Any], project_dir: Path = PROJEC
     (`preflight.mocks.AwsLikeMocks(preview=True)`); `preview=False` renders the applied stack, every value known.
     """
     import pulumi
-    from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    from preflight.mocks import AwsLikeMocks, RecordingMonitor
-
     region = str(config.get("aws:region", "us-east-1"))
     project = project_name(project_dir)
-    mocks = AwsLikeMocks(region, preview=preview)
-    monitor = RecordingMonitor(mocks)
-    # Pulumi's own Settings declares these as untyped properties (its source carries `type: ignore` there too).
-    pulumi.runtime.settings.SETTINGS.rpc_manager.clear()  # type: ignore[attr-defined]
-    pulumi.runtime.settings.SETTINGS.outputs.clear()  # type: ignore[attr-defined]
-    pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
-    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    monitor = install_mocks(region, project, stack, preview=preview)
     pulumi.runtime.set_all_config(
         {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     )

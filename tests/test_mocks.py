@@ -151,7 +151,8 @@ def test_the_edge_resources_answer_their_documented_ids_arns_and_endpoints():
     the arn suffix app/NAME/ID, names of at most 32 characters, internal DNS names internal-NAME...elb.amazonaws.com,
     target group ARNs ...:targetgroup/NAME/ID; Lambda's API Gateway integration URI
     arn:aws:apigateway:REGION:lambda:path/2015-03-31/functions/FUNCTION_ARN/invocations; CloudFront distribution
-    ARNs arn:aws:cloudfront::ACCOUNT:distribution/ID (global, no region) and domains dXXXX.cloudfront.net."""
+    ARNs arn:aws:cloudfront::ACCOUNT:distribution/ID (global, no region) and domains such as
+    d111111abcdef8.cloudfront.net (the CloudFront Developer Guide's example)."""
     long_name = "a-very-long-load-balancer-name-over-32-characters"
     physical, api = _outputs("aws:apigateway/restApi:RestApi", "api", region="eu-west-1")
     api_id = hashlib.sha256((physical + "api").encode()).hexdigest()[:8]
